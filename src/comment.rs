@@ -1,0 +1,95 @@
+//! The values that travel through the pipeline: what a source adapter produces
+//! (`RawComment`, untrusted) and what everything after the sanitizer works with
+//! (`Comment`, safe to show).
+//!
+//! This module only defines shapes. It performs no I/O and holds no policy: the
+//! rules that turn one into the other live in `sanitize`, which is the only
+//! producer of `Comment::html`.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::sanitize::SafeHtml;
+
+/// One comment exactly as a platform described it. Every field is hostile:
+/// text may carry markup or control characters, URLs may use any scheme, ids
+/// may be absurdly long.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RawComment {
+    /// The platform's id for the comment, unique within its source.
+    pub id: String,
+    pub author_name: String,
+    pub author_id: String,
+    pub author_avatar: Option<String>,
+    /// The comment as plain text (what the user typed).
+    pub text: String,
+    /// The comment as the platform's own HTML, when it offers one (YouTube's
+    /// `textDisplay`). Plain-text platforms leave it `None` and the sanitizer
+    /// derives the HTML from `text`.
+    pub html: Option<String>,
+    pub published_at: Option<DateTime<Utc>>,
+    /// When the author last edited it, if the platform says.
+    pub updated_at: Option<DateTime<Utc>>,
+    pub likes: i64,
+    /// The id of the comment this one answers.
+    pub reply_to: Option<String>,
+    pub amount: Option<RawAmount>,
+}
+
+/// A paid message's amount (YouTube Super Chat) as the platform sent it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RawAmount {
+    pub display: String,
+    pub micros: i64,
+    pub currency: String,
+}
+
+/// A comment that is safe to store, send and show. Serializes to the COMMENT
+/// shape of the WebSocket protocol in DESIGN.md.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Comment {
+    pub id: String,
+    /// The configured source it came from, e.g. `youtube:VIDEO_ID` or `demo`.
+    pub source: String,
+    pub author: Author,
+    pub text: String,
+    pub html: SafeHtml,
+    #[serde(with = "rfc3339")]
+    pub published_at: DateTime<Utc>,
+    #[serde(with = "rfc3339")]
+    pub fetched_at: DateTime<Utc>,
+    pub likes: i64,
+    pub reply_to: Option<String>,
+    pub amount: Option<Amount>,
+    pub edited: bool,
+    pub deleted: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Author {
+    pub name: String,
+    pub id: String,
+    /// An `https` URL on the platform's image host, or `None`.
+    pub avatar: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Amount {
+    pub display: String,
+    pub micros: i64,
+    pub currency: String,
+}
+
+/// RFC 3339 with second precision and a `Z`, the one time format on the wire.
+pub mod rfc3339 {
+    use chrono::{DateTime, SecondsFormat, Utc};
+    use serde::Serializer;
+
+    pub fn format(t: &DateTime<Utc>) -> String {
+        t.to_rfc3339_opts(SecondsFormat::Secs, true)
+    }
+
+    pub fn serialize<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format(t))
+    }
+}

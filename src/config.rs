@@ -1,0 +1,392 @@
+//! Every setting, read once at start from command-line flags, the process
+//! environment and a `.env` file, and validated before anything else runs.
+//!
+//! A bad value stops the program with one line that names the variable, the
+//! value and what would be accepted. This module touches neither the network
+//! nor the disk (besides reading `.env`): whether `CW_DB` can be opened or
+//! `CW_LISTEN` bound is found out by `app`, which reports it the same way.
+//!
+//! Parsing takes an injected lookup (`Config::from_lookup`) so tests never
+//! touch the process environment (`set_var` is `unsafe` in edition 2024).
+
+use std::collections::HashMap;
+use std::ffi::OsString;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{CommandFactory, FromArgMatches, Parser};
+
+use crate::source::SourceSpec;
+
+/// The command line. Each flag also reads the env var named in `env`; the
+/// precedence is flag, then process environment, then `.env`, then default.
+#[derive(Parser, Debug)]
+#[command(
+    name = "commentwatch",
+    version,
+    about = "Live comment monitor: polls video comments, makes them safe to show, logs them, and pushes them to a dashboard.",
+    args_override_self = true
+)]
+struct Cli {
+    /// Comma-separated sources: youtube:VIDEO_ID, youtube-live:VIDEO_ID,
+    /// bilibili:BVID_OR_AID, generic:NAME, demo.
+    #[arg(long, env = "CW_SOURCES", default_value = "demo")]
+    sources: String,
+
+    /// How often to poll: a duration (5s, 1m) or a six-field cron expression
+    /// (seconds first, UTC). The demo source polls every 2s unless this is set.
+    #[arg(long, env = "CW_POLL")]
+    poll: Option<String>,
+
+    /// Address to serve the dashboard on.
+    #[arg(long, env = "CW_LISTEN", default_value = "127.0.0.1:3000")]
+    listen: String,
+
+    /// Path of the SQLite comment log.
+    #[arg(long, env = "CW_DB", default_value = "commentwatch.db")]
+    db: String,
+
+    /// If set, the dashboard, API and WebSocket require this token.
+    #[arg(long, env = "CW_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+
+    /// Pages fetched on the first poll of a source (backfill).
+    #[arg(long, env = "CW_BACKFILL_PAGES", default_value = "5")]
+    backfill_pages: String,
+
+    /// Longest a single poll may take before it is abandoned.
+    #[arg(long, env = "CW_POLL_TIMEOUT", default_value = "30s")]
+    poll_timeout: String,
+
+    /// Demo source: new comments per minute (0 for only the starting backlog).
+    #[arg(long, env = "CW_DEMO_RATE", default_value = "30")]
+    demo_rate: String,
+
+    /// Demo source: a fixed seed makes it post the same comments every run.
+    #[arg(long, env = "CW_DEMO_SEED")]
+    demo_seed: Option<String>,
+}
+
+/// The validated settings.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub sources: Vec<SourceSpec>,
+    /// `None` when `CW_POLL` was not given: each source then uses its default.
+    pub poll: Option<Schedule>,
+    pub listen: SocketAddr,
+    pub db: PathBuf,
+    pub token: Option<String>,
+    pub backfill_pages: u32,
+    pub poll_timeout: Duration,
+    pub demo_rate_per_min: f64,
+    pub demo_seed: Option<u64>,
+}
+
+/// When a source is polled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Schedule {
+    Every(Duration),
+    /// A six-field cron expression (seconds first), evaluated in UTC.
+    Cron(String),
+}
+
+impl fmt::Display for Schedule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Schedule::Every(d) => write!(f, "every {}", humantime::format_duration(*d)),
+            Schedule::Cron(c) => write!(f, "cron \"{c}\""),
+        }
+    }
+}
+
+/// Why the settings were refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// Unknown flags, `--help` and `--version`: clap prints and exits itself.
+    #[error(transparent)]
+    Cli(#[from] clap::Error),
+    /// A value that does not parse or is out of range.
+    #[error("{var}={value:?} is not valid: {expected}")]
+    Invalid {
+        var: &'static str,
+        value: String,
+        expected: String,
+    },
+    /// The `.env` file exists but cannot be read.
+    #[error(".env: {0}")]
+    DotEnv(String),
+}
+
+impl ConfigError {
+    pub fn invalid(var: &'static str, value: &str, expected: impl Into<String>) -> Self {
+        ConfigError::Invalid {
+            var,
+            value: value.to_owned(),
+            expected: expected.into(),
+        }
+    }
+}
+
+impl Config {
+    /// Reads the real command line, environment and `./.env`.
+    pub fn from_env() -> Result<Config, ConfigError> {
+        let dotenv = read_dotenv(".env")?;
+        Config::from_lookup(std::env::args_os(), |k| {
+            std::env::var(k).ok().or_else(|| dotenv.get(k).cloned())
+        })
+    }
+
+    /// Parses `args` (the first is the program name) with env vars taken from
+    /// `lookup`. Flags win over env vars.
+    pub fn from_lookup<I, T>(
+        args: I,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<OsString> + Clone,
+    {
+        let mut args = args.into_iter().map(Into::into);
+        let program = args.next().unwrap_or_else(|| "commentwatch".into());
+        // clap would read the process environment on its own; instead the
+        // env values from `lookup` become flags placed *before* the real
+        // ones, and `args_override_self` lets a later (real) flag win.
+        let mut env_names = Vec::new();
+        let command = Cli::command().mut_args(|arg| {
+            if let (Some(env), Some(long)) = (arg.get_env(), arg.get_long()) {
+                env_names.push((env.to_string_lossy().into_owned(), long.to_owned()));
+            }
+            arg
+        });
+        let mut full: Vec<OsString> = vec![program];
+        for (env, long) in &env_names {
+            if let Some(value) = lookup(env) {
+                full.push(format!("--{long}={value}").into());
+            }
+        }
+        full.extend(args);
+        let command = command.mut_args(|arg| {
+            // Keep `[env: …]` in --help but stop clap reading the environment.
+            let env = arg.get_env().map(|e| e.to_string_lossy().into_owned());
+            match env {
+                Some(env) => {
+                    let help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
+                    arg.env(None::<&str>).help(format!("{help} [env: {env}]"))
+                }
+                None => arg,
+            }
+        });
+        let matches = command.try_get_matches_from(full)?;
+        let cli = Cli::from_arg_matches(&matches)?;
+        Config::validate(cli)
+    }
+
+    fn validate(cli: Cli) -> Result<Config, ConfigError> {
+        let sources = SourceSpec::parse_list(&cli.sources)
+            .map_err(|why| ConfigError::invalid("CW_SOURCES", &cli.sources, why))?;
+        let poll = cli.poll.as_deref().map(parse_schedule).transpose()?;
+        let listen = cli.listen.parse::<SocketAddr>().map_err(|_| {
+            ConfigError::invalid(
+                "CW_LISTEN",
+                &cli.listen,
+                "expected an IP address and port, e.g. 127.0.0.1:3000 or [::1]:8080",
+            )
+        })?;
+        if cli.db.trim().is_empty() {
+            return Err(ConfigError::invalid(
+                "CW_DB",
+                &cli.db,
+                "expected the path of the SQLite file",
+            ));
+        }
+        let token = match cli.token {
+            None => None,
+            Some(t) if t.is_empty() => None,
+            Some(t) if t.len() < 8 || !t.bytes().all(|b| b.is_ascii_graphic()) => {
+                return Err(ConfigError::invalid(
+                    "CW_TOKEN",
+                    "(hidden)",
+                    "expected at least 8 printable ASCII characters without spaces",
+                ));
+            }
+            Some(t) => Some(t),
+        };
+        let backfill_pages = match cli.backfill_pages.parse::<u32>() {
+            Ok(n @ 1..=100) => n,
+            _ => {
+                return Err(ConfigError::invalid(
+                    "CW_BACKFILL_PAGES",
+                    &cli.backfill_pages,
+                    "expected a whole number from 1 to 100",
+                ));
+            }
+        };
+        let poll_timeout = parse_duration("CW_POLL_TIMEOUT", &cli.poll_timeout)?;
+        let demo_rate_per_min = match cli.demo_rate.parse::<f64>() {
+            Ok(r) if (0.0..=60_000.0).contains(&r) => r,
+            _ => {
+                return Err(ConfigError::invalid(
+                    "CW_DEMO_RATE",
+                    &cli.demo_rate,
+                    "expected comments per minute, a number from 0 to 60000",
+                ));
+            }
+        };
+        let demo_seed =
+            match cli.demo_seed.as_deref() {
+                None | Some("") => None,
+                Some(s) => Some(s.parse::<u64>().map_err(|_| {
+                    ConfigError::invalid("CW_DEMO_SEED", s, "expected a whole number")
+                })?),
+            };
+        Ok(Config {
+            sources,
+            poll,
+            listen,
+            db: PathBuf::from(cli.db),
+            token,
+            backfill_pages,
+            poll_timeout,
+            demo_rate_per_min,
+            demo_seed,
+        })
+    }
+
+    /// The defaults, as `cargo run` with nothing configured would use.
+    pub fn defaults() -> Config {
+        Config::from_lookup(["commentwatch"], |_| None).expect("the defaults are valid")
+    }
+}
+
+const SCHEDULE_HELP: &str = "expected a duration without spaces (5s, 1m, 1m30s) or a cron \
+     expression with six fields, seconds first (sec min hour day month weekday, e.g. \"*/10 * * * * *\")";
+
+/// Parses `CW_POLL`: a duration, or a six-field cron expression.
+pub fn parse_schedule(value: &str) -> Result<Schedule, ConfigError> {
+    let trimmed = value.trim();
+    let fields = trimmed.split_whitespace().count();
+    if fields <= 1 {
+        let d = humantime::parse_duration(trimmed)
+            .map_err(|_| ConfigError::invalid("CW_POLL", value, SCHEDULE_HELP))?;
+        if d < Duration::from_secs(1) || d > Duration::from_secs(24 * 3600) {
+            return Err(ConfigError::invalid(
+                "CW_POLL",
+                value,
+                "expected a duration from 1s to 24h",
+            ));
+        }
+        return Ok(Schedule::Every(d));
+    }
+    if fields == 5 {
+        return Err(ConfigError::invalid(
+            "CW_POLL",
+            value,
+            format!(
+                "this cron expression has five fields, but six are needed, seconds first: \
+                 try \"0 {trimmed}\""
+            ),
+        ));
+    }
+    if fields != 6 {
+        return Err(ConfigError::invalid("CW_POLL", value, SCHEDULE_HELP));
+    }
+    croner::parser::CronParser::builder()
+        .seconds(croner::parser::Seconds::Required)
+        .dom_and_dow(true)
+        .build()
+        .parse(trimmed)
+        .map_err(|e| ConfigError::invalid("CW_POLL", value, format!("{e}; {SCHEDULE_HELP}")))?;
+    Ok(Schedule::Cron(trimmed.to_owned()))
+}
+
+fn parse_duration(var: &'static str, value: &str) -> Result<Duration, ConfigError> {
+    match humantime::parse_duration(value.trim()) {
+        Ok(d) if !d.is_zero() && !value.trim().contains(' ') => Ok(d),
+        _ => Err(ConfigError::invalid(
+            var,
+            value,
+            "expected a duration without spaces, e.g. 15s or 1m",
+        )),
+    }
+}
+
+/// Reads `KEY=value` lines from a `.env` file; a missing file is no error.
+fn read_dotenv(path: &str) -> Result<HashMap<String, String>, ConfigError> {
+    let iter = match dotenvy::from_path_iter(path) {
+        Ok(iter) => iter,
+        Err(e) if e.not_found() => return Ok(HashMap::new()),
+        Err(e) => return Err(ConfigError::DotEnv(e.to_string())),
+    };
+    iter.map(|item| item.map_err(|e| ConfigError::DotEnv(e.to_string())))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(env: &[(&str, &str)], args: &[&str]) -> Result<Config, ConfigError> {
+        let env: HashMap<String, String> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let argv = std::iter::once("commentwatch").chain(args.iter().copied());
+        Config::from_lookup(argv, |k| env.get(k).cloned())
+    }
+
+    fn error_line(env: &[(&str, &str)]) -> String {
+        parse(env, &[]).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn nothing_configured_means_the_demo_on_loopback() {
+        let c = Config::defaults();
+        assert_eq!(c.sources, vec![SourceSpec::Demo]);
+        assert_eq!(c.listen.to_string(), "127.0.0.1:3000");
+        assert_eq!(c.db, PathBuf::from("commentwatch.db"));
+        assert_eq!(c.poll, None);
+        assert_eq!(c.token, None);
+        assert_eq!(c.backfill_pages, 5);
+    }
+
+    #[test]
+    fn env_vars_are_read_and_flags_win_over_them() {
+        let c = parse(&[("CW_POLL", "5s"), ("CW_LISTEN", "127.0.0.1:4000")], &[]).unwrap();
+        assert_eq!(c.poll, Some(Schedule::Every(Duration::from_secs(5))));
+        let c = parse(&[("CW_POLL", "5s")], &["--poll", "1m"]).unwrap();
+        assert_eq!(c.poll, Some(Schedule::Every(Duration::from_secs(60))));
+    }
+
+    #[test]
+    fn a_six_field_cron_is_accepted() {
+        let c = parse(&[("CW_POLL", "*/10 * * * * *")], &[]).unwrap();
+        assert_eq!(c.poll, Some(Schedule::Cron("*/10 * * * * *".into())));
+    }
+
+    #[test]
+    fn each_bad_value_names_its_variable_the_value_and_what_is_accepted() {
+        let e = error_line(&[("CW_POLL", "5 min")]);
+        assert!(
+            e.starts_with("CW_POLL=\"5 min\" is not valid: expected"),
+            "{e}"
+        );
+        let e = error_line(&[("CW_POLL", "*/5 * * * *")]);
+        assert!(e.contains("CW_POLL") && e.contains("six"), "{e}");
+        let e = error_line(&[("CW_LISTEN", "nonsense")]);
+        assert!(e.starts_with("CW_LISTEN=\"nonsense\""), "{e}");
+        let e = error_line(&[("CW_SOURCES", "myspace:123")]);
+        assert!(e.starts_with("CW_SOURCES=\"myspace:123\""), "{e}");
+        let e = error_line(&[("CW_DEMO_RATE", "lots")]);
+        assert!(e.starts_with("CW_DEMO_RATE="), "{e}");
+        let e = error_line(&[("CW_TOKEN", "short")]);
+        assert!(e.starts_with("CW_TOKEN=") && !e.contains("short"), "{e}");
+        for e in [
+            error_line(&[("CW_POLL", "0s")]),
+            error_line(&[("CW_BACKFILL_PAGES", "0")]),
+        ] {
+            assert_eq!(e.lines().count(), 1, "{e}");
+        }
+    }
+}

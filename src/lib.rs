@@ -1,0 +1,41 @@
+//! commentwatch: a live comment monitor for people who stream or publish video.
+//!
+//! # Brief overview
+//!
+//! ```text
+//! source API --HTTP--> source adapter --RawComment--> sanitize --Comment--> store (SQLite log,
+//!                      (source/*)                                           dedupe, seq)
+//!                          ^                                                    |
+//!                          | scheduled by the poller                            v new rows only
+//!                                                                        hub (broadcast, one
+//! browser <--WebSocket /ws-- web (axum routes, askama pages, assets) <--- serialized frame each)
+//! ```
+//!
+//! Data moves one way. Adapters know their platform and nothing else; the
+//! sanitizer is the only way a `RawComment` becomes a `Comment`; the store is
+//! the single source of truth and hands out `seq`; the hub only fans out
+//! what the store accepted; the web layer reads the store and the hub, never
+//! a source.
+
+pub mod app;
+/// The values that flow through the pipeline.
+pub mod comment;
+/// Settings from flags, env vars and `.env`, validated at start.
+pub mod config;
+/// Fan-out of serialized frames to every connected dashboard.
+pub mod hub;
+/// Scheduling, paging, timeouts and backoff for every source.
+pub mod poller;
+/// The WebSocket frames and their JSON.
+pub mod protocol;
+/// `RawComment -> Comment`: the only producer of HTML that reaches a page.
+pub mod sanitize;
+/// One adapter per platform.
+pub mod source;
+/// The SQLite comment log and its change feed.
+pub mod store;
+/// Routes, pages, the WebSocket endpoint and security headers.
+pub mod web;
+
+pub use app::{App, StartError};
+pub use config::Config;

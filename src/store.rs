@@ -1,0 +1,372 @@
+//! The comment log: every comment ever fetched, in one SQLite file (WAL).
+//!
+//! The log is the single source of truth. It decides what is new (insert if
+//! `(source, id)` is unseen, in one transaction) and hands out `seq`, the
+//! number of the change feed that dashboards resume from. A comment is
+//! committed here before anyone can see it. This module knows nothing of HTTP
+//! or of the platforms.
+//!
+//! `rusqlite::Connection` is `Send` but not `Sync`, so one connection sits
+//! behind a `std::sync::Mutex` and every call runs in `spawn_blocking`,
+//! locking there and never across an `.await`.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use crate::comment::{Amount, Author, Comment, rfc3339};
+use crate::sanitize;
+
+const SCHEMA: &str = include_str!("store/schema.sql");
+/// Bumped whenever `schema.sql` changes in a way old files need migrating for.
+const SCHEMA_VERSION: i64 = 1;
+
+/// Why the log could not do what was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum LogError {
+    /// The file could not be opened or is not a usable comment log.
+    #[error("cannot open the comment log at {path}: {source}")]
+    Open {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    /// The file was written by a newer commentwatch.
+    #[error(
+        "the comment log at {path} has schema version {found}, newer than this build's {SCHEMA_VERSION}"
+    )]
+    TooNew { path: PathBuf, found: i64 },
+    /// A read or write failed (disk full, file locked, corruption).
+    #[error("comment log: {0}")]
+    Sql(#[from] rusqlite::Error),
+    /// The blocking task running the query panicked or was cancelled.
+    #[error("comment log task failed: {0}")]
+    Task(String),
+}
+
+/// What kind of change a `seq` records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeKind {
+    New,
+    Update,
+    Delete,
+}
+
+impl ChangeKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            ChangeKind::New => "new",
+            ChangeKind::Update => "update",
+            ChangeKind::Delete => "delete",
+        }
+    }
+
+    fn parse(s: &str) -> ChangeKind {
+        match s {
+            "update" => ChangeKind::Update,
+            "delete" => ChangeKind::Delete,
+            _ => ChangeKind::New,
+        }
+    }
+}
+
+/// One entry of the change feed: the comment as it is now.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Change {
+    pub seq: i64,
+    pub kind: ChangeKind,
+    pub comment: Comment,
+}
+
+/// A cheap, cloneable handle on the log.
+#[derive(Clone)]
+pub struct CommentLog {
+    conn: Arc<Mutex<Connection>>,
+}
+
+impl CommentLog {
+    /// Opens (creating if needed) the log at `path` and migrates its schema.
+    pub fn open(path: &Path) -> Result<CommentLog, LogError> {
+        let open_err = |source| LogError::Open {
+            path: path.to_owned(),
+            source,
+        };
+        let conn = Connection::open(path).map_err(open_err)?;
+        Self::init(conn, path).map_err(|e| match e {
+            LogError::Sql(source) => open_err(source),
+            other => other,
+        })
+    }
+
+    /// A private log in memory, for tests.
+    pub fn open_in_memory() -> Result<CommentLog, LogError> {
+        Self::init(Connection::open_in_memory()?, Path::new(":memory:"))
+    }
+
+    fn init(conn: Connection, path: &Path) -> Result<CommentLog, LogError> {
+        // WAL lets readers (the dashboard, exports) run while the poller
+        // writes; NORMAL sync is durable across process crashes in WAL mode.
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if version > SCHEMA_VERSION {
+            return Err(LogError::TooNew {
+                path: path.to_owned(),
+                found: version,
+            });
+        }
+        conn.execute_batch(SCHEMA)?;
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+        Ok(CommentLog {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    /// Runs `f` with the connection on the blocking pool.
+    async fn with<T, F>(&self, f: F) -> Result<T, LogError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, LogError> + Send + 'static,
+    {
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || {
+            // A panic while holding the lock cannot leave a transaction half
+            // applied (SQLite rolls it back), so a poisoned lock is usable.
+            let mut guard = conn.lock().unwrap_or_else(|p| p.into_inner());
+            f(&mut guard)
+        })
+        .await
+        .map_err(|e| LogError::Task(e.to_string()))?
+    }
+
+    /// Records a batch of fetched comments in one transaction and returns the
+    /// changes it made, in `seq` order: a `New` change for each comment not
+    /// seen before, an `Update` for each one whose content was edited since it
+    /// was stored. Anything else (already known, unchanged) is skipped.
+    pub async fn record(&self, comments: Vec<Comment>) -> Result<Vec<Change>, LogError> {
+        self.with(move |conn| record(conn, comments)).await
+    }
+
+    /// The highest `seq` handed out so far (0 for an empty log).
+    pub async fn latest_seq(&self) -> Result<i64, LogError> {
+        self.with(|conn| latest_seq(conn)).await
+    }
+
+    /// Up to `limit` changes with `seq > after`, oldest first.
+    pub async fn changes_since(&self, after: i64, limit: usize) -> Result<Vec<Change>, LogError> {
+        self.with(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT ch.seq, ch.kind, c.* FROM changes ch JOIN comments c ON c.seq = ch.comment \
+                 WHERE ch.seq > ?1 ORDER BY ch.seq LIMIT ?2",
+            )?;
+            let rows = stmt.query_map(params![after, limit as i64], |r| {
+                Ok(Change {
+                    seq: r.get(0)?,
+                    kind: ChangeKind::parse(&r.get::<_, String>(1)?),
+                    comment: comment_from_row(r, 2)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    /// The `seq` to replay from so that the newest `n` comments (and every
+    /// change after the oldest of them) are sent: a new dashboard's backlog.
+    pub async fn recent_start(&self, n: usize) -> Result<i64, LogError> {
+        self.with(move |conn| {
+            let oldest: Option<i64> = conn
+                .query_row(
+                    "SELECT seq FROM comments ORDER BY seq DESC LIMIT 1 OFFSET ?1",
+                    [n.saturating_sub(1) as i64],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            Ok(oldest.map_or(0, |s| s - 1))
+        })
+        .await
+    }
+
+    /// The newest `n` comments, newest first.
+    pub async fn recent(&self, n: usize) -> Result<Vec<(i64, Comment)>, LogError> {
+        self.with(move |conn| {
+            let mut stmt =
+                conn.prepare_cached("SELECT * FROM comments ORDER BY seq DESC LIMIT ?1")?;
+            let rows = stmt.query_map([n as i64], |r| Ok((r.get(0)?, comment_from_row(r, 0)?)))?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    /// How many comments the log holds.
+    pub async fn count(&self) -> Result<i64, LogError> {
+        self.with(|conn| Ok(conn.query_row("SELECT COUNT(*) FROM comments", [], |r| r.get(0))?))
+            .await
+    }
+
+    /// Whether the log holds any comment from `source`.
+    pub async fn has_source(&self, source: String) -> Result<bool, LogError> {
+        self.with(move |conn| {
+            Ok(conn
+                .query_row(
+                    "SELECT 1 FROM comments WHERE source = ?1 LIMIT 1",
+                    [source],
+                    |_| Ok(()),
+                )
+                .optional()?
+                .is_some())
+        })
+        .await
+    }
+}
+
+fn latest_seq(conn: &Connection) -> Result<i64, LogError> {
+    Ok(conn
+        .query_row(
+            "SELECT seq FROM sqlite_sequence WHERE name = 'changes'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?
+        .unwrap_or(0))
+}
+
+fn record(conn: &mut Connection, comments: Vec<Comment>) -> Result<Vec<Change>, LogError> {
+    let tx = conn.transaction()?;
+    let mut changes = Vec::new();
+    {
+        let mut next = latest_seq(&tx)?;
+        let mut insert = tx.prepare_cached(
+            "INSERT INTO comments (seq, source, id, author_name, author_id, author_avatar, text, html, \
+             published_at, fetched_at, likes, reply_to, amount_display, amount_micros, amount_currency, \
+             edited, deleted) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17) \
+             ON CONFLICT (source, id) DO NOTHING",
+        )?;
+        let mut add_change =
+            tx.prepare_cached("INSERT INTO changes (seq, kind, comment) VALUES (?1, ?2, ?3)")?;
+        let mut find = tx.prepare_cached(
+            "SELECT seq, text, html, edited FROM comments WHERE source = ?1 AND id = ?2",
+        )?;
+        let mut edit = tx.prepare_cached(
+            "UPDATE comments SET text = ?2, html = ?3, edited = 1, likes = ?4 WHERE seq = ?1",
+        )?;
+        for c in comments {
+            let candidate = next + 1;
+            let inserted = insert.execute(params![
+                candidate,
+                c.source,
+                c.id,
+                c.author.name,
+                c.author.id,
+                c.author.avatar,
+                c.text,
+                c.html.as_str(),
+                rfc3339::format(&c.published_at),
+                rfc3339::format(&c.fetched_at),
+                c.likes,
+                c.reply_to,
+                c.amount.as_ref().map(|a| &a.display),
+                c.amount.as_ref().map(|a| a.micros),
+                c.amount.as_ref().map(|a| &a.currency),
+                c.edited,
+                c.deleted,
+            ])?;
+            if inserted == 1 {
+                next = candidate;
+                add_change.execute(params![next, ChangeKind::New.as_str(), next])?;
+                changes.push(Change {
+                    seq: next,
+                    kind: ChangeKind::New,
+                    comment: c,
+                });
+                continue;
+            }
+            // Known already: an edit on the platform is a change, anything
+            // else (a repeat on an overlapping page) is not.
+            let (seq, text, html, _): (i64, String, String, bool) = find
+                .query_row(params![c.source, c.id], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                })?;
+            if c.edited && (text != c.text || html != c.html.as_str()) {
+                edit.execute(params![seq, c.text, c.html.as_str(), c.likes])?;
+                next += 1;
+                add_change.execute(params![next, ChangeKind::Update.as_str(), seq])?;
+                changes.push(Change {
+                    seq: next,
+                    kind: ChangeKind::Update,
+                    comment: c,
+                });
+            }
+        }
+    }
+    tx.commit()?;
+    Ok(changes)
+}
+
+/// Reads a `comments` row whose columns start at index `at`.
+fn comment_from_row(r: &Row<'_>, at: usize) -> rusqlite::Result<Comment> {
+    let time = |i: usize| -> rusqlite::Result<DateTime<Utc>> {
+        let s: String = r.get(at + i)?;
+        DateTime::parse_from_rfc3339(&s)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(|e| {
+                rusqlite::Error::FromSqlConversionFailure(
+                    at + i,
+                    rusqlite::types::Type::Text,
+                    Box::new(e),
+                )
+            })
+    };
+    let amount = match r.get::<_, Option<String>>(at + 12)? {
+        Some(display) => Some(Amount {
+            display,
+            micros: r.get::<_, Option<i64>>(at + 13)?.unwrap_or(0),
+            currency: r.get::<_, Option<String>>(at + 14)?.unwrap_or_default(),
+        }),
+        None => None,
+    };
+    Ok(Comment {
+        source: r.get(at + 1)?,
+        id: r.get(at + 2)?,
+        author: Author {
+            name: r.get(at + 3)?,
+            id: r.get(at + 4)?,
+            avatar: r.get(at + 5)?,
+        },
+        text: r.get(at + 6)?,
+        html: sanitize::html_from_log(&r.get::<_, String>(at + 7)?),
+        published_at: time(8)?,
+        fetched_at: time(9)?,
+        likes: r.get(at + 10)?,
+        reply_to: r.get(at + 11)?,
+        amount,
+        edited: r.get(at + 15)?,
+        deleted: r.get(at + 16)?,
+    })
+}
+
+impl CommentLog {
+    /// Which of `ids` from `source` the log already holds.
+    pub async fn known_ids(
+        &self,
+        source: String,
+        ids: Vec<String>,
+    ) -> Result<HashSet<String>, LogError> {
+        self.with(move |conn| {
+            let mut stmt =
+                conn.prepare_cached("SELECT 1 FROM comments WHERE source = ?1 AND id = ?2")?;
+            let mut known = HashSet::new();
+            for id in ids {
+                if stmt.exists(params![source, id])? {
+                    known.insert(id);
+                }
+            }
+            Ok(known)
+        })
+        .await
+    }
+}

@@ -1,0 +1,63 @@
+//! The web layer: the axum router, its middleware and shared state. It reads
+//! from the comment log and the hub and never from a source.
+
+mod assets;
+mod auth;
+mod pages;
+mod ws;
+
+use axum::Router;
+use axum::extract::FromRef;
+use axum::http::{HeaderName, HeaderValue, header};
+use axum::routing::{any, get};
+use tokio_util::sync::CancellationToken;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+
+pub use auth::Auth;
+
+use crate::hub::Hub;
+use crate::store::CommentLog;
+
+/// What handlers may touch; each takes only the parts it needs (`FromRef`).
+#[derive(Clone, FromRef)]
+pub struct AppState {
+    pub log: CommentLog,
+    pub hub: Hub,
+    pub auth: Auth,
+    /// Cancelled at shutdown: every WebSocket closes with 1001.
+    pub shutdown: CancellationToken,
+}
+
+/// The Content-Security-Policy of every page: no inline script or style, no
+/// plugins, images only from here and the platforms' avatar hosts.
+pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
+    img-src 'self' https://*.ggpht.com https://*.googleusercontent.com https://*.ytimg.com https://*.hdslb.com; \
+    connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; \
+    form-action 'self'; frame-ancestors 'none'";
+
+/// Every route, with no server attached, so tests can drive it directly.
+pub fn router(state: AppState) -> Router {
+    let protected = Router::new()
+        .route("/", get(pages::dashboard))
+        .route("/ws", any(ws::live))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.auth.clone(),
+            auth::require_token,
+        ));
+    let header = |name: HeaderName, value: &'static str| {
+        SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
+    };
+    // Chained layers wrap outward: the trace layer sees every request first,
+    // and the headers are added to every response, errors included.
+    Router::new()
+        .merge(protected)
+        .route("/healthz", get(pages::healthz))
+        .route("/assets/{name}", get(assets::serve))
+        .with_state(state)
+        .layer(header(header::CONTENT_SECURITY_POLICY, CSP))
+        .layer(header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .layer(header(header::REFERRER_POLICY, "no-referrer"))
+        .layer(header(header::X_FRAME_OPTIONS, "DENY"))
+        .layer(TraceLayer::new_for_http())
+}

@@ -1,0 +1,209 @@
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use commentwatch::{App, Config, StartError};
+use futures_util::{SinkExt, StreamExt};
+use serde_json::Value;
+use tempfile::TempDir;
+use tokio::net::TcpStream;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
+
+/// How long any single wait in a test may take before it counts as a failure.
+pub const PATIENCE: Duration = Duration::from_secs(20);
+
+/// A running app with its own log file.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    /// The log file, for tests that restart on it.
+    #[allow(dead_code)]
+    pub db: PathBuf,
+    stop: Option<oneshot::Sender<()>>,
+    handle: Option<JoinHandle<Result<(), StartError>>>,
+    _dir: Option<TempDir>,
+}
+
+/// Settings every test app gets: port 0, a fixed demo seed, no backlog delay.
+fn base_env(db: &Path) -> HashMap<String, String> {
+    HashMap::from([
+        ("CW_LISTEN".into(), "127.0.0.1:0".into()),
+        ("CW_DB".into(), db.display().to_string()),
+        ("CW_DEMO_SEED".into(), "7".into()),
+    ])
+}
+
+/// Starts the app on a fresh temp log with `env` on top of the test defaults.
+pub async fn spawn_app(env: &[(&str, &str)]) -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("comments.db");
+    let mut app = spawn_app_on(&db, env).await;
+    app._dir = Some(dir);
+    app
+}
+
+/// Starts the app on an existing log file (for restart tests).
+pub async fn spawn_app_on(db: &Path, env: &[(&str, &str)]) -> TestApp {
+    let mut vars = base_env(db);
+    for (k, v) in env {
+        vars.insert((*k).into(), (*v).into());
+    }
+    let config = Config::from_lookup(["commentwatch"], |k| vars.get(k).cloned())
+        .expect("test config is valid");
+    let app = App::build(config).await.expect("app builds");
+    let addr = app.local_addr();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let handle = tokio::spawn(app.run(async move {
+        let _ = stopped.await;
+    }));
+    TestApp {
+        addr,
+        db: db.to_owned(),
+        stop: Some(stop),
+        handle: Some(handle),
+        _dir: None,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// Opens `/ws` (with `?since=` if given) and waits for `hello`.
+    pub async fn connect(&self, since: Option<i64>) -> Client {
+        let url = match since {
+            Some(s) => format!("ws://{}/ws?since={s}", self.addr),
+            None => format!("ws://{}/ws", self.addr),
+        };
+        let (ws, _) = tokio::time::timeout(PATIENCE, connect_async(url))
+            .await
+            .expect("connect in time")
+            .expect("WebSocket handshake");
+        let mut client = Client { ws, latest_seq: 0 };
+        let hello = client.next_frame().await.expect("a first frame");
+        assert_eq!(hello["type"], "hello", "the first frame is hello: {hello}");
+        client.latest_seq = hello["latest_seq"].as_i64().expect("latest_seq");
+        client
+    }
+
+    /// Stops the app like Ctrl-C would and waits for it to finish.
+    pub async fn stop(mut self) {
+        self.shutdown().await;
+    }
+
+    async fn shutdown(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(handle) = self.handle.take() {
+            tokio::time::timeout(PATIENCE, handle)
+                .await
+                .expect("the app stops in time")
+                .expect("the app task did not panic")
+                .expect("the app ran without error");
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// A WebSocket client that reads JSON frames.
+pub struct Client {
+    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    /// `latest_seq` from the server's `hello`.
+    pub latest_seq: i64,
+}
+
+impl Client {
+    /// The next text frame as JSON; `None` when the server closed.
+    pub async fn next_frame(&mut self) -> Option<Value> {
+        self.next_frame_within(PATIENCE)
+            .await
+            .expect("a frame in time")
+    }
+
+    /// Like `next_frame`, but `Err(())` if nothing arrives within `wait`.
+    pub async fn next_frame_within(&mut self, wait: Duration) -> Result<Option<Value>, ()> {
+        loop {
+            let msg = tokio::time::timeout(wait, self.ws.next())
+                .await
+                .map_err(|_| ())?;
+            match msg {
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return Ok(None),
+                Some(Ok(Message::Text(t))) => {
+                    return Ok(Some(
+                        serde_json::from_str(t.as_str()).expect("frames are JSON"),
+                    ));
+                }
+                Some(Ok(_)) => continue,
+            }
+        }
+    }
+
+    /// Reads frames until one satisfies `pred`; panics after `PATIENCE`.
+    pub async fn until(&mut self, mut pred: impl FnMut(&Value) -> bool) -> Vec<Value> {
+        let mut seen = Vec::new();
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let frame = self
+                .next_frame_within(left)
+                .await
+                .unwrap_or_else(|_| panic!("timed out; frames so far: {seen:#?}"))
+                .unwrap_or_else(|| panic!("server closed; frames so far: {seen:#?}"));
+            let done = pred(&frame);
+            seen.push(frame);
+            if done {
+                return seen;
+            }
+        }
+    }
+
+    /// Reads comment frames until at least `n` arrived; returns them.
+    pub async fn comments(&mut self, n: usize) -> Vec<Value> {
+        let mut count = 0;
+        self.until(|f| {
+            if f["type"] == "comment" {
+                count += 1;
+            }
+            count >= n
+        })
+        .await
+        .into_iter()
+        .filter(|f| f["type"] == "comment")
+        .collect()
+    }
+
+    /// Reads until the server closes; returns the close code it sent.
+    pub async fn close_code(&mut self) -> Option<u16> {
+        loop {
+            let msg = tokio::time::timeout(PATIENCE, self.ws.next())
+                .await
+                .expect("the server closes in time");
+            match msg {
+                Some(Ok(Message::Close(frame))) => return frame.map(|f| u16::from(f.code)),
+                None | Some(Err(_)) => return None,
+                Some(Ok(_)) => continue,
+            }
+        }
+    }
+
+    pub async fn close(mut self) {
+        let _ = self.ws.send(Message::Close(None)).await;
+    }
+}
+
+/// The `seq` of every frame that has one.
+pub fn seqs(frames: &[Value]) -> Vec<i64> {
+    frames.iter().filter_map(|f| f["seq"].as_i64()).collect()
+}

@@ -1,0 +1,15 @@
+//! Integration tests: the real app on a real socket (port 0), a real SQLite
+//! file in a temp directory, real WebSocket clients. One binary, one module
+//! per area.
+
+/// Spawning the app, connecting WebSocket clients, reading frames.
+mod helpers;
+
+/// Bad settings stop the binary with one line naming the variable.
+mod config;
+/// Hostile comments come out inert, checked on the frames clients receive.
+mod hostile;
+/// The live feed: order, shape, resume with `since`, restarts, dedupe.
+mod live_feed;
+/// Pages, assets, headers, the token.
+mod web;

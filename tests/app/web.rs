@@ -1,0 +1,167 @@
+//! Pages, assets, headers and the token, over real HTTP.
+
+use reqwest::StatusCode;
+use reqwest::header::{CONTENT_SECURITY_POLICY, CONTENT_TYPE, LOCATION, SET_COOKIE};
+
+use crate::helpers::spawn_app;
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_dashboard_is_served_with_a_strict_policy_and_no_inline_code() {
+    let app = spawn_app(&[("CW_DEMO_RATE", "0")]).await;
+    let resp = client().get(app.url("/")).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let h = resp.headers().clone();
+    let csp = h[CONTENT_SECURITY_POLICY].to_str().unwrap().to_owned();
+    for directive in [
+        "default-src 'none'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "frame-ancestors 'none'",
+        "connect-src 'self'",
+    ] {
+        assert!(csp.contains(directive), "{directive} missing from {csp}");
+    }
+    assert!(!csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"));
+    assert_eq!(h["x-content-type-options"], "nosniff");
+    assert_eq!(h["referrer-policy"], "no-referrer");
+    let body = resp.text().await.unwrap();
+    for script in body.split("<script").skip(1) {
+        let tag = script.split('>').next().unwrap();
+        assert!(
+            tag.contains("src=\"/assets/"),
+            "inline script: <script{tag}>"
+        );
+        assert!(
+            script.split('>').nth(1).unwrap().starts_with("</script"),
+            "script body"
+        );
+    }
+    assert!(
+        !body.contains("<style") && !body.contains(" style="),
+        "no inline style"
+    );
+
+    for (asset, kind) in [
+        ("dashboard.js", "text/javascript"),
+        ("style.css", "text/css"),
+    ] {
+        let resp = client()
+            .get(app.url(&format!("/assets/{asset}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+        assert!(
+            resp.headers()[CONTENT_TYPE]
+                .to_str()
+                .unwrap()
+                .starts_with(kind)
+        );
+        assert_eq!(resp.headers()["x-content-type-options"], "nosniff");
+    }
+    let missing = client()
+        .get(app.url("/assets/../Cargo.toml"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn healthz_answers_with_the_latest_seq() {
+    let app = spawn_app(&[("CW_DEMO_RATE", "0")]).await;
+    let resp = client().get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let body: serde_json::Value = serde_json::from_str(&resp.text().await.unwrap()).unwrap();
+    assert_eq!(body["status"], "ok");
+    assert!(body["latest_seq"].is_i64());
+}
+
+#[tokio::test]
+async fn with_a_token_nothing_but_health_and_assets_is_served_without_it() {
+    let app = spawn_app(&[("CW_DEMO_RATE", "0"), ("CW_TOKEN", "correct-horse-battery")]).await;
+    let c = client();
+    assert_eq!(
+        c.get(app.url("/")).send().await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        c.get(app.url("/ws")).send().await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        c.get(app.url("/?token=wrong-horse-battery"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        c.get(app.url("/healthz")).send().await.unwrap().status(),
+        StatusCode::OK
+    );
+
+    // The token in the URL is traded for a cookie and dropped from the URL.
+    let resp = c
+        .get(app.url("/?token=correct-horse-battery"))
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_redirection());
+    assert_eq!(resp.headers()[LOCATION], "/");
+    let cookie = resp.headers()[SET_COOKIE].to_str().unwrap().to_owned();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    let pair = cookie.split(';').next().unwrap().to_owned();
+    let resp = c
+        .get(app.url("/"))
+        .header("cookie", pair)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let resp = c
+        .get(app.url("/"))
+        .header("authorization", "Bearer correct-horse-battery")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_websocket_from_another_site_is_refused() {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let app = spawn_app(&[("CW_DEMO_RATE", "0")]).await;
+    let mut req = format!("ws://{}/ws", app.addr)
+        .into_client_request()
+        .unwrap();
+    req.headers_mut()
+        .insert("origin", "http://evil.invalid".parse().unwrap());
+    let err = tokio_tungstenite::connect_async(req).await.unwrap_err();
+    match err {
+        tokio_tungstenite::tungstenite::Error::Http(resp) => {
+            assert_eq!(resp.status(), StatusCode::FORBIDDEN)
+        }
+        other => panic!("expected a 403, got {other}"),
+    }
+    // The same-origin page is let in.
+    let mut req = format!("ws://{}/ws", app.addr)
+        .into_client_request()
+        .unwrap();
+    let origin = format!("http://{}", app.addr);
+    req.headers_mut().insert("origin", origin.parse().unwrap());
+    assert!(tokio_tungstenite::connect_async(req).await.is_ok());
+}
