@@ -15,6 +15,7 @@
   const template = document.getElementById("comment-template");
 
   let lastSeq = 0; // highest seq applied; frames at or below it are dropped
+  let logId = null; // which log the seqs belong to
   let received = 0;
   let retries = 0;
   let socket = null;
@@ -31,8 +32,11 @@
     const proto = location.protocol === "https:" ? "wss:" : "ws:";
     const query = lastSeq > 0 ? "?since=" + encodeURIComponent(lastSeq) : "";
     setConn("connecting", retries ? "reconnecting…" : "connecting…");
-    socket = new WebSocket(proto + "//" + location.host + "/ws" + query);
-    socket.addEventListener("message", (ev) => {
+    const ws = new WebSocket(proto + "//" + location.host + "/ws" + query);
+    socket = ws;
+    // Frames from a socket we have given up on are ignored.
+    ws.addEventListener("message", (ev) => {
+      if (ws !== socket) return;
       let frame;
       try {
         frame = JSON.parse(ev.data);
@@ -41,7 +45,8 @@
       }
       handle(frame);
     });
-    socket.addEventListener("close", () => {
+    ws.addEventListener("close", () => {
+      if (ws !== socket) return;
       socket = null;
       setConn("offline", "offline — reconnecting");
       // Back off 0.5 s, 1 s, 2 s … up to 15 s, with jitter so a restarted
@@ -56,10 +61,18 @@
     switch (frame.type) {
       case "hello":
         retries = 0;
-        if (frame.latest_seq < lastSeq) {
-          // The server's log was replaced: what we show is from another log.
+        if ((logId && frame.log_id !== logId) || frame.latest_seq < lastSeq) {
+          // The server now keeps another log: our seq means nothing there.
+          // Start over from its recent comments.
           clearFeed();
+          logId = frame.log_id;
+          const stale = socket;
+          socket = null;
+          stale.close();
+          connect();
+          return;
         }
+        logId = frame.log_id;
         setConn("live", "live");
         break;
       case "status":
@@ -136,8 +149,14 @@
       const name = parent ? parent.querySelector(".author").textContent : null;
       reply.textContent = name ? "↪ replying to " + name : "↪ reply";
     }
-    // The one innerHTML: sanitized on the server by the allowlist policy.
-    li.querySelector(".body").innerHTML = c.html;
+    const body = li.querySelector(".body");
+    if (c.html) {
+      // The one innerHTML: sanitized on the server by the allowlist policy.
+      body.innerHTML = c.html;
+    } else {
+      // Markup that sanitized to nothing: show what was typed, as text.
+      body.textContent = c.text;
+    }
   }
 
   function renderAvatar(el, author) {
@@ -160,15 +179,33 @@
     if (li) li.classList.add("deleted");
   }
 
+  const STATE_LABELS = {
+    starting: "starting",
+    ok: "ok",
+    backoff: "retrying",
+    quota: "quota spent",
+    login: "needs login",
+    stopped: "stopped",
+  };
+
   function renderStatus(list) {
     const items = list.map((s) => {
       const li = document.createElement("li");
       li.className = "source-status";
       li.dataset.source = s.source;
       li.dataset.state = s.state;
-      li.textContent = s.source + ": " + s.state;
-      const detail = [s.detail, s.last_error].filter(Boolean).join(" — ");
-      li.title = detail || (s.last_ok ? "last poll " + new Date(s.last_ok).toLocaleTimeString() : "");
+      let label = s.source + ": " + (STATE_LABELS[s.state] || s.state);
+      if (s.state === "backoff" || s.state === "quota") {
+        if (s.next_poll) label += " until " + new Date(s.next_poll).toLocaleTimeString();
+      }
+      if (typeof s.quota_used === "number") label += " · " + s.quota_used.toLocaleString() + " units today";
+      li.textContent = label;
+      const lines = [];
+      if (s.detail) lines.push(s.detail);
+      if (s.last_error) lines.push("last error: " + s.last_error);
+      if (s.last_ok) lines.push("last successful poll: " + new Date(s.last_ok).toLocaleString());
+      if (s.next_poll) lines.push("next poll: " + new Date(s.next_poll).toLocaleString());
+      li.title = lines.join("\n");
       return li;
     });
     sourcesEl.replaceChildren(...items);

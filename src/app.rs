@@ -4,14 +4,16 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::config::Config;
 use crate::hub::Hub;
-use crate::poller::{Pipeline, Poller, SourceTask};
+use crate::poller::{Pipeline, Poller, QuotaBook, SourceTask};
 use crate::source::Source;
 use crate::store::{CommentLog, LogError};
 use crate::web::{self, AppState, Auth};
@@ -28,6 +30,8 @@ pub enum StartError {
     },
     #[error("CW_POLL: the poll scheduler could not start: {0}")]
     Scheduler(#[from] tokio_cron_scheduler::JobSchedulerError),
+    #[error(transparent)]
+    Config(crate::config::ConfigError),
     #[error("serving the dashboard failed: {0}")]
     Serve(std::io::Error),
 }
@@ -74,27 +78,51 @@ impl App {
     ) -> Result<(), StartError> {
         let hub = Hub::new();
         let pipeline = Pipeline::new(self.log.clone(), hub.clone());
-        let tasks = self
-            .config
-            .sources
+        let mut sources = Vec::new();
+        for spec in &self.config.sources {
+            sources.push(Source::new(spec, &self.config).map_err(StartError::Config)?);
+        }
+        // Every YouTube source spends from the one API key's daily quota.
+        let youtube_sources = sources
             .iter()
-            .map(|spec| {
-                let source = Source::new(spec, &self.config);
-                let schedule = self
-                    .config
-                    .poll
-                    .clone()
-                    .unwrap_or_else(|| source.default_schedule());
-                info!(source = %spec, schedule = %schedule, "polling {spec} {schedule}");
-                SourceTask::new(
-                    source,
-                    schedule,
-                    pipeline.clone(),
-                    self.config.backfill_pages,
-                    self.config.poll_timeout,
-                )
+            .filter(|s| s.quota_cost_per_poll().is_some())
+            .count();
+        let quota = (youtube_sources > 0).then(|| {
+            Arc::new(QuotaBook {
+                daily: self.config.youtube.daily_quota,
+                session: Duration::from_secs_f64(self.config.youtube.session_hours * 3600.0),
+                sources: youtube_sources,
+                started: Instant::now(),
             })
-            .collect();
+        });
+        // A generic source's pointers are checked against a first response
+        // at start, so a typo is reported once, by variable, right away.
+        for source in &sources {
+            if let Source::Generic(g) = source
+                && let Err(e) = g.check().await
+            {
+                warn!(source = %source.name(), error = %e, "{}: {e}", source.name());
+            }
+        }
+        let mut tasks = Vec::new();
+        for source in sources {
+            let spec = source.name();
+            let schedule = self
+                .config
+                .poll
+                .clone()
+                .unwrap_or_else(|| source.default_schedule());
+            info!(source = %spec, schedule = %schedule, "polling {spec} {schedule}");
+            let source_quota = source.quota_cost_per_poll().and(quota.clone());
+            tasks.push(SourceTask::new(
+                source,
+                schedule,
+                pipeline.clone(),
+                self.config.backfill_pages,
+                self.config.poll_timeout,
+                source_quota,
+            ));
+        }
         let poller = Poller::start(tasks).await?;
         let cancel = CancellationToken::new();
         let state = AppState {

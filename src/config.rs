@@ -19,6 +19,9 @@ use std::time::Duration;
 use clap::{CommandFactory, FromArgMatches, Parser};
 
 use crate::source::SourceSpec;
+use crate::source::bilibili::BilibiliSettings;
+use crate::source::generic::GenericSettings;
+use crate::source::youtube::YouTubeSettings;
 
 /// The command line. Each flag also reads the env var named in `env`; the
 /// precedence is flag, then process environment, then `.env`, then default.
@@ -60,6 +63,52 @@ struct Cli {
     #[arg(long, env = "CW_POLL_TIMEOUT", default_value = "30s")]
     poll_timeout: String,
 
+    /// YouTube Data API v3 key (required for youtube: and youtube-live: sources).
+    #[arg(long, env = "YOUTUBE_API_KEY", hide_env_values = true)]
+    youtube_api_key: Option<String>,
+
+    /// Scheme and host of the YouTube API; requests go to $YOUTUBE_API_BASE/youtube/v3/…
+    #[arg(
+        long,
+        env = "YOUTUBE_API_BASE",
+        default_value = "https://www.googleapis.com"
+    )]
+    youtube_api_base: String,
+
+    /// The YouTube API key's daily quota in units (resets at midnight Pacific time).
+    #[arg(long, env = "YOUTUBE_DAILY_QUOTA", default_value = "10000")]
+    youtube_daily_quota: String,
+
+    /// How long a session lasts, in hours: YouTube polling is paced so the
+    /// day's quota lasts this long.
+    #[arg(long, env = "CW_SESSION_HOURS", default_value = "4")]
+    session_hours: String,
+
+    /// Scheme and host of the Bilibili API; requests go to $BILIBILI_API_BASE/x/…
+    #[arg(
+        long,
+        env = "BILIBILI_API_BASE",
+        default_value = "https://api.bilibili.com"
+    )]
+    bilibili_api_base: String,
+
+    /// Cookie sent with Bilibili requests (SESSDATA=…; buvid3=…): without a
+    /// login only the newest page of comments is served.
+    #[arg(long, env = "BILIBILI_COOKIE", hide_env_values = true)]
+    bilibili_cookie: Option<String>,
+
+    /// Never poll a Bilibili video faster than this.
+    #[arg(long, env = "BILIBILI_MIN_INTERVAL", default_value = "10s")]
+    bilibili_min_interval: String,
+
+    /// Timeout of every outbound request.
+    #[arg(long, env = "CW_HTTP_TIMEOUT", default_value = "15s")]
+    http_timeout: String,
+
+    /// Largest response body accepted from a source API.
+    #[arg(long, env = "CW_MAX_BODY", default_value = "8MiB")]
+    max_body: String,
+
     /// Demo source: new comments per minute (0 for only the starting backlog).
     #[arg(long, env = "CW_DEMO_RATE", default_value = "30")]
     demo_rate: String,
@@ -82,6 +131,12 @@ pub struct Config {
     pub poll_timeout: Duration,
     pub demo_rate_per_min: f64,
     pub demo_seed: Option<u64>,
+    pub youtube: YouTubeSettings,
+    pub bilibili: BilibiliSettings,
+    /// Settings of each `generic:NAME` source, by name.
+    pub generic: Vec<(String, GenericSettings)>,
+    pub http_timeout: Duration,
+    pub max_body: usize,
 }
 
 /// When a source is polled.
@@ -110,19 +165,22 @@ pub enum ConfigError {
     /// A value that does not parse or is out of range.
     #[error("{var}={value:?} is not valid: {expected}")]
     Invalid {
-        var: &'static str,
+        var: String,
         value: String,
         expected: String,
     },
+    /// A setting that the configured sources need is not set.
+    #[error("{var} is not set: {why}")]
+    Missing { var: String, why: String },
     /// The `.env` file exists but cannot be read.
     #[error(".env: {0}")]
     DotEnv(String),
 }
 
 impl ConfigError {
-    pub fn invalid(var: &'static str, value: &str, expected: impl Into<String>) -> Self {
+    pub fn invalid(var: impl Into<String>, value: &str, expected: impl Into<String>) -> Self {
         ConfigError::Invalid {
-            var,
+            var: var.into(),
             value: value.to_owned(),
             expected: expected.into(),
         }
@@ -180,10 +238,10 @@ impl Config {
         });
         let matches = command.try_get_matches_from(full)?;
         let cli = Cli::from_arg_matches(&matches)?;
-        Config::validate(cli)
+        Config::validate(cli, &lookup)
     }
 
-    fn validate(cli: Cli) -> Result<Config, ConfigError> {
+    fn validate(cli: Cli, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
         let sources = SourceSpec::parse_list(&cli.sources)
             .map_err(|why| ConfigError::invalid("CW_SOURCES", &cli.sources, why))?;
         let poll = cli.poll.as_deref().map(parse_schedule).transpose()?;
@@ -241,7 +299,96 @@ impl Config {
                     ConfigError::invalid("CW_DEMO_SEED", s, "expected a whole number")
                 })?),
             };
+        let youtube_api_base = parse_base_url("YOUTUBE_API_BASE", &cli.youtube_api_base)?;
+        let bilibili_api_base = parse_base_url("BILIBILI_API_BASE", &cli.bilibili_api_base)?;
+        let needs_youtube = sources
+            .iter()
+            .any(|s| matches!(s, SourceSpec::YouTube(_) | SourceSpec::YouTubeLive(_)));
+        let youtube_api_key = cli.youtube_api_key.unwrap_or_default().trim().to_owned();
+        if needs_youtube && youtube_api_key.is_empty() {
+            return Err(ConfigError::Missing {
+                var: "YOUTUBE_API_KEY".into(),
+                why: "youtube: and youtube-live: sources need a YouTube Data API v3 key".into(),
+            });
+        }
+        if !youtube_api_key.is_empty()
+            && !youtube_api_key
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(ConfigError::invalid(
+                "YOUTUBE_API_KEY",
+                "(hidden)",
+                "expected an API key: letters, digits, - and _",
+            ));
+        }
+        let daily_quota = match cli.youtube_daily_quota.trim().parse::<i64>() {
+            Ok(q) if q > 0 => q,
+            _ => {
+                return Err(ConfigError::invalid(
+                    "YOUTUBE_DAILY_QUOTA",
+                    &cli.youtube_daily_quota,
+                    "expected a positive whole number of quota units, e.g. 10000",
+                ));
+            }
+        };
+        let session_hours = match cli.session_hours.trim().parse::<f64>() {
+            Ok(h) if h > 0.0 && h <= 24.0 => h,
+            _ => {
+                return Err(ConfigError::invalid(
+                    "CW_SESSION_HOURS",
+                    &cli.session_hours,
+                    "expected hours from 0 to 24, e.g. 4 or 2.5",
+                ));
+            }
+        };
+        let bilibili_cookie = cli
+            .bilibili_cookie
+            .map(|c| c.trim().to_owned())
+            .filter(|c| !c.is_empty());
+        if let Some(c) = &bilibili_cookie
+            && (c.contains('\n') || c.contains('\r') || !c.is_ascii())
+        {
+            return Err(ConfigError::invalid(
+                "BILIBILI_COOKIE",
+                "(hidden)",
+                "expected one line of ASCII name=value pairs, e.g. SESSDATA=…; buvid3=…",
+            ));
+        }
+        let bilibili_min_interval =
+            parse_duration("BILIBILI_MIN_INTERVAL", &cli.bilibili_min_interval)?;
+        let http_timeout = parse_duration("CW_HTTP_TIMEOUT", &cli.http_timeout)?;
+        let max_body = match cli.max_body.trim().parse::<bytesize::ByteSize>() {
+            Ok(b) if b.as_u64() >= 1024 && b.as_u64() <= 1 << 30 => b.as_u64() as usize,
+            _ => {
+                return Err(ConfigError::invalid(
+                    "CW_MAX_BODY",
+                    &cli.max_body,
+                    "expected a size from 1KiB to 1GiB, e.g. 8MiB",
+                ));
+            }
+        };
+        let mut generic = Vec::new();
+        for spec in &sources {
+            if let SourceSpec::Generic(name) = spec {
+                generic.push((name.clone(), GenericSettings::from_lookup(name, lookup)?));
+            }
+        }
         Ok(Config {
+            youtube: YouTubeSettings {
+                api_key: youtube_api_key,
+                api_base: youtube_api_base,
+                daily_quota,
+                session_hours,
+            },
+            bilibili: BilibiliSettings {
+                api_base: bilibili_api_base,
+                cookie: bilibili_cookie,
+                min_interval: bilibili_min_interval,
+            },
+            generic,
+            http_timeout,
+            max_body,
             sources,
             poll,
             listen,
@@ -299,6 +446,21 @@ pub fn parse_schedule(value: &str) -> Result<Schedule, ConfigError> {
         .parse(trimmed)
         .map_err(|e| ConfigError::invalid("CW_POLL", value, format!("{e}; {SCHEDULE_HELP}")))?;
     Ok(Schedule::Cron(trimmed.to_owned()))
+}
+
+/// A base URL such as `https://api.example.com`: http(s), no trailing slash.
+fn parse_base_url(var: &'static str, value: &str) -> Result<String, ConfigError> {
+    let trimmed = value.trim().trim_end_matches('/');
+    match reqwest::Url::parse(trimmed) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => {
+            Ok(trimmed.to_owned())
+        }
+        _ => Err(ConfigError::invalid(
+            var,
+            value,
+            "expected an http(s) URL such as https://api.example.com",
+        )),
+    }
 }
 
 fn parse_duration(var: &'static str, value: &str) -> Result<Duration, ConfigError> {

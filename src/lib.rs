@@ -28,6 +28,8 @@ pub mod hub;
 pub mod poller;
 /// The WebSocket frames and their JSON.
 pub mod protocol;
+/// The YouTube quota planner.
+pub mod quota;
 /// `RawComment -> Comment`: the only producer of HTML that reaches a page.
 pub mod sanitize;
 /// One adapter per platform.

@@ -3,31 +3,36 @@
 //!
 //! `poll_once` is the whole of one poll and is public so tests can call it
 //! directly. The scheduled job around it (`SourceTask::tick`) is a dumb
-//! trigger: it skips a tick while the previous poll is still running, backs
-//! off after errors and reports each source's state to the hub. The poller
-//! never builds HTML; that is the sanitizer's job.
+//! trigger: it skips a tick while the previous poll is still running, keeps
+//! each source within its quota and minimum interval, backs off after errors
+//! and reports each source's state to the hub. The poller never builds HTML;
+//! that is the sanitizer's job.
 
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
+use rand::Rng;
 use tokio_cron_scheduler::{Job, JobScheduler, JobSchedulerError};
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
-use crate::comment::Comment;
 use crate::config::Schedule;
 use crate::hub::Hub;
 use crate::protocol::{Frame, SourceState, SourceStatus};
+use crate::quota;
 use crate::sanitize;
-use crate::source::{Source, SourceError};
-use crate::store::{Change, ChangeKind, CommentLog, LogError};
+use crate::source::{Paging, Source, SourceError};
+use crate::store::{Batch, Change, ChangeKind, CommentLog, LogError};
 
 /// Pages a poll may read once a source has been backfilled: enough to catch
 /// up after a restart or a busy minute, bounded so one poll cannot run away.
 pub const MAX_PAGES_PER_POLL: u32 = 20;
 /// The longest wait between retries of a failing source.
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
+/// Below this much session left, the quota planner stops shrinking it: a
+/// session that runs over its planned length keeps polling, slowly.
+const MIN_SESSION_LEFT: Duration = Duration::from_secs(15 * 60);
 
 /// What one poll did, logged as one line.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -39,15 +44,21 @@ pub struct PollReport {
     pub new: usize,
     /// Known comments that were edited on the platform.
     pub updated: usize,
-    /// Comments the sanitizer refused (no usable id).
-    pub rejected: usize,
+    /// Known comments the platform retracted.
+    pub deleted: usize,
+    /// Items the adapter could not read, or the sanitizer refused.
+    pub skipped: usize,
+    /// Quota units this poll spent.
+    pub quota_units: i64,
+    /// The platform asked not to be polled again sooner than this.
+    pub wait_at_least: Option<Duration>,
     pub duration: Duration,
 }
 
 /// Why a poll failed. Whatever it fetched before failing is kept.
 #[derive(Debug, thiserror::Error)]
 pub enum PollError {
-    #[error("source: {0}")]
+    #[error("{0}")]
     Source(#[from] SourceError),
     #[error(transparent)]
     Log(#[from] LogError),
@@ -74,13 +85,10 @@ impl Pipeline {
         }
     }
 
-    /// Commits `comments` to the log and publishes what was new or edited.
-    pub async fn ingest(&self, comments: Vec<Comment>) -> Result<Vec<Change>, LogError> {
-        if comments.is_empty() {
-            return Ok(Vec::new());
-        }
+    /// Commits `batch` to the log and publishes what changed.
+    pub async fn ingest(&self, batch: Batch) -> Result<Vec<Change>, LogError> {
         let _in_order = self.order.lock().await;
-        let changes = self.log.record(comments).await?;
+        let changes = self.log.record(batch).await?;
         for change in &changes {
             self.hub.publish(Frame::change(change));
         }
@@ -88,9 +96,20 @@ impl Pipeline {
     }
 }
 
-/// Polls `source` once: reads pages newest first until one holds a comment
-/// the log already has (or `max_pages`, or the last page), then records
-/// everything fetched, oldest first so `seq` follows posting order.
+/// Polls `source` once and records what it fetched.
+///
+/// For a `NewestFirst` source, reads pages from the newest until one holds a
+/// comment the log already has (or the last page), then records everything
+/// oldest first so `seq` follows posting order. If the poll stops before that
+/// — an error on page 3, or `max_pages` reached — the page it could not read
+/// is remembered as a *gap* and read on later polls, so a failure in the
+/// middle of paging never loses the comments below it. (The first poll of a
+/// source is a backfill of `max_pages` pages, not a promise: it leaves no gap.)
+///
+/// For a `Resume` source, reads one page from the stored cursor and stores
+/// the new cursor in the same transaction as the comments.
+///
+/// Either way, what was fetched before an error is kept.
 pub async fn poll_once(
     source: &Source,
     pipeline: &Pipeline,
@@ -100,61 +119,168 @@ pub async fn poll_once(
     let started = Instant::now();
     let deadline = tokio::time::Instant::now() + timeout;
     let name = source.name();
+    let paging = source.paging();
     let mut report = PollReport::default();
-    let mut fetched: Vec<Comment> = Vec::new();
+    let mut batch = Batch {
+        source: name.clone(),
+        ..Batch::default()
+    };
     let mut seen: HashSet<String> = HashSet::new();
-    let mut cursor: Option<String> = None;
+    let stored_cursor = pipeline.log.cursor(name.clone()).await?;
+    let first = !pipeline.log.has_source(name.clone()).await?;
+    // Where to start reading: the top, then any gaps earlier polls left.
+    let mut runs: Vec<Gap> = vec![Gap::top()];
+    let old_gaps: Vec<Gap> = match paging {
+        Paging::Resume => Vec::new(),
+        Paging::NewestFirst => stored_cursor
+            .as_deref()
+            .and_then(|c| serde_json::from_str(c).ok())
+            .unwrap_or_default(),
+    };
+    if paging == Paging::NewestFirst {
+        runs.extend(old_gaps.iter().cloned());
+    }
+    let mut gaps: Vec<Gap> = Vec::new();
     let mut failure = None;
-    while report.pages < max_pages.max(1) {
-        let page =
-            match tokio::time::timeout_at(deadline, source.fetch_page(cursor.as_deref())).await {
-                Ok(Ok(page)) => page,
+    let mut runs = runs.into_iter();
+    'runs: for run in runs.by_ref() {
+        let mut cursor = match paging {
+            Paging::Resume => stored_cursor.clone(),
+            Paging::NewestFirst => run.token.clone(),
+        };
+        loop {
+            if report.pages >= max_pages.max(1) {
+                // Out of pages for this poll: what is left is read next time.
+                if !first && cursor.is_some() && paging == Paging::NewestFirst {
+                    gaps.push(Gap::at(cursor, run.failures));
+                }
+                break 'runs;
+            }
+            let fetch = source.fetch_page(cursor.as_deref());
+            let page = match tokio::time::timeout_at(deadline, fetch).await {
+                Ok(Ok(page)) => Some(page),
                 Ok(Err(e)) => {
                     failure = Some(PollError::Source(e));
-                    break;
+                    None
                 }
                 Err(_) => {
                     failure = Some(PollError::Timeout(timeout));
-                    break;
+                    None
                 }
             };
-        report.pages += 1;
-        report.fetched += page.comments.len();
-        let fetched_at = Utc::now();
-        let mut page_ids = Vec::with_capacity(page.comments.len());
-        for raw in page.comments {
-            match sanitize::sanitize(&name, raw, fetched_at) {
-                Ok(c) => {
-                    page_ids.push(c.id.clone());
-                    if seen.insert(c.id.clone()) {
-                        fetched.push(c);
+            let Some(page) = page else {
+                if !first && cursor.is_some() && paging == Paging::NewestFirst {
+                    let failures = run.failures + u32::from(run.token == cursor);
+                    if failures < GAP_ATTEMPTS {
+                        gaps.push(Gap::at(cursor, failures));
+                    } else {
+                        warn!(source = %name, "giving up on a page that failed {GAP_ATTEMPTS} polls in a row");
                     }
                 }
-                Err(_) => report.rejected += 1,
+                break 'runs;
+            };
+            report.pages += 1;
+            report.fetched += page.comments.len();
+            report.skipped += page.skipped;
+            report.wait_at_least = report.wait_at_least.max(page.wait_at_least);
+            batch.deleted.extend(page.deleted);
+            let fetched_at = Utc::now();
+            let mut page_ids = Vec::with_capacity(page.comments.len());
+            for raw in page.comments {
+                match sanitize::sanitize(&name, raw, fetched_at) {
+                    Ok(c) => {
+                        if page.timeline.is_none() {
+                            page_ids.push(c.id.clone());
+                        }
+                        if seen.insert(c.id.clone()) {
+                            batch.comments.push(c);
+                        }
+                    }
+                    Err(_) => report.skipped += 1,
+                }
+            }
+            if paging == Paging::Resume {
+                // A stream's next token is where the next poll starts.
+                batch.cursor = page.next;
+                break 'runs;
+            }
+            if let Some(timeline) = page.timeline {
+                page_ids = timeline.iter().map(|id| sanitize::clean_id(id)).collect();
+            }
+            let known = pipeline.log.known_ids(name.clone(), page_ids).await?;
+            if !known.is_empty() {
+                break;
+            }
+            match page.next {
+                Some(next) => cursor = Some(next),
+                None => break,
             }
         }
-        let known = pipeline.log.known_ids(name.clone(), page_ids).await?;
-        if !known.is_empty() {
-            break;
+    }
+    if paging == Paging::NewestFirst {
+        // Gaps not reached this time stay for the next poll.
+        gaps.extend(runs.filter(|g| g.token.is_some()));
+        gaps.truncate(MAX_GAPS);
+        if gaps != old_gaps {
+            batch.cursor = Some(serde_json::to_string(&gaps).expect("gaps serialize"));
         }
-        match page.next {
-            Some(next) => cursor = Some(next),
-            None => break,
+        // Pages come newest first; the log numbers comments as they were posted.
+        batch.comments.reverse();
+    }
+    report.quota_units = source.take_spent_units();
+    if report.quota_units > 0 {
+        batch.quota = Some((quota::quota_day(Utc::now()), report.quota_units));
+    }
+    let changes = pipeline.ingest(batch).await?;
+    for change in &changes {
+        match change.kind {
+            ChangeKind::New => report.new += 1,
+            ChangeKind::Update => report.updated += 1,
+            ChangeKind::Delete => report.deleted += 1,
         }
     }
-    // Pages come newest first; the log should number them as they were posted.
-    fetched.reverse();
-    let changes = pipeline.ingest(fetched).await?;
-    report.new = changes.iter().filter(|c| c.kind == ChangeKind::New).count();
-    report.updated = changes
-        .iter()
-        .filter(|c| c.kind == ChangeKind::Update)
-        .count();
     report.duration = started.elapsed();
     match failure {
         Some(e) => Err(e),
         None => Ok(report),
     }
+}
+
+/// Polls a gap may fail before it is given up.
+const GAP_ATTEMPTS: u32 = 3;
+/// Gaps remembered per source.
+const MAX_GAPS: usize = 8;
+
+/// A page a poll could not read, to be read by a later one.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+struct Gap {
+    /// The page's cursor; `None` only for the top of the list.
+    token: Option<String>,
+    /// Polls that failed on this page so far.
+    failures: u32,
+}
+
+impl Gap {
+    fn top() -> Gap {
+        Gap {
+            token: None,
+            failures: 0,
+        }
+    }
+
+    fn at(token: Option<String>, failures: u32) -> Gap {
+        Gap { token, failures }
+    }
+}
+
+/// What every source on one API key shares: the daily quota and the session
+/// length it must last.
+pub struct QuotaBook {
+    pub daily: i64,
+    pub session: Duration,
+    /// How many sources spend from this key.
+    pub sources: usize,
+    pub started: Instant,
 }
 
 /// One source with its schedule and the state between polls.
@@ -165,6 +291,7 @@ pub struct SourceTask {
     pipeline: Pipeline,
     backfill_pages: u32,
     timeout: Duration,
+    quota: Option<Arc<QuotaBook>>,
     /// Held for the length of a poll: a tick that cannot take it skips.
     state: tokio::sync::Mutex<TaskState>,
 }
@@ -173,8 +300,16 @@ pub struct SourceTask {
 struct TaskState {
     backfilled: bool,
     failures: u32,
-    retry_at: Option<Instant>,
-    last_ok: Option<chrono::DateTime<Utc>>,
+    /// No poll before this (backoff, quota, minimum interval, platform's wish).
+    not_before: Option<Instant>,
+    last_ok: Option<DateTime<Utc>>,
+    stopped: bool,
+    /// The state last reported, so a log line is written per change only.
+    reported: Option<(SourceState, Option<String>)>,
+    /// Whether the quota clamp was already announced.
+    clamp_announced: bool,
+    /// A `Login` report stays on until a poll passes without one.
+    login: Option<String>,
 }
 
 impl SourceTask {
@@ -184,6 +319,7 @@ impl SourceTask {
         pipeline: Pipeline,
         backfill_pages: u32,
         timeout: Duration,
+        quota: Option<Arc<QuotaBook>>,
     ) -> SourceTask {
         let name = source.name();
         pipeline
@@ -196,18 +332,63 @@ impl SourceTask {
             pipeline,
             backfill_pages,
             timeout,
+            quota,
             state: tokio::sync::Mutex::new(TaskState::default()),
         }
     }
 
-    /// One scheduled tick: poll unless a poll is running or backing off.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// One scheduled tick: poll unless a poll is running, the source stopped,
+    /// or it must wait (backoff, quota, minimum interval).
     pub async fn tick(&self) {
+        self.run(false).await;
+    }
+
+    /// Polls now, even during a backoff or before the minimum interval (a
+    /// "retry now" for people, and for tests). A stopped source stays stopped.
+    pub async fn poll_now(&self) {
+        self.run(true).await;
+    }
+
+    async fn run(&self, force: bool) {
         let Ok(mut state) = self.state.try_lock() else {
-            warn!(source = %self.name, "previous poll still running; skipping this tick");
+            debug!(source = %self.name, "previous poll still running; skipping this tick");
             return;
         };
-        if state.retry_at.is_some_and(|t| Instant::now() < t) {
+        let waiting = state.not_before.is_some_and(|t| Instant::now() < t);
+        if state.stopped || (waiting && !force) {
             return;
+        }
+        let started = Instant::now();
+        let mut floor = self.source.min_interval();
+        let mut quota_used = None;
+        if let Some(book) = &self.quota {
+            match self.quota_floor(book).await {
+                Ok((used, Some(f))) => {
+                    quota_used = Some(used);
+                    floor = floor.max(Some(f));
+                    self.announce_clamp(&mut state, f, book);
+                }
+                Ok((used, None)) => {
+                    // Nothing left to spend today: wait for the reset.
+                    let until = quota::next_reset(Utc::now());
+                    let err = SourceError::Quota {
+                        reason: format!(
+                            "{used} of {} YouTube quota units spent today; paused until the reset",
+                            book.daily
+                        ),
+                        until,
+                    };
+                    self.after_failure(&mut state, PollError::Source(err), Some(used));
+                    return;
+                }
+                Err(e) => {
+                    warn!(source = %self.name, error = %e, "could not read the quota counter")
+                }
+            }
         }
         if !state.backfilled {
             // A source the log has never seen gets a deeper first read.
@@ -224,7 +405,13 @@ impl SourceTask {
             self.backfill_pages
         };
         let result = poll_once(&self.source, &self.pipeline, max_pages, self.timeout).await;
-        let mut status = SourceStatus::starting(self.name.clone());
+        if let (Some(used), Ok(r)) = (quota_used.as_mut(), &result) {
+            *used += r.quota_units;
+        }
+        let wait = result.as_ref().ok().and_then(|r| r.wait_at_least);
+        if let Some(f) = floor.max(wait) {
+            state.not_before = Some(started + f);
+        }
         match result {
             Ok(r) => {
                 info!(
@@ -233,40 +420,169 @@ impl SourceTask {
                     comments.fetched = r.fetched,
                     comments.new = r.new,
                     comments.updated = r.updated,
-                    comments.rejected = r.rejected,
+                    comments.deleted = r.deleted,
+                    comments.skipped = r.skipped,
+                    quota.units = r.quota_units,
                     duration_ms = r.duration.as_millis() as u64,
                     "poll of {} stored {} new comments", self.name, r.new
                 );
                 state.backfilled = true;
                 state.failures = 0;
-                state.retry_at = None;
+                state.login = None;
                 state.last_ok = Some(Utc::now());
-                status.state = SourceState::Ok;
-                status.next_poll = next_poll(&self.schedule);
+                let mut status = self.status(&state, SourceState::Ok, None, None, quota_used);
+                if let (Some(f), Some(period)) = (floor, schedule_period(&self.schedule))
+                    && f > period
+                {
+                    status.detail = Some(format!(
+                        "polling every {} (slower than CW_POLL) so the quota lasts the session",
+                        human(f)
+                    ));
+                }
+                self.report(&mut state, status);
             }
-            Err(e) => {
+            Err(e) => self.after_failure(&mut state, e, quota_used),
+        }
+    }
+
+    /// Units spent today and the floor interval for this source.
+    async fn quota_floor(&self, book: &QuotaBook) -> Result<(i64, Option<Duration>), LogError> {
+        let used = self
+            .pipeline
+            .log
+            .quota_used(quota::quota_day(Utc::now()))
+            .await?;
+        let cost = self.source.quota_cost_per_poll().unwrap_or(1);
+        let session_left = book
+            .session
+            .saturating_sub(book.started.elapsed())
+            .max(MIN_SESSION_LEFT);
+        let floor = quota::floor_interval(cost, book.sources, book.daily - used, session_left);
+        Ok((used, floor))
+    }
+
+    fn announce_clamp(&self, state: &mut TaskState, floor: Duration, book: &QuotaBook) {
+        let Some(period) = schedule_period(&self.schedule) else {
+            return;
+        };
+        if floor > period && !state.clamp_announced {
+            state.clamp_announced = true;
+            warn!(
+                source = %self.name,
+                floor_ms = floor.as_millis() as u64,
+                "CW_POLL ({}) is faster than YOUTUBE_DAILY_QUOTA={} allows for {} YouTube source(s) over \
+                 CW_SESSION_HOURS; polling {} every {} instead",
+                human(period),
+                book.daily,
+                book.sources,
+                self.name,
+                human(floor)
+            );
+        }
+    }
+
+    fn after_failure(&self, state: &mut TaskState, e: PollError, quota_used: Option<i64>) {
+        let error = e.to_string();
+        let (kind, detail, retry) = match &e {
+            PollError::Source(SourceError::Stopped { reason }) => {
+                state.stopped = true;
+                (SourceState::Stopped, reason.clone(), None)
+            }
+            PollError::Source(SourceError::Quota { until, .. }) => {
+                let wait = (*until - Utc::now()).to_std().unwrap_or_default();
+                (
+                    SourceState::Quota,
+                    format!("quota spent; paused until {}", until.format("%H:%M UTC")),
+                    Some(wait),
+                )
+            }
+            PollError::Source(SourceError::Login { reason }) => {
+                // What the poll could read is stored; keep polling as usual.
+                state.login = Some(reason.clone());
+                state.failures = 0;
+                state.last_ok = Some(Utc::now());
+                (SourceState::Login, reason.clone(), None)
+            }
+            PollError::Source(SourceError::Transient { retry_after, .. }) => {
+                state.failures += 1;
+                let wait = backoff(state.failures).max(retry_after.unwrap_or_default());
+                let detail = format!(
+                    "{} failed poll{} in a row; retrying in {}",
+                    state.failures,
+                    if state.failures == 1 { "" } else { "s" },
+                    human(wait)
+                );
+                (SourceState::Backoff, detail, Some(wait))
+            }
+            PollError::Log(_) | PollError::Timeout(_) => {
                 state.failures += 1;
                 let wait = backoff(state.failures);
-                state.retry_at = Some(Instant::now() + wait);
-                warn!(
-                    source = %self.name,
-                    failures = state.failures,
-                    retry_in_s = wait.as_secs(),
-                    error = %e,
-                    "poll of {} failed; retrying in {}s", self.name, wait.as_secs()
-                );
-                status.state = SourceState::Backoff;
-                status.detail = Some(format!(
-                    "{} failed polls in a row; retrying in {}s",
-                    state.failures,
-                    wait.as_secs()
-                ));
-                status.last_error = Some(e.to_string());
-                let retry = Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
-                status.next_poll = next_poll(&self.schedule).map(|t| t.max(retry));
+                let detail = format!("retrying in {}", human(wait));
+                (SourceState::Backoff, detail, Some(wait))
             }
+        };
+        if let Some(wait) = retry {
+            state.not_before = Some(Instant::now() + wait);
         }
-        status.last_ok = state.last_ok;
+        let status = self.status(state, kind, Some(detail), Some(error), quota_used);
+        self.report(state, status);
+    }
+
+    fn status(
+        &self,
+        state: &TaskState,
+        kind: SourceState,
+        detail: Option<String>,
+        last_error: Option<String>,
+        quota_used: Option<i64>,
+    ) -> SourceStatus {
+        let next_poll = if state.stopped {
+            None
+        } else {
+            let waiting = state.not_before.map(|t| {
+                Utc::now()
+                    + chrono::Duration::from_std(t.saturating_duration_since(Instant::now()))
+                        .unwrap_or_default()
+            });
+            next_tick(&self.schedule).max(waiting)
+        };
+        let (kind, detail) = match (&state.login, kind) {
+            (Some(login), SourceState::Ok) => (SourceState::Login, Some(login.clone())),
+            _ => (kind, detail),
+        };
+        SourceStatus {
+            source: self.name.clone(),
+            state: kind,
+            detail,
+            last_ok: state.last_ok,
+            last_error,
+            next_poll,
+            quota_used,
+        }
+    }
+
+    /// Sends the status to the hub and logs a line when the state changed.
+    fn report(&self, state: &mut TaskState, status: SourceStatus) {
+        let key = (status.state, status.last_error.clone());
+        let changed = state.reported.as_ref().map(|(s, _)| *s) != Some(status.state);
+        if changed {
+            match status.state {
+                SourceState::Ok => info!(source = %self.name, "{} is polling normally", self.name),
+                SourceState::Starting => {}
+                other => warn!(
+                    source = %self.name,
+                    state = ?other,
+                    error = status.last_error.as_deref().unwrap_or(""),
+                    "{} is now {:?}: {}",
+                    self.name,
+                    other,
+                    status.detail.as_deref().unwrap_or("")
+                ),
+            }
+        } else if status.last_error.is_some() {
+            debug!(source = %self.name, error = status.last_error.as_deref().unwrap_or(""), "poll failed again");
+        }
+        state.reported = Some(key);
         self.pipeline.hub.set_status(status);
     }
 
@@ -276,24 +592,54 @@ impl SourceTask {
     }
 }
 
-/// 5 s, 10 s, 20 s … up to five minutes.
+/// 5 s, 10 s, 20 s … up to five minutes, each ±20 % so that sources that
+/// failed together do not retry together.
 fn backoff(failures: u32) -> Duration {
     let secs = 5u64.saturating_mul(1 << failures.saturating_sub(1).min(10));
-    Duration::from_secs(secs).min(MAX_BACKOFF)
+    let base = Duration::from_secs(secs).min(MAX_BACKOFF);
+    base.mul_f64(rand::rng().random_range(0.8..1.2))
 }
 
-fn next_poll(schedule: &Schedule) -> Option<chrono::DateTime<Utc>> {
+/// The time between two ticks of `schedule` (for cron, the next two).
+fn schedule_period(schedule: &Schedule) -> Option<Duration> {
+    match schedule {
+        Schedule::Every(d) => Some(*d),
+        Schedule::Cron(expr) => {
+            let cron = parse_cron(expr)?;
+            let a = cron.find_next_occurrence(&Utc::now(), false).ok()?;
+            let b = cron.find_next_occurrence(&a, false).ok()?;
+            (b - a).to_std().ok()
+        }
+    }
+}
+
+fn next_tick(schedule: &Schedule) -> Option<DateTime<Utc>> {
     match schedule {
         Schedule::Every(d) => Some(Utc::now() + chrono::Duration::from_std(*d).ok()?),
-        Schedule::Cron(expr) => croner::parser::CronParser::builder()
-            .seconds(croner::parser::Seconds::Required)
-            .dom_and_dow(true)
-            .build()
-            .parse(expr)
-            .ok()?
+        Schedule::Cron(expr) => parse_cron(expr)?
             .find_next_occurrence(&Utc::now(), false)
             .ok(),
     }
+}
+
+fn parse_cron(expr: &str) -> Option<croner::Cron> {
+    croner::parser::CronParser::builder()
+        .seconds(croner::parser::Seconds::Required)
+        .dom_and_dow(true)
+        .build()
+        .parse(expr)
+        .ok()
+}
+
+/// `1.5s`, `3m`: a duration rounded for people.
+fn human(d: Duration) -> String {
+    let ms = d.as_millis() as u64;
+    let rounded = if ms < 10_000 {
+        Duration::from_millis(ms / 100 * 100)
+    } else {
+        Duration::from_secs(d.as_secs())
+    };
+    humantime::format_duration(rounded).to_string()
 }
 
 /// The running poller: the scheduler and every source's task.
@@ -342,10 +688,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn backoff_doubles_up_to_five_minutes() {
-        assert_eq!(backoff(1), Duration::from_secs(5));
-        assert_eq!(backoff(2), Duration::from_secs(10));
-        assert_eq!(backoff(4), Duration::from_secs(40));
-        assert_eq!(backoff(50), MAX_BACKOFF);
+    fn backoff_doubles_up_to_five_minutes_with_jitter() {
+        for _ in 0..50 {
+            let b1 = backoff(1).as_secs_f64();
+            assert!((4.0..=6.0).contains(&b1), "{b1}");
+            let b3 = backoff(3).as_secs_f64();
+            assert!((16.0..=24.0).contains(&b3), "{b3}");
+            assert!(backoff(50) <= MAX_BACKOFF.mul_f64(1.2));
+        }
+    }
+
+    #[test]
+    fn a_cron_schedule_has_a_period() {
+        let p = schedule_period(&Schedule::Cron("*/15 * * * * *".into())).unwrap();
+        assert_eq!(p, Duration::from_secs(15));
     }
 }

@@ -23,6 +23,7 @@ pub struct Frame {
 enum Wire<'a> {
     Hello {
         latest_seq: i64,
+        log_id: &'a str,
     },
     Comment {
         seq: i64,
@@ -51,9 +52,11 @@ impl Frame {
         }
     }
 
-    /// `{"type":"hello","latest_seq":N}`, the first frame on every socket.
-    pub fn hello(latest_seq: i64) -> Frame {
-        Frame::new(None, &Wire::Hello { latest_seq })
+    /// `{"type":"hello","latest_seq":N,"log_id":"…"}`, the first frame on
+    /// every socket. `log_id` (an extension of DESIGN.md's protocol) changes
+    /// when the log file is replaced, so a client can tell its `seq`s are stale.
+    pub fn hello(latest_seq: i64, log_id: &str) -> Frame {
+        Frame::new(None, &Wire::Hello { latest_seq, log_id })
     }
 
     /// The frame for one change of the log.

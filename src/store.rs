@@ -80,10 +80,27 @@ pub struct Change {
     pub comment: Comment,
 }
 
+/// Everything one poll wants written, applied in one transaction so that a
+/// crash can never keep the comments but lose the cursor, or the reverse.
+#[derive(Debug, Clone, Default)]
+pub struct Batch {
+    /// The source every comment and deletion belongs to.
+    pub source: String,
+    /// Fetched comments, in the order they should be numbered.
+    pub comments: Vec<Comment>,
+    /// Ids of comments the platform retracted.
+    pub deleted: Vec<String>,
+    /// Where the source's stream should resume next time.
+    pub cursor: Option<String>,
+    /// Quota units spent, and the quota day they count against.
+    pub quota: Option<(String, i64)>,
+}
+
 /// A cheap, cloneable handle on the log.
 #[derive(Clone)]
 pub struct CommentLog {
     conn: Arc<Mutex<Connection>>,
+    log_id: Arc<str>,
 }
 
 impl CommentLog {
@@ -121,9 +138,25 @@ impl CommentLog {
         }
         conn.execute_batch(SCHEMA)?;
         conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+        let fresh_id = format!("{:016x}", rand::random::<u64>());
+        conn.execute(
+            "INSERT INTO meta (key, value) VALUES ('log_id', ?1) ON CONFLICT (key) DO NOTHING",
+            [fresh_id],
+        )?;
+        let log_id: String =
+            conn.query_row("SELECT value FROM meta WHERE key = 'log_id'", [], |r| {
+                r.get(0)
+            })?;
         Ok(CommentLog {
             conn: Arc::new(Mutex::new(conn)),
+            log_id: log_id.into(),
         })
+    }
+
+    /// A random id made when the log file was created: seqs from one log
+    /// mean nothing in another.
+    pub fn log_id(&self) -> &str {
+        &self.log_id
     }
 
     /// Runs `f` with the connection on the blocking pool.
@@ -143,12 +176,41 @@ impl CommentLog {
         .map_err(|e| LogError::Task(e.to_string()))?
     }
 
-    /// Records a batch of fetched comments in one transaction and returns the
-    /// changes it made, in `seq` order: a `New` change for each comment not
-    /// seen before, an `Update` for each one whose content was edited since it
-    /// was stored. Anything else (already known, unchanged) is skipped.
-    pub async fn record(&self, comments: Vec<Comment>) -> Result<Vec<Change>, LogError> {
-        self.with(move |conn| record(conn, comments)).await
+    /// Records a batch in one transaction and returns the changes it made, in
+    /// `seq` order: a `New` change for each comment not seen before, an
+    /// `Update` for each one whose content was edited since it was stored, a
+    /// `Delete` for each stored comment the platform retracted. Anything else
+    /// (already known, unchanged; a deletion of something never stored) is
+    /// skipped.
+    pub async fn record(&self, batch: Batch) -> Result<Vec<Change>, LogError> {
+        self.with(move |conn| record(conn, batch)).await
+    }
+
+    /// The resume cursor stored for `source`.
+    pub async fn cursor(&self, source: String) -> Result<Option<String>, LogError> {
+        self.with(move |conn| {
+            Ok(conn
+                .query_row(
+                    "SELECT value FROM cursors WHERE source = ?1",
+                    [source],
+                    |r| r.get(0),
+                )
+                .optional()?)
+        })
+        .await
+    }
+
+    /// Quota units recorded for `day`.
+    pub async fn quota_used(&self, day: String) -> Result<i64, LogError> {
+        self.with(move |conn| {
+            Ok(conn
+                .query_row("SELECT units FROM quota WHERE day = ?1", [day], |r| {
+                    r.get(0)
+                })
+                .optional()?
+                .unwrap_or(0))
+        })
+        .await
     }
 
     /// The highest `seq` handed out so far (0 for an empty log).
@@ -235,7 +297,14 @@ fn latest_seq(conn: &Connection) -> Result<i64, LogError> {
         .unwrap_or(0))
 }
 
-fn record(conn: &mut Connection, comments: Vec<Comment>) -> Result<Vec<Change>, LogError> {
+fn record(conn: &mut Connection, batch: Batch) -> Result<Vec<Change>, LogError> {
+    let Batch {
+        source,
+        comments,
+        deleted,
+        cursor,
+        quota,
+    } = batch;
     let tx = conn.transaction()?;
     let mut changes = Vec::new();
     {
@@ -301,6 +370,42 @@ fn record(conn: &mut Connection, comments: Vec<Comment>) -> Result<Vec<Change>, 
                     comment: c,
                 });
             }
+        }
+        let mut retract = tx.prepare_cached(
+            "UPDATE comments SET deleted = 1 WHERE source = ?1 AND id = ?2 AND deleted = 0 \
+             RETURNING *",
+        )?;
+        for id in deleted {
+            let row = retract
+                .query_row(params![source, id], |r| {
+                    Ok((r.get(0)?, comment_from_row(r, 0)?))
+                })
+                .optional()?;
+            if let Some((comment_seq, comment)) = row {
+                let comment_seq: i64 = comment_seq;
+                next += 1;
+                let kind = ChangeKind::Delete;
+                add_change.execute(params![next, kind.as_str(), comment_seq])?;
+                changes.push(Change {
+                    seq: next,
+                    kind,
+                    comment,
+                });
+            }
+        }
+        if let Some(cursor) = cursor {
+            tx.execute(
+                "INSERT INTO cursors (source, value, updated_at) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (source) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+                params![source, cursor, rfc3339::format(&Utc::now())],
+            )?;
+        }
+        if let Some((day, units)) = quota.filter(|(_, u)| *u > 0) {
+            tx.execute(
+                "INSERT INTO quota (day, units) VALUES (?1, ?2) \
+                 ON CONFLICT (day) DO UPDATE SET units = units + excluded.units",
+                params![day, units],
+            )?;
         }
     }
     tx.commit()?;

@@ -65,12 +65,16 @@ impl DemoSource {
                 .strip_prefix("k")
                 .and_then(|n| n.parse::<u64>().ok())
                 .filter(|n| *n <= visible)
-                .ok_or_else(|| SourceError::Transient(format!("invalid page token {c:?}")))?,
+                .ok_or_else(|| SourceError::transient(format!("invalid page token {c:?}")))?,
         };
         let bottom = top.saturating_sub(PAGE_SIZE);
         let comments = (bottom..top).rev().map(|k| self.comment(k)).collect();
         let next = (bottom > 0).then(|| format!("k{bottom}"));
-        Ok(Page { comments, next })
+        Ok(Page {
+            comments,
+            next,
+            ..Page::default()
+        })
     }
 
     /// When comment `k` was posted.

@@ -36,3 +36,17 @@ CREATE TABLE IF NOT EXISTS cursors (
     value      TEXT NOT NULL,
     updated_at TEXT NOT NULL
 );
+
+-- YouTube quota units spent per Pacific-time day (the quota's own day), so a
+-- restart knows what is left.
+CREATE TABLE IF NOT EXISTS quota (
+    day   TEXT PRIMARY KEY,
+    units INTEGER NOT NULL
+);
+
+-- Facts about this log file: `log_id` tells dashboards whether the seqs they
+-- hold belong to this log or to one it replaced.
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);

@@ -56,11 +56,13 @@ pub async fn require_token(State(auth): State<Auth>, req: Request, next: Next) -
         if req.headers().contains_key(header::UPGRADE) {
             return next.run(req).await;
         }
-        let cookie = format!("{COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/");
+        // Encoded, so any token is a valid cookie value.
+        let value =
+            percent_encoding::utf8_percent_encode(&token, percent_encoding::NON_ALPHANUMERIC);
+        let cookie = format!("{COOKIE}={value}; HttpOnly; SameSite=Strict; Path=/");
         let mut resp = Redirect::to(&location).into_response();
-        if let Ok(v) = HeaderValue::from_str(&cookie) {
-            resp.headers_mut().insert(header::SET_COOKIE, v);
-        }
+        let v = HeaderValue::from_str(&cookie).expect("a percent-encoded cookie is a valid header");
+        resp.headers_mut().insert(header::SET_COOKIE, v);
         return resp;
     }
     let presented = bearer(req.headers()).or_else(|| cookie(req.headers()));
@@ -82,7 +84,15 @@ fn query_token(query: Option<&str>) -> Option<String> {
     query?
         .split('&')
         .find_map(|kv| kv.strip_prefix("token="))
-        .map(|v| v.to_owned())
+        .map(decode)
+}
+
+/// Percent-decodes a query or cookie value (`+` is a space in queries).
+fn decode(v: &str) -> String {
+    let v = v.replace('+', " ");
+    percent_encoding::percent_decode_str(&v)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 fn bearer(headers: &HeaderMap) -> Option<String> {
@@ -97,7 +107,11 @@ fn cookie(headers: &HeaderMap) -> Option<String> {
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .find_map(|kv| kv.trim().strip_prefix("cw_token="))
-        .map(|v| v.to_owned())
+        .map(|v| {
+            percent_encoding::percent_decode_str(v)
+                .decode_utf8_lossy()
+                .into_owned()
+        })
 }
 
 /// Compares without returning early, so response time does not reveal how

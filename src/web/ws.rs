@@ -73,7 +73,9 @@ async fn stream(mut socket: WebSocket, state: AppState, since: Option<i64>) {
     let Ok(latest) = log.latest_seq().await else {
         return close(&mut socket, close_code::ERROR, "comment log unavailable").await;
     };
-    if send(&mut socket, Frame::hello(latest)).await.is_err()
+    if send(&mut socket, Frame::hello(latest, log.log_id()))
+        .await
+        .is_err()
         || send(&mut socket, hub.status_frame()).await.is_err()
     {
         return;

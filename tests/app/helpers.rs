@@ -207,3 +207,24 @@ impl Client {
 pub fn seqs(frames: &[Value]) -> Vec<i64> {
     frames.iter().filter_map(|f| f["seq"].as_i64()).collect()
 }
+
+/// A log in memory and a hub, wired like the app wires them.
+pub fn pipeline() -> commentwatch::poller::Pipeline {
+    let log = commentwatch::store::CommentLog::open_in_memory().expect("in-memory log");
+    commentwatch::poller::Pipeline::new(log, commentwatch::hub::Hub::new())
+}
+
+/// One poll of `source` as the scheduler would run it (5 backfill pages,
+/// a 10 s timeout).
+pub async fn poll(
+    source: &commentwatch::source::Source,
+    pipeline: &commentwatch::poller::Pipeline,
+) -> Result<commentwatch::poller::PollReport, commentwatch::poller::PollError> {
+    commentwatch::poller::poll_once(source, pipeline, 5, Duration::from_secs(10)).await
+}
+
+/// The text of a fixture in `tests/data/fixtures`.
+pub fn fixture(name: &str) -> String {
+    let path = format!("{}/tests/data/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}

@@ -5,11 +5,19 @@
 /// Spawning the app, connecting WebSocket clients, reading frames.
 mod helpers;
 
+/// The dashboard in a real headless Chromium.
+mod browser;
 /// Bad settings stop the binary with one line naming the variable.
 mod config;
 /// Hostile comments come out inert, checked on the frames clients receive.
 mod hostile;
 /// The live feed: order, shape, resume with `since`, restarts, dedupe.
 mod live_feed;
+/// Bilibili replies against a mock speaking the real format.
+mod source_bilibili;
+/// Any JSON API configured by env vars, against a mock.
+mod source_generic;
+/// YouTube comments and live chat against a mock, faults and quota.
+mod source_youtube;
 /// Pages, assets, headers, the token.
 mod web;

@@ -165,3 +165,26 @@ async fn a_websocket_from_another_site_is_refused() {
     req.headers_mut().insert("origin", origin.parse().unwrap());
     assert!(tokio_tungstenite::connect_async(req).await.is_ok());
 }
+
+#[tokio::test]
+async fn a_token_with_symbols_survives_the_url_and_the_cookie() {
+    let token = "p@ss;w0rd,=%!";
+    let app = spawn_app(&[("CW_DEMO_RATE", "0"), ("CW_TOKEN", token)]).await;
+    let c = client();
+    let encoded = "p%40ss%3Bw0rd%2C%3D%25%21";
+    let resp = c
+        .get(app.url(&format!("/?token={encoded}")))
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_redirection(), "{}", resp.status());
+    let cookie = resp.headers()[SET_COOKIE].to_str().unwrap().to_owned();
+    let pair = cookie.split(';').next().unwrap().to_owned();
+    let resp = c
+        .get(app.url("/"))
+        .header("cookie", pair)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+}

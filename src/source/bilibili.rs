@@ -1,0 +1,1026 @@
+//! Bilibili video replies (`bilibili:BVID` or `bilibili:AID`).
+//!
+//! Asks `/x/v2/reply/wbi/main` for a video's replies newest first (`mode=2`),
+//! signs every request with WBI (keys from `/x/web-interface/nav`, cached),
+//! and turns each reply — roots, their preview children and, on the first
+//! page, pinned comments — into a `RawComment`. Body `code`s become
+//! `SourceError`s: risk control backs off, closed or missing videos stop, a
+//! silent empty page 2 asks for a login cookie.
+//!
+//! What it must not do: build HTML (the text goes out as plain text, emote
+//! tokens included, and the sanitizer escapes it), put the cookie or a request
+//! URL into any error or log line, or read an empty later page as "no new
+//! comments".
+//!
+//! The endpoints are undocumented by Bilibili and change without notice
+//! (shared/SOURCE-APIS.md §3.9); every field is therefore read defensively,
+//! one reply at a time.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use chrono::DateTime;
+use md5::{Digest, Md5};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use reqwest::StatusCode;
+use reqwest::header::{COOKIE, HeaderValue, ORIGIN, REFERER, USER_AGENT};
+use serde_json::Value;
+
+use super::http::{BROWSER_UA, Http, JsonResponse};
+use super::{Page, SourceError};
+use crate::comment::RawComment;
+
+/// The reply list, newest first with `mode=2`.
+const REPLY_PATH: &str = "/x/v2/reply/wbi/main";
+/// Where the WBI keys come from; answers logged out too.
+const NAV_PATH: &str = "/x/web-interface/nav";
+/// What the web player sends as `web_location` for the comment section.
+const WEB_LOCATION: &str = "1315875";
+/// The keys are said to rotate daily; refreshing twice as often costs one
+/// cheap request and keeps a stale key from ever meeting a risk check.
+const KEYS_MAX_AGE: Duration = Duration::from_secs(12 * 3600);
+/// The least wait after risk control. Community reports speak of bans of
+/// 15–30 minutes for clients that keep asking, so never retry within a minute.
+const RISK_BACKOFF: Duration = Duration::from_secs(60);
+/// Random extra wait after risk control, so several videos polled from one
+/// IP do not all come back in the same second.
+const RISK_JITTER_MS: u64 = 30_000;
+
+/// BV↔AV conversion constants (SOURCE-APIS.md §3.1).
+const BV_XOR: u64 = 23_442_827_791_579;
+const BV_MASK: u64 = (1 << 51) - 1;
+const BV_MAX_AID: u64 = 1 << 51;
+const BV_TABLE: &[u8; 58] = b"FcwAPNKTMug3GV5Lj7EJnHpWsx4tb8haYeviqBz6rkCy12mUSDQX9RdoZf";
+
+/// WBI: the order in which `img_key + sub_key` is shuffled into the mixin key.
+const MIXIN_KEY_ENC_TAB: [usize; 64] = [
+    46, 47, 18, 2, 53, 8, 23, 32, 15, 50, 10, 31, 58, 3, 45, 35, 27, 43, 5, 49, 33, 9, 42, 19, 29,
+    28, 14, 39, 12, 38, 41, 13, 37, 48, 7, 16, 24, 55, 40, 61, 26, 17, 0, 1, 60, 51, 30, 4, 22, 25,
+    54, 21, 56, 59, 6, 63, 57, 62, 11, 36, 20, 34, 44, 52,
+];
+
+/// `encodeURIComponent`: everything but letters, digits and `-_.~!*'()`
+/// is escaped. `!*'()` never reach the encoder (WBI strips them first), so
+/// leaving them in the set changes nothing.
+const URI_COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+/// Settings shared by every Bilibili source.
+#[derive(Clone)]
+pub struct BilibiliSettings {
+    /// Scheme and host; requests go to `{api_base}/x/…`. `BILIBILI_API_BASE`.
+    pub api_base: String,
+    /// Sent as the `Cookie` header when set. `BILIBILI_COOKIE`.
+    pub cookie: Option<String>,
+    /// Never poll faster than this. `BILIBILI_MIN_INTERVAL`.
+    pub min_interval: Duration,
+}
+
+/// Written by hand so that printing the config can never show the cookie: it
+/// holds `SESSDATA`, which is a login.
+impl fmt::Debug for BilibiliSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BilibiliSettings")
+            .field("api_base", &self.api_base)
+            .field("cookie", &self.cookie.as_ref().map(|_| "(hidden)"))
+            .field("min_interval", &self.min_interval)
+            .finish()
+    }
+}
+
+/// A video id as given in `CW_SOURCES`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VideoId {
+    Bv(String),
+    Av(u64),
+}
+
+/// Parses `BV1xx411c7mD`, `av170001` or `170001`.
+///
+/// A BV id is accepted only if it converts to an av number, so a mistyped id
+/// (a `0`, `O`, `I` or `l`, which base 58 lacks) fails at start-up rather than
+/// at the first poll.
+pub fn parse_video_id(s: &str) -> Option<VideoId> {
+    if s.len() == 12 && s.starts_with("BV") {
+        return bv_to_av(s).map(|_| VideoId::Bv(s.to_owned()));
+    }
+    let digits = s
+        .strip_prefix("av")
+        .or_else(|| s.strip_prefix("AV"))
+        .unwrap_or(s);
+    digits
+        .parse::<u64>()
+        .ok()
+        .filter(|n| *n > 0 && *n < BV_MAX_AID)
+        .map(VideoId::Av)
+}
+
+/// The av number (`aid`, the replies' `oid`) of a BV id, computed locally.
+pub fn bv_to_av(bvid: &str) -> Option<u64> {
+    let mut b: [u8; 12] = bvid.as_bytes().try_into().ok()?;
+    if &b[..3] != b"BV1" {
+        return None;
+    }
+    b.swap(3, 9);
+    b.swap(4, 7);
+    let mut n: u64 = 0;
+    for c in &b[3..] {
+        let digit = BV_TABLE.iter().position(|t| t == c)? as u64;
+        n = n * 58 + digit;
+    }
+    let aid = (n & BV_MASK) ^ BV_XOR;
+    (aid > 0 && aid < BV_MAX_AID).then_some(aid)
+}
+
+/// The BV id of an av number; `None` past the 2^51 that BV ids can hold.
+pub fn av_to_bv(aid: u64) -> Option<String> {
+    if aid == 0 || aid >= BV_MAX_AID {
+        return None;
+    }
+    let mut b = *b"BV1000000000";
+    let mut n = (BV_MAX_AID | aid) ^ BV_XOR;
+    let mut i = b.len() - 1;
+    while n > 0 && i >= 3 {
+        b[i] = BV_TABLE[(n % 58) as usize];
+        n /= 58;
+        i -= 1;
+    }
+    b.swap(3, 9);
+    b.swap(4, 7);
+    String::from_utf8(b.to_vec()).ok()
+}
+
+/// The WBI mixin key: `img_key + sub_key` shuffled by `MIXIN_KEY_ENC_TAB`,
+/// first 32 characters. `None` if the keys are too short or not ASCII (the
+/// table indexes 64 characters).
+pub fn mixin_key(img_key: &str, sub_key: &str) -> Option<String> {
+    let raw: Vec<u8> = img_key.bytes().chain(sub_key.bytes()).collect();
+    if raw.len() < 64 || !raw.iter().all(u8::is_ascii_alphanumeric) {
+        return None;
+    }
+    let mixed: String = MIXIN_KEY_ENC_TAB
+        .iter()
+        .take(32)
+        .map(|&i| char::from(raw[i]))
+        .collect();
+    Some(mixed)
+}
+
+/// Signs `params` with WBI and returns the finished query string:
+/// the parameters plus `wts`, sorted by name, `!'()*` stripped from values,
+/// encoded like `encodeURIComponent`, then `&w_rid=md5(query + mixin)`.
+///
+/// The request must send exactly this string: the server recomputes `w_rid`
+/// from what it receives.
+pub fn sign_query(params: &[(&str, &str)], mixin: &str, wts: i64) -> String {
+    let wts = wts.to_string();
+    let mut all: Vec<(&str, String)> = params
+        .iter()
+        .map(|(k, v)| {
+            let clean: String = v.chars().filter(|c| !"!'()*".contains(*c)).collect();
+            (*k, clean)
+        })
+        .collect();
+    all.push(("wts", wts));
+    all.sort_by(|a, b| a.0.cmp(b.0));
+    let query = all
+        .iter()
+        .map(|(k, v)| {
+            format!(
+                "{}={}",
+                utf8_percent_encode(k, URI_COMPONENT),
+                utf8_percent_encode(v, URI_COMPONENT)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("&");
+    let w_rid = format!("{:x}", Md5::digest(format!("{query}{mixin}").as_bytes()));
+    format!("{query}&w_rid={w_rid}")
+}
+
+/// The mixin key with the moment it was derived.
+struct CachedKeys {
+    mixin: String,
+    fetched_at: Instant,
+}
+
+/// One Bilibili video's comment section.
+pub struct Bilibili {
+    /// As configured, for the source name.
+    video: String,
+    /// The `oid` of every request.
+    aid: u64,
+    /// The video's page, as a browser on it would send.
+    referer: HeaderValue,
+    /// Marked sensitive so reqwest never prints it.
+    cookie: Option<HeaderValue>,
+    api_base: String,
+    min_interval: Duration,
+    http: Http,
+    /// A tokio mutex: it is held across the nav request so that concurrent
+    /// polls fetch the keys once, not once each.
+    keys: tokio::sync::Mutex<Option<CachedKeys>>,
+}
+
+impl Bilibili {
+    /// A source for `video` (a BV id or av number). The error names the
+    /// problem without repeating the cookie.
+    pub fn new(video: &str, settings: BilibiliSettings, http: Http) -> Result<Bilibili, String> {
+        let (aid, page) = match parse_video_id(video) {
+            Some(VideoId::Bv(bv)) => (bv_to_av(&bv).expect("parse_video_id checked it"), bv),
+            Some(VideoId::Av(aid)) => (aid, format!("av{aid}")),
+            None => return Err(format!("{video:?} is not a BV id or av number")),
+        };
+        let referer = HeaderValue::from_str(&format!("https://www.bilibili.com/video/{page}"))
+            .map_err(|_| format!("{video:?} cannot be sent in a Referer header"))?;
+        let cookie = match settings.cookie.as_deref() {
+            Some(c) => {
+                let mut value = HeaderValue::from_str(c).map_err(|_| {
+                    "BILIBILI_COOKIE cannot be sent as a header (expected printable ASCII)"
+                        .to_owned()
+                })?;
+                value.set_sensitive(true);
+                Some(value)
+            }
+            None => None,
+        };
+        Ok(Bilibili {
+            video: video.to_owned(),
+            aid,
+            referer,
+            cookie,
+            api_base: settings.api_base.trim_end_matches('/').to_owned(),
+            min_interval: settings.min_interval,
+            http,
+            keys: tokio::sync::Mutex::new(None),
+        })
+    }
+
+    /// The id as configured, e.g. `BV1xx411c7mD` or `av170001`.
+    pub fn video_id(&self) -> &str {
+        &self.video
+    }
+
+    /// The shortest time allowed between two polls of this video.
+    pub fn min_interval(&self) -> Duration {
+        self.min_interval
+    }
+
+    /// Fetches one page of replies, newest first: the newest page when
+    /// `cursor` is `None`, else the page after the one that returned it.
+    ///
+    /// A response that says the signature is stale (-352, -403 or a captcha
+    /// `v_voucher`) is retried once with freshly fetched keys.
+    pub async fn fetch_page(&self, cursor: Option<&str>) -> Result<Page, SourceError> {
+        let mut resp = self.request_replies(cursor, false).await?;
+        if wants_new_signature(&resp.body) {
+            resp = self.request_replies(cursor, true).await?;
+        }
+        read_page(&resp, cursor.is_some())
+    }
+
+    /// One signed request for the reply list.
+    async fn request_replies(
+        &self,
+        cursor: Option<&str>,
+        fresh_keys: bool,
+    ) -> Result<JsonResponse, SourceError> {
+        let mixin = self.mixin_key(fresh_keys).await?;
+        let oid = self.aid.to_string();
+        // The cursor goes back exactly as received, inside a JSON object;
+        // serde_json does the escaping of its quotes.
+        let pagination = serde_json::json!({ "offset": cursor.unwrap_or("") }).to_string();
+        let query = sign_query(
+            &[
+                ("oid", &oid),
+                ("type", "1"),
+                ("mode", "2"),
+                ("pagination_str", &pagination),
+                ("plat", "1"),
+                ("web_location", WEB_LOCATION),
+            ],
+            &mixin,
+            chrono::Utc::now().timestamp(),
+        );
+        let url = format!("{}{REPLY_PATH}?{query}", self.api_base);
+        self.send(&url).await
+    }
+
+    /// The mixin key, from the cache unless it is old or `refresh` is set.
+    async fn mixin_key(&self, refresh: bool) -> Result<String, SourceError> {
+        let mut cached = self.keys.lock().await;
+        if !refresh
+            && let Some(keys) = cached.as_ref()
+            && keys.fetched_at.elapsed() < KEYS_MAX_AGE
+        {
+            return Ok(keys.mixin.clone());
+        }
+        let resp = self.send(&format!("{}{NAV_PATH}", self.api_base)).await?;
+        let mixin = read_nav(&resp)?;
+        *cached = Some(CachedKeys {
+            mixin: mixin.clone(),
+            fetched_at: Instant::now(),
+        });
+        Ok(mixin)
+    }
+
+    /// A GET with the headers a browser on the video's page would send.
+    async fn send(&self, url: &str) -> Result<JsonResponse, SourceError> {
+        let mut req = self
+            .http
+            .client
+            .get(url)
+            .header(USER_AGENT, BROWSER_UA)
+            .header(REFERER, self.referer.clone())
+            .header(ORIGIN, "https://www.bilibili.com");
+        if let Some(cookie) = &self.cookie {
+            req = req.header(COOKIE, cookie.clone());
+        }
+        self.http.json(req).await.map_err(blocked_page)
+    }
+}
+
+/// Bilibili's risk control often answers with an HTML page and HTTP 412,
+/// which `Http::json` reports as a transient error with a plain retry. A
+/// block must still back off for minutes, so the status is read back from
+/// the reason `Http::json` writes (it ends in "(HTTP 412)").
+fn blocked_page(e: SourceError) -> SourceError {
+    match e {
+        SourceError::Transient { reason, .. } if reason.ends_with("(HTTP 412)") => {
+            risk_control(&format!("HTTP 412, {reason}"))
+        }
+        other => other,
+    }
+}
+
+/// A risk-control error: at least a minute, plus jitter.
+fn risk_control(what: &str) -> SourceError {
+    let jitter = Duration::from_millis(rand::random_range(0..=RISK_JITTER_MS));
+    SourceError::Transient {
+        reason: format!("Bilibili risk control ({what}): backing off"),
+        retry_after: Some(RISK_BACKOFF + jitter),
+    }
+}
+
+/// The body's `code`, which is authoritative over the HTTP status.
+fn body_code(body: &Value) -> Option<i64> {
+    body.get("code").and_then(Value::as_i64)
+}
+
+/// True when the response blames the signature: re-sign with fresh keys.
+fn wants_new_signature(body: &Value) -> bool {
+    match body_code(body) {
+        Some(-352 | -403) => true,
+        Some(0) => body["data"].get("v_voucher").is_some(),
+        _ => false,
+    }
+}
+
+/// Reads the WBI keys out of a nav response. Logged out the body says
+/// `code: -101` but still carries `wbi_img`, so the code only matters when
+/// the keys are missing.
+fn read_nav(resp: &JsonResponse) -> Result<String, SourceError> {
+    let img = &resp.body["data"]["wbi_img"];
+    let key_of = |field: &str| {
+        let url = img.get(field)?.as_str()?;
+        let file = url.rsplit('/').next()?;
+        let stem = file.split('.').next()?;
+        (!stem.is_empty()).then_some(stem)
+    };
+    if let (Some(img_key), Some(sub_key)) = (key_of("img_url"), key_of("sub_url")) {
+        return mixin_key(img_key, sub_key).ok_or_else(|| {
+            SourceError::transient("Bilibili sent WBI keys of an unexpected shape")
+        });
+    }
+    Err(match body_code(&resp.body) {
+        Some(code) if is_risk_code(code) || resp.status == StatusCode::PRECONDITION_FAILED => {
+            risk_control(&describe(code))
+        }
+        Some(code) => {
+            SourceError::transient(format!("Bilibili sent no WBI signing keys (code {code})"))
+        }
+        None => SourceError::transient(format!(
+            "Bilibili sent no WBI signing keys (HTTP {})",
+            resp.status.as_u16()
+        )),
+    })
+}
+
+fn is_risk_code(code: i64) -> bool {
+    matches!(code, -412 | -352 | -799 | -509)
+}
+
+/// A code with its documented meaning, e.g. `-412 请求被拦截`.
+fn describe(code: i64) -> String {
+    let meaning = match code {
+        -101 => "账号未登录",
+        -352 => "风控校验失败",
+        -400 => "请求错误",
+        -403 => "访问权限不足",
+        -404 => "啥都木有",
+        -412 => "请求被拦截",
+        -509 => "超出限制",
+        -799 => "请求过于频繁",
+        12002 => "评论区已关闭",
+        12009 => "评论主体的type不合法",
+        _ => return code.to_string(),
+    };
+    format!("{code} {meaning}")
+}
+
+/// The error for a non-zero body code.
+fn code_error(code: i64, message: Option<&str>) -> SourceError {
+    match code {
+        c if is_risk_code(c) => risk_control(&describe(c)),
+        12002 => SourceError::Stopped {
+            reason: "comments are closed on this video (12002)".into(),
+        },
+        -404 => SourceError::Stopped {
+            reason: "Bilibili has no such video (-404 啥都木有)".into(),
+        },
+        -400 | 12009 => SourceError::Stopped {
+            reason: format!(
+                "Bilibili refused the request as malformed ({})",
+                describe(code)
+            ),
+        },
+        -101 => SourceError::Login {
+            reason:
+                "Bilibili wants a login for these comments (-101 账号未登录): set BILIBILI_COOKIE"
+                    .into(),
+        },
+        -403 => SourceError::transient(
+            "Bilibili refused the WBI signature even with fresh keys (-403 访问权限不足)",
+        ),
+        _ => {
+            // The server's own words help with unknown codes, but they are
+            // untrusted: keep only a short, single-line message that could not
+            // be echoing a URL or a cookie pair back at us.
+            let detail = message
+                .map(str::trim)
+                .filter(|m| {
+                    !m.is_empty()
+                        && m.chars().count() <= 60
+                        && !m.chars().any(char::is_control)
+                        && !m.contains("://")
+                        && !m.contains('=')
+                })
+                .map(|m| format!(": {m}"))
+                .unwrap_or_default();
+            SourceError::transient(format!("Bilibili answered with error code {code}{detail}"))
+        }
+    }
+}
+
+/// Turns a reply-list response into a page. `later_page` is true when the
+/// request carried a cursor (page 2 and on).
+fn read_page(resp: &JsonResponse, later_page: bool) -> Result<Page, SourceError> {
+    let body = &resp.body;
+    let Some(code) = body_code(body) else {
+        if resp.status == StatusCode::PRECONDITION_FAILED {
+            return Err(risk_control("HTTP 412"));
+        }
+        return Err(SourceError::transient(format!(
+            "the reply list came without a Bilibili code (HTTP {})",
+            resp.status.as_u16()
+        )));
+    };
+    if code != 0 {
+        return Err(code_error(code, body["message"].as_str()));
+    }
+    let data = &body["data"];
+    if !data.is_object() {
+        return Err(SourceError::transient(
+            "the reply list said code 0 but had no data",
+        ));
+    }
+    if data.get("v_voucher").is_some() {
+        // Still a captcha after re-signing with fresh keys.
+        return Err(risk_control("a captcha (v_voucher) instead of replies"));
+    }
+    let roots: &[Value] = match &data["replies"] {
+        Value::Null => &[],
+        Value::Array(items) => items,
+        _ => {
+            return Err(SourceError::transient(
+                "the reply list's replies field is not a list",
+            ));
+        }
+    };
+    let cursor = &data["cursor"];
+    let is_end = cursor["is_end"].as_bool().unwrap_or(false);
+    if later_page && roots.is_empty() && !is_end {
+        // Logged out, Bilibili answers page 2 with code 0, no replies and a
+        // zeroed cursor. Reading that as "nothing older" would silently lose
+        // every comment past the first page.
+        return Err(SourceError::Login {
+            reason: "Bilibili serves only the newest page without a login: set BILIBILI_COOKIE"
+                .into(),
+        });
+    }
+
+    // Roots with their preview children, then (first page only) the pinned
+    // comments, which Bilibili lists outside `replies`.
+    let mut items: Vec<&Value> = Vec::new();
+    fn with_children<'a>(items: &mut Vec<&'a Value>, reply: &'a Value) {
+        items.push(reply);
+        // `replies` is null when a root has no children; anything else that is
+        // not a list is treated the same way.
+        if let Some(children) = reply.get("replies").and_then(Value::as_array) {
+            items.extend(children);
+        }
+    }
+    for reply in roots {
+        with_children(&mut items, reply);
+    }
+    if !later_page {
+        for pinned in [&data["top"]["upper"], &data["top"]["admin"]] {
+            if pinned.is_object() {
+                with_children(&mut items, pinned);
+            }
+        }
+        if let Some(top) = data["top_replies"].as_array() {
+            for pinned in top {
+                with_children(&mut items, pinned);
+            }
+        }
+    }
+
+    let mut seen = HashSet::new();
+    let mut parsed = Vec::with_capacity(items.len());
+    let mut skipped = 0;
+    for item in items {
+        match read_reply(item) {
+            Some(reply) => {
+                // The pinned comment is listed twice (`top.upper` and
+                // `top_replies`) and may also sit in `replies`.
+                if seen.insert(reply.rpid) {
+                    parsed.push(reply);
+                }
+            }
+            None => skipped += 1,
+        }
+    }
+    // Newest first, as `Paging::NewestFirst` promises: children and pinned
+    // comments are interleaved by their own time, not their position.
+    parsed.sort_by_key(|r| std::cmp::Reverse((r.ctime, r.rpid)));
+
+    let next = if is_end {
+        None
+    } else {
+        cursor["pagination_reply"]["next_offset"]
+            .as_str()
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+    };
+    // Pinned comments and reply previews come back on every poll; only the
+    // roots, in time order, tell whether the poll has caught up.
+    let timeline = roots
+        .iter()
+        .filter_map(|r| id_field(r, "rpid"))
+        .map(|rpid| rpid.to_string())
+        .collect();
+    Ok(Page {
+        comments: parsed.into_iter().map(|r| r.comment).collect(),
+        next,
+        skipped,
+        timeline: Some(timeline),
+        ..Page::default()
+    })
+}
+
+/// A reply with the keys it is ordered and deduplicated by.
+struct Reply {
+    comment: RawComment,
+    rpid: u64,
+    ctime: i64,
+}
+
+/// A numeric id from its `*_str` twin or the number itself. Never through
+/// f64: mids and rpids reach 16 digits.
+fn id_field(v: &Value, key: &str) -> Option<u64> {
+    let from_str = |s: &Value| s.as_str().and_then(|s| s.trim().parse::<u64>().ok());
+    from_str(&v[format!("{key}_str").as_str()])
+        .or_else(|| v[key].as_u64())
+        .or_else(|| from_str(&v[key]))
+}
+
+/// One reply object, or `None` if it lacks what a comment needs (an id, a
+/// time, a text). Optional fields of the wrong type are treated as absent.
+fn read_reply(v: &Value) -> Option<Reply> {
+    let rpid = id_field(v, "rpid").filter(|id| *id > 0)?;
+    let ctime = v["ctime"].as_i64()?;
+    let published_at = DateTime::from_timestamp(ctime, 0)?;
+    let text = v["content"]["message"].as_str()?.to_owned();
+    let member = &v["member"];
+    let author_id = id_field(v, "mid")
+        .or_else(|| id_field(member, "mid"))
+        .map(|mid| mid.to_string())
+        .unwrap_or_default();
+    let author_avatar = member["avatar"]
+        .as_str()
+        .filter(|s| !s.trim().is_empty())
+        .map(https_avatar);
+    let reply_to = id_field(v, "parent")
+        .filter(|p| *p != 0)
+        .map(|p| p.to_string());
+    Some(Reply {
+        comment: RawComment {
+            id: rpid.to_string(),
+            author_name: member["uname"].as_str().unwrap_or_default().to_owned(),
+            author_id,
+            author_avatar,
+            // Plain text with `[emote]` tokens left as typed. Emote images
+            // (`content.emote[token].url`) would need an `img` tag, which the
+            // sanitizer's allowlist does not have; that is a dashboard feature
+            // for later.
+            text,
+            html: None,
+            published_at: Some(published_at),
+            updated_at: None,
+            likes: v["like"].as_i64().unwrap_or(0),
+            reply_to,
+            amount: None,
+        },
+        rpid,
+        ctime,
+    })
+}
+
+/// Bilibili still serves some avatars as `http://` or protocol-relative
+/// URLs; the same path works over https, which is all the sanitizer keeps.
+fn https_avatar(url: &str) -> String {
+    let url = url.trim();
+    if let Some(rest) = url.strip_prefix("http://") {
+        format!("https://{rest}")
+    } else if url.starts_with("//") {
+        format!("https:{url}")
+    } else {
+        url.to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MODE2: &str = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/fixtures/bilibili_reply_main_mode2.json"
+    ));
+    const LEGACY: &str = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/fixtures/bilibili_reply_legacy.json"
+    ));
+    const UNAUTH_PAGE2: &str = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/fixtures/bilibili_reply_main_unauth_page2_empty.json"
+    ));
+    const ERROR_412: &str = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/fixtures/bilibili_error_412.json"
+    ));
+
+    fn response(status: u16, body: &str) -> JsonResponse {
+        JsonResponse {
+            status: StatusCode::from_u16(status).unwrap(),
+            headers: Default::default(),
+            body: serde_json::from_str(body).unwrap(),
+        }
+    }
+
+    fn page(body: &str, later_page: bool) -> Result<Page, SourceError> {
+        read_page(&response(200, body), later_page)
+    }
+
+    fn find<'a>(page: &'a Page, id: &str) -> &'a RawComment {
+        page.comments
+            .iter()
+            .find(|c| c.id == id)
+            .unwrap_or_else(|| panic!("comment {id} is on the page"))
+    }
+
+    #[test]
+    fn the_documented_wbi_test_vector_gives_the_documented_mixin_key_and_w_rid() {
+        let mixin = mixin_key(
+            "7cd084941338484aae1ad9425b84077c",
+            "4932caff0ff746eab6f01bf08b70ac45",
+        )
+        .unwrap();
+        assert_eq!(mixin, "ea1db124af3c7062474693fa704f4ff8");
+        let query = sign_query(
+            &[("foo", "114"), ("bar", "514"), ("zab", "1919810")],
+            &mixin,
+            1702204169,
+        );
+        assert_eq!(
+            query,
+            "bar=514&foo=114&wts=1702204169&zab=1919810&w_rid=8f6f2b5b3d485fe1886cec6a0be8c5d4"
+        );
+    }
+
+    #[test]
+    fn wbi_values_are_stripped_of_reserved_marks_and_encoded_like_encode_uri_component() {
+        let query = sign_query(
+            &[
+                ("q", "a b!'()*c~-_.中"),
+                ("pagination_str", r#"{"offset":""}"#),
+            ],
+            "m",
+            1,
+        );
+        let (signed, _) = query.split_once("&w_rid=").unwrap();
+        assert_eq!(
+            signed,
+            "pagination_str=%7B%22offset%22%3A%22%22%7D&q=a%20bc~-_.%E4%B8%AD&wts=1"
+        );
+    }
+
+    #[test]
+    fn keys_too_short_for_the_shuffle_table_are_refused() {
+        assert_eq!(mixin_key("abc", "def"), None);
+        assert_eq!(mixin_key(&"a".repeat(32), &"é".repeat(16)), None);
+    }
+
+    #[test]
+    fn bv_and_av_numbers_convert_both_ways() {
+        let pairs = [
+            (170001, "BV17x411w7KC"),
+            (111298867365120, "BV1L9Uoa9EUx"),
+            (2, "BV1xx411c7mD"),
+            (113998765432109, "BV1FyKFeyECg"),
+        ];
+        for (aid, bvid) in pairs {
+            assert_eq!(bv_to_av(bvid), Some(aid), "{bvid} → av");
+            assert_eq!(av_to_bv(aid).as_deref(), Some(bvid), "av{aid} → BV");
+        }
+    }
+
+    #[test]
+    fn ids_outside_base_58_or_the_bv1_prefix_are_not_video_ids() {
+        // 0, O, I and l are not in the table.
+        assert_eq!(parse_video_id("BV1xx411c70D"), None);
+        assert_eq!(parse_video_id("BV1xx4l1c7mD"), None);
+        assert_eq!(parse_video_id("BV2xx411c7mD"), None);
+        assert_eq!(parse_video_id("BV1xx411c7m"), None);
+        assert_eq!(parse_video_id("av0"), None);
+        assert_eq!(parse_video_id("av2251799813685248"), None);
+        assert_eq!(
+            parse_video_id("BV1xx411c7mD"),
+            Some(VideoId::Bv("BV1xx411c7mD".into()))
+        );
+        assert_eq!(parse_video_id("av170001"), Some(VideoId::Av(170001)));
+        assert_eq!(parse_video_id("170001"), Some(VideoId::Av(170001)));
+    }
+
+    #[test]
+    fn the_newest_page_yields_every_reply_once_with_the_pinned_duplicate_collapsed() {
+        let page = page(MODE2, false).unwrap();
+        let ids: Vec<&str> = page.comments.iter().map(|c| c.id.as_str()).collect();
+        // Five roots, one preview child, one pinned comment listed twice.
+        assert_eq!(
+            ids,
+            [
+                "262810020097",
+                "262810021830",
+                "262810018364",
+                "262810016631",
+                "262810014898",
+                "262810013165",
+                "262810004500",
+            ]
+        );
+        assert_eq!(page.skipped, 0);
+        assert_eq!(
+            page.next.as_deref(),
+            Some(r#"{"type":3,"direction":1,"Data":{"cursor":1267}}"#)
+        );
+        assert!(page.comments.iter().all(|c| c.html.is_none()));
+    }
+
+    #[test]
+    fn a_sixteen_digit_mid_is_kept_exactly() {
+        let page = page(MODE2, false).unwrap();
+        assert_eq!(find(&page, "262810020097").author_id, "3546791234567890");
+    }
+
+    #[test]
+    fn a_preview_child_answers_its_parent_and_roots_answer_nobody() {
+        let page = page(MODE2, false).unwrap();
+        let child = find(&page, "262810021830");
+        assert_eq!(child.reply_to.as_deref(), Some("262810018364"));
+        assert_eq!(child.author_name, "夜空のメロディ");
+        assert_eq!(find(&page, "262810018364").reply_to, None);
+    }
+
+    #[test]
+    fn text_is_kept_verbatim_emote_tokens_and_hostile_markup_included() {
+        let page = page(MODE2, false).unwrap();
+        let hostile = find(&page, "262810020097");
+        assert_eq!(
+            hostile.text,
+            "<img src=x onerror=alert(document.cookie)>[doge]"
+        );
+        assert!(find(&page, "262810018364").text.contains("[笑哭][笑哭]"));
+        let pinned = find(&page, "262810004500");
+        assert_eq!(pinned.likes, 520);
+        assert_eq!(
+            pinned.published_at.unwrap().timestamp(),
+            1773482400,
+            "ctime is unix seconds"
+        );
+    }
+
+    #[test]
+    fn http_avatars_are_upgraded_to_https() {
+        assert_eq!(
+            https_avatar("http://i0.hdslb.com/bfs/face/a.jpg"),
+            "https://i0.hdslb.com/bfs/face/a.jpg"
+        );
+        assert_eq!(
+            https_avatar("//i1.hdslb.com/bfs/face/b.jpg"),
+            "https://i1.hdslb.com/bfs/face/b.jpg"
+        );
+        let page = page(MODE2, false).unwrap();
+        assert!(
+            page.comments.iter().all(|c| c
+                .author_avatar
+                .as_deref()
+                .unwrap()
+                .starts_with("https://"))
+        );
+    }
+
+    #[test]
+    fn malformed_replies_are_skipped_and_counted_without_sinking_the_page() {
+        let mut body: Value = serde_json::from_str(MODE2).unwrap();
+        let replies = body["data"]["replies"].as_array_mut().unwrap();
+        replies.insert(0, serde_json::json!({"rpid": "not a number", "ctime": 1}));
+        replies.insert(
+            2,
+            serde_json::json!({"rpid": 5, "ctime": 1, "content": {"message": 7}}),
+        );
+        replies.push(serde_json::json!("a string, not an object"));
+        let page = page(&body.to_string(), false).unwrap();
+        assert_eq!(page.skipped, 3);
+        assert_eq!(page.comments.len(), 7);
+    }
+
+    #[test]
+    fn the_legacy_list_replies_read_the_same_as_the_cursor_list_ones() {
+        let legacy = page(LEGACY, false).unwrap();
+        let main = page(MODE2, false).unwrap();
+        assert_eq!(
+            find(&legacy, "262810020097"),
+            find(&main, "262810020097"),
+            "the same rpid reads the same from both endpoints"
+        );
+        assert_eq!(legacy.next, None);
+    }
+
+    #[test]
+    fn an_empty_later_page_without_a_login_asks_for_the_cookie() {
+        let err = page(UNAUTH_PAGE2, true).unwrap_err();
+        assert_eq!(
+            err,
+            SourceError::Login {
+                reason: "Bilibili serves only the newest page without a login: set BILIBILI_COOKIE"
+                    .into()
+            }
+        );
+    }
+
+    #[test]
+    fn an_empty_first_page_is_an_empty_comment_section() {
+        let page = page(UNAUTH_PAGE2, false).unwrap();
+        assert!(page.comments.is_empty());
+        assert_eq!(page.next, None);
+        let empty_list = r#"{"code":0,"data":{"cursor":{"is_end":true},"replies":[]}}"#;
+        assert!(super::read_page(&response(200, empty_list), false).is_ok());
+    }
+
+    #[test]
+    fn the_last_later_page_ends_paging_without_an_error() {
+        let end = r#"{"code":0,"data":{"cursor":{"is_end":true,"pagination_reply":{"next_offset":"x"}},"replies":[]}}"#;
+        let page = page(end, true).unwrap();
+        assert!(page.comments.is_empty());
+        assert_eq!(page.next, None);
+    }
+
+    #[test]
+    fn risk_control_backs_off_at_least_a_minute_with_jitter() {
+        for status in [200, 412] {
+            let err = read_page(&response(status, ERROR_412), false).unwrap_err();
+            let SourceError::Transient {
+                reason,
+                retry_after: Some(wait),
+            } = err
+            else {
+                panic!("a transient error with a wait: {err:?}");
+            };
+            assert!(wait >= Duration::from_secs(60) && wait <= Duration::from_secs(90));
+            assert_eq!(
+                reason,
+                "Bilibili risk control (-412 请求被拦截): backing off"
+            );
+        }
+        for code in [-352, -799, -509] {
+            assert!(matches!(
+                code_error(code, None),
+                SourceError::Transient { retry_after: Some(w), .. } if w >= RISK_BACKOFF
+            ));
+        }
+        let html_block = blocked_page(SourceError::transient(
+            "an HTML page instead of JSON (HTTP 412)",
+        ));
+        assert!(matches!(
+            html_block,
+            SourceError::Transient { retry_after: Some(w), .. } if w >= RISK_BACKOFF
+        ));
+    }
+
+    #[test]
+    fn closed_missing_and_malformed_stop_polling_and_minus_101_asks_for_a_login() {
+        assert_eq!(
+            code_error(12002, Some("评论区已关闭")),
+            SourceError::Stopped {
+                reason: "comments are closed on this video (12002)".into()
+            }
+        );
+        for code in [-404, -400, 12009] {
+            assert!(matches!(
+                code_error(code, None),
+                SourceError::Stopped { .. }
+            ));
+        }
+        assert!(matches!(code_error(-101, None), SourceError::Login { .. }));
+        assert!(matches!(
+            code_error(-10403, None),
+            SourceError::Transient {
+                retry_after: None,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn unknown_codes_quote_the_server_only_when_it_cannot_be_echoing_secrets() {
+        assert_eq!(
+            code_error(-10403, Some("地区限制")).to_string(),
+            "Bilibili answered with error code -10403: 地区限制"
+        );
+        for echo in [
+            "SESSDATA=abc123",
+            "see https://api.bilibili.com/x?oid=1",
+            "a\nb",
+        ] {
+            assert_eq!(
+                code_error(-10403, Some(echo)).to_string(),
+                "Bilibili answered with error code -10403"
+            );
+        }
+    }
+
+    #[test]
+    fn stale_signatures_and_captchas_ask_for_a_re_sign() {
+        let body = |s: &str| serde_json::from_str::<Value>(s).unwrap();
+        assert!(wants_new_signature(&body(r#"{"code":-352}"#)));
+        assert!(wants_new_signature(&body(r#"{"code":-403}"#)));
+        assert!(wants_new_signature(&body(
+            r#"{"code":0,"data":{"v_voucher":"voucher_x"}}"#
+        )));
+        assert!(!wants_new_signature(&body(MODE2)));
+        assert!(!wants_new_signature(&body(ERROR_412)));
+    }
+
+    #[test]
+    fn nav_keys_are_read_even_from_a_logged_out_answer() {
+        let nav = r#"{"code":-101,"message":"账号未登录","data":{"isLogin":false,"wbi_img":{
+            "img_url":"https://i0.hdslb.com/bfs/wbi/7cd084941338484aae1ad9425b84077c.png",
+            "sub_url":"https://i0.hdslb.com/bfs/wbi/4932caff0ff746eab6f01bf08b70ac45.png"}}}"#;
+        assert_eq!(
+            read_nav(&response(200, nav)).unwrap(),
+            "ea1db124af3c7062474693fa704f4ff8"
+        );
+        assert!(matches!(
+            read_nav(&response(412, ERROR_412)),
+            Err(SourceError::Transient { retry_after: Some(w), .. }) if w >= RISK_BACKOFF
+        ));
+    }
+
+    #[test]
+    fn the_cookie_is_hidden_from_debug_output() {
+        let settings = BilibiliSettings {
+            api_base: "https://api.bilibili.com".into(),
+            cookie: Some("SESSDATA=secret-session".into()),
+            min_interval: Duration::from_secs(10),
+        };
+        let shown = format!("{settings:?}");
+        assert!(!shown.contains("secret-session"), "{shown}");
+        assert!(shown.contains("(hidden)"));
+    }
+}
