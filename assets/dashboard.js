@@ -157,6 +157,46 @@
       // Markup that sanitized to nothing: show what was typed, as text.
       body.textContent = c.text;
     }
+    if (c.emotes) drawEmotes(body, c.emotes);
+  }
+
+  // Replaces emote tokens such as "[doge]" in the body's text with their
+  // images (https URLs on the platform's image host, checked server-side),
+  // built as elements: no HTML strings.
+  function drawEmotes(body, emotes) {
+    const tokens = Object.keys(emotes).filter((t) => t.length > 0);
+    if (tokens.length === 0) return;
+    const walker = document.createTreeWalker(body, NodeFilter.SHOW_TEXT);
+    const nodes = [];
+    while (walker.nextNode()) nodes.push(walker.currentNode);
+    for (const node of nodes) {
+      const text = node.nodeValue;
+      const parts = [];
+      let i = 0;
+      let plain = "";
+      while (i < text.length) {
+        const token = tokens.find((t) => text.startsWith(t, i));
+        if (token) {
+          if (plain) parts.push(document.createTextNode(plain));
+          plain = "";
+          const img = document.createElement("img");
+          img.className = "emote";
+          img.src = emotes[token];
+          img.alt = token;
+          img.title = token;
+          img.loading = "lazy";
+          img.referrerPolicy = "no-referrer";
+          parts.push(img);
+          i += token.length;
+        } else {
+          plain += text[i];
+          i += 1;
+        }
+      }
+      if (parts.length === 0) continue;
+      if (plain) parts.push(document.createTextNode(plain));
+      node.replaceWith(...parts);
+    }
   }
 
   function renderAvatar(el, author) {

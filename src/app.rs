@@ -128,7 +128,7 @@ impl App {
         let state = AppState {
             log: self.log,
             hub,
-            auth: Auth::new(self.config.token.clone()),
+            auth: Auth::new(self.config.token.as_ref().map(|t| t.expose().to_owned())),
             shutdown: cancel.clone(),
         };
         let served = axum::serve(self.listener, web::router(state))

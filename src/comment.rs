@@ -6,6 +6,8 @@
 //! rules that turn one into the other live in `sanitize`, which is the only
 //! producer of `Comment::html`.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
@@ -34,6 +36,8 @@ pub struct RawComment {
     /// The id of the comment this one answers.
     pub reply_to: Option<String>,
     pub amount: Option<RawAmount>,
+    /// Emote tokens in `text` (e.g. `[doge]`) and the image each stands for.
+    pub emotes: Vec<(String, String)>,
 }
 
 /// A paid message's amount (YouTube Super Chat) as the platform sent it.
@@ -63,6 +67,11 @@ pub struct Comment {
     pub amount: Option<Amount>,
     pub edited: bool,
     pub deleted: bool,
+    /// Emote tokens in `text` and their image URLs (`https`, on the
+    /// platform's image host). An extension of DESIGN.md's COMMENT, present
+    /// only when there are emotes.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub emotes: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -126,7 +126,7 @@ pub struct Config {
     pub poll: Option<Schedule>,
     pub listen: SocketAddr,
     pub db: PathBuf,
-    pub token: Option<String>,
+    pub token: Option<Secret>,
     pub backfill_pages: u32,
     pub poll_timeout: Duration,
     pub demo_rate_per_min: f64,
@@ -137,6 +137,22 @@ pub struct Config {
     pub generic: Vec<(String, GenericSettings)>,
     pub http_timeout: Duration,
     pub max_body: usize,
+}
+
+/// A value that must never reach a log line: `Debug` prints `(hidden)`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("(hidden)")
+    }
 }
 
 /// When a source is polled.
@@ -269,7 +285,7 @@ impl Config {
                     "expected at least 8 printable ASCII characters without spaces",
                 ));
             }
-            Some(t) => Some(t),
+            Some(t) => Some(Secret(t)),
         };
         let backfill_pages = match cli.backfill_pages.parse::<u32>() {
             Ok(n @ 1..=100) => n,
@@ -519,6 +535,37 @@ mod tests {
         assert_eq!(c.poll, Some(Schedule::Every(Duration::from_secs(5))));
         let c = parse(&[("CW_POLL", "5s")], &["--poll", "1m"]).unwrap();
         assert_eq!(c.poll, Some(Schedule::Every(Duration::from_secs(60))));
+    }
+
+    #[test]
+    fn secrets_never_show_in_debug_output() {
+        let c = parse(
+            &[
+                ("CW_TOKEN", "token-secret-1"),
+                ("YOUTUBE_API_KEY", "keysecret2"),
+                ("BILIBILI_COOKIE", "SESSDATA=cookiesecret3"),
+                ("CW_SOURCES", "generic:x"),
+                ("CW_GENERIC_X_URL", "https://api.example.com/c"),
+                ("CW_GENERIC_X_ITEMS", "/items"),
+                ("CW_GENERIC_X_ID", "/id"),
+                ("CW_GENERIC_X_TEXT", "/text"),
+                (
+                    "CW_GENERIC_X_HEADERS",
+                    "Authorization: Bearer headersecret4",
+                ),
+            ],
+            &[],
+        )
+        .unwrap();
+        let debug = format!("{c:?}");
+        for secret in [
+            "token-secret-1",
+            "keysecret2",
+            "cookiesecret3",
+            "headersecret4",
+        ] {
+            assert!(!debug.contains(secret), "{secret} in {debug}");
+        }
     }
 
     #[test]

@@ -15,7 +15,7 @@
 //! - avatars: kept only as `https` URLs on the platforms' own image hosts;
 //! - ids: control characters dropped and length capped.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::LazyLock;
 
 use ammonia::{Builder, UrlRelative};
@@ -126,7 +126,6 @@ pub fn sanitize(
             id: clean_id(&raw.author_id),
             avatar: raw.author_avatar.as_deref().and_then(safe_avatar_url),
         },
-        text,
         html,
         published_at,
         fetched_at,
@@ -139,6 +138,8 @@ pub fn sanitize(
         amount: raw.amount.map(clean_amount),
         edited,
         deleted: false,
+        emotes: clean_emotes(raw.emotes, &text),
+        text,
     })
 }
 
@@ -232,8 +233,8 @@ pub fn clean_id(s: &str) -> String {
     truncate_bytes(&filtered, MAX_ID_BYTES).to_owned()
 }
 
-/// Keeps an avatar URL only if it is `https`, has no credentials or port, and
-/// points at one of the platforms' image hosts.
+/// Keeps an image URL (avatar, emote) only if it is `https`, has no
+/// credentials or port, and points at one of the platforms' image hosts.
 pub fn safe_avatar_url(raw: &str) -> Option<String> {
     if raw.len() > 2048 {
         return None;
@@ -250,6 +251,23 @@ pub fn safe_avatar_url(raw: &str) -> Option<String> {
         .iter()
         .any(|s| host == *s || host.ends_with(&format!(".{s}")));
     allowed.then(|| url.to_string())
+}
+
+/// Most emotes kept per comment.
+const MAX_EMOTES: usize = 20;
+
+/// Keeps emotes whose token appears in the text and whose image is an
+/// `https` URL on a platform image host.
+fn clean_emotes(raw: Vec<(String, String)>, text: &str) -> BTreeMap<String, String> {
+    raw.into_iter()
+        .filter_map(|(token, url)| {
+            let token = clean_line(&token, 32);
+            let ok = !token.is_empty() && !token.ends_with('…') && text.contains(&token);
+            ok.then_some(())?;
+            Some((token, safe_avatar_url(&url)?))
+        })
+        .take(MAX_EMOTES)
+        .collect()
 }
 
 fn clean_amount(raw: RawAmount) -> Amount {
@@ -503,6 +521,36 @@ mod tests {
         ] {
             assert_eq!(safe_avatar_url(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn emotes_keep_only_tokens_in_the_text_with_images_on_platform_hosts() {
+        let r = RawComment {
+            emotes: vec![
+                (
+                    "[doge]".into(),
+                    "https://i0.hdslb.com/bfs/emote/doge.png".into(),
+                ),
+                (
+                    "[absent]".into(),
+                    "https://i0.hdslb.com/bfs/emote/x.png".into(),
+                ),
+                ("[evil]".into(), "https://evil.invalid/x.png".into()),
+                (
+                    "[plain]".into(),
+                    "http://i0.hdslb.com/bfs/emote/p.png".into(),
+                ),
+            ],
+            ..raw("so true [doge] [evil] [plain]")
+        };
+        let c = sanitize("bilibili:x", r, Utc::now()).unwrap();
+        assert_eq!(
+            c.emotes,
+            BTreeMap::from([(
+                "[doge]".to_owned(),
+                "https://i0.hdslb.com/bfs/emote/doge.png".to_owned()
+            )])
+        );
     }
 
     #[test]

@@ -10,7 +10,7 @@
 //! behind a `std::sync::Mutex` and every call runs in `spawn_blocking`,
 //! locking there and never across an `.await`.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -22,7 +22,7 @@ use crate::sanitize;
 
 const SCHEMA: &str = include_str!("store/schema.sql");
 /// Bumped whenever `schema.sql` changes in a way old files need migrating for.
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
 /// Why the log could not do what was asked.
 #[derive(Debug, thiserror::Error)]
@@ -135,6 +135,10 @@ impl CommentLog {
                 path: path.to_owned(),
                 found: version,
             });
+        }
+        if version == 1 {
+            // Version 2 added emote images.
+            conn.execute_batch("ALTER TABLE comments ADD COLUMN emotes TEXT")?;
         }
         conn.execute_batch(SCHEMA)?;
         conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
@@ -312,7 +316,8 @@ fn record(conn: &mut Connection, batch: Batch) -> Result<Vec<Change>, LogError> 
         let mut insert = tx.prepare_cached(
             "INSERT INTO comments (seq, source, id, author_name, author_id, author_avatar, text, html, \
              published_at, fetched_at, likes, reply_to, amount_display, amount_micros, amount_currency, \
-             edited, deleted) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17) \
+             edited, deleted, emotes) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18) \
              ON CONFLICT (source, id) DO NOTHING",
         )?;
         let mut add_change =
@@ -343,6 +348,8 @@ fn record(conn: &mut Connection, batch: Batch) -> Result<Vec<Change>, LogError> 
                 c.amount.as_ref().map(|a| &a.currency),
                 c.edited,
                 c.deleted,
+                (!c.emotes.is_empty())
+                    .then(|| serde_json::to_string(&c.emotes).expect("a map of strings")),
             ])?;
             if inserted == 1 {
                 next = candidate;
@@ -451,6 +458,17 @@ fn comment_from_row(r: &Row<'_>, at: usize) -> rusqlite::Result<Comment> {
         amount,
         edited: r.get(at + 15)?,
         deleted: r.get(at + 16)?,
+        // Emote URLs went through the sanitizer's host check on the way in;
+        // an unreadable value is dropped rather than failing the row.
+        emotes: r
+            .get::<_, Option<String>>(at + 17)?
+            .and_then(|json| serde_json::from_str::<BTreeMap<String, String>>(&json).ok())
+            .map(|m| {
+                m.into_iter()
+                    .filter_map(|(k, v)| Some((k, sanitize::safe_avatar_url(&v)?)))
+                    .collect()
+            })
+            .unwrap_or_default(),
     })
 }
 

@@ -634,10 +634,18 @@ fn read_reply(v: &Value) -> Option<Reply> {
             author_name: member["uname"].as_str().unwrap_or_default().to_owned(),
             author_id,
             author_avatar,
-            // Plain text with `[emote]` tokens left as typed. Emote images
-            // (`content.emote[token].url`) would need an `img` tag, which the
-            // sanitizer's allowlist does not have; that is a dashboard feature
-            // for later.
+            // Plain text with `[emote]` tokens left as typed; their images go
+            // alongside, for the dashboard to draw (the sanitizer checks them).
+            emotes: v["content"]["emote"]
+                .as_object()
+                .map(|m| {
+                    m.iter()
+                        .filter_map(|(token, e)| {
+                            Some((token.clone(), https_avatar(e["url"].as_str()?)))
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
             text,
             html: None,
             published_at: Some(published_at),

@@ -340,6 +340,7 @@ impl GenericSettings {
             // Many APIs write 0 or "" for "not a reply" (Bilibili's `parent`).
             reply_to: field(&self.reply_to).filter(|r| !r.trim().is_empty() && r.trim() != "0"),
             amount: None,
+            emotes: Vec::new(),
         })
     }
 

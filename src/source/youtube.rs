@@ -34,8 +34,8 @@ pub const COST_VIDEOS: i64 = 1;
 /// Reply pages read for one thread at most (100 replies each).
 const MAX_REPLY_PAGES: usize = 5;
 
-/// Settings shared by every YouTube source.
-#[derive(Debug, Clone)]
+/// Settings shared by every YouTube source. `Debug` hides the key.
+#[derive(Clone)]
 pub struct YouTubeSettings {
     /// `YOUTUBE_API_KEY`; never logged.
     pub api_key: String,
@@ -45,6 +45,17 @@ pub struct YouTubeSettings {
     pub daily_quota: i64,
     /// `CW_SESSION_HOURS`.
     pub session_hours: f64,
+}
+
+impl std::fmt::Debug for YouTubeSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("YouTubeSettings")
+            .field("api_key", &"(hidden)")
+            .field("api_base", &self.api_base)
+            .field("daily_quota", &self.daily_quota)
+            .field("session_hours", &self.session_hours)
+            .finish()
+    }
 }
 
 /// True for an 11-character video id.
@@ -271,6 +282,7 @@ fn parse_comment(c: &Value) -> Option<RawComment> {
         likes: s.get("likeCount").and_then(Value::as_i64).unwrap_or(0),
         reply_to: s.get("parentId").and_then(Value::as_str).map(str::to_owned),
         amount: None,
+        emotes: Vec::new(),
     })
 }
 
@@ -506,6 +518,7 @@ fn parse_message(m: &Value) -> Option<Message> {
         likes: 0,
         reply_to: None,
         amount,
+        emotes: Vec::new(),
     })))
 }
 

@@ -19,6 +19,8 @@ CREATE TABLE IF NOT EXISTS comments (
     amount_currency TEXT,
     edited          INTEGER NOT NULL DEFAULT 0,
     deleted         INTEGER NOT NULL DEFAULT 0,
+    -- JSON object of emote token -> image URL, or NULL.
+    emotes          TEXT,
     UNIQUE (source, id)
 );
 

@@ -13,6 +13,8 @@ mod config;
 mod hostile;
 /// The live feed: order, shape, resume with `since`, restarts, dedupe.
 mod live_feed;
+/// Several real-format sources on one feed, configured by env vars.
+mod side_by_side;
 /// Bilibili replies against a mock speaking the real format.
 mod source_bilibili;
 /// Any JSON API configured by env vars, against a mock.

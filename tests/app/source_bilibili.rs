@@ -199,6 +199,18 @@ async fn a_poll_stores_every_unique_reply_once_and_an_identical_poll_publishes_n
         1,
         "the WBI keys are fetched once and cached"
     );
+
+    // Emote tokens keep their text and carry their image on Bilibili's host.
+    let stored = pipeline.log.recent(100).await.unwrap();
+    let (_, with_doge) = stored
+        .iter()
+        .find(|(_, c)| c.text.contains("[doge]"))
+        .expect("a comment with [doge]");
+    let url = with_doge.emotes.get("[doge]").expect("the emote's image");
+    assert!(
+        url.starts_with("https://") && url.contains(".hdslb.com/"),
+        "{url}"
+    );
 }
 
 #[tokio::test]
