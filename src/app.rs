@@ -63,6 +63,19 @@ impl App {
         })
     }
 
+    /// A warning to print at start, if the settings deserve one.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let addr = self.local_addr();
+        if !addr.ip().is_loopback() && self.config.token.is_none() {
+            out.push(format!(
+                "listening on {addr}, reachable from other machines, without CW_TOKEN: anyone who can                  reach this address can read the dashboard. Set CW_TOKEN, or CW_LISTEN=127.0.0.1:{}",
+                addr.port()
+            ));
+        }
+        out
+    }
+
     /// The address actually bound (useful with port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.listener
@@ -101,6 +114,8 @@ impl App {
             if let Source::Generic(g) = source
                 && let Err(e) = g.check().await
             {
+                // The error may quote the API's response: one clean line.
+                let e = crate::sanitize::clean_line(&e.to_string(), 500);
                 warn!(source = %source.name(), error = %e, "{}: {e}", source.name());
             }
         }
@@ -131,7 +146,9 @@ impl App {
             auth: Auth::new(self.config.token.as_ref().map(|t| t.expose().to_owned())),
             shutdown: cancel.clone(),
         };
-        let served = axum::serve(self.listener, web::router(state))
+        // Connect info gives the sign-in rate limiter each client's address.
+        let app = web::router(state).into_make_service_with_connect_info::<SocketAddr>();
+        let served = axum::serve(self.listener, app)
             .with_graceful_shutdown(async move {
                 shutdown.await;
                 info!("shutting down");

@@ -116,6 +116,24 @@ struct Cli {
     /// Demo source: a fixed seed makes it post the same comments every run.
     #[arg(long, env = "CW_DEMO_SEED")]
     demo_seed: Option<String>,
+
+    /// Dashboard: comma-separated words to highlight (more can be added in
+    /// the page).
+    #[arg(long, env = "CW_HIGHLIGHT")]
+    highlight: Option<String>,
+
+    /// Dashboard: comma-separated words to hide; `author:NAME` hides an author.
+    #[arg(long, env = "CW_BLOCK")]
+    block: Option<String>,
+
+    /// How many comments the "on stream" queue holds for the overlay.
+    #[arg(long, env = "CW_FEATURED_MAX", default_value = "5")]
+    featured_max: String,
+
+    /// With CW_TOKEN: the read-only key of the OBS overlay URL (16+ letters,
+    /// digits, - or _). Unset: a key derived from CW_TOKEN.
+    #[arg(long, env = "CW_OVERLAY_KEY", hide_env_values = true)]
+    overlay_key: Option<String>,
 }
 
 /// The validated settings.
@@ -137,6 +155,14 @@ pub struct Config {
     pub generic: Vec<(String, GenericSettings)>,
     pub http_timeout: Duration,
     pub max_body: usize,
+    /// `CW_HIGHLIGHT`: words the dashboard highlights from the start.
+    pub highlight: Vec<String>,
+    /// `CW_BLOCK`: words (and `author:NAME`s) the dashboard hides.
+    pub block: Vec<String>,
+    /// `CW_FEATURED_MAX`: the length of the "on stream" queue.
+    pub featured_max: usize,
+    /// `CW_OVERLAY_KEY`: the overlay's own read-only key, if given.
+    pub overlay_key: Option<Secret>,
 }
 
 /// A value that must never reach a log line: `Debug` prints `(hidden)`.
@@ -384,6 +410,36 @@ impl Config {
                 ));
             }
         };
+        let highlight = parse_word_list("CW_HIGHLIGHT", cli.highlight.as_deref())?;
+        let block = parse_word_list("CW_BLOCK", cli.block.as_deref())?;
+        let featured_max = match cli.featured_max.trim().parse::<usize>() {
+            Ok(n @ 1..=50) => n,
+            _ => {
+                return Err(ConfigError::invalid(
+                    "CW_FEATURED_MAX",
+                    &cli.featured_max,
+                    "expected a whole number from 1 to 50",
+                ));
+            }
+        };
+        let overlay_key = match cli.overlay_key.map(|k| k.trim().to_owned()) {
+            None => None,
+            Some(k) if k.is_empty() => None,
+            Some(k)
+                if k.len() < 16
+                    || k.len() > 128
+                    || !k
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
+            {
+                return Err(ConfigError::invalid(
+                    "CW_OVERLAY_KEY",
+                    "(hidden)",
+                    "expected 16 to 128 letters, digits, - or _ (it goes into a URL)",
+                ));
+            }
+            Some(k) => Some(Secret(k)),
+        };
         let mut generic = Vec::new();
         for spec in &sources {
             if let SourceSpec::Generic(name) = spec {
@@ -414,6 +470,10 @@ impl Config {
             poll_timeout,
             demo_rate_per_min,
             demo_seed,
+            highlight,
+            block,
+            featured_max,
+            overlay_key,
         })
     }
 
@@ -477,6 +537,28 @@ fn parse_base_url(var: &'static str, value: &str) -> Result<String, ConfigError>
             "expected an http(s) URL such as https://api.example.com",
         )),
     }
+}
+
+/// A comma-separated list of words (`CW_HIGHLIGHT`, `CW_BLOCK`): trimmed,
+/// empty entries dropped, at most 200 entries of at most 100 characters.
+fn parse_word_list(var: &'static str, value: Option<&str>) -> Result<Vec<String>, ConfigError> {
+    let Some(value) = value else {
+        return Ok(Vec::new());
+    };
+    let words: Vec<String> = value
+        .split(',')
+        .map(str::trim)
+        .filter(|w| !w.is_empty())
+        .map(str::to_owned)
+        .collect();
+    if words.len() > 200 || words.iter().any(|w| w.chars().count() > 100) {
+        return Err(ConfigError::invalid(
+            var,
+            value,
+            "expected at most 200 comma-separated words of at most 100 characters each",
+        ));
+    }
+    Ok(words)
 }
 
 fn parse_duration(var: &'static str, value: &str) -> Result<Duration, ConfigError> {
@@ -566,6 +648,27 @@ mod tests {
         ] {
             assert!(!debug.contains(secret), "{secret} in {debug}");
         }
+    }
+
+    #[test]
+    fn highlight_and_block_lists_are_split_on_commas_and_trimmed() {
+        let c = parse(
+            &[
+                ("CW_HIGHLIGHT", " question , giveaway,,"),
+                ("CW_BLOCK", "spam, author:Bot Account"),
+                ("CW_FEATURED_MAX", "3"),
+            ],
+            &[],
+        )
+        .unwrap();
+        assert_eq!(c.highlight, ["question", "giveaway"]);
+        assert_eq!(c.block, ["spam", "author:Bot Account"]);
+        assert_eq!(c.featured_max, 3);
+        assert_eq!(Config::defaults().featured_max, 5);
+        let e = error_line(&[("CW_FEATURED_MAX", "0")]);
+        assert!(e.starts_with("CW_FEATURED_MAX=\"0\""), "{e}");
+        let e = error_line(&[("CW_OVERLAY_KEY", "short key")]);
+        assert!(e.starts_with("CW_OVERLAY_KEY=") && !e.contains("short"), "{e}");
     }
 
     #[test]

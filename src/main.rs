@@ -26,6 +26,9 @@ fn main() -> ExitCode {
     let runtime = tokio::runtime::Runtime::new().expect("the tokio runtime starts");
     let result = runtime.block_on(async {
         let app = App::build(config).await?;
+        for warning in app.warnings() {
+            eprintln!("commentwatch: warning: {warning}");
+        }
         println!("commentwatch: dashboard on http://{}/", app.local_addr());
         app.run(shutdown_signal()).await
     });

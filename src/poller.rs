@@ -482,7 +482,9 @@ impl SourceTask {
     }
 
     fn after_failure(&self, state: &mut TaskState, e: PollError, quota_used: Option<i64>) {
-        let error = e.to_string();
+        // Error texts can quote a platform's words: one clean line, so that
+        // nothing a server sends can drive the terminal the log goes to.
+        let error = sanitize::clean_line(&e.to_string(), 500);
         let (kind, detail, retry) = match &e {
             PollError::Source(SourceError::Stopped { reason }) => {
                 state.stopped = true;
@@ -524,6 +526,7 @@ impl SourceTask {
         if let Some(wait) = retry {
             state.not_before = Some(Instant::now() + wait);
         }
+        let detail = sanitize::clean_line(&detail, 500);
         let status = self.status(state, kind, Some(detail), Some(error), quota_used);
         self.report(state, status);
     }

@@ -9,7 +9,7 @@ mod ws;
 use axum::Router;
 use axum::extract::FromRef;
 use axum::http::{HeaderName, HeaderValue, header};
-use axum::routing::{any, get};
+use axum::routing::{any, get, post};
 use tokio_util::sync::CancellationToken;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
@@ -53,11 +53,25 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(protected)
         .route("/healthz", get(pages::healthz))
+        .route("/login", get(auth::login_page).post(auth::login))
+        .route("/logout", post(auth::logout))
         .route("/assets/{name}", get(assets::serve))
         .with_state(state)
         .layer(header(header::CONTENT_SECURITY_POLICY, CSP))
         .layer(header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .layer(header(header::REFERRER_POLICY, "no-referrer"))
         .layer(header(header::X_FRAME_OPTIONS, "DENY"))
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
+}
+
+/// The request span: method and route pattern only. The raw URI is left out
+/// on purpose — query strings can carry search terms and keys that have no
+/// business in a log.
+fn request_span(req: &axum::http::Request<axum::body::Body>) -> tracing::Span {
+    let route = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map(|p| p.as_str())
+        .unwrap_or("(no route)");
+    tracing::info_span!("http", http.method = %req.method(), http.route = route)
 }

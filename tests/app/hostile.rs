@@ -179,3 +179,62 @@ fn every_attack_string_is_inert_in_every_field_a_platform_controls() {
         assert_inert_text(&c.text);
     }
 }
+
+/// Terminal escape sequences a hostile API could put in an error message
+/// never reach the source status (and so never the log line written from it).
+#[tokio::test]
+async fn escape_sequences_in_an_api_error_never_reach_status_or_logs() {
+    use commentwatch::config::Schedule;
+    use commentwatch::poller::SourceTask;
+    use commentwatch::source::Source;
+    use commentwatch::source::http::Http;
+    use commentwatch::source::youtube::{VideoComments, YouTubeSettings};
+    use wiremock::matchers::path;
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    let server = MockServer::start().await;
+    let escapes: Vec<String> = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/security/terminal_escapes.jsonl"
+    ))
+    .unwrap()
+    .lines()
+    .map(|l| serde_json::from_str::<String>(l).unwrap())
+    .collect();
+    let message = escapes.join(" | ");
+    Mock::given(path("/youtube/v3/commentThreads"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(serde_json::json!({
+            "error": {"code": 400, "message": message, "errors": [{"reason": "badRequest\u{1b}[2J"}]}
+        })))
+        .mount(&server)
+        .await;
+    let pipeline = crate::helpers::pipeline();
+    let settings = YouTubeSettings {
+        api_key: "k".into(),
+        api_base: server.uri(),
+        daily_quota: 10_000,
+        session_hours: 4.0,
+    };
+    let source = Source::YouTube(VideoComments::new(
+        "Xq3vLk9pT2w",
+        settings,
+        Http::new(std::time::Duration::from_secs(5), 1 << 20),
+    ));
+    let task = SourceTask::new(
+        source,
+        Schedule::Every(std::time::Duration::from_secs(10)),
+        pipeline.clone(),
+        5,
+        std::time::Duration::from_secs(10),
+        None,
+    );
+    task.poll_now().await;
+    let status = pipeline.hub.statuses().pop().unwrap();
+    let error = status.last_error.expect("the error is reported");
+    for text in [error.as_str(), status.detail.as_deref().unwrap_or("")] {
+        assert!(
+            !text.chars().any(|c| c.is_control()),
+            "control character in {text:?}"
+        );
+    }
+}

@@ -5,6 +5,8 @@
 /// Spawning the app, connecting WebSocket clients, reading frames.
 mod helpers;
 
+/// `CW_TOKEN`: sign-in, sessions, rate limits, nothing leaks to logs.
+mod auth;
 /// The dashboard in a real headless Chromium.
 mod browser;
 /// Bad settings stop the binary with one line naming the variable.
