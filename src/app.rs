@@ -12,11 +12,12 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::config::Config;
+use crate::featured::Featured;
 use crate::hub::Hub;
 use crate::poller::{Pipeline, Poller, QuotaBook, SourceTask};
 use crate::source::Source;
 use crate::store::{CommentLog, LogError};
-use crate::web::{self, AppState, Auth};
+use crate::web::{self, AppState, Auth, Cockpit, Limits};
 
 /// Why the program could not start. Each names the setting to fix.
 #[derive(Debug, thiserror::Error)]
@@ -41,6 +42,7 @@ pub struct App {
     config: Config,
     log: CommentLog,
     listener: TcpListener,
+    pipeline: Pipeline,
 }
 
 impl App {
@@ -56,10 +58,12 @@ impl App {
                     addr: config.listen,
                     source,
                 })?;
+        let pipeline = Pipeline::new(log.clone(), Hub::new());
         Ok(App {
             config,
             log,
             listener,
+            pipeline,
         })
     }
 
@@ -69,11 +73,17 @@ impl App {
         let addr = self.local_addr();
         if !addr.ip().is_loopback() && self.config.token.is_none() {
             out.push(format!(
-                "listening on {addr}, reachable from other machines, without CW_TOKEN: anyone who can                  reach this address can read the dashboard. Set CW_TOKEN, or CW_LISTEN=127.0.0.1:{}",
+                "listening on {addr}, reachable from other machines, without CW_TOKEN: anyone who can reach this address can read the dashboard. Set CW_TOKEN, or CW_LISTEN=127.0.0.1:{}",
                 addr.port()
             ));
         }
         out
+    }
+
+    /// Where fetched comments go (log, then hub). Tests feed it directly to
+    /// drive the feed without a source.
+    pub fn pipeline(&self) -> Pipeline {
+        self.pipeline.clone()
     }
 
     /// The address actually bound (useful with port 0).
@@ -89,8 +99,8 @@ impl App {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), StartError> {
-        let hub = Hub::new();
-        let pipeline = Pipeline::new(self.log.clone(), hub.clone());
+        let pipeline = self.pipeline.clone();
+        let hub = pipeline.hub.clone();
         let mut sources = Vec::new();
         for spec in &self.config.sources {
             sources.push(Source::new(spec, &self.config).map_err(StartError::Config)?);
@@ -140,11 +150,22 @@ impl App {
         }
         let poller = Poller::start(tasks).await?;
         let cancel = CancellationToken::new();
+        let upkeep = Upkeep::start(self.log.clone(), self.config.retention, cancel.clone()).await?;
+        let featured = Featured::new(self.config.featured_max, hub.clone());
+        // Featured comments follow their edits and deletions in the log.
+        tokio::spawn(featured.clone().follow(self.log.clone(), cancel.clone()));
+        let log = self.log.clone();
         let state = AppState {
+            metrics: pipeline.metrics.clone(),
+            limits: Limits {
+                max_clients: self.config.max_clients,
+            },
             log: self.log,
             hub,
             auth: Auth::new(self.config.token.as_ref().map(|t| t.expose().to_owned())),
             shutdown: cancel.clone(),
+            featured,
+            cockpit: Cockpit::from_config(&self.config),
         };
         // Connect info gives the sign-in rate limiter each client's address.
         let app = web::router(state).into_make_service_with_connect_info::<SocketAddr>();
@@ -157,6 +178,101 @@ impl App {
             })
             .await;
         poller.shutdown().await;
+        upkeep.shutdown().await;
+        // Fold the write-ahead log into the file, so what is on disk is
+        // complete on its own.
+        if let Err(e) = log.checkpoint().await {
+            warn!(error = %e, "could not checkpoint the comment log at shutdown");
+        }
+        info!("stopped");
         served.map_err(StartError::Serve)
+    }
+}
+
+/// When the retention job runs: daily at 04:17 UTC (six fields, seconds
+/// first), an hour when few streams are live.
+const RETENTION_CRON: &str = "0 17 4 * * *";
+
+/// The log's background work: indexing new comments for search every
+/// second (off the poller's path; searches catch up on their own too), and
+/// with `CW_RETENTION`, pruning old comments once at start and then daily.
+struct Upkeep {
+    indexer: tokio::task::JoinHandle<()>,
+    retention: Option<tokio_cron_scheduler::JobScheduler>,
+}
+
+impl Upkeep {
+    async fn start(
+        log: CommentLog,
+        retention: Option<Duration>,
+        cancel: CancellationToken,
+    ) -> Result<Upkeep, tokio_cron_scheduler::JobSchedulerError> {
+        let indexer = tokio::spawn({
+            let log = log.clone();
+            async move {
+                let mut tick = tokio::time::interval(Duration::from_secs(1));
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+                loop {
+                    tokio::select! {
+                        _ = cancel.cancelled() => return,
+                        _ = tick.tick() => {}
+                    }
+                    if let Err(e) = log.index_pending().await {
+                        warn!(error = %e, "indexing new comments for search failed; retrying");
+                    }
+                }
+            }
+        });
+        let retention = match retention {
+            None => None,
+            Some(window) => {
+                let scheduler = tokio_cron_scheduler::JobScheduler::new().await?;
+                let job_log = log.clone();
+                scheduler
+                    .add(tokio_cron_scheduler::Job::new_async(
+                        RETENTION_CRON,
+                        move |_, _| {
+                            let log = job_log.clone();
+                            Box::pin(async move { prune_once(&log, window).await })
+                        },
+                    )?)
+                    .await?;
+                scheduler.start().await?;
+                tokio::spawn(async move { prune_once(&log, window).await });
+                Some(scheduler)
+            }
+        };
+        Ok(Upkeep { indexer, retention })
+    }
+
+    async fn shutdown(self) {
+        if let Some(mut scheduler) = self.retention
+            && let Err(e) = scheduler.shutdown().await
+        {
+            warn!(error = %e, "the retention scheduler did not stop cleanly");
+        }
+        // An index chunk in flight finishes its transaction on the blocking
+        // pool; aborting only stops the loop.
+        self.indexer.abort();
+        let _ = self.indexer.await;
+    }
+}
+
+/// Prunes comments fetched more than `window` ago. Overlapping runs are
+/// harmless: each deletes what is still there.
+pub async fn prune_once(log: &CommentLog, window: Duration) {
+    let Ok(window) = chrono::Duration::from_std(window) else {
+        return;
+    };
+    let Some(cutoff) = chrono::Utc::now().checked_sub_signed(window) else {
+        return;
+    };
+    match log.prune(cutoff).await {
+        Ok(n) => info!(
+            comments.pruned = n,
+            "retention: pruned {n} comments fetched before {}",
+            crate::comment::rfc3339::format(&cutoff)
+        ),
+        Err(e) => warn!(error = %e, "retention: pruning old comments failed"),
     }
 }

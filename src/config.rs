@@ -48,8 +48,17 @@ struct Cli {
     listen: String,
 
     /// Path of the SQLite comment log.
-    #[arg(long, env = "CW_DB", default_value = "commentwatch.db")]
+    #[arg(long, env = "CW_DB", default_value = "commentwatch.db", global = true)]
     db: String,
+
+    /// How long to keep comments, counted from when they were fetched (90d,
+    /// 12h); older ones are pruned daily. Unset or "forever": keep all.
+    #[arg(long, env = "CW_RETENTION")]
+    retention: Option<String>,
+
+    /// `export`, `search`, `stats`: read the log instead of serving.
+    #[command(subcommand)]
+    command: Option<crate::cli::Command>,
 
     /// If set, the dashboard, API and WebSocket require this token.
     #[arg(long, env = "CW_TOKEN", hide_env_values = true)]
@@ -62,6 +71,16 @@ struct Cli {
     /// Longest a single poll may take before it is abandoned.
     #[arg(long, env = "CW_POLL_TIMEOUT", default_value = "30s")]
     poll_timeout: String,
+
+    /// Log line format: text (for people) or json (one object per line, for
+    /// log collectors). Verbosity follows RUST_LOG.
+    #[arg(long, env = "CW_LOG_FORMAT", default_value = "text")]
+    log_format: String,
+
+    /// Most WebSocket connections (dashboards and overlays) at once; more are
+    /// refused with 503.
+    #[arg(long, env = "CW_MAX_CLIENTS", default_value = "10000")]
+    max_clients: String,
 
     /// YouTube Data API v3 key (required for youtube: and youtube-live: sources).
     #[arg(long, env = "YOUTUBE_API_KEY", hide_env_values = true)]
@@ -149,12 +168,18 @@ pub struct Config {
     pub poll_timeout: Duration,
     pub demo_rate_per_min: f64,
     pub demo_seed: Option<u64>,
+    /// `CW_RETENTION`: comments fetched longer ago are pruned; `None` keeps
+    /// them forever.
+    pub retention: Option<Duration>,
     pub youtube: YouTubeSettings,
     pub bilibili: BilibiliSettings,
     /// Settings of each `generic:NAME` source, by name.
     pub generic: Vec<(String, GenericSettings)>,
     pub http_timeout: Duration,
     pub max_body: usize,
+    pub max_clients: usize,
+    /// `CW_LOG_FORMAT=json`: log lines as JSON objects instead of text.
+    pub log_json: bool,
     /// `CW_HIGHLIGHT`: words the dashboard highlights from the start.
     pub highlight: Vec<String>,
     /// `CW_BLOCK`: words (and `author:NAME`s) the dashboard hides.
@@ -239,11 +264,22 @@ impl Config {
     }
 
     /// Parses `args` (the first is the program name) with env vars taken from
-    /// `lookup`. Flags win over env vars.
+    /// `lookup`. Flags win over env vars. A subcommand is ignored here: see
+    /// [`Invocation`].
     pub fn from_lookup<I, T>(
         args: I,
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<Config, ConfigError>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<OsString> + Clone,
+    {
+        let cli = Config::parse_cli(args, &lookup)?;
+        Config::validate(cli, &lookup)
+    }
+
+    /// The command line with env values from `lookup`, not yet validated.
+    fn parse_cli<I, T>(args: I, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Cli, ConfigError>
     where
         I: IntoIterator<Item = T>,
         T: Into<OsString> + Clone,
@@ -279,8 +315,7 @@ impl Config {
             }
         });
         let matches = command.try_get_matches_from(full)?;
-        let cli = Cli::from_arg_matches(&matches)?;
-        Config::validate(cli, &lookup)
+        Ok(Cli::from_arg_matches(&matches)?)
     }
 
     fn validate(cli: Cli, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
@@ -324,6 +359,7 @@ impl Config {
             }
         };
         let poll_timeout = parse_duration("CW_POLL_TIMEOUT", &cli.poll_timeout)?;
+        let retention = parse_retention(cli.retention.as_deref())?;
         let demo_rate_per_min = match cli.demo_rate.parse::<f64>() {
             Ok(r) if (0.0..=60_000.0).contains(&r) => r,
             _ => {
@@ -440,6 +476,27 @@ impl Config {
             }
             Some(k) => Some(Secret(k)),
         };
+        let max_clients = match cli.max_clients.trim().parse::<usize>() {
+            Ok(n @ 1..=1_000_000) => n,
+            _ => {
+                return Err(ConfigError::invalid(
+                    "CW_MAX_CLIENTS",
+                    &cli.max_clients,
+                    "expected a whole number from 1 to 1000000",
+                ));
+            }
+        };
+        let log_json = match cli.log_format.trim() {
+            "text" => false,
+            "json" => true,
+            _ => {
+                return Err(ConfigError::invalid(
+                    "CW_LOG_FORMAT",
+                    &cli.log_format,
+                    "expected text or json",
+                ));
+            }
+        };
         let mut generic = Vec::new();
         for spec in &sources {
             if let SourceSpec::Generic(name) = spec {
@@ -461,6 +518,8 @@ impl Config {
             generic,
             http_timeout,
             max_body,
+            max_clients,
+            log_json,
             sources,
             poll,
             listen,
@@ -470,6 +529,7 @@ impl Config {
             poll_timeout,
             demo_rate_per_min,
             demo_seed,
+            retention,
             highlight,
             block,
             featured_max,
@@ -480,6 +540,72 @@ impl Config {
     /// The defaults, as `cargo run` with nothing configured would use.
     pub fn defaults() -> Config {
         Config::from_lookup(["commentwatch"], |_| None).expect("the defaults are valid")
+    }
+}
+
+/// What the binary was asked to do.
+#[derive(Debug)]
+pub enum Invocation {
+    /// No subcommand: run the server.
+    Serve(Box<Config>),
+    /// `export`, `search` or `stats` on the log at `db` (see `crate::cli`);
+    /// only `CW_DB` matters, so a server setting cannot stop them.
+    Log {
+        db: PathBuf,
+        command: Box<crate::cli::Command>,
+    },
+}
+
+impl Invocation {
+    /// Reads the real command line, environment and `./.env`.
+    pub fn from_env() -> Result<Invocation, ConfigError> {
+        let dotenv = read_dotenv(".env")?;
+        Invocation::from_lookup(std::env::args_os(), |k| {
+            std::env::var(k).ok().or_else(|| dotenv.get(k).cloned())
+        })
+    }
+
+    /// Like [`Config::from_lookup`], subcommands included.
+    pub fn from_lookup<I, T>(
+        args: I,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Invocation, ConfigError>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<OsString> + Clone,
+    {
+        let mut cli = Config::parse_cli(args, &lookup)?;
+        match cli.command.take() {
+            None => Ok(Invocation::Serve(Box::new(Config::validate(cli, &lookup)?))),
+            Some(_) if cli.db.trim().is_empty() => Err(ConfigError::invalid(
+                "CW_DB",
+                &cli.db,
+                "expected the path of the SQLite comment log",
+            )),
+            Some(command) => Ok(Invocation::Log {
+                db: PathBuf::from(cli.db),
+                command: Box::new(command),
+            }),
+        }
+    }
+}
+
+/// Parses `CW_RETENTION`: a duration of at least an hour, or unset, empty
+/// or `forever` to keep everything.
+fn parse_retention(value: Option<&str>) -> Result<Option<Duration>, ConfigError> {
+    let Some(v) = value
+        .map(str::trim)
+        .filter(|v| !v.is_empty() && *v != "forever")
+    else {
+        return Ok(None);
+    };
+    match humantime::parse_duration(v) {
+        Ok(d) if d >= Duration::from_secs(3600) && !v.contains(' ') => Ok(Some(d)),
+        _ => Err(ConfigError::invalid(
+            "CW_RETENTION",
+            v,
+            "expected how long to keep comments, at least 1h, without spaces (90d, 12h), or forever",
+        )),
     }
 }
 
@@ -668,7 +794,10 @@ mod tests {
         let e = error_line(&[("CW_FEATURED_MAX", "0")]);
         assert!(e.starts_with("CW_FEATURED_MAX=\"0\""), "{e}");
         let e = error_line(&[("CW_OVERLAY_KEY", "short key")]);
-        assert!(e.starts_with("CW_OVERLAY_KEY=") && !e.contains("short"), "{e}");
+        assert!(
+            e.starts_with("CW_OVERLAY_KEY=") && !e.contains("short"),
+            "{e}"
+        );
     }
 
     #[test]

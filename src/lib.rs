@@ -18,12 +18,18 @@
 //! a source.
 
 pub mod app;
+/// The `export`, `search` and `stats` subcommands.
+pub mod cli;
 /// The values that flow through the pipeline.
 pub mod comment;
 /// Settings from flags, env vars and `.env`, validated at start.
 pub mod config;
+/// The "on stream" queue the OBS overlay shows.
+pub mod featured;
 /// Fan-out of serialized frames to every connected dashboard.
 pub mod hub;
+/// Counters and histograms for `/metrics`.
+pub mod metrics;
 /// Scheduling, paging, timeouts and backoff for every source.
 pub mod poller;
 /// The WebSocket frames and their JSON.

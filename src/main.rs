@@ -2,13 +2,15 @@
 
 use std::process::ExitCode;
 
-use commentwatch::config::ConfigError;
-use commentwatch::{App, Config};
+use commentwatch::App;
+use commentwatch::config::{ConfigError, Invocation};
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
-    let config = match Config::from_env() {
-        Ok(c) => c,
+    let config = match Invocation::from_env() {
+        Ok(Invocation::Serve(c)) => *c,
+        // `export`, `search`, `stats`: read the log and exit.
+        Ok(Invocation::Log { db, command }) => return commentwatch::cli::run(*command, &db),
         // --help, --version and unknown flags: clap prints and picks the code.
         Err(ConfigError::Cli(e)) => e.exit(),
         Err(e) => {
@@ -16,13 +18,17 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| EnvFilter::new("commentwatch=info,tower_http=warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("commentwatch=info,tower_http=warn"));
+    // `CW_LOG_FORMAT=json`: one JSON object per line, for log collectors.
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if config.log_json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
     let runtime = tokio::runtime::Runtime::new().expect("the tokio runtime starts");
     let result = runtime.block_on(async {
         let app = App::build(config).await?;

@@ -8,7 +8,7 @@
 //! and reports each source's state to the hub. The poller never builds HTML;
 //! that is the sanitizer's job.
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -19,6 +19,7 @@ use tracing::{debug, info, warn};
 
 use crate::config::Schedule;
 use crate::hub::Hub;
+use crate::metrics::Metrics;
 use crate::protocol::{Frame, SourceState, SourceStatus};
 use crate::quota;
 use crate::sanitize;
@@ -69,30 +70,66 @@ pub enum PollError {
 /// Where polled comments go: the log, then the hub. The lock makes "commit,
 /// then publish" one step, so frames leave in `seq` order even when several
 /// sources poll at once (a dashboard that saw `seq` 11 must never be sent 10).
+///
+/// When the log cannot be written (disk full, file locked), fetched batches
+/// wait in memory, up to `MAX_PENDING_COMMENTS`, and are written first, in
+/// order, once it can.
 #[derive(Clone)]
 pub struct Pipeline {
     pub log: CommentLog,
     pub hub: Hub,
-    order: Arc<tokio::sync::Mutex<()>>,
+    pub metrics: Metrics,
+    /// Held while committing and publishing; also guards the pending batches.
+    order: Arc<tokio::sync::Mutex<VecDeque<Batch>>>,
 }
+
+/// Fetched comments kept in memory while the log refuses writes. Past this
+/// the oldest are let go: sources that page newest-first fetch them again.
+pub const MAX_PENDING_COMMENTS: usize = 100_000;
 
 impl Pipeline {
     pub fn new(log: CommentLog, hub: Hub) -> Pipeline {
         Pipeline {
             log,
             hub,
+            metrics: Metrics::new(),
             order: Arc::default(),
         }
     }
 
-    /// Commits `batch` to the log and publishes what changed.
+    /// Commits `batch` (after any that are waiting) to the log and publishes
+    /// what changed. On error the batch waits for the next call.
     pub async fn ingest(&self, batch: Batch) -> Result<Vec<Change>, LogError> {
-        let _in_order = self.order.lock().await;
-        let changes = self.log.record(batch).await?;
-        for change in &changes {
-            self.hub.publish(Frame::change(change));
+        let mut pending = self.order.lock().await;
+        pending.push_back(batch);
+        let mut all = Vec::new();
+        while let Some(next) = pending.front() {
+            match self.log.record(next.clone()).await {
+                Ok(changes) => {
+                    pending.pop_front();
+                    for change in &changes {
+                        self.hub.publish(Frame::change(change));
+                    }
+                    all.extend(changes);
+                }
+                Err(e) => {
+                    let mut held: usize = pending.iter().map(|b| b.comments.len()).sum();
+                    while held > MAX_PENDING_COMMENTS && pending.len() > 1 {
+                        let dropped = pending.pop_front().map_or(0, |b| b.comments.len());
+                        held -= dropped;
+                        warn!(
+                            comments.dropped = dropped,
+                            "the comment log has been failing for long; letting go of {dropped} \
+                             fetched comments held in memory"
+                        );
+                    }
+                    self.metrics.set_pending(held);
+                    return Err(e);
+                }
+            }
         }
-        Ok(changes)
+        self.metrics.set_pending(0);
+        Ok(all)
     }
 }
 
@@ -142,6 +179,7 @@ pub async fn poll_once(
     }
     let mut gaps: Vec<Gap> = Vec::new();
     let mut failure = None;
+    let mut first_response: Option<Instant> = None;
     let mut runs = runs.into_iter();
     'runs: for run in runs.by_ref() {
         let mut cursor = match paging {
@@ -179,6 +217,7 @@ pub async fn poll_once(
                 }
                 break 'runs;
             };
+            first_response.get_or_insert_with(Instant::now);
             report.pages += 1;
             report.fetched += page.comments.len();
             report.skipped += page.skipped;
@@ -232,6 +271,13 @@ pub async fn poll_once(
         batch.quota = Some((quota::quota_day(Utc::now()), report.quota_units));
     }
     let changes = pipeline.ingest(batch).await?;
+    if let Some(t) = first_response
+        && !changes.is_empty()
+    {
+        pipeline
+            .metrics
+            .published(changes.len() as u64, t.elapsed().as_secs_f64());
+    }
     for change in &changes {
         match change.kind {
             ChangeKind::New => report.new += 1,
@@ -405,6 +451,7 @@ impl SourceTask {
             self.backfill_pages
         };
         let result = poll_once(&self.source, &self.pipeline, max_pages, self.timeout).await;
+        self.count(&result, started.elapsed().as_secs_f64());
         if let (Some(used), Ok(r)) = (quota_used.as_mut(), &result) {
             *used += r.quota_units;
         }
@@ -443,6 +490,29 @@ impl SourceTask {
             }
             Err(e) => self.after_failure(&mut state, e, quota_used),
         }
+    }
+
+    fn count(&self, result: &Result<PollReport, PollError>, seconds: f64) {
+        let (outcome, counts) = match result {
+            Ok(r) => (
+                "ok",
+                [r.fetched, r.new, r.updated, r.deleted].map(|n| n as u64),
+            ),
+            Err(e) => {
+                let outcome = match e {
+                    PollError::Source(SourceError::Transient { .. }) => "error",
+                    PollError::Source(SourceError::Quota { .. }) => "quota",
+                    PollError::Source(SourceError::Login { .. }) => "login",
+                    PollError::Source(SourceError::Stopped { .. }) => "stopped",
+                    PollError::Timeout(_) => "timeout",
+                    PollError::Log(_) => "log_error",
+                };
+                (outcome, [0; 4])
+            }
+        };
+        self.pipeline
+            .metrics
+            .poll(&self.name, outcome, seconds, counts);
     }
 
     /// Units spent today and the floor interval for this source.

@@ -41,6 +41,10 @@ enum Wire<'a> {
     Status {
         sources: &'a [SourceStatus],
     },
+    Featured {
+        comments: &'a [Comment],
+        max: usize,
+    },
 }
 
 impl Frame {
@@ -78,6 +82,25 @@ impl Frame {
     /// `{"type":"status","sources":[…]}`.
     pub fn status(sources: &[SourceStatus]) -> Frame {
         Frame::new(None, &Wire::Status { sources })
+    }
+
+    /// `{"type":"featured","comments":[COMMENT…],"max":N}`: what the streamer
+    /// put on stream, oldest first. Not a change of the log, so no `seq`.
+    pub fn featured(comments: &[Comment], max: usize) -> Frame {
+        Frame::new(None, &Wire::Featured { comments, max })
+    }
+
+    /// Whether this is a `featured` frame. serde writes an internally tagged
+    /// enum's tag first, so the prefix decides without parsing.
+    pub fn is_featured(&self) -> bool {
+        self.json.as_str().starts_with(r#"{"type":"featured""#)
+    }
+
+    /// Whether this frame changes a comment already in the log (`update` or
+    /// `delete`), which the featured queue must follow.
+    pub fn is_edit_or_delete(&self) -> bool {
+        let json = self.json.as_str();
+        json.starts_with(r#"{"type":"update""#) || json.starts_with(r#"{"type":"delete""#)
     }
 }
 

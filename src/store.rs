@@ -22,7 +22,10 @@ use crate::sanitize;
 
 const SCHEMA: &str = include_str!("store/schema.sql");
 /// Bumped whenever `schema.sql` changes in a way old files need migrating for.
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
+
+/// Search, filters, pages, statistics, export and retention.
+pub mod query;
 
 /// Why the log could not do what was asked.
 #[derive(Debug, thiserror::Error)]
@@ -101,6 +104,8 @@ pub struct Batch {
 pub struct CommentLog {
     conn: Arc<Mutex<Connection>>,
     log_id: Arc<str>,
+    /// The file, for its size and for read-only connections (`None` in memory).
+    file: Option<Arc<Path>>,
 }
 
 impl CommentLog {
@@ -111,10 +116,31 @@ impl CommentLog {
             source,
         };
         let conn = Connection::open(path).map_err(open_err)?;
-        Self::init(conn, path).map_err(|e| match e {
+        let mut log = Self::init(conn, path).map_err(|e| match e {
             LogError::Sql(source) => open_err(source),
             other => other,
+        })?;
+        log.file = Some(path.into());
+        Ok(log)
+    }
+
+    /// Bytes on disk: the file and its write-ahead log (0 in memory).
+    pub fn file_bytes(&self) -> u64 {
+        let Some(path) = &self.file else { return 0 };
+        let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+        let mut wal = path.as_os_str().to_owned();
+        wal.push("-wal");
+        size(path) + size(Path::new(&wal))
+    }
+
+    /// Moves everything in the write-ahead log into the file and truncates
+    /// it: the file alone is then complete, as at a clean shutdown.
+    pub async fn checkpoint(&self) -> Result<(), LogError> {
+        self.with(|conn| {
+            conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+            Ok(())
         })
+        .await
     }
 
     /// A private log in memory, for tests.
@@ -123,6 +149,13 @@ impl CommentLog {
     }
 
     fn init(conn: Connection, path: &Path) -> Result<CommentLog, LogError> {
+        // The search triggers call it, so it must exist before any write.
+        query::register_functions(&conn)?;
+        // Lets retention hand freed pages back to the disk (`PRAGMA
+        // incremental_vacuum`). It takes only in a new, empty file, before
+        // anything (even the switch to WAL) writes to it; in an older file
+        // it changes nothing.
+        conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")?;
         // WAL lets readers (the dashboard, exports) run while the poller
         // writes; NORMAL sync is durable across process crashes in WAL mode.
         conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -140,6 +173,8 @@ impl CommentLog {
             // Version 2 added emote images.
             conn.execute_batch("ALTER TABLE comments ADD COLUMN emotes TEXT")?;
         }
+        // Version 3 added search; its indexes fill in the background
+        // (`query`), for old files as for new comments.
         conn.execute_batch(SCHEMA)?;
         conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
         let fresh_id = format!("{:016x}", rand::random::<u64>());
@@ -154,6 +189,7 @@ impl CommentLog {
         Ok(CommentLog {
             conn: Arc::new(Mutex::new(conn)),
             log_id: log_id.into(),
+            file: None,
         })
     }
 
@@ -272,6 +308,40 @@ impl CommentLog {
     pub async fn count(&self) -> Result<i64, LogError> {
         self.with(|conn| Ok(conn.query_row("SELECT COUNT(*) FROM comments", [], |r| r.get(0))?))
             .await
+    }
+
+    /// One comment as it is now, by `(source, id)`: what the featured queue
+    /// puts on stream (never a copy a client sent).
+    pub async fn comment(&self, source: String, id: String) -> Result<Option<Comment>, LogError> {
+        self.with(move |conn| {
+            Ok(conn
+                .query_row(
+                    "SELECT * FROM comments WHERE source = ?1 AND id = ?2",
+                    [source, id],
+                    |r| comment_from_row(r, 0),
+                )
+                .optional()?)
+        })
+        .await
+    }
+
+    /// How many comments arrived (were fetched) at or after `since`, and the
+    /// latest `seq` at that moment, read together: the dashboard's "today"
+    /// counter adds every later `seq` it receives.
+    pub async fn count_fetched_since(&self, since: DateTime<Utc>) -> Result<(i64, i64), LogError> {
+        let since = rfc3339::format(&since);
+        self.with(move |conn| {
+            let tx = conn.transaction()?;
+            let count = tx.query_row(
+                "SELECT COUNT(*) FROM comments WHERE fetched_at >= ?1",
+                [since],
+                |r| r.get(0),
+            )?;
+            let latest = latest_seq(&tx)?;
+            tx.commit()?;
+            Ok((count, latest))
+        })
+        .await
     }
 
     /// Whether the log holds any comment from `source`.
@@ -449,8 +519,11 @@ fn comment_from_row(r: &Row<'_>, at: usize) -> rusqlite::Result<Comment> {
             id: r.get(at + 4)?,
             avatar: r.get(at + 5)?,
         },
+        html: query::html_from_stored(
+            r.get_ref(at + 6)?.as_str().unwrap_or(""),
+            &r.get::<_, String>(at + 7)?,
+        ),
         text: r.get(at + 6)?,
-        html: sanitize::html_from_log(&r.get::<_, String>(at + 7)?),
         published_at: time(8)?,
         fetched_at: time(9)?,
         likes: r.get(at + 10)?,

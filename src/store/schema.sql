@@ -52,3 +52,58 @@ CREATE TABLE IF NOT EXISTS meta (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
+
+-- Search (version 3). `comments_fts` finds substrings of three characters or
+-- more in text and author names (trigram tokenizer, case-insensitive); it
+-- reads the text from `comments` itself (external content), so it stores
+-- only its index. `comments_grams` answers one- and two-character queries,
+-- which trigrams cannot (each comment's distinct lowercased characters and
+-- character pairs), and the author filter (one token for the author's id,
+-- one for their lowercased name); `cw_grams()` makes its tokens and is
+-- registered by commentwatch on every connection it opens.
+--
+-- New comments are indexed after they are stored, in bulk (one INSERT …
+-- SELECT per index is several times cheaper than a trigger per row), up to
+-- `meta.search_upto`: see `CommentLog::index_pending`. Edits and deletions
+-- go through the triggers below, but only for rows already indexed; a
+-- comment not indexed yet is indexed later with its text at that time.
+CREATE VIRTUAL TABLE IF NOT EXISTS comments_fts USING fts5 (
+    text, author_name,
+    content = 'comments', content_rowid = 'seq', tokenize = 'trigram'
+);
+CREATE VIRTUAL TABLE IF NOT EXISTS comments_grams USING fts5 (
+    grams,
+    content = '', contentless_delete = 1, detail = none, tokenize = 'ascii'
+);
+CREATE TRIGGER IF NOT EXISTS comments_search_delete AFTER DELETE ON comments
+WHEN EXISTS (SELECT 1 FROM comments_fts_docsize WHERE id = old.seq) BEGIN
+    INSERT INTO comments_fts (comments_fts, rowid, text, author_name)
+        VALUES ('delete', old.seq, old.text, old.author_name);
+    DELETE FROM comments_grams WHERE rowid = old.seq;
+END;
+CREATE TRIGGER IF NOT EXISTS comments_search_update
+AFTER UPDATE OF text, author_name, author_id ON comments
+WHEN EXISTS (SELECT 1 FROM comments_fts_docsize WHERE id = old.seq) BEGIN
+    INSERT INTO comments_fts (comments_fts, rowid, text, author_name)
+        VALUES ('delete', old.seq, old.text, old.author_name);
+    INSERT INTO comments_fts (rowid, text, author_name)
+        VALUES (new.seq, new.text, new.author_name);
+    DELETE FROM comments_grams WHERE rowid = old.seq;
+    INSERT INTO comments_grams (rowid, grams)
+        VALUES (new.seq, cw_grams(new.text, new.author_name, new.author_id));
+END;
+
+-- Filters, newest first: by source and by time (authors go through
+-- `comments_grams`: B-tree indexes on author ids and names, written in
+-- random order, cost more per insert than all the rest). `changes (comment)` lets
+-- deleting a comment find its changes (ON DELETE CASCADE) without a pass
+-- over the whole feed; `fetched_at` is what retention prunes by.
+CREATE INDEX IF NOT EXISTS comments_source_seq ON comments (source, seq);
+CREATE INDEX IF NOT EXISTS comments_published ON comments (published_at);
+CREATE INDEX IF NOT EXISTS comments_fetched ON comments (fetched_at);
+CREATE INDEX IF NOT EXISTS changes_comment ON changes (comment);
+-- The rare kinds, newest first, without a pass over the log; partial, so
+-- ordinary comments cost them nothing.
+CREATE INDEX IF NOT EXISTS comments_deleted ON comments (seq) WHERE deleted = 1;
+CREATE INDEX IF NOT EXISTS comments_edited ON comments (seq) WHERE edited = 1;
+CREATE INDEX IF NOT EXISTS comments_paid ON comments (seq) WHERE amount_display IS NOT NULL;

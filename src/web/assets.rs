@@ -19,6 +19,21 @@ const ASSETS: &[(&str, &str, &str)] = &[
         include_str!("../../assets/style.css"),
     ),
     (
+        "overlay.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../assets/overlay.js"),
+    ),
+    (
+        "overlay.css",
+        "text/css; charset=utf-8",
+        include_str!("../../assets/overlay.css"),
+    ),
+    (
+        "log.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../assets/log.js"),
+    ),
+    (
         "favicon.svg",
         "image/svg+xml",
         include_str!("../../assets/favicon.svg"),

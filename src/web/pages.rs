@@ -3,35 +3,78 @@
 use askama::Template;
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use serde_json::json;
 use tracing::error;
 
+use super::Cockpit;
+use crate::featured::Featured;
+use crate::hub::Hub;
+use crate::metrics::Metrics;
 use crate::store::CommentLog;
 
 #[derive(Template)]
 #[template(path = "dashboard.html")]
 struct Dashboard {
     version: &'static str,
+    /// Starting settings (`CW_HIGHLIGHT`, `CW_BLOCK`, …) as JSON, read by
+    /// `dashboard.js` from a `data-` attribute: no inline script.
+    config: String,
 }
 
 /// `/`: the live dashboard. Comments arrive over `/ws`; the page is a shell.
-pub async fn dashboard() -> Response {
+pub async fn dashboard(
+    State(cockpit): State<Cockpit>,
+    State(featured): State<Featured>,
+) -> Response {
     render(&Dashboard {
         version: env!("CARGO_PKG_VERSION"),
+        config: cockpit.dashboard_json(featured.max()),
     })
 }
 
-/// `/healthz`: 200 while the log answers, 503 when it does not.
-pub async fn healthz(State(log): State<CommentLog>) -> Response {
+/// `/metrics`: Prometheus text (OpenMetrics), protected like the API.
+pub async fn metrics(
+    State(metrics): State<Metrics>,
+    State(hub): State<Hub>,
+    State(log): State<CommentLog>,
+) -> Response {
+    let quota: Vec<(String, i64)> = hub
+        .statuses()
+        .into_iter()
+        .filter_map(|s| Some((s.source, s.quota_used?)))
+        .collect();
+    let body = metrics.render(hub.clients(), &quota, log.file_bytes());
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        body,
+    )
+        .into_response()
+}
+
+/// `/healthz`: 200 while the log answers (503 when it does not), with each
+/// source's state. A source that is backing off is not a failed health
+/// check: the process is doing what it should.
+pub async fn healthz(State(log): State<CommentLog>, State(hub): State<Hub>) -> Response {
+    let sources: Vec<_> = hub
+        .statuses()
+        .into_iter()
+        .map(|s| json!({ "source": s.source, "state": s.state, "last_ok": s.last_ok.map(|t| crate::comment::rfc3339::format(&t)) }))
+        .collect();
     match log.latest_seq().await {
-        Ok(seq) => Json(json!({ "status": "ok", "latest_seq": seq })).into_response(),
+        Ok(seq) => {
+            Json(json!({ "status": "ok", "log": "ok", "latest_seq": seq, "sources": sources }))
+                .into_response()
+        }
         Err(e) => {
             error!(error = %e, "health check: the comment log does not answer");
             (
                 StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({ "status": "error", "detail": "the comment log does not answer" })),
+                Json(json!({ "status": "error", "log": "the comment log does not answer", "sources": sources })),
             )
                 .into_response()
         }

@@ -11,11 +11,15 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use std::time::{Duration, Instant};
+
+use futures_util::SinkExt;
 use serde::Deserialize;
-use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tracing::{Instrument, debug, warn};
 
 use super::AppState;
+use crate::metrics::Metrics;
 use crate::protocol::Frame;
 use crate::store::CommentLog;
 
@@ -23,6 +27,18 @@ use crate::store::CommentLog;
 pub const BACKLOG: usize = 300;
 /// Changes read from the log per query while replaying.
 const REPLAY_BATCH: usize = 500;
+/// Longest a single frame may wait to be written before the client counts
+/// as stuck and is dropped (it resumes by `seq` when it comes back).
+const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often an idle connection is pinged, and how long it may stay silent
+/// (no pong, no anything) before it counts as dead.
+const PING_EVERY: Duration = Duration::from_secs(30);
+const SILENT_LIMIT: Duration = Duration::from_secs(75);
+/// Bytes queued for one client beyond which its writes fail: each client's
+/// send queue is bounded, whatever it does.
+const MAX_QUEUED_BYTES: usize = 1 << 20;
+/// Frames written with one flush at most.
+const MAX_BATCH: usize = 256;
 
 #[derive(Debug, Deserialize)]
 pub struct LiveParams {
@@ -39,10 +55,27 @@ pub async fn live(
     if !same_origin(&headers) {
         // A page on another site must not read the streamer's feed through
         // their browser (cross-site WebSocket hijacking).
+        state.metrics.ws_refused("cross_origin");
         return (StatusCode::FORBIDDEN, "cross-origin WebSocket refused\n").into_response();
     }
+    let cap = state.limits.max_clients;
+    if state.hub.clients() >= cap {
+        state.metrics.ws_refused("capacity");
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::RETRY_AFTER, "10")],
+            format!("too many dashboards are connected (CW_MAX_CLIENTS={cap}); try again later\n"),
+        )
+            .into_response();
+    }
     let span = tracing::Span::current();
+    // Clients only send close, ping and pong frames: tiny read limits. The
+    // buffers are small because an idle dashboard should cost a few KiB.
     ws.max_message_size(4096)
+        .max_frame_size(4096)
+        .read_buffer_size(2048)
+        .write_buffer_size(8 * 1024)
+        .max_write_buffer_size(MAX_QUEUED_BYTES)
         .on_upgrade(move |socket| stream(socket, state, params.since).instrument(span))
 }
 
@@ -67,16 +100,22 @@ fn same_origin(headers: &HeaderMap) -> bool {
 async fn stream(mut socket: WebSocket, state: AppState, since: Option<i64>) {
     let hub = state.hub;
     let log = state.log;
+    let metrics = state.metrics;
     let _counted = hub.client_guard();
     // Subscribe first: anything published from here on reaches us.
     let mut rx = hub.subscribe();
     let Ok(latest) = log.latest_seq().await else {
         return close(&mut socket, close_code::ERROR, "comment log unavailable").await;
     };
-    if send(&mut socket, Frame::hello(latest, log.log_id()))
+    if send(&mut socket, &metrics, Frame::hello(latest, log.log_id()))
         .await
         .is_err()
-        || send(&mut socket, hub.status_frame()).await.is_err()
+        || send(&mut socket, &metrics, hub.status_frame())
+            .await
+            .is_err()
+        || send(&mut socket, &metrics, state.featured.frame())
+            .await
+            .is_err()
     {
         return;
     }
@@ -91,9 +130,14 @@ async fn stream(mut socket: WebSocket, state: AppState, since: Option<i64>) {
         },
     };
     let mut sent = start;
-    if catch_up(&mut socket, &log, &mut sent).await.is_err() {
+    if catch_up(&mut socket, &metrics, &log, &mut sent)
+        .await
+        .is_err()
+    {
         return;
     }
+    let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
+    let mut last_heard = Instant::now();
     loop {
         tokio::select! {
             biased;
@@ -102,20 +146,34 @@ async fn stream(mut socket: WebSocket, state: AppState, since: Option<i64>) {
             }
             received = rx.recv() => match received {
                 Ok(frame) => {
-                    if frame.seq.is_some_and(|s| s <= sent) {
-                        continue;
+                    // Frames already waiting go out in the same write: one
+                    // syscall for a burst instead of one per comment.
+                    let mut batch = vec![frame];
+                    let mut lagged = false;
+                    while batch.len() < MAX_BATCH {
+                        match rx.try_recv() {
+                            Ok(f) => batch.push(f),
+                            Err(TryRecvError::Lagged(_)) => {
+                                lagged = true;
+                                break;
+                            }
+                            Err(_) => break,
+                        }
                     }
-                    let seq = frame.seq;
-                    if send(&mut socket, frame).await.is_err() {
+                    if send_batch(&mut socket, &metrics, batch, &mut sent).await.is_err() {
                         return;
                     }
-                    if let Some(s) = seq {
-                        sent = s;
+                    if lagged {
+                        metrics.ws_resync();
+                        if catch_up(&mut socket, &metrics, &log, &mut sent).await.is_err() {
+                            return;
+                        }
                     }
                 }
                 Err(RecvError::Lagged(missed)) => {
+                    metrics.ws_resync();
                     debug!(missed, "a dashboard fell behind; catching it up from the log");
-                    if catch_up(&mut socket, &log, &mut sent).await.is_err() {
+                    if catch_up(&mut socket, &metrics, &log, &mut sent).await.is_err() {
                         return;
                     }
                 }
@@ -123,18 +181,32 @@ async fn stream(mut socket: WebSocket, state: AppState, since: Option<i64>) {
                     return close(&mut socket, close_code::AWAY, "server shutting down").await;
                 }
             },
+            _ = ping.tick() => {
+                if last_heard.elapsed() > SILENT_LIMIT {
+                    metrics.ws_dropped("silent");
+                    return close(&mut socket, close_code::POLICY, "no answer to pings").await;
+                }
+                if socket.send(Message::Ping(Default::default())).await.is_err() {
+                    return;
+                }
+            }
             incoming = socket.recv() => match incoming {
                 // Clients only send pings, pongs and close; pings are
                 // answered by axum itself.
                 None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
-                Some(Ok(_)) => {}
+                Some(Ok(_)) => last_heard = Instant::now(),
             },
         }
     }
 }
 
 /// Sends every change after `*sent` from the log, advancing `*sent`.
-async fn catch_up(socket: &mut WebSocket, log: &CommentLog, sent: &mut i64) -> Result<(), ()> {
+async fn catch_up(
+    socket: &mut WebSocket,
+    metrics: &Metrics,
+    log: &CommentLog,
+    sent: &mut i64,
+) -> Result<(), ()> {
     loop {
         let batch = match log.changes_since(*sent, REPLAY_BATCH).await {
             Ok(b) => b,
@@ -144,21 +216,65 @@ async fn catch_up(socket: &mut WebSocket, log: &CommentLog, sent: &mut i64) -> R
                 return Err(());
             }
         };
-        let Some(last) = batch.last().map(|c| c.seq) else {
+        if batch.is_empty() {
             return Ok(());
-        };
-        for change in &batch {
-            send(socket, Frame::change(change)).await?;
         }
-        *sent = last;
-        if batch.len() < REPLAY_BATCH {
+        let full = batch.len() == REPLAY_BATCH;
+        let frames = batch.iter().map(Frame::change).collect();
+        send_batch(socket, metrics, frames, sent).await?;
+        if !full {
             return Ok(());
         }
     }
 }
 
-async fn send(socket: &mut WebSocket, frame: Frame) -> Result<(), ()> {
-    socket.send(Message::Text(frame.json)).await.map_err(|_| ())
+/// Writes `frames` (skipping any `seq` at or below `*sent`) and flushes once.
+async fn send_batch(
+    socket: &mut WebSocket,
+    metrics: &Metrics,
+    frames: Vec<Frame>,
+    sent: &mut i64,
+) -> Result<(), ()> {
+    let mut last = *sent;
+    let write = async {
+        for frame in frames {
+            if frame.seq.is_some_and(|s| s <= last) {
+                continue;
+            }
+            if let Some(s) = frame.seq {
+                last = s;
+            }
+            socket.feed(Message::Text(frame.json)).await?;
+        }
+        socket.flush().await
+    };
+    match tokio::time::timeout(SEND_TIMEOUT, write).await {
+        Ok(Ok(())) => {
+            *sent = last;
+            Ok(())
+        }
+        Ok(Err(_)) => Err(()),
+        Err(_) => {
+            metrics.ws_dropped("too_slow");
+            debug!("a dashboard stopped reading; disconnecting it");
+            Err(())
+        }
+    }
+}
+
+async fn send(socket: &mut WebSocket, metrics: &Metrics, frame: Frame) -> Result<(), ()> {
+    // A client that stops reading fills its TCP window, then its bounded
+    // write buffer; past that, a send waits. It may not wait forever: the
+    // client is dropped, and resumes from its last `seq` when it reconnects.
+    match tokio::time::timeout(SEND_TIMEOUT, socket.send(Message::Text(frame.json))).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(_)) => Err(()),
+        Err(_) => {
+            metrics.ws_dropped("too_slow");
+            debug!("a dashboard stopped reading; disconnecting it");
+            Err(())
+        }
+    }
 }
 
 async fn close(socket: &mut WebSocket, code: u16, reason: &'static str) {

@@ -12,43 +12,15 @@
 //! CI), which makes them fail instead.
 
 use std::collections::{BTreeSet, HashSet};
-use std::io::{BufRead, BufReader};
-use std::os::unix::process::CommandExt;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use axum::http::Method;
 use commentwatch::comment::RawComment;
 use commentwatch::source::demo::{BACKLOG, DemoSource};
-use fantoccini::error::CmdError;
-use fantoccini::wd::WebDriverCompatibleCommand;
-use fantoccini::{Client, ClientBuilder};
-use hyper_util::client::legacy::connect::HttpConnector;
 use serde::Deserialize;
-use serde_json::{Value, json};
-use tempfile::TempDir;
 use tokio::time::Instant;
-use url::Url;
 
+use crate::chrome::Browser;
 use crate::helpers::{self, PATIENCE};
-
-const CHROMIUM: &str = "/usr/bin/chromium";
-const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
-
-/// Headless, and nothing that phones home or depends on the machine's GPU,
-/// sandbox support or the size of `/dev/shm`.
-const CHROMIUM_FLAGS: &[&str] = &[
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-];
 
 #[tokio::test]
 async fn the_dashboard_shows_live_demo_comments() {
@@ -418,74 +390,8 @@ impl Feed {
     }
 }
 
-/// A Chromium session and the chromedriver behind it.
-struct Browser {
-    client: Client,
-    /// Held only to end chromedriver (and Chromium) when the test does.
-    _driver: Driver,
-}
-
+/// The dashboard-specific looks, next to the shared harness in `chrome`.
 impl Browser {
-    /// Starts chromedriver and a headless Chromium; `None` (after saying so
-    /// on stderr) when they are not installed and not required.
-    async fn launch() -> Option<Browser> {
-        let missing: Vec<&str> = [CHROMIUM, CHROMEDRIVER]
-            .into_iter()
-            .filter(|p| !Path::new(p).exists())
-            .collect();
-        if !missing.is_empty() {
-            let what = format!(
-                "{} not found; install Debian's packages: apt-get install chromium chromium-driver",
-                missing.join(" and ")
-            );
-            if std::env::var("CW_REQUIRE_BROWSER").as_deref() == Ok("1") {
-                panic!("CW_REQUIRE_BROWSER=1 but {what}");
-            }
-            eprintln!("\n******** SKIPPED: browser test: {what} ********\n");
-            return None;
-        }
-
-        let driver = Driver::start().await;
-        let profile = format!("--user-data-dir={}", driver.profile.path().display());
-        let mut args: Vec<&str> = CHROMIUM_FLAGS.to_vec();
-        args.push(&profile);
-        let capabilities = json!({
-            "browserName": "chrome",
-            // Leave any dialog open so that `assert_no_dialog` sees it.
-            "unhandledPromptBehavior": "ignore",
-            "goog:loggingPrefs": { "browser": "ALL" },
-            "goog:chromeOptions": { "binary": CHROMIUM, "args": args },
-        });
-        let Value::Object(capabilities) = capabilities else {
-            unreachable!("capabilities are an object")
-        };
-        let client = tokio::time::timeout(
-            PATIENCE,
-            ClientBuilder::new(HttpConnector::new())
-                .capabilities(capabilities)
-                .connect(&driver.url),
-        )
-        .await
-        .expect("Chromium starts in time")
-        .expect("chromedriver opens a Chromium session");
-        Some(Browser {
-            client,
-            _driver: driver,
-        })
-    }
-
-    async fn goto(&self, url: &str) {
-        let done = self.client.goto(url).await;
-        self.check(done, &format!("open {url}")).await;
-    }
-
-    /// Runs `script` (a function body that returns JSON) in the page.
-    async fn eval<T: serde::de::DeserializeOwned>(&self, script: &str) -> T {
-        let value = self.client.execute(script, Vec::new()).await;
-        let value = self.check(value, "run a script in the page").await;
-        serde_json::from_value(value).expect("the script returns the expected shape")
-    }
-
     async fn feed(&self) -> Feed {
         self.eval(READ_FEED).await
     }
@@ -506,123 +412,5 @@ impl Browser {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-    }
-
-    /// Unwraps a WebDriver result; an open dialog is named as the cause,
-    /// since it is the likeliest one in these tests.
-    async fn check<T>(&self, result: Result<T, CmdError>, doing: &str) -> T {
-        match result {
-            Ok(value) => value,
-            Err(e) => match self.client.get_alert_text().await {
-                Ok(text) => panic!("the page opened a dialog ({text:?}); could not {doing}: {e}"),
-                Err(_) => panic!("could not {doing}: {e}"),
-            },
-        }
-    }
-
-    async fn assert_no_dialog(&self) {
-        if let Ok(text) = self.client.get_alert_text().await {
-            panic!("the page opened a dialog: {text:?}");
-        }
-    }
-
-    /// Console messages since the last call that show a blocked attack or a
-    /// broken page: Content-Security-Policy violations and uncaught errors.
-    async fn console_errors(&self) -> Vec<String> {
-        let log = self.client.issue_cmd(BrowserLog).await;
-        let log = self.check(log, "read the browser log").await;
-        let entries = log
-            .as_array()
-            .unwrap_or_else(|| panic!("chromedriver returned no browser log: {log}"));
-        entries
-            .iter()
-            .filter_map(|e| e["message"].as_str())
-            .filter(|m| m.contains("Content Security Policy") || m.contains("Uncaught"))
-            .map(str::to_owned)
-            .collect()
-    }
-
-    /// Ends the session, which closes Chromium; the driver goes on drop.
-    async fn close(self) {
-        let _ = self.client.close().await;
-    }
-}
-
-/// chromedriver's `POST /session/{id}/se/log`: the console messages since
-/// the last call. It is not W3C WebDriver, so fantoccini leaves it to us.
-#[derive(Debug)]
-struct BrowserLog;
-
-impl WebDriverCompatibleCommand for BrowserLog {
-    fn endpoint(&self, base: &Url, session: Option<&str>) -> Result<Url, url::ParseError> {
-        base.join(&format!("session/{}/se/log", session.unwrap_or_default()))
-    }
-
-    fn method_and_body(&self, _: &Url) -> (Method, Option<String>) {
-        (Method::POST, Some(json!({ "type": "browser" }).to_string()))
-    }
-}
-
-/// A running chromedriver with a fresh profile directory for its Chromium.
-/// Dropping it ends chromedriver and every browser process it started.
-struct Driver {
-    child: Child,
-    url: String,
-    profile: TempDir,
-}
-
-impl Driver {
-    async fn start() -> Driver {
-        let profile = tempfile::tempdir().expect("temp profile dir");
-        let mut child = Command::new(CHROMEDRIVER)
-            .arg("--port=0")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            // Its own process group, shared by the Chromium processes it
-            // starts, so `drop` can end them all even after a panic.
-            .process_group(0)
-            .spawn()
-            .expect("chromedriver starts");
-        let stdout = child.stdout.take().expect("chromedriver's stdout");
-        let (port_tx, port_rx) = tokio::sync::oneshot::channel();
-        // chromedriver picks the port and prints it; keep reading afterwards
-        // so that it never blocks on a full pipe.
-        std::thread::spawn(move || {
-            let mut port_tx = Some(port_tx);
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let port = line
-                    .split_once("started successfully on port ")
-                    .and_then(|(_, rest)| rest.trim_end_matches('.').parse::<u16>().ok());
-                if let Some(port) = port
-                    && let Some(tx) = port_tx.take()
-                {
-                    let _ = tx.send(port);
-                }
-            }
-        });
-        let mut driver = Driver {
-            child,
-            url: String::new(),
-            profile,
-        };
-        let port = tokio::time::timeout(PATIENCE, port_rx)
-            .await
-            .expect("chromedriver says its port in time")
-            .expect("chromedriver says its port before exiting");
-        driver.url = format!("http://127.0.0.1:{port}");
-        driver
-    }
-}
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let group = format!("-{}", self.child.id());
-        let _ = Command::new("kill")
-            .args(["-KILL", "--", &group])
-            .stderr(Stdio::null())
-            .status();
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }

@@ -19,6 +19,9 @@ pub const PATIENCE: Duration = Duration::from_secs(20);
 /// A running app with its own log file.
 pub struct TestApp {
     pub addr: SocketAddr,
+    /// The app's own pipeline: tests push batches through it directly.
+    #[allow(dead_code)]
+    pub feed: commentwatch::poller::Pipeline,
     /// The log file, for tests that restart on it.
     #[allow(dead_code)]
     pub db: PathBuf,
@@ -55,12 +58,14 @@ pub async fn spawn_app_on(db: &Path, env: &[(&str, &str)]) -> TestApp {
         .expect("test config is valid");
     let app = App::build(config).await.expect("app builds");
     let addr = app.local_addr();
+    let feed = app.pipeline();
     let (stop, stopped) = oneshot::channel::<()>();
     let handle = tokio::spawn(app.run(async move {
         let _ = stopped.await;
     }));
     TestApp {
         addr,
+        feed,
         db: db.to_owned(),
         stop: Some(stop),
         handle: Some(handle),
@@ -227,4 +232,103 @@ pub async fn poll(
 pub fn fixture(name: &str) -> String {
     let path = format!("{}/tests/data/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// The real binary, started as a user would, with stdout's first line (the
+/// dashboard address) read so tests know where it listens.
+pub struct Binary {
+    pub child: std::process::Child,
+    pub addr: String,
+    stderr: Option<std::thread::JoinHandle<String>>,
+}
+
+impl Binary {
+    /// Starts `commentwatch` through `sh -c "<prefix> exec BIN"` (prefix may
+    /// set limits) in `dir`, with only `env` set.
+    pub fn start(dir: &Path, env: &[(&str, &str)], prefix: &str) -> Binary {
+        use std::io::{BufRead, Read};
+        let bin = env!("CARGO_BIN_EXE_commentwatch");
+        let mut cmd = std::process::Command::new("sh");
+        cmd.arg("-c")
+            .arg(format!("{prefix} exec '{bin}'"))
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .current_dir(dir)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("the binary starts");
+        let mut err = child.stderr.take().unwrap();
+        let stderr = std::thread::spawn(move || {
+            let mut all = String::new();
+            let _ = err.read_to_string(&mut all);
+            all
+        });
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let addr = line
+            .trim()
+            .rsplit("http://")
+            .next()
+            .unwrap_or("")
+            .trim_end_matches('/')
+            .to_owned();
+        Binary {
+            child,
+            addr,
+            stderr: Some(stderr),
+        }
+    }
+
+    pub fn signal(&self, sig: &str) {
+        let status = std::process::Command::new("kill")
+            .args([&format!("-{sig}"), &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// Waits for the process to exit; returns its status and stderr.
+    pub fn wait(mut self, limit: Duration) -> (std::process::ExitStatus, String) {
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                let err = self.stderr.take().unwrap().join().unwrap();
+                return (status, err);
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("the binary did not exit within {limit:?}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Opens `/ws` (with `?since=`) on this process.
+    pub async fn connect(&self, since: Option<i64>) -> Client {
+        let url = match since {
+            Some(s) => format!("ws://{}/ws?since={s}", self.addr),
+            None => format!("ws://{}/ws", self.addr),
+        };
+        let (ws, _) = tokio::time::timeout(PATIENCE, connect_async(url))
+            .await
+            .expect("connect in time")
+            .expect("WebSocket handshake");
+        let mut client = Client { ws, latest_seq: 0 };
+        let hello = client.next_frame().await.expect("hello");
+        client.latest_seq = hello["latest_seq"].as_i64().unwrap();
+        client
+    }
+}
+
+impl Drop for Binary {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

@@ -2,6 +2,8 @@
 //! file in a temp directory, real WebSocket clients. One binary, one module
 //! per area.
 
+/// The shared headless-Chromium harness of the browser tests.
+mod chrome;
 /// Spawning the app, connecting WebSocket clients, reading frames.
 mod helpers;
 
@@ -9,12 +11,26 @@ mod helpers;
 mod auth;
 /// The dashboard in a real headless Chromium.
 mod browser;
+/// `commentwatch export|search|stats` on a live log: same bytes as the API.
+mod cli;
+/// The streamer's dashboard in a browser: order, pause, focus tools, flood.
+mod cockpit;
 /// Bad settings stop the binary with one line naming the variable.
 mod config;
+/// The real binary: SIGKILL, full disk, SIGTERM, corrupt files.
+mod crash;
+/// CSV and JSONL exports: hostile cells, formulas, BOM, streaming, filters.
+mod export;
 /// Hostile comments come out inert, checked on the frames clients receive.
 mod hostile;
 /// The live feed: order, shape, resume with `since`, restarts, dedupe.
 mod live_feed;
+/// `/log` and `/api/comments`: search in any script, filters, paging, retention.
+mod log_page;
+/// The OBS overlay and featuring: the queue, the read-only key, transparency.
+mod overlay;
+/// Stuck clients, caps, storage faults, metrics.
+mod resilience;
 /// Several real-format sources on one feed, configured by env vars.
 mod side_by_side;
 /// Bilibili replies against a mock speaking the real format.
@@ -25,3 +41,5 @@ mod source_generic;
 mod source_youtube;
 /// Pages, assets, headers, the token.
 mod web;
+/// The attack corpus through real sources into every page, in Chromium.
+mod xss_proof;

@@ -1,0 +1,291 @@
+// commentwatch overlay: an OBS browser source showing the featured comments
+// (or the latest ones) on a transparent page.
+//
+// Built to run for hours inside OBS's embedded Chromium without leaking or
+// stuttering: frames only change a small desired state; the DOM is patched
+// at most ten times a second (one card per comment, never a full
+// re-render), there are never more than `limit` cards plus a few leaving,
+// and every animation is a CSS transform/opacity the compositor runs.
+//
+// Safety rule, as on the dashboard: comment strings reach the page only via
+// textContent, except `comment.html`, which the server sanitized and which
+// is the only thing assigned to innerHTML. No HTML is built from strings.
+"use strict";
+
+(function () {
+  const params = new URLSearchParams(location.search);
+  const int = (name, def, min, max) => {
+    const v = parseInt(params.get(name) || "", 10);
+    return Number.isFinite(v) ? Math.min(max, Math.max(min, v)) : def;
+  };
+  const mode = params.get("mode") === "latest" ? "latest" : "featured";
+  const limit = int("limit", 5, 1, 20);
+  const fadeMs = int("fade", 0, 0, 3600) * 1000;
+  const size = int("size", 28, 10, 96);
+  const theme = ["dark", "light", "plain"].includes(params.get("theme")) ? params.get("theme") : "dark";
+  // A locally installed font by name; anything but letters, digits, spaces
+  // and - is dropped, and the name is quoted, so it stays one family name.
+  const font = (params.get("font") || "").replace(/[^\p{L}\p{N} \-]/gu, "").trim().slice(0, 60);
+  const key = params.get("key") || "";
+  const MIN_FRAME_MS = 100; // DOM updates at most 10 times a second
+  const LEAVE_MS = 450;
+  const MAX_LEAVING = 8;
+
+  const stage = document.getElementById("stage");
+  const template = document.getElementById("card-template");
+  const root = document.documentElement;
+  root.dataset.theme = theme;
+  root.dataset.mode = mode;
+  root.style.setProperty("--size", size + "px");
+  if (font) root.style.setProperty("--font", '"' + font + '", ' + getComputedStyle(root).getPropertyValue("--font-fallback"));
+
+  let blockWords = [];
+  try {
+    const cfg = JSON.parse(stage.dataset.config || "{}");
+    blockWords = (cfg.block || []).map((w) => String(w).trim().toLowerCase()).filter(Boolean);
+  } catch (_) {
+    blockWords = [];
+  }
+  function blocked(c) {
+    const name = ((c.author && c.author.name) || "").toLowerCase();
+    const text = (c.text || "").toLowerCase();
+    return blockWords.some((w) => (w.startsWith("author:") ? name === w.slice(7).trim() : text.includes(w)));
+  }
+
+  const key2 = (c) => c.source + "\u0000" + c.id;
+  // What should be on screen, oldest first (at most `limit`).
+  let wanted = [];
+  const cards = new Map(); // key -> { li, c, shownAt }
+  const expired = new Set(); // featured keys whose time ran out
+  let lastSeq = 0;
+  let logId = null;
+
+  // ------------------------------------------------------------ render
+  let scheduled = 0;
+  let lastRender = 0;
+  function schedule() {
+    if (scheduled) return;
+    const wait = Math.max(0, MIN_FRAME_MS - (performance.now() - lastRender));
+    scheduled = setTimeout(() => {
+      scheduled = 0;
+      lastRender = performance.now();
+      requestAnimationFrame(render);
+    }, wait);
+  }
+
+  function render() {
+    const now = Date.now();
+    const want = wanted.filter((c) => !expired.has(key2(c))).slice(-limit);
+    const keep = new Set(want.map(key2));
+    for (const [k, card] of cards) {
+      if (!keep.has(k)) leave(k, card);
+    }
+    let prev = null;
+    for (const c of want) {
+      const k = key2(c);
+      let card = cards.get(k);
+      if (!card) {
+        const li = template.content.firstElementChild.cloneNode(true);
+        card = { li, c: null, shownAt: now };
+        cards.set(k, card);
+        li.classList.add("entering");
+        li.addEventListener("animationend", () => li.classList.remove("entering"), { once: true });
+      }
+      if (card.c !== c) {
+        fill(card.li, c);
+        card.c = c;
+      }
+      // Keep DOM order = wanted order, moving only what is out of place.
+      const after = prev ? prev.nextElementSibling : stage.firstElementChild;
+      if (after !== card.li) stage.insertBefore(card.li, after);
+      prev = card.li;
+    }
+    // Leaving cards sit where they were; if too many pile up, go at once.
+    const leaving = stage.querySelectorAll(".card.leaving");
+    for (let i = 0; i < leaving.length - MAX_LEAVING; i++) leaving[i].remove();
+  }
+
+  function leave(k, card) {
+    cards.delete(k);
+    const li = card.li;
+    // The height is fixed first so that the collapse can animate from it.
+    li.style.setProperty("--h", li.offsetHeight + "px");
+    li.classList.remove("entering");
+    li.classList.add("leaving");
+    const gone = () => li.remove();
+    li.addEventListener("animationend", gone, { once: true });
+    setTimeout(gone, LEAVE_MS + 200); // in case animations are off
+  }
+
+  function fill(li, c) {
+    li.dataset.source = c.source;
+    li.dataset.id = c.id;
+    li.dataset.shownAt = li.dataset.shownAt || String(Date.now());
+    li.classList.toggle("paid", !!c.amount);
+    const author = c.author || {};
+    li.querySelector(".author").textContent = author.name || "";
+    const avatar = li.querySelector(".avatar");
+    const src = author.avatar || "";
+    if (avatar.dataset.src !== src || !avatar.childNodes.length) {
+      avatar.dataset.src = src;
+      avatar.replaceChildren();
+      if (src) {
+        const img = document.createElement("img");
+        img.src = src; // https on a platform image host, checked server-side
+        img.alt = "";
+        img.referrerPolicy = "no-referrer";
+        img.addEventListener("error", () => {
+          avatar.textContent = Array.from((author.name || "?").trim())[0] || "?";
+        }, { once: true });
+        avatar.append(img);
+      } else {
+        avatar.textContent = Array.from((author.name || "?").trim())[0] || "?";
+      }
+    }
+    const amount = li.querySelector(".amount");
+    amount.hidden = !c.amount;
+    amount.textContent = c.amount ? c.amount.display : "";
+    const body = li.querySelector(".body");
+    if (c.html) {
+      // The one innerHTML: sanitized on the server by the allowlist policy.
+      body.innerHTML = c.html;
+    } else {
+      body.textContent = c.text;
+    }
+    if (c.emotes) drawEmotes(body, c.emotes);
+  }
+
+  // Emote tokens become their images, built as elements (see dashboard.js).
+  function drawEmotes(body, emotes) {
+    const tokens = Object.keys(emotes).filter((tok) => tok.length > 0);
+    if (!tokens.length) return;
+    const walker = document.createTreeWalker(body, NodeFilter.SHOW_TEXT);
+    const nodes = [];
+    while (walker.nextNode()) nodes.push(walker.currentNode);
+    for (const node of nodes) {
+      const text = node.nodeValue;
+      const parts = [];
+      let i = 0;
+      let plain = "";
+      while (i < text.length) {
+        const token = tokens.find((tok) => text.startsWith(tok, i));
+        if (token) {
+          if (plain) parts.push(document.createTextNode(plain));
+          plain = "";
+          const img = document.createElement("img");
+          img.className = "emote";
+          img.src = emotes[token];
+          img.alt = token;
+          img.referrerPolicy = "no-referrer";
+          parts.push(img);
+          i += token.length;
+        } else {
+          plain += text[i];
+          i += 1;
+        }
+      }
+      if (!parts.length) continue;
+      if (plain) parts.push(document.createTextNode(plain));
+      node.replaceWith(...parts);
+    }
+  }
+
+  // Cards whose time is up leave; one timer for all of them.
+  if (fadeMs > 0) {
+    setInterval(() => {
+      const now = Date.now();
+      let changed = false;
+      for (const [k, card] of cards) {
+        if (now - card.shownAt >= fadeMs) {
+          expired.add(k);
+          changed = true;
+        }
+      }
+      if (mode === "latest" && changed) wanted = wanted.filter((c) => !expired.has(key2(c)));
+      if (changed) schedule();
+    }, 1000);
+  }
+
+  // ------------------------------------------------------------ frames
+  function handle(frame) {
+    switch (frame.type) {
+      case "hello":
+        retries = 0;
+        if ((logId && frame.log_id !== logId) || frame.latest_seq < lastSeq) {
+          // Another log: our seq means nothing there. Start over.
+          lastSeq = 0;
+          wanted = [];
+          schedule();
+          logId = frame.log_id;
+          const stale = socket;
+          socket = null;
+          stale.close();
+          connect();
+          return;
+        }
+        logId = frame.log_id;
+        break;
+      case "featured": {
+        if (mode !== "featured") return;
+        const list = (frame.comments || []).filter((c) => !blocked(c));
+        // A comment taken off and featured again gets a fresh timer.
+        const now = new Set(list.map(key2));
+        for (const k of expired) if (!now.has(k)) expired.delete(k);
+        wanted = list;
+        schedule();
+        break;
+      }
+      case "comment":
+      case "update":
+      case "delete": {
+        if (typeof frame.seq !== "number" || frame.seq <= lastSeq) return;
+        lastSeq = frame.seq;
+        if (mode !== "latest") return;
+        if (frame.type === "delete") {
+          wanted = wanted.filter((c) => !(c.source === frame.source && c.id === frame.id));
+        } else if (frame.type === "update") {
+          const k = key2(frame.comment);
+          wanted = wanted.map((c) => (key2(c) === k ? frame.comment : c));
+        } else if (!blocked(frame.comment) && !frame.comment.deleted) {
+          wanted.push(frame.comment);
+          // Only the newest `limit` can be shown: keep no more in memory.
+          if (wanted.length > limit * 2) wanted = wanted.slice(-limit);
+        }
+        schedule();
+        break;
+      }
+    }
+  }
+
+  let socket = null;
+  let retries = 0;
+  function connect() {
+    const proto = location.protocol === "https:" ? "wss:" : "ws:";
+    const q = new URLSearchParams({ mode });
+    if (key) q.set("key", key);
+    if (mode === "latest" && lastSeq > 0) q.set("since", String(lastSeq));
+    const ws = new WebSocket(proto + "//" + location.host + "/overlay/ws?" + q.toString());
+    socket = ws;
+    ws.addEventListener("message", (ev) => {
+      if (ws !== socket) return;
+      let frame;
+      try {
+        frame = JSON.parse(ev.data);
+      } catch (_) {
+        return;
+      }
+      handle(frame);
+    });
+    ws.addEventListener("open", () => {
+      if (mode === "featured") retries = 0;
+    });
+    ws.addEventListener("close", () => {
+      if (ws !== socket) return;
+      socket = null;
+      const delay = Math.min(15000, 500 * 2 ** retries) * (0.75 + Math.random() * 0.5);
+      retries = Math.min(retries + 1, 10);
+      setTimeout(connect, delay);
+    });
+  }
+  connect();
+})();

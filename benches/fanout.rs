@@ -1,0 +1,432 @@
+//! The whole pipeline under fan-out load: a mock YouTube Data API on
+//! loopback posts comments, the real `commentwatch` binary (release build)
+//! polls it, and N WebSocket clients receive every comment.
+//!
+//! Run with `cargo bench --bench fanout` (all scenarios),
+//! `cargo bench --bench fanout -- 1000` (only N = 1000), or
+//! `cargo bench --bench fanout -- soak` (1,000 clients, 100 comments/s for
+//! ten minutes, RSS at start and end). Prints, per
+//! scenario: pipeline latency (frame arrival − the moment the mock first
+//! served the comment, so the poll wait is excluded) p50/p99/max, messages
+//! delivered per second, missing/duplicate/out-of-order counts, server CPU
+//! per delivered message, server RSS idle with N clients and at peak. The
+//! figures are also written to `target/fanout.json`.
+//!
+//! Not part of `cargo test`: it takes minutes and wants a quiet machine.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::routing::get;
+use futures_util::StreamExt;
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+
+/// Clients handled by one task: the load generator must not be the
+/// bottleneck, and 10,000 tasks each with its own stack would be.
+const CLIENTS_PER_TASK: usize = 50;
+
+#[derive(Clone)]
+struct Mock {
+    /// When the run started; comment times are offsets from it.
+    epoch: Instant,
+    /// How many comments exist now (ids 0..posted).
+    posted: Arc<AtomicU64>,
+    /// First time each comment id was served, as offsets from `epoch`.
+    served: Arc<Mutex<HashMap<u64, Duration>>>,
+}
+
+fn thread_json(k: u64) -> Value {
+    let id = format!("Ugbench{k:010}");
+    let snippet = json!({
+        "textDisplay": format!("benchmark comment {k}: great stream, greetings from the load generator"),
+        "textOriginal": format!("benchmark comment {k}: great stream, greetings from the load generator"),
+        "authorDisplayName": format!("@viewer{}", k % 997),
+        "authorChannelId": {"value": format!("UCviewer{}", k % 997)},
+        "likeCount": 0,
+        "publishedAt": "2026-03-14T19:05:42Z",
+        "updatedAt": "2026-03-14T19:05:42Z"
+    });
+    json!({
+        "kind": "youtube#commentThread",
+        "id": id,
+        "snippet": {"topLevelComment": {"kind": "youtube#comment", "id": id, "snippet": snippet}, "totalReplyCount": 0}
+    })
+}
+
+/// `commentThreads.list`: newest first, 100 a page, `pageToken` = offset.
+async fn comment_threads(
+    State(mock): State<Mock>,
+    Query(q): Query<HashMap<String, String>>,
+) -> axum::Json<Value> {
+    let posted = mock.posted.load(Ordering::SeqCst);
+    let offset: u64 = q.get("pageToken").and_then(|t| t.parse().ok()).unwrap_or(0);
+    let top = posted.saturating_sub(offset);
+    let bottom = top.saturating_sub(100);
+    let now = mock.epoch.elapsed();
+    {
+        let mut served = mock.served.lock().unwrap();
+        for k in bottom..top {
+            served.entry(k).or_insert(now);
+        }
+    }
+    let items: Vec<Value> = (bottom..top).rev().map(thread_json).collect();
+    let mut body = json!({"kind": "youtube#commentThreadListResponse", "items": items});
+    if bottom > 0 {
+        body["nextPageToken"] = json!((offset + 100).to_string());
+    }
+    axum::Json(body)
+}
+
+async fn start_mock(mock: Mock) -> SocketAddr {
+    let app = Router::new()
+        .route("/youtube/v3/commentThreads", get(comment_threads))
+        .with_state(mock);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    addr
+}
+
+struct Server {
+    child: Child,
+    addr: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Server {
+    fn start(api: SocketAddr) -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let bin = env!("CARGO_BIN_EXE_commentwatch");
+        let mut child = Command::new(bin)
+            .env_clear()
+            .env("CW_SOURCES", "youtube:benchbench1")
+            .env("YOUTUBE_API_KEY", "bench")
+            .env("YOUTUBE_API_BASE", format!("http://{api}"))
+            .env("YOUTUBE_DAILY_QUOTA", "100000000")
+            .env("CW_POLL", "1s")
+            .env("CW_LISTEN", "127.0.0.1:0")
+            .env("CW_MAX_CLIENTS", "20000")
+            .env("CW_DB", dir.path().join("bench.db"))
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("the release binary starts");
+        use std::io::BufRead;
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let addr = line
+            .trim()
+            .rsplit("http://")
+            .next()
+            .unwrap()
+            .trim_end_matches('/')
+            .to_owned();
+        Server {
+            child,
+            addr,
+            _dir: dir,
+        }
+    }
+
+    /// CPU seconds (user + system) the server has used.
+    fn cpu_seconds(&self) -> f64 {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap();
+        let fields: Vec<&str> = stat
+            .rsplit(')')
+            .next()
+            .unwrap()
+            .split_whitespace()
+            .collect();
+        let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
+        ticks / 100.0
+    }
+
+    /// `(VmRSS, VmHWM)` in KiB.
+    fn memory_kib(&self) -> (u64, u64) {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        let field = |name: &str| {
+            status
+                .lines()
+                .find(|l| l.starts_with(name))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0)
+        };
+        (field("VmRSS:"), field("VmHWM:"))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// What every client saw: per comment index, arrival offsets; plus counts.
+#[derive(Default)]
+struct Seen {
+    /// `(comment index, arrival offset)` for each delivered frame.
+    arrivals: Vec<(u64, Duration)>,
+    duplicates: u64,
+    out_of_order: u64,
+}
+
+/// The comment index in a frame, found without building a JSON tree.
+fn comment_index(frame: &str) -> Option<u64> {
+    let at = frame.find("\"id\":\"Ugbench")? + "\"id\":\"Ugbench".len();
+    frame.get(at..at + 10)?.parse().ok()
+}
+
+fn seq_of(frame: &str) -> Option<i64> {
+    let at = frame.find("\"seq\":")? + 6;
+    let end = frame[at..].find([',', '}'])? + at;
+    frame[at..end].parse().ok()
+}
+
+/// Connects `n` clients; returns when all have their `hello`.
+async fn connect_clients(
+    server: &str,
+    n: usize,
+    epoch: Instant,
+    stop: Arc<AtomicBool>,
+    delivered: Arc<AtomicU64>,
+) -> Vec<tokio::task::JoinHandle<Seen>> {
+    let ready = Arc::new(AtomicU64::new(0));
+    let mut tasks = Vec::new();
+    for chunk in 0..n.div_ceil(CLIENTS_PER_TASK) {
+        let count = CLIENTS_PER_TASK.min(n - chunk * CLIENTS_PER_TASK);
+        let url = format!("ws://{server}/ws");
+        let (stop, ready, delivered) = (stop.clone(), ready.clone(), delivered.clone());
+        tasks.push(tokio::spawn(async move {
+            // Small buffers: 10,000 clients must fit in the load generator too.
+            let config = WebSocketConfig::default()
+                .read_buffer_size(8 * 1024)
+                .write_buffer_size(0);
+            let mut streams = futures_util::stream::SelectAll::new();
+            for i in 0..count {
+                let (ws, _) = loop {
+                    match tokio_tungstenite::connect_async_with_config(&url, Some(config), false)
+                        .await
+                    {
+                        Ok(ok) => break ok,
+                        Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+                    }
+                };
+                streams.push(ws.map(move |m| (i, m)));
+            }
+            let mut seen = Seen::default();
+            let mut last_seq = vec![0i64; count];
+            let mut got: Vec<std::collections::HashSet<u64>> = vec![Default::default(); count];
+            let mut hellos = 0;
+            loop {
+                let next = tokio::time::timeout(Duration::from_millis(200), streams.next()).await;
+                let Ok(Some((i, msg))) = next else {
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    continue;
+                };
+                let Ok(Message::Text(text)) = msg else {
+                    continue;
+                };
+                let text = text.as_str();
+                if text.starts_with(r#"{"type":"hello""#) {
+                    hellos += 1;
+                    if hellos == count {
+                        ready.fetch_add(count as u64, Ordering::SeqCst);
+                    }
+                    continue;
+                }
+                if !text.starts_with(r#"{"type":"comment""#) {
+                    continue;
+                }
+                let arrival = epoch.elapsed();
+                let (Some(k), Some(seq)) = (comment_index(text), seq_of(text)) else {
+                    continue;
+                };
+                if seq <= last_seq[i] {
+                    seen.out_of_order += 1;
+                }
+                last_seq[i] = seq;
+                if !got[i].insert(k) {
+                    seen.duplicates += 1;
+                    continue;
+                }
+                seen.arrivals.push((k, arrival));
+                delivered.fetch_add(1, Ordering::Relaxed);
+            }
+            seen
+        }));
+    }
+    while ready.load(Ordering::SeqCst) < n as u64 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tasks
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i]
+}
+
+enum Load {
+    Steady { per_second: u64, seconds: u64 },
+    Burst { comments: u64 },
+}
+
+async fn scenario(n: usize, load: Load) -> Value {
+    let epoch = Instant::now();
+    let mock = Mock {
+        epoch,
+        posted: Arc::new(AtomicU64::new(0)),
+        served: Arc::default(),
+    };
+    let api = start_mock(mock.clone()).await;
+    let server = Server::start(api);
+    // Let the first (empty) poll happen before clients connect.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let delivered = Arc::new(AtomicU64::new(0));
+    let tasks = connect_clients(&server.addr, n, epoch, stop.clone(), delivered.clone()).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let (idle_rss, _) = server.memory_kib();
+    let cpu_before = server.cpu_seconds();
+    let started = Instant::now();
+    let (total, label) = match load {
+        Load::Steady {
+            per_second,
+            seconds,
+        } => {
+            let total = per_second * seconds;
+            let interval = Duration::from_secs_f64(1.0 / per_second as f64);
+            let mut tick = tokio::time::interval(interval);
+            for _ in 0..total {
+                tick.tick().await;
+                mock.posted.fetch_add(1, Ordering::SeqCst);
+            }
+            (total, format!("steady {per_second}/s for {seconds}s"))
+        }
+        Load::Burst { comments } => {
+            mock.posted.fetch_add(comments, Ordering::SeqCst);
+            (comments, format!("burst of {comments}"))
+        }
+    };
+    let expected = total * n as u64;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while delivered.load(Ordering::Relaxed) < expected && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let cpu = server.cpu_seconds() - cpu_before;
+    let (end_rss, peak_rss) = server.memory_kib();
+    stop.store(true, Ordering::Relaxed);
+    let mut latencies = Vec::new();
+    let (mut duplicates, mut out_of_order, mut got) = (0, 0, 0u64);
+    let served = mock.served.lock().unwrap().clone();
+    for t in tasks {
+        let seen = t.await.unwrap();
+        duplicates += seen.duplicates;
+        out_of_order += seen.out_of_order;
+        got += seen.arrivals.len() as u64;
+        for (k, at) in seen.arrivals {
+            if let Some(s) = served.get(&k) {
+                latencies.push(at.saturating_sub(*s).as_secs_f64() * 1000.0);
+            }
+        }
+    }
+    latencies.sort_by(f64::total_cmp);
+    let result = json!({
+        "clients": n,
+        "load": label,
+        "comments": total,
+        "delivered": got,
+        "missing": expected.saturating_sub(got),
+        "duplicates": duplicates,
+        "out_of_order": out_of_order,
+        "latency_ms": {
+            "p50": percentile(&latencies, 0.50),
+            "p99": percentile(&latencies, 0.99),
+            "max": latencies.last().copied().unwrap_or(f64::NAN),
+        },
+        "messages_per_second": got as f64 / elapsed,
+        "server_cpu_us_per_message": cpu * 1e6 / got.max(1) as f64,
+        "server_rss_idle_kib": idle_rss,
+        "server_rss_idle_kib_per_client": idle_rss as f64 / n as f64,
+        "server_rss_peak_kib": peak_rss,
+        "server_rss_end_kib": end_rss,
+    });
+    println!(
+        "N={n:>5}  {label:<22} latency p50 {:>7.2} ms  p99 {:>7.2} ms  max {:>7.2} ms  | {:>9.0} msg/s | \
+         missing {} dup {} disorder {} | CPU {:.3} µs/msg | RSS idle {} KiB ({:.1} KiB/client), end {} KiB, peak {} KiB",
+        percentile(&latencies, 0.5),
+        percentile(&latencies, 0.99),
+        latencies.last().copied().unwrap_or(f64::NAN),
+        got as f64 / elapsed,
+        expected.saturating_sub(got),
+        duplicates,
+        out_of_order,
+        cpu * 1e6 / got.max(1) as f64,
+        idle_rss,
+        idle_rss as f64 / n as f64,
+        end_rss,
+        peak_rss,
+    );
+    result
+}
+
+#[tokio::main(flavor = "multi_thread")]
+async fn main() {
+    // 10,000 clients are 20,000 sockets on this machine.
+    let _ = rlimit::increase_nofile_limit(65_536);
+    if std::env::args().any(|a| a == "soak") {
+        let result = scenario(
+            1000,
+            Load::Steady {
+                per_second: 100,
+                seconds: 600,
+            },
+        )
+        .await;
+        let out = concat!(env!("CARGO_MANIFEST_DIR"), "/target/fanout-soak.json");
+        std::fs::write(out, serde_json::to_string_pretty(&result).unwrap()).unwrap();
+        println!("results written to {out}");
+        return;
+    }
+    let only: Option<usize> = std::env::args().skip(1).find_map(|a| a.parse().ok());
+    let sizes: Vec<usize> = match only {
+        Some(n) => vec![n],
+        None => vec![1, 100, 1000, 10_000],
+    };
+    let mut results = Vec::new();
+    for n in sizes {
+        results.push(
+            scenario(
+                n,
+                Load::Steady {
+                    per_second: 50,
+                    seconds: 20,
+                },
+            )
+            .await,
+        );
+        results.push(scenario(n, Load::Burst { comments: 500 }).await);
+    }
+    let out = concat!(env!("CARGO_MANIFEST_DIR"), "/target/fanout.json");
+    std::fs::write(out, serde_json::to_string_pretty(&results).unwrap()).unwrap();
+    println!("results written to {out}");
+}

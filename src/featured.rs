@@ -1,0 +1,348 @@
+//! The "on stream" queue: comments the streamer featured from the dashboard,
+//! shown by the OBS overlay until dismissed.
+//!
+//! It holds at most `CW_FEATURED_MAX` comments, oldest first; featuring one
+//! more drops the oldest. Every change is published once, as one serialized
+//! `featured` frame shared by every socket, and the latest frame is kept for
+//! sockets that connect later.
+//!
+//! The queue lives in memory: after a restart the overlay is empty, which is
+//! the safe failure (nothing stale goes on stream). Comments come from the
+//! log, never from the request, so the overlay only ever shows what the
+//! sanitizer produced; and a featured comment that is edited or deleted on
+//! the platform is updated or taken off stream at once (`follow`), so a
+//! moderator's deletion never lingers on a broadcast.
+
+use std::sync::{Arc, Mutex};
+
+use serde::Deserialize;
+use tokio::sync::broadcast::error::RecvError;
+use tokio_util::sync::CancellationToken;
+use tracing::warn;
+
+use crate::comment::Comment;
+use crate::hub::Hub;
+use crate::protocol::Frame;
+use crate::store::CommentLog;
+
+/// A cheap, cloneable handle on the queue.
+#[derive(Clone)]
+pub struct Featured {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    max: usize,
+    hub: Hub,
+    state: Mutex<State>,
+}
+
+struct State {
+    comments: Vec<Comment>,
+    /// `comments` serialized, ready for a socket that connects.
+    frame: Frame,
+}
+
+impl Featured {
+    /// An empty queue of at most `max` comments that publishes on `hub`.
+    pub fn new(max: usize, hub: Hub) -> Featured {
+        let max = max.max(1);
+        Featured {
+            inner: Arc::new(Inner {
+                max,
+                hub,
+                state: Mutex::new(State {
+                    comments: Vec::new(),
+                    frame: Frame::featured(&[], max),
+                }),
+            }),
+        }
+    }
+
+    /// How many comments the queue holds at most.
+    pub fn max(&self) -> usize {
+        self.inner.max
+    }
+
+    /// The current queue as a frame, for a socket that just connected.
+    pub fn frame(&self) -> Frame {
+        self.lock().frame.clone()
+    }
+
+    /// The featured comments, oldest first.
+    pub fn comments(&self) -> Vec<Comment> {
+        self.lock().comments.clone()
+    }
+
+    /// Puts `comment` on stream (at the end; the oldest leaves when full).
+    /// Featuring one that is already on stream refreshes it in place.
+    pub fn feature(&self, comment: Comment) -> bool {
+        self.change(|list, max| {
+            match list
+                .iter_mut()
+                .find(|c| c.source == comment.source && c.id == comment.id)
+            {
+                Some(old) if *old == comment => return false,
+                Some(old) => *old = comment,
+                None => {
+                    list.push(comment);
+                    let excess = list.len().saturating_sub(max);
+                    list.drain(..excess);
+                }
+            }
+            true
+        })
+    }
+
+    /// Takes one comment off stream; `false` if it was not on.
+    pub fn dismiss(&self, source: &str, id: &str) -> bool {
+        self.change(|list, _| {
+            let before = list.len();
+            list.retain(|c| !(c.source == source && c.id == id));
+            list.len() != before
+        })
+    }
+
+    /// Takes every comment off stream.
+    pub fn clear(&self) -> bool {
+        self.change(|list, _| {
+            let had = !list.is_empty();
+            list.clear();
+            had
+        })
+    }
+
+    /// Replaces a featured comment by its current version from the log, or
+    /// drops it if it was deleted; comments not on stream are ignored.
+    fn refresh(&self, comment: &Comment) {
+        self.change(|list, _| {
+            let Some(pos) = list
+                .iter()
+                .position(|c| c.source == comment.source && c.id == comment.id)
+            else {
+                return false;
+            };
+            if comment.deleted {
+                list.remove(pos);
+            } else if list[pos] != *comment {
+                list[pos] = comment.clone();
+            } else {
+                return false;
+            }
+            true
+        });
+    }
+
+    fn is_featured(&self, source: &str, id: &str) -> bool {
+        self.lock()
+            .comments
+            .iter()
+            .any(|c| c.source == source && c.id == id)
+    }
+
+    /// Reads a featured comment again from the log and follows what
+    /// happened to it there.
+    async fn reread(&self, log: &CommentLog, source: String, id: String) {
+        match log.comment(source.clone(), id.clone()).await {
+            Ok(Some(now)) => self.refresh(&now),
+            Ok(None) => {
+                self.dismiss(&source, &id);
+            }
+            Err(e) => warn!(error = %e, "re-reading a featured comment from the log failed"),
+        }
+    }
+
+    /// Applies `f` to the queue and, if it says something changed, publishes
+    /// the new frame. Publishing under the lock keeps frames in the order of
+    /// the changes (the hub's `publish` never blocks).
+    fn change(&self, f: impl FnOnce(&mut Vec<Comment>, usize) -> bool) -> bool {
+        let mut state = self.lock();
+        if !f(&mut state.comments, self.inner.max) {
+            return false;
+        }
+        state.frame = Frame::featured(&state.comments, self.inner.max);
+        self.inner.hub.publish(state.frame.clone());
+        true
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        // Every change is a whole-vector update; a panic mid-way leaves a
+        // consistent (if stale) queue, so a poisoned lock is still usable.
+        self.inner.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Follows edits and deletions of featured comments until `stop`: the
+    /// task `app` spawns next to the poller.
+    pub async fn follow(self, log: CommentLog, stop: CancellationToken) {
+        let mut rx = self.inner.hub.subscribe();
+        loop {
+            let received = tokio::select! {
+                _ = stop.cancelled() => return,
+                received = rx.recv() => received,
+            };
+            match received {
+                Ok(frame) => {
+                    // Edits and deletions are rare and the queue is usually
+                    // empty: only those frames are parsed, and only then.
+                    if !frame.is_edit_or_delete() || self.lock().comments.is_empty() {
+                        continue;
+                    }
+                    let Ok(change) = serde_json::from_str::<ChangeFrame>(frame.json.as_str())
+                    else {
+                        continue;
+                    };
+                    let (source, id) = match change {
+                        ChangeFrame {
+                            comment: Some(key), ..
+                        } => (key.source, key.id),
+                        ChangeFrame {
+                            source: Some(source),
+                            id: Some(id),
+                            ..
+                        } => (source, id),
+                        _ => continue,
+                    };
+                    if self.is_featured(&source, &id) {
+                        self.reread(&log, source, id).await;
+                    }
+                }
+                // Missed frames might have edited or deleted one of ours:
+                // read each featured comment again from the log.
+                Err(RecvError::Lagged(_)) => {
+                    for c in self.comments() {
+                        self.reread(&log, c.source, c.id).await;
+                    }
+                }
+                Err(RecvError::Closed) => return,
+            }
+        }
+    }
+}
+
+/// The parts of an `update` (`comment`) or `delete` (`source`, `id`) frame
+/// that name the comment.
+#[derive(Deserialize)]
+struct ChangeFrame {
+    comment: Option<Key>,
+    source: Option<String>,
+    id: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Key {
+    source: String,
+    id: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use chrono::Utc;
+
+    use super::*;
+    use crate::comment::RawComment;
+    use crate::poller::Pipeline;
+    use crate::store::Batch;
+
+    fn comment(id: &str, text: &str) -> Comment {
+        let at = chrono::DateTime::parse_from_rfc3339("2026-01-02T03:04:05Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let raw = RawComment {
+            id: id.into(),
+            author_name: "viewer".into(),
+            author_id: "v1".into(),
+            text: text.into(),
+            published_at: Some(at),
+            ..RawComment::default()
+        };
+        crate::sanitize::sanitize("demo", raw, at).expect("a valid comment")
+    }
+
+    fn ids(f: &Featured) -> Vec<String> {
+        f.comments().into_iter().map(|c| c.id).collect()
+    }
+
+    #[test]
+    fn the_queue_keeps_the_newest_max_and_publishes_each_change_once() {
+        let hub = Hub::new();
+        let mut rx = hub.subscribe();
+        let f = Featured::new(2, hub);
+        assert!(f.feature(comment("a", "one")));
+        assert!(
+            !f.feature(comment("a", "one")),
+            "featuring twice changes nothing"
+        );
+        assert!(f.feature(comment("b", "two")));
+        assert!(f.feature(comment("c", "three")));
+        assert_eq!(ids(&f), ["b", "c"], "the oldest made room");
+        assert!(f.dismiss("demo", "b"));
+        assert!(!f.dismiss("demo", "b"));
+        assert!(f.clear());
+        assert!(!f.clear());
+        let mut frames = Vec::new();
+        while let Ok(frame) = rx.try_recv() {
+            assert!(frame.is_featured() && frame.seq.is_none());
+            frames.push(frame);
+        }
+        assert_eq!(frames.len(), 5, "one frame per change, none for no-ops");
+        assert_eq!(
+            f.frame().json.as_str(),
+            r#"{"type":"featured","comments":[],"max":2}"#
+        );
+    }
+
+    #[tokio::test]
+    async fn a_featured_comment_follows_its_edit_and_leaves_when_deleted() {
+        let log = CommentLog::open_in_memory().unwrap();
+        let hub = Hub::new();
+        let pipeline = Pipeline::new(log.clone(), hub.clone());
+        let f = Featured::new(5, hub);
+        let stop = CancellationToken::new();
+        tokio::spawn(f.clone().follow(log.clone(), stop.clone()));
+        let batch = |comments: Vec<Comment>, deleted: Vec<String>| Batch {
+            source: "demo".into(),
+            comments,
+            deleted,
+            ..Batch::default()
+        };
+        pipeline
+            .ingest(batch(vec![comment("x", "first words")], vec![]))
+            .await
+            .unwrap();
+        let stored = log.comment("demo".into(), "x".into()).await.unwrap();
+        f.feature(stored.expect("stored"));
+
+        let mut edited = comment("x", "edited words");
+        edited.edited = true;
+        pipeline.ingest(batch(vec![edited], vec![])).await.unwrap();
+        let wait = |done: &dyn Fn() -> bool| {
+            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+            while !done() {
+                assert!(std::time::Instant::now() < deadline, "timed out");
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        };
+        let g = f.clone();
+        tokio::task::spawn_blocking(move || {
+            wait(&|| {
+                g.comments()
+                    .first()
+                    .is_some_and(|c| c.text == "edited words")
+            })
+        })
+        .await
+        .unwrap();
+
+        pipeline
+            .ingest(batch(vec![], vec!["x".into()]))
+            .await
+            .unwrap();
+        let g = f.clone();
+        tokio::task::spawn_blocking(move || wait(&|| g.comments().is_empty()))
+            .await
+            .unwrap();
+        stop.cancel();
+    }
+}

@@ -1,0 +1,234 @@
+//! The comment log's JSON API and exports:
+//!
+//! - `GET /api/comments`: one page, newest first, `{"comments": [...],
+//!   "next_before_seq": N|null}`;
+//! - `GET /api/comments.csv` and `GET /api/comments.jsonl`: the whole
+//!   selection, streamed in constant memory;
+//! - `GET /api/stats`: totals, comments per minute, most active authors and
+//!   busiest minutes, which the `/log` page draws.
+//!
+//! All of them take the parameters of `/log` (parsed by
+//! `store::query::Params`). A parameter that cannot be used is a 400 naming
+//! it, never a 500 and never a quietly broader selection. This module only
+//! reads the log; it never touches the hub or a source.
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::{Json, Router, routing::get};
+use chrono::Utc;
+use serde::Serialize;
+use tracing::{debug, error};
+
+use super::AppState;
+use crate::store::query::{self, ExportError, Format, ParamError, Params, Row};
+use crate::store::{CommentLog, LogError};
+
+/// The API routes; `web::router` puts them behind the token.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/comments", get(comments))
+        .route("/api/comments.csv", get(csv))
+        .route("/api/comments.jsonl", get(jsonl))
+        .route("/api/stats", get(stats))
+}
+
+/// Why an API request failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// Return `400 Bad Request` naming the parameter.
+    #[error(transparent)]
+    BadParam(#[from] ParamError),
+    /// Return `500 Internal Server Error`; logged here, once.
+    #[error(transparent)]
+    Log(#[from] LogError),
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: String,
+    param: Option<&'a str>,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        match self {
+            ApiError::BadParam(e) => (
+                StatusCode::BAD_REQUEST,
+                Json(ErrorBody {
+                    error: e.to_string(),
+                    param: Some(&e.param),
+                }),
+            )
+                .into_response(),
+            ApiError::Log(e) => {
+                error!(error = %e, "reading the comment log failed");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    Json(ErrorBody {
+                        error: "the comment log could not be read".into(),
+                        param: None,
+                    }),
+                )
+                    .into_response()
+            }
+        }
+    }
+}
+
+/// Parses a request's parameters; shared with the page.
+pub fn params(pairs: &[(String, String)]) -> Result<Params, ParamError> {
+    Params::parse(pairs.iter().map(|(k, v)| (k, v)), Utc::now())
+}
+
+#[derive(Serialize)]
+struct CommentsBody<'a> {
+    comments: Vec<Row<'a>>,
+    next_before_seq: Option<i64>,
+}
+
+/// `GET /api/comments`: one page of the selection, newest first.
+async fn comments(
+    State(log): State<CommentLog>,
+    Query(pairs): Query<Vec<(String, String)>>,
+) -> Result<Response, ApiError> {
+    let params = params(&pairs)?;
+    let limit = params.page_limit()?;
+    let page = log.page(params.selection, params.before_seq, limit).await?;
+    let body = CommentsBody {
+        comments: page
+            .comments
+            .iter()
+            .map(|(seq, comment)| Row { seq: *seq, comment })
+            .collect(),
+        next_before_seq: page.next_before_seq,
+    };
+    Ok(Json(body).into_response())
+}
+
+/// `GET /api/stats`: statistics of the selection.
+async fn stats(
+    State(log): State<CommentLog>,
+    Query(pairs): Query<Vec<(String, String)>>,
+) -> Result<Response, ApiError> {
+    let params = params(&pairs)?;
+    Ok(Json(log.stats(params.selection).await?).into_response())
+}
+
+/// `GET /api/comments.csv`: the selection as CSV (`?bom=1` for spreadsheets).
+async fn csv(
+    State(log): State<CommentLog>,
+    Query(pairs): Query<Vec<(String, String)>>,
+) -> Result<Response, ApiError> {
+    let params = params(&pairs)?;
+    let format = Format::Csv { bom: params.bom };
+    stream(log, params, format).await
+}
+
+/// `GET /api/comments.jsonl`: the selection as JSON Lines.
+async fn jsonl(
+    State(log): State<CommentLog>,
+    Query(pairs): Query<Vec<(String, String)>>,
+) -> Result<Response, ApiError> {
+    let params = params(&pairs)?;
+    stream(log, params, Format::Jsonl).await
+}
+
+/// Streams an export. A blocking task reads the log batch by batch and sends
+/// each formatted chunk through a small channel; the channel fills when the
+/// client reads slowly, and that blocks the reader, so memory holds a few
+/// chunks whatever the row count. When the client goes away the channel
+/// closes and the reader stops at its next chunk.
+async fn stream(log: CommentLog, params: Params, format: Format) -> Result<Response, ApiError> {
+    if params.selection.uses_index() {
+        log.index_pending().await?;
+    }
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
+    tokio::task::spawn_blocking(move || {
+        let mut out = ChannelWriter {
+            tx: tx.clone(),
+            buf: Vec::with_capacity(CHUNK),
+        };
+        let result = log
+            .reader()
+            .map_err(ExportError::from)
+            .and_then(|mut reader| {
+                query::export(
+                    &mut reader,
+                    &params.selection,
+                    params.before_seq,
+                    params.limit,
+                    format,
+                    &mut out,
+                    &mut |_| {},
+                )
+            });
+        match result {
+            Ok(rows) => debug!(export.rows = rows, "export finished"),
+            // The client went away: nothing to tell anyone.
+            Err(ExportError::Write(_)) => debug!("export stopped: the client went away"),
+            Err(ExportError::Log(e)) => {
+                error!(error = %e, "an export failed while reading the comment log");
+                // Fails the body, so the client sees a broken download
+                // rather than a file that looks complete.
+                let _ = tx.blocking_send(Err(std::io::Error::other("the export failed")));
+            }
+        }
+    });
+    let body = Body::from_stream(futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|chunk| (chunk, rx))
+    }));
+    let (content_type, extension) = match format {
+        Format::Csv { .. } => ("text/csv; charset=utf-8; header=present", "csv"),
+        Format::Jsonl => ("application/jsonl; charset=utf-8", "jsonl"),
+    };
+    let filename = format!(
+        "attachment; filename=\"commentwatch-{}.{extension}\"",
+        Utc::now().format("%Y%m%d-%H%M%S")
+    );
+    Ok((
+        [
+            (header::CONTENT_TYPE, content_type.to_owned()),
+            (header::CONTENT_DISPOSITION, filename),
+            (header::CACHE_CONTROL, "no-store".to_owned()),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+/// Bytes per chunk sent to the client.
+const CHUNK: usize = 64 * 1024;
+
+/// A `Write` that hands full chunks to the response body.
+struct ChannelWriter {
+    tx: tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>,
+    buf: Vec<u8>,
+}
+
+impl ChannelWriter {
+    fn send(&mut self) -> std::io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let chunk = std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK));
+        self.tx
+            .blocking_send(Ok(Bytes::from(chunk)))
+            .map_err(|_| std::io::Error::from(std::io::ErrorKind::BrokenPipe))
+    }
+}
+
+impl std::io::Write for ChannelWriter {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= CHUNK {
+            self.send()?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.send()
+    }
+}

@@ -1,0 +1,528 @@
+//! `/log`: the comment log review page, server-rendered with askama and
+//! usable without JavaScript. Newest first, paged by `seq` (keyset, so a
+//! page never shifts while comments arrive), with a search box and filters
+//! that live in the URL, matches highlighted, a link from each comment to
+//! itself on its platform, and a statistics panel (`assets/log.js` fetches
+//! `/api/stats` and draws it; `?stats=1` renders it here instead).
+//!
+//! Comment text reaches the page only through askama's escaping; the one
+//! `|safe` is the sanitizer's HTML. Highlighting therefore works on the
+//! plain text, split around the matches. This module reads the log and
+//! nothing else.
+
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use axum::{Router, routing::get};
+use chrono::{DateTime, Duration, Utc};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use tracing::error;
+
+use super::{AppState, api};
+use crate::comment::{Comment, rfc3339};
+use crate::source::bilibili::{self, VideoId};
+use crate::store::CommentLog;
+use crate::store::query::{self, Params, SourceFilter, Stats};
+
+/// The page and, behind it, the API it links to.
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/log", get(page)).merge(api::routes())
+}
+
+/// Characters kept as they are in URLs we build (RFC 3986 unreserved).
+const URL_SAFE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+fn enc(s: &str) -> String {
+    utf8_percent_encode(s, URL_SAFE).to_string()
+}
+
+/// `path?k=v&…` from pairs, values encoded.
+fn href(path: &str, pairs: &[(&str, String)]) -> String {
+    let mut out = String::from(path);
+    for (i, (k, v)) in pairs.iter().enumerate() {
+        out.push(if i == 0 { '?' } else { '&' });
+        out.push_str(k);
+        out.push('=');
+        out.push_str(&enc(v));
+    }
+    out
+}
+
+/// The page's address of a comment on its platform: YouTube's
+/// `watch?v=VIDEO&lc=COMMENT`, Bilibili's video page with `#reply<rpid>`;
+/// none for the demo and generic APIs.
+pub fn platform_link(source: &str, id: &str) -> Option<String> {
+    let (kind, arg) = source.split_once(':')?;
+    match kind {
+        "youtube" | "youtube-live" => Some(format!(
+            "https://www.youtube.com/watch?v={}&lc={}",
+            enc(arg),
+            enc(id)
+        )),
+        "bilibili" => {
+            let video = match bilibili::parse_video_id(arg)? {
+                VideoId::Bv(bv) => bv,
+                VideoId::Av(n) => format!("av{n}"),
+            };
+            let mut url = format!("https://www.bilibili.com/video/{}", enc(&video));
+            if !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()) {
+                url.push_str("#reply");
+                url.push_str(id);
+            }
+            Some(url)
+        }
+        _ => None,
+    }
+}
+
+/// A piece of text, highlighted when it is a match.
+struct Part {
+    text: String,
+    hit: bool,
+}
+
+fn parts(text: &str, q: Option<&str>) -> Vec<Part> {
+    match q {
+        Some(q) => query::split_matches(text, q)
+            .into_iter()
+            .map(|(t, hit)| Part {
+                text: t.to_owned(),
+                hit,
+            })
+            .collect(),
+        None => vec![Part {
+            text: text.to_owned(),
+            hit: false,
+        }],
+    }
+}
+
+/// One comment as the page shows it.
+struct RowView {
+    seq: i64,
+    source: String,
+    source_url: String,
+    author: Vec<Part>,
+    author_url: String,
+    time_iso: String,
+    time_text: String,
+    around_url: String,
+    /// The text split around matches when searching; otherwise the
+    /// sanitized HTML is shown.
+    text: Option<Vec<Part>>,
+    html: String,
+    link: Option<String>,
+    reply_to: Option<String>,
+    reply_link: Option<String>,
+    amount: Option<String>,
+    likes: i64,
+    edited: bool,
+    deleted: bool,
+}
+
+impl RowView {
+    fn new(seq: i64, c: &Comment, q: Option<&str>) -> RowView {
+        let author_key = if c.author.id.is_empty() {
+            &c.author.name
+        } else {
+            &c.author.id
+        };
+        // A few minutes either side, same source: the conversation it was in.
+        let around = [
+            ("source", c.source.clone()),
+            (
+                "since",
+                rfc3339::format(&(c.published_at - Duration::minutes(2))),
+            ),
+            (
+                "until",
+                rfc3339::format(&(c.published_at + Duration::minutes(3))),
+            ),
+        ];
+        RowView {
+            seq,
+            source: c.source.clone(),
+            source_url: href("/log", &[("source", c.source.clone())]),
+            author: parts(&c.author.name, q),
+            author_url: href("/log", &[("author", author_key.clone())]),
+            time_iso: rfc3339::format(&c.published_at),
+            time_text: c.published_at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+            around_url: format!("{}#c{seq}", href("/log", &around)),
+            text: q.map(|q| parts(&c.text, Some(q))),
+            html: c.html.as_str().to_owned(),
+            link: platform_link(&c.source, &c.id),
+            reply_link: c
+                .reply_to
+                .as_deref()
+                .and_then(|parent| platform_link(&c.source, parent)),
+            reply_to: c.reply_to.clone(),
+            amount: c.amount.as_ref().map(|a| a.display.clone()),
+            likes: c.likes,
+            edited: c.edited,
+            deleted: c.deleted,
+        }
+    }
+}
+
+/// The filter form's values, as typed.
+#[derive(Default)]
+struct Form {
+    q: String,
+    source: String,
+    author: String,
+    since: String,
+    until: String,
+    deleted: String,
+    edited: String,
+    replies: String,
+    paid: String,
+}
+
+impl Form {
+    fn from_pairs(pairs: &[(String, String)]) -> Form {
+        let get = |k: &str| {
+            pairs
+                .iter()
+                .find(|(key, _)| key == k)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default()
+        };
+        Form {
+            q: get("q"),
+            source: get("source"),
+            author: get("author"),
+            since: get("since"),
+            until: get("until"),
+            deleted: get("deleted"),
+            edited: get("edited"),
+            replies: get("replies"),
+            paid: get("paid"),
+        }
+    }
+
+    fn from_params(p: &Params) -> Form {
+        let s = &p.selection;
+        // What an HTML datetime-local field shows: no offset, UTC here.
+        let local = |t: &Option<DateTime<Utc>>| {
+            t.map(|t| t.format("%Y-%m-%dT%H:%M:%S").to_string())
+                .unwrap_or_default()
+        };
+        Form {
+            q: s.q.clone().unwrap_or_default(),
+            source: s
+                .source
+                .as_ref()
+                .map(|f| f.as_param().to_owned())
+                .unwrap_or_default(),
+            author: s.author.clone().unwrap_or_default(),
+            since: local(&s.since),
+            until: local(&s.until),
+            deleted: s.deleted.as_param().into(),
+            edited: s.edited.as_param().into(),
+            replies: s.replies.as_param().into(),
+            paid: s.paid.as_param().into(),
+        }
+    }
+}
+
+/// An entry of a ranking in the statistics panel, with where it leads.
+struct Ranked {
+    label: String,
+    detail: String,
+    count: u64,
+    url: String,
+}
+
+/// The statistics panel, rendered on the server (`?stats=1`).
+struct StatsView {
+    stats: Stats,
+    authors: Vec<Ranked>,
+    busiest: Vec<Ranked>,
+    /// `(x, y, height, title)` of each bar of the chart, in a 0–100 box.
+    bars: Vec<(usize, f64, f64, String)>,
+    /// Width of the chart in bars: at least 24, so a short stretch still
+    /// reads as bars (they sit at the right, the latest end).
+    slots: usize,
+    peak: f64,
+}
+
+impl StatsView {
+    fn new(stats: Stats, base: &[(&'static str, String)]) -> StatsView {
+        let with = |extra: &[(&'static str, String)], drop: &[&str]| {
+            let mut pairs: Vec<(&str, String)> = base
+                .iter()
+                .filter(|(k, _)| !drop.contains(k) && !extra.iter().any(|(e, _)| e == k))
+                .cloned()
+                .collect();
+            pairs.extend(extra.iter().cloned());
+            href("/log", &pairs)
+        };
+        let authors = stats
+            .top_authors
+            .iter()
+            .map(|a| Ranked {
+                label: a.name.clone(),
+                detail: a.id.clone(),
+                count: a.count,
+                url: with(
+                    &[(
+                        "author",
+                        if a.id.is_empty() {
+                            a.name.clone()
+                        } else {
+                            a.id.clone()
+                        },
+                    )],
+                    &[],
+                ),
+            })
+            .collect();
+        let busiest = stats
+            .busiest
+            .iter()
+            .filter_map(|m| {
+                let t = DateTime::parse_from_rfc3339(&m.minute)
+                    .ok()?
+                    .with_timezone(&Utc);
+                Some(Ranked {
+                    label: t.format("%Y-%m-%d %H:%M UTC").to_string(),
+                    detail: m.minute.clone(),
+                    count: m.count,
+                    url: with(
+                        &[
+                            ("since", rfc3339::format(&t)),
+                            ("until", rfc3339::format(&(t + Duration::minutes(1)))),
+                        ],
+                        &[],
+                    ),
+                })
+            })
+            .collect();
+        let peak = stats
+            .per_minute
+            .iter()
+            .map(|b| b.per_minute)
+            .fold(0.0, f64::max);
+        let slots = stats.per_minute.len().max(24);
+        let offset = slots - stats.per_minute.len();
+        let bars = stats
+            .per_minute
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| b.count > 0)
+            .map(|(i, b)| {
+                let h = if peak > 0.0 {
+                    b.per_minute / peak * 100.0
+                } else {
+                    0.0
+                };
+                (
+                    offset + i,
+                    100.0 - h,
+                    h,
+                    format!("{}: {} comments", b.start, b.count),
+                )
+            })
+            .collect();
+        StatsView {
+            stats,
+            authors,
+            busiest,
+            bars,
+            slots,
+            peak,
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "log.html")]
+struct LogPage {
+    version: &'static str,
+    form: Form,
+    /// Sources for the filter menu: platforms first, then each source.
+    sources: Vec<String>,
+    rows: Vec<RowView>,
+    error: Option<String>,
+    searching: Option<String>,
+    filtered: bool,
+    older_url: Option<String>,
+    newest_url: Option<String>,
+    json_url: String,
+    csv_url: String,
+    csv_bom_url: String,
+    jsonl_url: String,
+    stats_api_url: String,
+    stats_page_url: String,
+    stats: Option<StatsView>,
+}
+
+/// `GET /log`.
+async fn page(
+    State(log): State<CommentLog>,
+    Query(pairs): Query<Vec<(String, String)>>,
+) -> Response {
+    let params = match api::params(&pairs).and_then(|p| p.page_limit().map(|l| (p, l))) {
+        Ok(ok) => ok,
+        Err(e) => {
+            let page = empty_page(Form::from_pairs(&pairs), e.to_string(), &log).await;
+            return render(StatusCode::BAD_REQUEST, &page);
+        }
+    };
+    match build(&log, params).await {
+        Ok(page) => render(StatusCode::OK, &page),
+        Err(e) => {
+            error!(error = %e, "the log page could not read the comment log");
+            let page = empty_page(
+                Form::from_pairs(&pairs),
+                "The comment log could not be read; see the server's log.".into(),
+                &log,
+            )
+            .await;
+            render(StatusCode::INTERNAL_SERVER_ERROR, &page)
+        }
+    }
+}
+
+async fn build(
+    log: &CommentLog,
+    (params, limit): (Params, u64),
+) -> Result<LogPage, crate::store::LogError> {
+    let sel = params.selection.clone();
+    let page = log.page(sel.clone(), params.before_seq, limit).await?;
+    let stats = if params.stats {
+        Some(log.stats(sel.clone()).await?)
+    } else {
+        None
+    };
+    let sources = source_menu(log.sources().await?, sel.source.as_ref());
+    let mut base = sel.to_pairs();
+    if let Some(l) = params.limit {
+        base.push(("limit", l.to_string()));
+    }
+    let with = |extra: &[(&'static str, String)]| {
+        let mut pairs = base.clone();
+        pairs.extend(extra.iter().cloned());
+        pairs
+    };
+    let q = sel.q.as_deref();
+    let rows = page
+        .comments
+        .iter()
+        .map(|(seq, c)| RowView::new(*seq, c, q))
+        .collect();
+    let selection_only = sel.to_pairs();
+    let stats = stats.map(|s| StatsView::new(s, &selection_only));
+    let mut stats_page = with(&[("stats", "1".into())]);
+    if let Some(b) = params.before_seq {
+        stats_page.push(("before_seq", b.to_string()));
+    }
+    Ok(LogPage {
+        version: env!("CARGO_PKG_VERSION"),
+        form: Form::from_params(&params),
+        sources,
+        rows,
+        error: None,
+        searching: sel.q.clone(),
+        filtered: !sel.is_everything(),
+        older_url: page
+            .next_before_seq
+            .map(|b| href("/log", &with(&[("before_seq", b.to_string())]))),
+        newest_url: params.before_seq.map(|_| href("/log", &base)),
+        json_url: href("/api/comments", &base),
+        csv_url: href("/api/comments.csv", &selection_only),
+        csv_bom_url: href(
+            "/api/comments.csv",
+            &[selection_only.clone(), vec![("bom", "1".into())]].concat(),
+        ),
+        jsonl_url: href("/api/comments.jsonl", &selection_only),
+        stats_api_url: href("/api/stats", &selection_only),
+        stats_page_url: href("/log", &stats_page),
+        stats,
+    })
+}
+
+/// The page with the form and a message but no comments: a bad parameter
+/// is shown where it can be fixed.
+async fn empty_page(form: Form, error: String, log: &CommentLog) -> LogPage {
+    let sources = source_menu(log.sources().await.unwrap_or_default(), None);
+    LogPage {
+        version: env!("CARGO_PKG_VERSION"),
+        form,
+        sources,
+        rows: Vec::new(),
+        error: Some(error),
+        searching: None,
+        filtered: true,
+        older_url: None,
+        newest_url: None,
+        json_url: "/api/comments".into(),
+        csv_url: "/api/comments.csv".into(),
+        csv_bom_url: "/api/comments.csv?bom=1".into(),
+        jsonl_url: "/api/comments.jsonl".into(),
+        stats_api_url: String::new(),
+        stats_page_url: "/log?stats=1".into(),
+        stats: None,
+    }
+}
+
+/// Platforms with more than one source, then every source; the current
+/// filter is kept even when the log holds nothing from it.
+fn source_menu(sources: Vec<String>, current: Option<&SourceFilter>) -> Vec<String> {
+    let mut menu: Vec<String> = Vec::new();
+    for p in ["youtube", "youtube-live", "bilibili", "generic"] {
+        let prefix = format!("{p}:");
+        if sources.iter().filter(|s| s.starts_with(&prefix)).count() > 1 {
+            menu.push(p.to_owned());
+        }
+    }
+    menu.extend(sources);
+    if let Some(c) = current
+        && !menu.iter().any(|m| m == c.as_param())
+    {
+        menu.push(c.as_param().to_owned());
+    }
+    menu
+}
+
+fn render(status: StatusCode, page: &LogPage) -> Response {
+    match page.render() {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(e) => {
+            error!(error = %e, "the log page template failed to render");
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal error\n").into_response()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn comments_link_to_themselves_on_their_platform() {
+        assert_eq!(
+            platform_link("youtube:dQw4w9WgXcQ", "UgzAbc-_1.x").as_deref(),
+            Some("https://www.youtube.com/watch?v=dQw4w9WgXcQ&lc=UgzAbc-_1.x")
+        );
+        assert_eq!(
+            platform_link("youtube-live:dQw4w9WgXcQ", "a&b=c#d").as_deref(),
+            Some("https://www.youtube.com/watch?v=dQw4w9WgXcQ&lc=a%26b%3Dc%23d")
+        );
+        assert_eq!(
+            platform_link("bilibili:BV1xx411c7mD", "12345").as_deref(),
+            Some("https://www.bilibili.com/video/BV1xx411c7mD#reply12345")
+        );
+        assert_eq!(
+            platform_link("bilibili:170001", "x<y").as_deref(),
+            Some("https://www.bilibili.com/video/av170001")
+        );
+        assert_eq!(platform_link("demo", "demo-1"), None);
+        assert_eq!(platform_link("generic:shop", "1"), None);
+    }
+}

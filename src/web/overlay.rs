@@ -1,0 +1,434 @@
+//! The streamer's side of the web layer beyond the feed: the OBS overlay
+//! (`/overlay`, `/overlay/ws`), the "on stream" queue (`/api/featured`),
+//! the overlay URL's key (`/api/overlay`) and the dashboard's day counter
+//! (`/api/today`).
+//!
+//! **The overlay key.** OBS cannot sign in, and a browser-source URL is
+//! visible to anyone who sees the streamer's OBS settings (or a screen
+//! share of them), so the overlay never carries `CW_TOKEN`. With a token
+//! set, `/overlay` and `/overlay/ws` accept instead a separate key
+//! (`?key=`): `CW_OVERLAY_KEY`, or else an HMAC of the token, which stays
+//! the same across restarts (the OBS URL keeps working) and changes with the
+//! token (rotating the token revokes a leaked overlay URL). The key grants
+//! these two read-only routes and nothing else: `/`, `/ws`, `/log` and every
+//! `/api/*` route stay behind `auth::require_token`, which knows nothing of
+//! it. A signed-in browser may open the overlay without the key (a preview).
+//!
+//! **Framing.** The overlay keeps the site-wide `frame-ancestors 'none'`:
+//! OBS loads a browser source as a top-level page in its own embedded
+//! Chromium, not in a frame, so no frame permission is needed, and refusing
+//! frames keeps other sites from embedding the streamer's overlay.
+
+use askama::Template;
+use axum::body::Bytes;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{any, get};
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use sha2::Sha256;
+use std::sync::Arc;
+use tokio::sync::broadcast::error::RecvError;
+use tracing::{Instrument, error};
+
+use super::{AppState, auth, ws};
+use crate::comment::Comment;
+use crate::config::Config;
+use crate::featured::Featured;
+use crate::store::CommentLog;
+
+/// What the dashboard and the overlay take from the configuration.
+#[derive(Clone, Default)]
+pub struct Cockpit(Arc<Settings>);
+
+#[derive(Default)]
+struct Settings {
+    highlight: Vec<String>,
+    block: Vec<String>,
+    daily_quota: i64,
+    /// `None` without `CW_TOKEN`: the overlay is then as open as the rest.
+    overlay_key: Option<String>,
+}
+
+impl Cockpit {
+    pub fn from_config(config: &Config) -> Cockpit {
+        let overlay_key = config.token.as_ref().map(|token| {
+            match &config.overlay_key {
+                Some(key) => key.expose().to_owned(),
+                None => {
+                    // A label of its own, so the key can never equal the
+                    // session cookie (an HMAC of the same token).
+                    let mut mac = Hmac::<Sha256>::new_from_slice(token.expose().as_bytes())
+                        .expect("HMAC takes any key");
+                    mac.update(b"commentwatch overlay key v1");
+                    mac.finalize().into_bytes()[..16]
+                        .iter()
+                        .map(|b| format!("{b:02x}"))
+                        .collect()
+                }
+            }
+        });
+        Cockpit(Arc::new(Settings {
+            highlight: config.highlight.clone(),
+            block: config.block.clone(),
+            daily_quota: config.youtube.daily_quota,
+            overlay_key,
+        }))
+    }
+
+    /// The dashboard's starting settings, as JSON for a `data-` attribute
+    /// (askama escapes it; the page parses it).
+    pub fn dashboard_json(&self, featured_max: usize) -> String {
+        json!({
+            "highlight": self.0.highlight,
+            "block": self.0.block,
+            "youtube_daily_quota": self.0.daily_quota,
+            "featured_max": featured_max,
+        })
+        .to_string()
+    }
+
+    /// Whether a request may see the overlay: no token set, the overlay
+    /// key, or a signed-in browser.
+    fn admits_overlay(&self, auth: &auth::Auth, headers: &HeaderMap, key: Option<&str>) -> bool {
+        match (&self.0.overlay_key, key) {
+            (None, _) => true,
+            (Some(expected), Some(given))
+                if constant_time_eq(expected.as_bytes(), given.as_bytes()) =>
+            {
+                true
+            }
+            _ => auth.admits(headers),
+        }
+    }
+}
+
+/// The overlay's routes, which check the overlay key themselves: merge them
+/// outside the token-protected router.
+pub fn public() -> Router<AppState> {
+    Router::new()
+        .route("/overlay", get(page))
+        .route("/overlay/ws", any(live))
+}
+
+/// The dashboard's API, to merge inside the token-protected router.
+pub fn api() -> Router<AppState> {
+    Router::new()
+        .route("/api/featured", get(list).post(feature).delete(dismiss))
+        .route("/api/overlay", get(overlay_settings))
+        .route("/api/today", get(stats))
+}
+
+#[derive(Template)]
+#[template(path = "overlay.html")]
+struct OverlayPage {
+    version: &'static str,
+    /// `CW_BLOCK` as JSON: the overlay hides those words and authors too.
+    config: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct KeyParams {
+    #[serde(default)]
+    key: Option<String>,
+    #[serde(default)]
+    mode: Option<String>,
+}
+
+/// `GET /overlay?mode=featured|latest&limit=&fade=&font=&size=&theme=&key=`:
+/// a shell; `overlay.js` reads the parameters and connects.
+async fn page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(params): Query<KeyParams>,
+) -> Response {
+    if !state
+        .cockpit
+        .admits_overlay(&state.auth, &headers, params.key.as_deref())
+    {
+        return needs_key();
+    }
+    let page = OverlayPage {
+        version: env!("CARGO_PKG_VERSION"),
+        config: json!({ "block": state.cockpit.0.block }).to_string(),
+    };
+    match page.render() {
+        // The URL holds the key: keep the page out of every cache.
+        Ok(html) => ([(header::CACHE_CONTROL, "no-store")], Html(html)).into_response(),
+        Err(e) => {
+            error!(error = %e, "the overlay template failed to render");
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal error\n").into_response()
+        }
+    }
+}
+
+/// `GET /overlay/ws?key=&mode=&since=`: read-only. `mode=featured` gets only
+/// `featured` frames (an overlay showing the queue need not parse thousands
+/// of comments a minute); anything else gets the same feed as `/ws`.
+async fn live(
+    upgrade: WebSocketUpgrade,
+    Query(params): Query<KeyParams>,
+    since: Query<ws::LiveParams>,
+    headers: HeaderMap,
+    State(state): State<AppState>,
+) -> Response {
+    if !state
+        .cockpit
+        .admits_overlay(&state.auth, &headers, params.key.as_deref())
+    {
+        return needs_key();
+    }
+    if params.mode.as_deref() != Some("featured") {
+        return ws::live(upgrade, since, headers, State(state)).await;
+    }
+    if !auth::same_origin(&headers) {
+        return (StatusCode::FORBIDDEN, "cross-origin WebSocket refused\n").into_response();
+    }
+    let span = tracing::Span::current();
+    upgrade
+        .max_message_size(4096)
+        .on_upgrade(move |socket| featured_only(socket, state).instrument(span))
+}
+
+/// The queue now, then every change of it, until either side closes.
+async fn featured_only(mut socket: WebSocket, state: AppState) {
+    let _counted = state.hub.client_guard();
+    // Subscribe before reading the queue, so no change falls in between.
+    let mut rx = state.hub.subscribe();
+    if send(&mut socket, state.featured.frame().json)
+        .await
+        .is_err()
+    {
+        return;
+    }
+    loop {
+        tokio::select! {
+            biased;
+            _ = state.shutdown.cancelled() => {
+                let _ = socket
+                    .send(Message::Close(Some(CloseFrame {
+                        code: close_code::AWAY,
+                        reason: "server shutting down".into(),
+                    })))
+                    .await;
+                return;
+            }
+            received = rx.recv() => match received {
+                Ok(frame) if frame.is_featured() => {
+                    if send(&mut socket, frame.json).await.is_err() {
+                        return;
+                    }
+                }
+                Ok(_) => {}
+                // Whatever was missed, the latest queue says it all.
+                Err(RecvError::Lagged(_)) => {
+                    if send(&mut socket, state.featured.frame().json).await.is_err() {
+                        return;
+                    }
+                }
+                Err(RecvError::Closed) => return,
+            },
+            incoming = socket.recv() => match incoming {
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
+                Some(Ok(_)) => {}
+            },
+        }
+    }
+}
+
+async fn send(socket: &mut WebSocket, json: axum::extract::ws::Utf8Bytes) -> Result<(), ()> {
+    socket.send(Message::Text(json)).await.map_err(|_| ())
+}
+
+fn needs_key() -> Response {
+    (
+        StatusCode::UNAUTHORIZED,
+        "This overlay URL needs its key: copy the overlay URL again from the dashboard.\n",
+    )
+        .into_response()
+}
+
+/// The queue as the API returns it.
+#[derive(Serialize)]
+struct Queue {
+    comments: Vec<Comment>,
+    max: usize,
+}
+
+fn queue(featured: &Featured) -> Json<Queue> {
+    Json(Queue {
+        comments: featured.comments(),
+        max: featured.max(),
+    })
+}
+
+/// A comment, by the key the log knows it by.
+#[derive(Debug, Deserialize)]
+struct Target {
+    source: String,
+    id: String,
+}
+
+/// `GET /api/featured`: `{"comments":[COMMENT…],"max":N}`, oldest first.
+async fn list(State(featured): State<Featured>) -> Json<Queue> {
+    queue(&featured)
+}
+
+/// `POST /api/featured` with `{"source":…,"id":…}`: puts that comment (as
+/// the log has it) on stream.
+async fn feature(
+    State(featured): State<Featured>,
+    State(log): State<CommentLog>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let target = match target(&headers, &body) {
+        Ok(Some(t)) => t,
+        Ok(None) => return Refused::BadBody.into_response(),
+        Err(refused) => return refused.into_response(),
+    };
+    match log.comment(target.source, target.id).await {
+        Ok(Some(c)) if c.deleted => (
+            StatusCode::CONFLICT,
+            Json(json!({ "error": "that comment was deleted on its platform" })),
+        )
+            .into_response(),
+        Ok(Some(c)) => {
+            featured.feature(c);
+            queue(&featured).into_response()
+        }
+        Ok(None) => (
+            StatusCode::NOT_FOUND,
+            Json(json!({ "error": "no such comment in the log" })),
+        )
+            .into_response(),
+        Err(e) => {
+            error!(error = %e, "featuring: the comment log does not answer");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({ "error": "the comment log does not answer" })),
+            )
+                .into_response()
+        }
+    }
+}
+
+/// `DELETE /api/featured` with `{"source":…,"id":…}` takes one comment off
+/// stream; with no body, all of them.
+async fn dismiss(State(featured): State<Featured>, headers: HeaderMap, body: Bytes) -> Response {
+    match target(&headers, &body) {
+        Ok(Some(t)) => {
+            featured.dismiss(&t.source, &t.id);
+        }
+        Ok(None) => {
+            featured.clear();
+        }
+        Err(refused) => return refused.into_response(),
+    }
+    queue(&featured).into_response()
+}
+
+/// Why a request to change the queue was refused.
+#[derive(Debug)]
+enum Refused {
+    /// Return `403 Forbidden`: another site's page sent it.
+    CrossSite,
+    /// Return `415 Unsupported Media Type`: a body that is not JSON.
+    NotJson,
+    /// Return `400 Bad Request`: JSON without `source` and `id`.
+    BadBody,
+}
+
+impl IntoResponse for Refused {
+    fn into_response(self) -> Response {
+        match self {
+            Refused::CrossSite => {
+                (StatusCode::FORBIDDEN, "cross-site request refused\n").into_response()
+            }
+            Refused::NotJson => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "expected Content-Type: application/json\n",
+            )
+                .into_response(),
+            Refused::BadBody => bad_request("expected a JSON body {\"source\":…,\"id\":…}"),
+        }
+    }
+}
+
+/// Reads a request that changes the queue. The session cookie is
+/// `SameSite=Strict` already; on top of that a change must come from this
+/// site (`Origin`, `Sec-Fetch-Site`) and, if it has a body, as JSON, which a
+/// cross-site form cannot send without a CORS preflight that never passes.
+fn target(headers: &HeaderMap, body: &[u8]) -> Result<Option<Target>, Refused> {
+    let site = headers
+        .get("sec-fetch-site")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("same-origin");
+    if !auth::same_origin(headers) || !matches!(site, "same-origin" | "none") {
+        return Err(Refused::CrossSite);
+    }
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("application/json"));
+    if !json {
+        return Err(Refused::NotJson);
+    }
+    serde_json::from_slice(body)
+        .map(Some)
+        .map_err(|_| Refused::BadBody)
+}
+
+fn bad_request(why: &str) -> Response {
+    (StatusCode::BAD_REQUEST, Json(json!({ "error": why }))).into_response()
+}
+
+/// `GET /api/overlay`: what the dashboard needs to build the overlay URL.
+async fn overlay_settings(
+    State(cockpit): State<Cockpit>,
+    State(featured): State<Featured>,
+) -> Response {
+    (
+        [(header::CACHE_CONTROL, "no-store")],
+        Json(json!({ "key": cockpit.0.overlay_key, "featured_max": featured.max() })),
+    )
+        .into_response()
+}
+
+#[derive(Debug, Deserialize)]
+struct StatsParams {
+    since: DateTime<Utc>,
+}
+
+/// `GET /api/today?since=RFC3339`: `{"comments":N,"latest_seq":S}`, the
+/// comments fetched since then (the dashboard asks for its local midnight)
+/// counted together with the `seq` they reach.
+async fn stats(State(log): State<CommentLog>, Query(p): Query<StatsParams>) -> Response {
+    match log.count_fetched_since(p.since).await {
+        Ok((comments, latest_seq)) => {
+            Json(json!({ "comments": comments, "latest_seq": latest_seq })).into_response()
+        }
+        Err(e) => {
+            error!(error = %e, "stats: the comment log does not answer");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({ "error": "the comment log does not answer" })),
+            )
+                .into_response()
+        }
+    }
+}
+
+/// Compares without returning early, so response time does not reveal how
+/// much of a guessed key was right.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}

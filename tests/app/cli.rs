@@ -1,0 +1,263 @@
+//! The `export`, `search` and `stats` subcommands of the real binary, on the
+//! log file of a running app: the same bytes as the API, terminal escapes
+//! neutralised, one-line errors that name the flag, and `CW_RETENTION`.
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use commentwatch::config::{Config, Invocation};
+use reqwest::StatusCode;
+
+use crate::export::{hostile_comments, ingest};
+use crate::helpers::spawn_app;
+use crate::log_page::{BILI, YT, comment, settle};
+
+/// Runs the binary with only `CW_DB` set (and `args`), stdin closed,
+/// stdout and stderr captured: not a terminal, so no progress bar.
+fn run(db: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_commentwatch"))
+        .env_clear()
+        .env("CW_DB", db)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("the binary runs")
+}
+
+fn stderr_lines(out: &Output) -> Vec<String> {
+    String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+#[tokio::test]
+async fn cli_export_writes_the_same_bytes_as_the_api_export() {
+    let app = spawn_app(&[("CW_DEMO_RATE", "0")]).await;
+    settle(&app).await;
+    ingest(&app, hostile_comments()).await;
+    ingest(
+        &app,
+        vec![
+            comment(BILI, "1", "小明", "主播好帅", 1),
+            comment(BILI, "2", "viewer", "主播加油 =1+1", 2),
+        ],
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    for (query, args) in [
+        ("", vec!["--format", "csv"]),
+        ("?bom=1", vec!["--format", "csv", "--bom"]),
+        ("", vec!["--format", "jsonl"]),
+        (
+            "?q=%E4%B8%BB%E6%92%AD&source=bilibili",
+            vec!["--format", "csv", "--q", "主播", "--source", "bilibili"],
+        ),
+        (
+            "?since=2026-04-01T20:00:30Z&until=2026-04-01T20:01:10Z",
+            vec![
+                "--format",
+                "jsonl",
+                "--since",
+                "2026-04-01T20:00:30Z",
+                "--until",
+                "2026-04-01T20:01:10",
+            ],
+        ),
+    ] {
+        let format = args[1];
+        let resp = reqwest::get(app.url(&format!("/api/comments.{format}{query}")))
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+        let api = resp.bytes().await.unwrap();
+        // To a file with -o ...
+        let file = dir.path().join("out");
+        let mut with_file = vec!["export"];
+        with_file.extend(&args);
+        with_file.extend(["-o", file.to_str().unwrap()]);
+        let out = run(&app.db, &with_file);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.stderr.is_empty(), "no progress bar in a pipe");
+        assert_eq!(
+            std::fs::read(&file).unwrap(),
+            api.to_vec(),
+            "export {args:?}"
+        );
+        // ... and to standard output.
+        let mut to_stdout = vec!["export"];
+        to_stdout.extend(&args);
+        let out = run(&app.db, &to_stdout);
+        assert!(out.status.success());
+        assert_eq!(out.stdout, api.to_vec(), "export {args:?} to stdout");
+    }
+}
+
+#[tokio::test]
+async fn cli_search_prints_a_readable_table_with_escape_sequences_neutralised() {
+    let app = spawn_app(&[("CW_DEMO_RATE", "0")]).await;
+    ingest(
+        &app,
+        vec![
+            comment(YT, "s1", "小明", "主播 is live", 1),
+            comment(YT, "s2", "viewer", "unrelated chatter", 2),
+        ],
+    )
+    .await;
+    let db = app.db.clone();
+    // A log file edited by hand (or by an older build) may hold what the
+    // sanitizer would have removed: escape sequences, bidi overrides.
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.busy_timeout(std::time::Duration::from_secs(10))
+        .unwrap();
+    for (i, attack) in crate::export::attack_strings("terminal_escapes.jsonl")
+        .iter()
+        .enumerate()
+    {
+        conn.execute(
+            "INSERT INTO comments (seq, source, id, author_name, author_id, text, html, published_at, fetched_at) \
+             VALUES (?1, 'demo', ?2, ?3, 'x', ?4, 'x', '2026-04-01T21:00:00Z', '2026-04-01T21:00:00Z')",
+            rusqlite::params![
+                1_000_000 + i as i64,
+                format!("t{i}"),
+                format!("evil\u{202e}{i}"),
+                format!("主播 {attack}")
+            ],
+        )
+        .unwrap();
+    }
+    drop(conn);
+    let out = run(&db, &["search", "主播", "--limit", "1000"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let table = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        table.starts_with("SEQ") || table.trim_start().starts_with("SEQ"),
+        "{table}"
+    );
+    assert!(table.contains("主播 is live") && table.contains("小明"));
+    assert!(!table.contains("unrelated chatter"), "only matches");
+    for c in table.chars() {
+        assert!(
+            c == '\n' || !c.is_control(),
+            "a control character {c:?} reached the terminal"
+        );
+    }
+    assert!(!table.contains('\u{202e}'), "no bidi override");
+    assert!(table.contains('␛'), "escapes are shown, not run");
+    let rows = table.lines().filter(|l| l.contains("主播")).count();
+    assert!(rows > 2, "{table}");
+    // Stats of the same log.
+    let out = run(&db, &["stats"]);
+    assert!(out.status.success());
+    let report = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        report.contains("comments") && report.contains(YT) && report.contains("Busiest moments")
+    );
+    assert!(
+        !report.chars().any(|c| c != '\n' && c.is_control()),
+        "{report}"
+    );
+}
+
+#[tokio::test]
+async fn cli_errors_are_one_line_naming_the_flag_and_exit_non_zero() {
+    let app = spawn_app(&[("CW_DEMO_RATE", "0")]).await;
+    let db = app.db.clone();
+    for (args, flag) in [
+        (
+            vec!["export", "--format", "csv", "--since", "yesterday"],
+            "--since",
+        ),
+        (
+            vec!["export", "--format", "jsonl", "--source", "myspace:1"],
+            "--source",
+        ),
+        (vec!["search", "x", "--limit", "5000"], "--limit"),
+        (vec!["search", "x", "--before-seq", "abc"], "--before-seq"),
+        (vec!["search", "\u{200b}"], "QUERY"),
+        (vec!["stats", "--deleted", "maybe"], "--deleted"),
+    ] {
+        let out = run(&db, &args);
+        assert!(!out.status.success(), "{args:?}");
+        let lines = stderr_lines(&out);
+        assert_eq!(lines.len(), 1, "{args:?}: {lines:?}");
+        assert!(lines[0].contains(flag), "{args:?}: {lines:?}");
+        assert!(out.stdout.is_empty());
+    }
+    let out = run(&db, &["export", "--format", "xml"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--format"));
+    // A log that is not there is named, and not created.
+    let missing = db.with_file_name("nothing-here.db");
+    let out = run(&missing, &["stats"]);
+    assert!(!out.status.success());
+    let lines = stderr_lines(&out);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(lines[0].contains("CW_DB"), "{lines:?}");
+    assert!(!missing.exists());
+}
+
+#[test]
+fn subcommands_share_the_log_flag_and_the_server_runs_without_one() {
+    let env = |k: &str| (k == "CW_DB").then(|| "from-env.db".to_owned());
+    match Invocation::from_lookup(["commentwatch", "export", "--format", "csv"], env).unwrap() {
+        Invocation::Log { db, .. } => assert_eq!(db, Path::new("from-env.db")),
+        other => panic!("{other:?}"),
+    }
+    // The flag wins over the env var, before or after the subcommand.
+    for args in [
+        ["commentwatch", "--db", "flag.db", "stats"],
+        ["commentwatch", "stats", "--db", "flag.db"],
+    ] {
+        match Invocation::from_lookup(args, env).unwrap() {
+            Invocation::Log { db, .. } => assert_eq!(db, Path::new("flag.db"), "{args:?}"),
+            other => panic!("{other:?}"),
+        }
+    }
+    // A server setting that is wrong does not stop a log subcommand...
+    let bad_poll = |k: &str| (k == "CW_POLL").then(|| "*/5 * * * *".to_owned());
+    assert!(Invocation::from_lookup(["commentwatch", "stats"], bad_poll).is_ok());
+    // ... and no subcommand still means the server, as before.
+    assert!(matches!(
+        Invocation::from_lookup(["commentwatch"], |_| None).unwrap(),
+        Invocation::Serve(_)
+    ));
+    assert!(Invocation::from_lookup(["commentwatch"], bad_poll).is_err());
+}
+
+#[test]
+fn retention_is_a_duration_of_at_least_an_hour_or_forever() {
+    let with = |v: &'static str| {
+        Config::from_lookup(["commentwatch"], move |k| {
+            (k == "CW_RETENTION").then(|| v.to_owned())
+        })
+    };
+    assert_eq!(
+        with("90d").unwrap().retention,
+        Some(std::time::Duration::from_secs(90 * 86_400))
+    );
+    assert_eq!(
+        with("12h").unwrap().retention,
+        Some(std::time::Duration::from_secs(12 * 3600))
+    );
+    assert_eq!(with("forever").unwrap().retention, None);
+    assert_eq!(
+        Config::defaults().retention,
+        None,
+        "keep forever by default"
+    );
+    for bad in ["5", "30s", "90 d", "soon"] {
+        let e = with(bad).unwrap_err().to_string();
+        assert!(e.starts_with("CW_RETENTION="), "{e}");
+        assert_eq!(e.lines().count(), 1);
+    }
+}
