@@ -249,3 +249,47 @@ async fn listening_beyond_loopback_without_a_token_warns_at_start() {
         .unwrap_or_else(|| panic!("no warning in: {stderr}"));
     assert!(warning.contains("CW_TOKEN"), "{warning}");
 }
+
+#[tokio::test]
+async fn every_protected_route_refuses_a_stranger() {
+    let app = spawn_app(&[("CW_DEMO_RATE", "0"), ("CW_TOKEN", TOKEN)]).await;
+    let c = client();
+    for path in [
+        "/",
+        "/ws",
+        "/log",
+        "/metrics",
+        "/api/comments",
+        "/api/comments.csv",
+        "/api/comments.jsonl",
+        "/api/stats",
+        "/api/featured",
+        "/api/overlay",
+        "/api/today",
+    ] {
+        let resp = c.get(app.url(path)).send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED, "{path}");
+        let page = c
+            .get(app.url(path))
+            .header("accept", "text/html")
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            page.status() == StatusCode::SEE_OTHER || page.status() == StatusCode::UNAUTHORIZED,
+            "{path}: {}",
+            page.status()
+        );
+    }
+    let feature = c
+        .post(app.url("/api/featured"))
+        .header("content-type", "application/json")
+        .body(r#"{"source":"demo","id":"x"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(feature.status(), StatusCode::UNAUTHORIZED);
+    // The overlay wants its own key, not nothing.
+    let overlay = c.get(app.url("/overlay")).send().await.unwrap();
+    assert!(overlay.status().is_client_error(), "{}", overlay.status());
+}

@@ -67,7 +67,7 @@ async fn get(app: &TestApp, path: &str) -> reqwest::Response {
 }
 
 /// Whether a spreadsheet would start evaluating this cell.
-fn looks_like_formula(cell: &str) -> bool {
+pub fn looks_like_formula(cell: &str) -> bool {
     let first = cell.chars().find(|c| {
         !(c.is_whitespace() || c.is_control() || matches!(c, '\u{feff}' | '\u{200b}'..='\u{200d}'))
     });

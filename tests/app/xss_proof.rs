@@ -471,3 +471,83 @@ async fn the_harness_catches_the_corpus_when_a_page_renders_it_unsafely() {
     );
     browser.close().await;
 }
+
+/// The same corpus beyond HTML: stored as comment text, author names and ids,
+/// then exported as CSV (no cell a spreadsheet would evaluate), as JSONL
+/// (every line valid JSON) and searched for (every string answered as text:
+/// 200 or a 400 naming `q`, never a 500).
+#[tokio::test]
+async fn the_corpus_is_inert_in_csv_jsonl_and_search_too() {
+    use chrono::Utc;
+    use commentwatch::comment::RawComment;
+    use commentwatch::sanitize::sanitize;
+
+    let app = spawn_app(&[("CW_DEMO_RATE", "0")]).await;
+    let corpus = corpus();
+    let now = Utc::now();
+    let comments: Vec<_> = corpus
+        .iter()
+        .enumerate()
+        .filter_map(|(i, p)| {
+            let raw = RawComment {
+                id: format!("c{i}{p}"),
+                author_name: p.clone(),
+                author_id: p.clone(),
+                text: p.clone(),
+                reply_to: Some(p.clone()),
+                ..RawComment::default()
+            };
+            sanitize("youtube:Xq3vLk9pT2w", raw, now).ok()
+        })
+        .collect();
+    let stored = comments.len();
+    crate::export::ingest(&app, comments).await;
+
+    let csv_text = reqwest::get(app.url("/api/comments.csv?source=youtube:Xq3vLk9pT2w"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let mut reader = csv::Reader::from_reader(csv_text.as_bytes());
+    let mut rows = 0;
+    for record in reader.records() {
+        let record = record.expect("RFC 4180 CSV");
+        for cell in record.iter() {
+            assert!(
+                !crate::export::looks_like_formula(cell),
+                "formula cell {cell:?}"
+            );
+        }
+        rows += 1;
+    }
+    assert_eq!(rows, stored);
+
+    let jsonl = reqwest::get(app.url("/api/comments.jsonl?source=youtube:Xq3vLk9pT2w"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let lines: Vec<&str> = jsonl.lines().collect();
+    assert_eq!(lines.len(), stored);
+    for line in lines {
+        serde_json::from_str::<Value>(line).expect("each line is JSON");
+    }
+
+    for q in &corpus {
+        let enc: String = url::form_urlencoded::byte_serialize(q.as_bytes()).collect();
+        let resp = reqwest::get(app.url(&format!("/api/comments?q={enc}&limit=5")))
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        assert!(
+            status == 200 || status == 400,
+            "search for {q:?} answered {status}"
+        );
+        if status == 400 {
+            let body = resp.text().await.unwrap();
+            assert!(body.contains("q"), "the 400 names the parameter: {body}");
+        }
+    }
+}
