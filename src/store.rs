@@ -22,7 +22,7 @@ use crate::sanitize;
 
 const SCHEMA: &str = include_str!("store/schema.sql");
 /// Bumped whenever `schema.sql` changes in a way old files need migrating for.
-const SCHEMA_VERSION: i64 = 3;
+const SCHEMA_VERSION: i64 = 4;
 
 /// Search, filters, pages, statistics, export and retention.
 pub mod query;
@@ -169,9 +169,11 @@ impl CommentLog {
                 found: version,
             });
         }
-        if version == 1 {
-            // Version 2 added emote images.
-            conn.execute_batch("ALTER TABLE comments ADD COLUMN emotes TEXT")?;
+        if version >= 1 {
+            // Version 2 added emote images, version 4 what was put on
+            // stream. Adding only what is missing makes this safe to rerun.
+            add_column(&conn, "emotes")?;
+            add_column(&conn, "featured_at")?;
         }
         // Version 3 added search; its indexes fill in the background
         // (`query`), for old files as for new comments.
@@ -344,6 +346,20 @@ impl CommentLog {
         .await
     }
 
+    /// Remembers that a comment was put on stream (the first time counts).
+    pub async fn mark_featured(&self, source: String, id: String) -> Result<(), LogError> {
+        let now = rfc3339::format(&Utc::now());
+        self.with(move |conn| {
+            conn.execute(
+                "UPDATE comments SET featured_at = ?3 \
+                 WHERE source = ?1 AND id = ?2 AND featured_at IS NULL",
+                params![source, id, now],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
     /// Whether the log holds any comment from `source`.
     pub async fn has_source(&self, source: String) -> Result<bool, LogError> {
         self.with(move |conn| {
@@ -358,6 +374,20 @@ impl CommentLog {
         })
         .await
     }
+}
+
+/// Adds a nullable text column to `comments` unless it is there already.
+fn add_column(conn: &Connection, column: &str) -> Result<(), LogError> {
+    let exists: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM pragma_table_info('comments') WHERE name = ?1)",
+        [column],
+        |r| r.get(0),
+    )?;
+    if !exists {
+        // The name is one of ours, never input: safe to put in the statement.
+        conn.execute_batch(&format!("ALTER TABLE comments ADD COLUMN {column} TEXT"))?;
+    }
+    Ok(())
 }
 
 fn latest_seq(conn: &Connection) -> Result<i64, LogError> {

@@ -72,6 +72,7 @@ const KNOWN: &[&str] = &[
     "replies",
     "paid",
     "featured",
+    "highlighted",
     "limit",
     "before_seq",
     "bom",
@@ -103,7 +104,7 @@ pub struct ParamError {
 }
 
 impl ParamError {
-    fn new(param: &str, message: impl Into<String>) -> ParamError {
+    pub fn new(param: &str, message: impl Into<String>) -> ParamError {
         ParamError {
             param: param.to_owned(),
             message: message.into(),
@@ -171,6 +172,12 @@ pub struct Selection {
     pub replies: Flag,
     /// Paid messages (Super Chats).
     pub paid: Flag,
+    /// Comments that were put on stream.
+    pub featured: Flag,
+    /// Comments containing a highlight word (`CW_HIGHLIGHT`).
+    pub highlighted: Flag,
+    /// The highlight words (lower case), given by the caller, not the URL.
+    pub highlight_words: Vec<String>,
 }
 
 impl Selection {
@@ -209,6 +216,8 @@ impl Selection {
             ("edited", self.edited),
             ("replies", self.replies),
             ("paid", self.paid),
+            ("featured", self.featured),
+            ("highlighted", self.highlighted),
         ] {
             if flag != Flag::Any {
                 out.push((name, flag.as_param().to_owned()));
@@ -289,15 +298,8 @@ impl Params {
         sel.edited = parse_flag("edited", get("edited"))?;
         sel.replies = parse_flag("replies", get("replies"))?;
         sel.paid = parse_flag("paid", get("paid"))?;
-        if parse_flag("featured", get("featured"))? != Flag::Any {
-            // The on-stream queue lives in memory (src/featured.rs), so the
-            // log cannot say which comments were featured. Refusing beats
-            // silently returning everything.
-            return Err(ParamError::new(
-                "featured",
-                "the log does not record which comments were featured, so it cannot filter by it",
-            ));
-        }
+        sel.featured = parse_flag("featured", get("featured"))?;
+        sel.highlighted = parse_flag("highlighted", get("highlighted"))?;
         let limit = match get("limit") {
             None => None,
             Some(v) => match v.parse::<u64>() {
@@ -539,6 +541,28 @@ fn push_hex(out: &mut String, bytes: &[u8]) {
 /// call. Every connection that writes comments needs it; opening the log
 /// registers it before anything else runs.
 pub(super) fn register_functions(conn: &Connection) -> rusqlite::Result<()> {
+    // `cw_contains_any(text, '["word", …]')`: 1 when the text contains any
+    // of the (lower-case) words, whatever the case; the `highlighted`
+    // filter. The word list is parsed once per statement, not per row.
+    conn.create_scalar_function(
+        "cw_contains_any",
+        2,
+        FunctionFlags::SQLITE_UTF8
+            | FunctionFlags::SQLITE_DETERMINISTIC
+            | FunctionFlags::SQLITE_INNOCUOUS,
+        |ctx| {
+            let words: std::sync::Arc<Vec<String>> = ctx.get_or_create_aux(
+                1,
+                |v| -> Result<_, Box<dyn std::error::Error + Send + Sync>> {
+                    Ok(serde_json::from_str::<Vec<String>>(v.as_str()?)?)
+                },
+            )?;
+            let text = ctx.get_raw(0).as_str().unwrap_or("").to_lowercase();
+            Ok(words
+                .iter()
+                .any(|w| !w.is_empty() && text.contains(w.as_str())))
+        },
+    )?;
     conn.create_scalar_function(
         "cw_grams",
         3,
@@ -728,12 +752,26 @@ impl Sql {
                 "c.amount_display IS NOT NULL",
                 "c.amount_display IS NULL",
             ),
+            (
+                sel.featured,
+                "c.featured_at IS NOT NULL",
+                "c.featured_at IS NULL",
+            ),
         ] {
             match flag {
                 Flag::Any => {}
                 Flag::Only => sql.clauses.push(only),
                 Flag::Without => sql.clauses.push(without),
             }
+        }
+        if sel.highlighted != Flag::Any {
+            sql.clauses.push(if sel.highlighted == Flag::Only {
+                "cw_contains_any(c.text, ?) = 1"
+            } else {
+                "cw_contains_any(c.text, ?) = 0"
+            });
+            let words = serde_json::to_string(&sel.highlight_words).expect("strings serialize");
+            sql.values.push(Value::Text(words));
         }
         sql
     }
@@ -1145,6 +1183,7 @@ impl CommentLog {
                     OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
                 )?;
                 conn.busy_timeout(std::time::Duration::from_secs(5))?;
+                register_functions(&conn)?;
                 Ok(Reader(ReaderConn::Own(conn)))
             }
             None => Ok(Reader(ReaderConn::Shared(self.conn.clone()))),
@@ -1550,7 +1589,7 @@ mod tests {
             ("deleted=maybe", "deleted"),
             ("source=myspace:1", "source"),
             ("before_seq=abc", "before_seq"),
-            ("featured=1", "featured"),
+            ("featured=perhaps", "featured"),
             ("sorce=demo", "sorce"),
             ("q=a&q=b", "q"),
             ("q=%E2%80%8B", "q"),

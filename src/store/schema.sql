@@ -21,6 +21,8 @@ CREATE TABLE IF NOT EXISTS comments (
     deleted         INTEGER NOT NULL DEFAULT 0,
     -- JSON object of emote token -> image URL, or NULL.
     emotes          TEXT,
+    -- When the streamer first put it on stream (the overlay), or NULL.
+    featured_at     TEXT,
     UNIQUE (source, id)
 );
 
@@ -107,3 +109,6 @@ CREATE INDEX IF NOT EXISTS changes_comment ON changes (comment);
 CREATE INDEX IF NOT EXISTS comments_deleted ON comments (seq) WHERE deleted = 1;
 CREATE INDEX IF NOT EXISTS comments_edited ON comments (seq) WHERE edited = 1;
 CREATE INDEX IF NOT EXISTS comments_paid ON comments (seq) WHERE amount_display IS NOT NULL;
+
+-- The comments that were put on stream, for the log's `featured` filter.
+CREATE INDEX IF NOT EXISTS comments_featured ON comments (seq) WHERE featured_at IS NOT NULL;

@@ -21,8 +21,8 @@ use chrono::Utc;
 use serde::Serialize;
 use tracing::{debug, error};
 
-use super::AppState;
-use crate::store::query::{self, ExportError, Format, ParamError, Params, Row};
+use super::{AppState, Cockpit};
+use crate::store::query::{self, ExportError, Flag, Format, ParamError, Params, Row};
 use crate::store::{CommentLog, LogError};
 
 /// The API routes; `web::router` puts them behind the token.
@@ -77,9 +77,21 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// Parses a request's parameters; shared with the page.
-pub fn params(pairs: &[(String, String)]) -> Result<Params, ParamError> {
-    Params::parse(pairs.iter().map(|(k, v)| (k, v)), Utc::now())
+/// Parses a request's parameters; shared with the page. The highlight
+/// words come from the server's settings (`CW_HIGHLIGHT`), never the URL.
+pub fn params(pairs: &[(String, String)], cockpit: &Cockpit) -> Result<Params, ParamError> {
+    let mut params = Params::parse(pairs.iter().map(|(k, v)| (k, v)), Utc::now())?;
+    let sel = &mut params.selection;
+    if sel.highlighted != Flag::Any {
+        sel.highlight_words = cockpit.highlight_words();
+        if sel.highlight_words.is_empty() {
+            return Err(ParamError::new(
+                "highlighted",
+                "no highlight words are set; start commentwatch with CW_HIGHLIGHT=word,word",
+            ));
+        }
+    }
+    Ok(params)
 }
 
 #[derive(Serialize)]
@@ -91,9 +103,10 @@ struct CommentsBody<'a> {
 /// `GET /api/comments`: one page of the selection, newest first.
 async fn comments(
     State(log): State<CommentLog>,
+    State(cockpit): State<Cockpit>,
     Query(pairs): Query<Vec<(String, String)>>,
 ) -> Result<Response, ApiError> {
-    let params = params(&pairs)?;
+    let params = params(&pairs, &cockpit)?;
     let limit = params.page_limit()?;
     let page = log.page(params.selection, params.before_seq, limit).await?;
     let body = CommentsBody {
@@ -110,18 +123,20 @@ async fn comments(
 /// `GET /api/stats`: statistics of the selection.
 async fn stats(
     State(log): State<CommentLog>,
+    State(cockpit): State<Cockpit>,
     Query(pairs): Query<Vec<(String, String)>>,
 ) -> Result<Response, ApiError> {
-    let params = params(&pairs)?;
+    let params = params(&pairs, &cockpit)?;
     Ok(Json(log.stats(params.selection).await?).into_response())
 }
 
 /// `GET /api/comments.csv`: the selection as CSV (`?bom=1` for spreadsheets).
 async fn csv(
     State(log): State<CommentLog>,
+    State(cockpit): State<Cockpit>,
     Query(pairs): Query<Vec<(String, String)>>,
 ) -> Result<Response, ApiError> {
-    let params = params(&pairs)?;
+    let params = params(&pairs, &cockpit)?;
     let format = Format::Csv { bom: params.bom };
     stream(log, params, format).await
 }
@@ -129,9 +144,10 @@ async fn csv(
 /// `GET /api/comments.jsonl`: the selection as JSON Lines.
 async fn jsonl(
     State(log): State<CommentLog>,
+    State(cockpit): State<Cockpit>,
     Query(pairs): Query<Vec<(String, String)>>,
 ) -> Result<Response, ApiError> {
-    let params = params(&pairs)?;
+    let params = params(&pairs, &cockpit)?;
     stream(log, params, Format::Jsonl).await
 }
 

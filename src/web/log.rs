@@ -181,6 +181,8 @@ struct Form {
     edited: String,
     replies: String,
     paid: String,
+    featured: String,
+    highlighted: String,
 }
 
 impl Form {
@@ -202,6 +204,8 @@ impl Form {
             edited: get("edited"),
             replies: get("replies"),
             paid: get("paid"),
+            featured: get("featured"),
+            highlighted: get("highlighted"),
         }
     }
 
@@ -226,6 +230,8 @@ impl Form {
             edited: s.edited.as_param().into(),
             replies: s.replies.as_param().into(),
             paid: s.paid.as_param().into(),
+            featured: s.featured.as_param().into(),
+            highlighted: s.highlighted.as_param().into(),
         }
     }
 }
@@ -365,9 +371,10 @@ struct LogPage {
 /// `GET /log`.
 async fn page(
     State(log): State<CommentLog>,
+    State(cockpit): State<super::Cockpit>,
     Query(pairs): Query<Vec<(String, String)>>,
 ) -> Response {
-    let params = match api::params(&pairs).and_then(|p| p.page_limit().map(|l| (p, l))) {
+    let params = match api::params(&pairs, &cockpit).and_then(|p| p.page_limit().map(|l| (p, l))) {
         Ok(ok) => ok,
         Err(e) => {
             let page = empty_page(Form::from_pairs(&pairs), e.to_string(), &log).await;

@@ -34,7 +34,7 @@ use serde_json::json;
 use sha2::Sha256;
 use std::sync::Arc;
 use tokio::sync::broadcast::error::RecvError;
-use tracing::{Instrument, error};
+use tracing::{Instrument, error, warn};
 
 use super::{AppState, auth, ws};
 use crate::comment::Comment;
@@ -83,6 +83,16 @@ impl Cockpit {
 
     /// The dashboard's starting settings, as JSON for a `data-` attribute
     /// (askama escapes it; the page parses it).
+    /// `CW_HIGHLIGHT`'s words, lower-cased, for the log's `highlighted` filter.
+    pub fn highlight_words(&self) -> Vec<String> {
+        self.0
+            .highlight
+            .iter()
+            .map(|w| w.trim().to_lowercase())
+            .filter(|w| !w.is_empty())
+            .collect()
+    }
+
     pub fn dashboard_json(&self, featured_max: usize) -> String {
         json!({
             "highlight": self.0.highlight,
@@ -299,6 +309,10 @@ async fn feature(
         )
             .into_response(),
         Ok(Some(c)) => {
+            // The log remembers it, for `/log?featured=1` after the stream.
+            if let Err(e) = log.mark_featured(c.source.clone(), c.id.clone()).await {
+                warn!(error = %e, "could not record a featured comment in the log");
+            }
             featured.feature(c);
             queue(&featured).into_response()
         }

@@ -522,7 +522,7 @@ async fn bad_parameters_are_a_400_naming_the_parameter_never_a_500() {
         ("before_seq=1%20OR%201=1", "before_seq"),
         ("sorce=demo", "sorce"),
         ("q=a&q=b", "q"),
-        ("featured=1", "featured"),
+        ("featured=perhaps", "featured"),
         (&format!("q={long}"), "q"),
     ];
     for path in [
@@ -796,4 +796,120 @@ async fn a_log_file_from_before_search_existed_is_indexed_and_searchable() {
         ..Selection::default()
     };
     assert_eq!(ids(&log, by_author).await, set(&["o1"]));
+}
+
+#[tokio::test]
+async fn comments_put_on_stream_are_found_by_the_featured_filter_afterwards() {
+    let app = spawn_app(&[("CW_DEMO_RATE", "0")]).await;
+    settle(&app).await;
+    let client = reqwest::Client::new();
+    let all: Value = client
+        .get(app.url("/api/comments?limit=20"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .map(|t| serde_json::from_str(&t).unwrap())
+        .unwrap();
+    let chosen = &all["comments"][3];
+    let resp = client
+        .post(app.url("/api/featured"))
+        .header("Content-Type", "application/json")
+        .body(serde_json::json!({ "source": chosen["source"], "id": chosen["id"] }).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_success(), "{}", resp.status());
+    // Taken off stream again: the log still remembers it was on.
+    client
+        .delete(app.url("/api/featured"))
+        .send()
+        .await
+        .unwrap();
+
+    let featured: Value = client
+        .get(app.url("/api/comments?featured=1"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .map(|t| serde_json::from_str(&t).unwrap())
+        .unwrap();
+    let ids: Vec<&Value> = featured["comments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| &c["id"])
+        .collect();
+    assert_eq!(ids, [&chosen["id"]]);
+    let never: Value = client
+        .get(app.url("/api/comments?featured=0&limit=100"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .map(|t| serde_json::from_str(&t).unwrap())
+        .unwrap();
+    assert_eq!(never["comments"].as_array().unwrap().len(), 19);
+    let page = client
+        .get(app.url("/log?featured=1"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("only featured\" selected") || page.contains("selected>only featured"),
+        "the form shows the filter"
+    );
+}
+
+#[tokio::test]
+async fn the_highlighted_filter_finds_comments_with_the_configured_highlight_words() {
+    let app = spawn_app(&[("CW_DEMO_RATE", "0"), ("CW_HIGHLIGHT", "Sponsor, 主播")]).await;
+    settle(&app).await;
+    let yt = "youtube:Xq3vLk9pT2w";
+    store(
+        &app.feed.log,
+        vec![
+            comment(yt, "h1", "a", "thanks to our SPONSOR today", 1),
+            comment(yt, "h2", "b", "主播好", 2),
+            comment(yt, "h3", "c", "nothing to see", 3),
+        ],
+    )
+    .await;
+    let get = |q: &'static str| {
+        let url = app.url(&format!("/api/comments?source={yt}&{q}"));
+        async move {
+            let resp = reqwest::get(url).await.unwrap();
+            let status = resp.status();
+            let body: Value = serde_json::from_str(&resp.text().await.unwrap()).unwrap();
+            (status, body)
+        }
+    };
+    let ids = |v: &Value| -> Vec<String> {
+        v["comments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let (status, body) = get("highlighted=1").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(ids(&body), ["h2", "h1"]);
+    let (_, body) = get("highlighted=0").await;
+    assert_eq!(ids(&body), ["h3"]);
+
+    // Without CW_HIGHLIGHT there is nothing to filter by: a 400 that says so.
+    let plain = spawn_app(&[("CW_DEMO_RATE", "0")]).await;
+    let resp = reqwest::get(plain.url("/api/comments?highlighted=1"))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    assert!(resp.text().await.unwrap().contains("highlighted"));
 }
