@@ -307,6 +307,8 @@ async fn scenario(n: usize, load: Load) -> Value {
     let (idle_rss, _) = server.memory_kib();
     let cpu_before = server.cpu_seconds();
     let started = Instant::now();
+    // RSS sampled through the run: a leak shows as a slope, not a step.
+    let mut rss_over_time: Vec<(u64, u64)> = Vec::new();
     let (total, label) = match load {
         Load::Steady {
             per_second,
@@ -315,9 +317,13 @@ async fn scenario(n: usize, load: Load) -> Value {
             let total = per_second * seconds;
             let interval = Duration::from_secs_f64(1.0 / per_second as f64);
             let mut tick = tokio::time::interval(interval);
-            for _ in 0..total {
+            let sample_every = (total / 20).max(1);
+            for k in 0..total {
                 tick.tick().await;
                 mock.posted.fetch_add(1, Ordering::SeqCst);
+                if k % sample_every == 0 {
+                    rss_over_time.push((started.elapsed().as_secs(), server.memory_kib().0));
+                }
             }
             (total, format!("steady {per_second}/s for {seconds}s"))
         }
@@ -369,6 +375,7 @@ async fn scenario(n: usize, load: Load) -> Value {
         "server_rss_idle_kib_per_client": idle_rss as f64 / n as f64,
         "server_rss_peak_kib": peak_rss,
         "server_rss_end_kib": end_rss,
+        "server_rss_kib_over_time": rss_over_time,
     });
     println!(
         "N={n:>5}  {label:<22} latency p50 {:>7.2} ms  p99 {:>7.2} ms  max {:>7.2} ms  | {:>9.0} msg/s | \
@@ -386,6 +393,13 @@ async fn scenario(n: usize, load: Load) -> Value {
         end_rss,
         peak_rss,
     );
+    if rss_over_time.len() > 2 {
+        let series: Vec<String> = rss_over_time
+            .iter()
+            .map(|(t, kib)| format!("{t}s:{}MB", kib / 1024))
+            .collect();
+        println!("        RSS over the run: {}", series.join(" "));
+    }
     result
 }
 

@@ -52,7 +52,9 @@ pub async fn live(
     headers: HeaderMap,
     State(state): State<AppState>,
 ) -> Response {
-    if !same_origin(&headers) {
+    // Browsers always send `Origin`; it must name this host. Tools that send
+    // none are let through (the token still applies).
+    if !super::auth::same_origin(&headers) {
         // A page on another site must not read the streamer's feed through
         // their browser (cross-site WebSocket hijacking).
         state.metrics.ws_refused("cross_origin");
@@ -77,24 +79,6 @@ pub async fn live(
         .write_buffer_size(8 * 1024)
         .max_write_buffer_size(MAX_QUEUED_BYTES)
         .on_upgrade(move |socket| stream(socket, state, params.since).instrument(span))
-}
-
-/// Browsers always send `Origin`; it must name the host that served the page.
-/// Tools that send no `Origin` are let through (the token still applies).
-fn same_origin(headers: &HeaderMap) -> bool {
-    let Some(origin) = headers.get(header::ORIGIN) else {
-        return true;
-    };
-    let (Ok(origin), Some(Ok(host))) = (
-        origin.to_str(),
-        headers.get(header::HOST).map(|h| h.to_str()),
-    ) else {
-        return false;
-    };
-    origin
-        .strip_prefix("http://")
-        .or_else(|| origin.strip_prefix("https://"))
-        .is_some_and(|o| o.eq_ignore_ascii_case(host))
 }
 
 async fn stream(mut socket: WebSocket, state: AppState, since: Option<i64>) {
