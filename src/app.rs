@@ -31,6 +31,8 @@ pub enum StartError {
     },
     #[error("CW_POLL: the poll scheduler could not start: {0}")]
     Scheduler(#[from] tokio_cron_scheduler::JobSchedulerError),
+    #[error("CW_RETENTION: the daily pruning job could not start: {0}")]
+    Retention(tokio_cron_scheduler::JobSchedulerError),
     #[error(transparent)]
     Config(crate::config::ConfigError),
     #[error("serving the dashboard failed: {0}")]
@@ -150,7 +152,9 @@ impl App {
         }
         let poller = Poller::start(tasks).await?;
         let cancel = CancellationToken::new();
-        let upkeep = Upkeep::start(self.log.clone(), self.config.retention, cancel.clone()).await?;
+        let upkeep = Upkeep::start(self.log.clone(), self.config.retention, cancel.clone())
+            .await
+            .map_err(StartError::Retention)?;
         let featured = Featured::new(self.config.featured_max, hub.clone());
         // Featured comments follow their edits and deletions in the log.
         tokio::spawn(featured.clone().follow(self.log.clone(), cancel.clone()));

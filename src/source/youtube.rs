@@ -65,12 +65,54 @@ pub fn is_video_id(s: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
-/// `youtube:VIDEO_ID`: a video's comment threads and their replies.
-pub struct VideoComments {
+/// What both YouTube adapters share: the video, the key, the client, and
+/// the count of quota units spent.
+struct Api {
     video: String,
     settings: YouTubeSettings,
     http: Http,
     spent: AtomicI64,
+}
+
+impl Api {
+    fn new(video: &str, settings: YouTubeSettings, http: Http) -> Api {
+        Api {
+            video: video.to_owned(),
+            settings,
+            http,
+            spent: AtomicI64::new(0),
+        }
+    }
+
+    /// `GET $YOUTUBE_API_BASE/youtube/v3/{method}` with `query` and the key,
+    /// counting `cost` units (spent even when the call fails), and the
+    /// Data API's error envelope turned into what it means.
+    async fn get(
+        &self,
+        method: &str,
+        query: &[(&str, &str)],
+        cost: i64,
+        kind: Kind,
+    ) -> Result<Value, SourceError> {
+        self.spent.fetch_add(cost, Ordering::Relaxed);
+        let url = format!("{}/youtube/v3/{method}", self.settings.api_base);
+        let request = self
+            .http
+            .client
+            .get(url)
+            .query(query)
+            .query(&[("key", self.settings.api_key.as_str())]);
+        check(self.http.json(request).await?, kind)
+    }
+
+    fn take_spent_units(&self) -> i64 {
+        self.spent.swap(0, Ordering::Relaxed)
+    }
+}
+
+/// `youtube:VIDEO_ID`: a video's comment threads and their replies.
+pub struct VideoComments {
+    api: Api,
     /// `totalReplyCount` of each thread whose replies were fetched in full,
     /// so the replies are fetched again only when the count grows.
     replies_fetched: Mutex<HashMap<String, i64>>,
@@ -79,24 +121,17 @@ pub struct VideoComments {
 impl VideoComments {
     pub fn new(video: &str, settings: YouTubeSettings, http: Http) -> VideoComments {
         VideoComments {
-            video: video.to_owned(),
-            settings,
-            http,
-            spent: AtomicI64::new(0),
+            api: Api::new(video, settings, http),
             replies_fetched: Mutex::new(HashMap::new()),
         }
     }
 
     pub fn video_id(&self) -> &str {
-        &self.video
+        &self.api.video
     }
 
     pub fn take_spent_units(&self) -> i64 {
-        self.spent.swap(0, Ordering::Relaxed)
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}/youtube/v3/{path}", self.settings.api_base)
+        self.api.take_spent_units()
     }
 
     /// One page of comment threads, newest first; each thread's replies
@@ -106,27 +141,23 @@ impl VideoComments {
     pub async fn fetch_page(&self, cursor: Option<&str>) -> Result<Page, SourceError> {
         let mut query = vec![
             ("part", "snippet,replies"),
-            ("videoId", self.video.as_str()),
+            ("videoId", self.api.video.as_str()),
             ("order", "time"),
             ("maxResults", "100"),
             ("textFormat", "html"),
-            ("key", self.settings.api_key.as_str()),
         ];
         if let Some(token) = cursor {
             query.push(("pageToken", token));
         }
-        self.spent
-            .fetch_add(COST_COMMENT_THREADS, Ordering::Relaxed);
-        let resp = self
-            .http
-            .json(
-                self.http
-                    .client
-                    .get(self.url("commentThreads"))
-                    .query(&query),
+        let body = self
+            .api
+            .get(
+                "commentThreads",
+                &query,
+                COST_COMMENT_THREADS,
+                Kind::Comments,
             )
             .await?;
-        let body = check(resp, Kind::Comments)?;
         let mut page = Page {
             next: non_empty(body.get("nextPageToken")),
             ..Page::default()
@@ -210,18 +241,14 @@ impl VideoComments {
                 ("parentId", thread_id),
                 ("maxResults", "100"),
                 ("textFormat", "html"),
-                ("key", self.settings.api_key.as_str()),
             ];
             if let Some(t) = token.as_deref() {
                 query.push(("pageToken", t));
             }
-            self.spent
-                .fetch_add(COST_COMMENT_THREADS, Ordering::Relaxed);
-            let resp = self
-                .http
-                .json(self.http.client.get(self.url("comments")).query(&query))
+            let body = self
+                .api
+                .get("comments", &query, COST_COMMENT_THREADS, Kind::Comments)
                 .await?;
-            let body = check(resp, Kind::Comments)?;
             for item in body
                 .get("items")
                 .and_then(Value::as_array)
@@ -288,10 +315,7 @@ fn parse_comment(c: &Value) -> Option<RawComment> {
 
 /// `youtube-live:VIDEO_ID`: the chat of a live stream.
 pub struct LiveChat {
-    video: String,
-    settings: YouTubeSettings,
-    http: Http,
-    spent: AtomicI64,
+    api: Api,
     chat: Mutex<ChatState>,
 }
 
@@ -307,24 +331,17 @@ struct ChatState {
 impl LiveChat {
     pub fn new(video: &str, settings: YouTubeSettings, http: Http) -> LiveChat {
         LiveChat {
-            video: video.to_owned(),
-            settings,
-            http,
-            spent: AtomicI64::new(0),
+            api: Api::new(video, settings, http),
             chat: Mutex::new(ChatState::default()),
         }
     }
 
     pub fn video_id(&self) -> &str {
-        &self.video
+        &self.api.video
     }
 
     pub fn take_spent_units(&self) -> i64 {
-        self.spent.swap(0, Ordering::Relaxed)
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}/youtube/v3/{path}", self.settings.api_base)
+        self.api.take_spent_units()
     }
 
     fn chat(&self) -> std::sync::MutexGuard<'_, ChatState> {
@@ -347,22 +364,15 @@ impl LiveChat {
             ("liveChatId", chat_id.as_str()),
             ("part", "snippet,authorDetails"),
             ("maxResults", "2000"),
-            ("key", self.settings.api_key.as_str()),
         ];
         if let Some(token) = cursor {
             query.push(("pageToken", token));
         }
-        self.spent.fetch_add(COST_LIVE_CHAT, Ordering::Relaxed);
-        let resp = self
-            .http
-            .json(
-                self.http
-                    .client
-                    .get(self.url("liveChat/messages"))
-                    .query(&query),
-            )
-            .await?;
-        let body = match check(resp, Kind::LiveChat) {
+        let answer = self
+            .api
+            .get("liveChat/messages", &query, COST_LIVE_CHAT, Kind::LiveChat)
+            .await;
+        let body = match answer {
             Err(SourceError::Transient { reason, .. }) if reason.contains("invalidPageToken") => {
                 self.chat().ignore_cursor = true;
                 return Err(SourceError::transient(
@@ -405,15 +415,12 @@ impl LiveChat {
     async fn find_chat(&self) -> Result<String, SourceError> {
         let query = [
             ("part", "liveStreamingDetails"),
-            ("id", self.video.as_str()),
-            ("key", self.settings.api_key.as_str()),
+            ("id", self.api.video.as_str()),
         ];
-        self.spent.fetch_add(COST_VIDEOS, Ordering::Relaxed);
-        let resp = self
-            .http
-            .json(self.http.client.get(self.url("videos")).query(&query))
+        let body = self
+            .api
+            .get("videos", &query, COST_VIDEOS, Kind::LiveChat)
             .await?;
-        let body = check(resp, Kind::LiveChat)?;
         let Some(video) = body.pointer("/items/0") else {
             return Err(SourceError::Stopped {
                 reason: "the video does not exist or is private".into(),
