@@ -2,7 +2,7 @@
 //
 // Safety rule: every string from a comment reaches the page through
 // textContent, except `comment.html`, which the server's sanitizer produced
-// and which is the only thing ever assigned to innerHTML. No HTML is built
+// and which only `render.js` assigns to innerHTML. No HTML is built
 // from strings: elements come from the <template>s in dashboard.html.
 //
 // Shape of the code: frames update a bounded model of recent comments
@@ -618,14 +618,7 @@
       }
     }
     const body = li.querySelector(".body");
-    if (c.html) {
-      // The one innerHTML: sanitized on the server by the allowlist policy.
-      body.innerHTML = c.html;
-    } else {
-      // Markup that sanitized to nothing: show what was typed, as text.
-      body.textContent = c.text;
-    }
-    if (c.emotes) drawEmotes(body, c.emotes);
+    window.commentwatch.fillBody(body, c);
     if (e.hl) markWords(body);
   }
 
@@ -672,44 +665,6 @@
     }
   }
 
-  // Replaces emote tokens such as "[doge]" in the body's text with their
-  // images (https URLs on the platform's image host, checked server-side),
-  // built as elements: no HTML strings.
-  function drawEmotes(body, emotes) {
-    const tokens = Object.keys(emotes).filter((tok) => tok.length > 0);
-    if (tokens.length === 0) return;
-    const walker = document.createTreeWalker(body, NodeFilter.SHOW_TEXT);
-    const nodes = [];
-    while (walker.nextNode()) nodes.push(walker.currentNode);
-    for (const node of nodes) {
-      const text = node.nodeValue;
-      const parts = [];
-      let i = 0;
-      let plain = "";
-      while (i < text.length) {
-        const token = tokens.find((tok) => text.startsWith(tok, i));
-        if (token) {
-          if (plain) parts.push(document.createTextNode(plain));
-          plain = "";
-          const img = document.createElement("img");
-          img.className = "emote";
-          img.src = emotes[token];
-          img.alt = token;
-          img.title = token;
-          img.loading = "lazy";
-          img.referrerPolicy = "no-referrer";
-          parts.push(img);
-          i += token.length;
-        } else {
-          plain += text[i];
-          i += 1;
-        }
-      }
-      if (parts.length === 0) continue;
-      if (plain) parts.push(document.createTextNode(plain));
-      node.replaceWith(...parts);
-    }
-  }
 
   function renderAvatar(el, author) {
     const src = author.avatar || "";

@@ -9,7 +9,7 @@
 //
 // Safety rule, as on the dashboard: comment strings reach the page only via
 // textContent, except `comment.html`, which the server sanitized and which
-// is the only thing assigned to innerHTML. No HTML is built from strings.
+// only `render.js` assigns to innerHTML. No HTML is built from strings.
 "use strict";
 
 (function () {
@@ -145,50 +145,9 @@
     const amount = li.querySelector(".amount");
     amount.hidden = !c.amount;
     amount.textContent = c.amount ? c.amount.display : "";
-    const body = li.querySelector(".body");
-    if (c.html) {
-      // The one innerHTML: sanitized on the server by the allowlist policy.
-      body.innerHTML = c.html;
-    } else {
-      body.textContent = c.text;
-    }
-    if (c.emotes) drawEmotes(body, c.emotes);
+    window.commentwatch.fillBody(li.querySelector(".body"), c);
   }
 
-  // Emote tokens become their images, built as elements (see dashboard.js).
-  function drawEmotes(body, emotes) {
-    const tokens = Object.keys(emotes).filter((tok) => tok.length > 0);
-    if (!tokens.length) return;
-    const walker = document.createTreeWalker(body, NodeFilter.SHOW_TEXT);
-    const nodes = [];
-    while (walker.nextNode()) nodes.push(walker.currentNode);
-    for (const node of nodes) {
-      const text = node.nodeValue;
-      const parts = [];
-      let i = 0;
-      let plain = "";
-      while (i < text.length) {
-        const token = tokens.find((tok) => text.startsWith(tok, i));
-        if (token) {
-          if (plain) parts.push(document.createTextNode(plain));
-          plain = "";
-          const img = document.createElement("img");
-          img.className = "emote";
-          img.src = emotes[token];
-          img.alt = token;
-          img.referrerPolicy = "no-referrer";
-          parts.push(img);
-          i += token.length;
-        } else {
-          plain += text[i];
-          i += 1;
-        }
-      }
-      if (!parts.length) continue;
-      if (plain) parts.push(document.createTextNode(plain));
-      node.replaceWith(...parts);
-    }
-  }
 
   // Cards whose time is up leave; one timer for all of them.
   if (fadeMs > 0) {

@@ -281,39 +281,25 @@ fn export(log: &CommentLog, params: &Params, args: &ExportArgs, db: &Path) -> Re
     };
     let target = args.output.as_ref().map(|p| p.display().to_string());
     let name = target.clone().unwrap_or_else(|| "stdout".into());
-    let result = match &args.output {
-        Some(path) => {
-            let file = File::create(path).map_err(output_err(&name))?;
-            let mut out = BufWriter::with_capacity(256 * 1024, file);
-            let r = query::export(
-                &mut reader,
-                &params.selection,
-                None,
-                None,
-                format,
-                &mut out,
-                &mut |n| bar.set_position(n),
-            );
-            if r.is_err() {
-                // Half an export looks like a whole one: do not leave it.
-                drop(out);
-                let _ = std::fs::remove_file(path);
-            }
-            r
-        }
-        None => {
-            let mut out = BufWriter::with_capacity(256 * 1024, io::stdout().lock());
-            query::export(
-                &mut reader,
-                &params.selection,
-                None,
-                None,
-                format,
-                &mut out,
-                &mut |n| bar.set_position(n),
-            )
-        }
+    let sink: Box<dyn Write> = match &args.output {
+        Some(path) => Box::new(File::create(path).map_err(output_err(&name))?),
+        None => Box::new(io::stdout().lock()),
     };
+    let mut out = BufWriter::with_capacity(256 * 1024, sink);
+    let result = query::export(
+        &mut reader,
+        &params.selection,
+        None,
+        None,
+        format,
+        &mut out,
+        &mut |n| bar.set_position(n),
+    );
+    if let (Err(_), Some(path)) = (&result, &args.output) {
+        // Half an export looks like a whole one: do not leave it.
+        drop(out);
+        let _ = std::fs::remove_file(path);
+    }
     bar.finish_and_clear();
     match result {
         Ok(rows) => {

@@ -9,6 +9,11 @@ use axum::response::{IntoResponse, Response};
 /// `(name, content type, body)` of every asset.
 const ASSETS: &[(&str, &str, &str)] = &[
     (
+        "render.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../assets/render.js"),
+    ),
+    (
         "dashboard.js",
         "text/javascript; charset=utf-8",
         include_str!("../../assets/dashboard.js"),

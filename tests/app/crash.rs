@@ -63,11 +63,11 @@ fn start(dir: &std::path::Path, env: &[(String, String)], prefix: &str) -> Binar
     Binary::start(dir, &all, prefix)
 }
 
-/// Reads comment frames until the connection ends (or `limit`), recording
-/// `(seq, id)` in order.
-async fn record(mut client: Client, seen: &mut Vec<(i64, String)>, limit: Duration) {
+/// Reads comment frames until the connection ends, `limit` passes or
+/// `enough` of them were seen, recording `(seq, id)` in order.
+async fn record(mut client: Client, seen: &mut Vec<(i64, String)>, limit: Duration, enough: usize) {
     let deadline = tokio::time::Instant::now() + limit;
-    loop {
+    while seen.len() < enough {
         let left = deadline.saturating_duration_since(tokio::time::Instant::now());
         match client.next_frame_within(left).await {
             Ok(Some(f)) if f["type"] == "comment" => seen.push((
@@ -115,7 +115,7 @@ async fn sigkill_at_random_moments_loses_no_comment_and_shows_none_twice() {
             bin
         });
         // The dashboard reads until the connection dies with the process.
-        record(client, &mut seen, PATIENCE).await;
+        record(client, &mut seen, PATIENCE, usize::MAX).await;
         drop(killer.await.unwrap());
     }
     poster.abort();
@@ -124,18 +124,8 @@ async fn sigkill_at_random_moments_loses_no_comment_and_shows_none_twice() {
     // One last, undisturbed run catches up; the dashboard resumes once more.
     let bin = start(dir.path(), &env, "");
     let since = seen.last().map(|(s, _)| *s).unwrap_or(0);
-    let mut client = bin.connect(Some(since)).await;
-    let deadline = tokio::time::Instant::now() + PATIENCE * 3;
-    while (seen.len() as u64) < total && tokio::time::Instant::now() < deadline {
-        if let Ok(Some(f)) = client.next_frame_within(Duration::from_secs(2)).await
-            && f["type"] == "comment"
-        {
-            seen.push((
-                f["seq"].as_i64().unwrap(),
-                f["comment"]["id"].as_str().unwrap().to_owned(),
-            ));
-        }
-    }
+    let client = bin.connect(Some(since)).await;
+    record(client, &mut seen, PATIENCE * 3, total as usize).await;
     let mut count: BTreeMap<u64, usize> = BTreeMap::new();
     for (_, id) in &seen {
         *count.entry(id.parse().unwrap()).or_default() += 1;

@@ -80,19 +80,7 @@ impl TestApp {
 
     /// Opens `/ws` (with `?since=` if given) and waits for `hello`.
     pub async fn connect(&self, since: Option<i64>) -> Client {
-        let url = match since {
-            Some(s) => format!("ws://{}/ws?since={s}", self.addr),
-            None => format!("ws://{}/ws", self.addr),
-        };
-        let (ws, _) = tokio::time::timeout(PATIENCE, connect_async(url))
-            .await
-            .expect("connect in time")
-            .expect("WebSocket handshake");
-        let mut client = Client { ws, latest_seq: 0 };
-        let hello = client.next_frame().await.expect("a first frame");
-        assert_eq!(hello["type"], "hello", "the first frame is hello: {hello}");
-        client.latest_seq = hello["latest_seq"].as_i64().expect("latest_seq");
-        client
+        Client::connect(&self.addr.to_string(), since).await
     }
 
     /// Stops the app like Ctrl-C would and waits for it to finish.
@@ -130,6 +118,23 @@ pub struct Client {
 }
 
 impl Client {
+    /// Opens `/ws` on `addr` (with `?since=` if given) and waits for `hello`.
+    pub async fn connect(addr: &str, since: Option<i64>) -> Client {
+        let url = match since {
+            Some(s) => format!("ws://{addr}/ws?since={s}"),
+            None => format!("ws://{addr}/ws"),
+        };
+        let (ws, _) = tokio::time::timeout(PATIENCE, connect_async(url))
+            .await
+            .expect("connect in time")
+            .expect("WebSocket handshake");
+        let mut client = Client { ws, latest_seq: 0 };
+        let hello = client.next_frame().await.expect("a first frame");
+        assert_eq!(hello["type"], "hello", "the first frame is hello: {hello}");
+        client.latest_seq = hello["latest_seq"].as_i64().expect("latest_seq");
+        client
+    }
+
     /// The next text frame as JSON; `None` when the server closed.
     pub async fn next_frame(&mut self) -> Option<Value> {
         self.next_frame_within(PATIENCE)
@@ -311,18 +316,7 @@ impl Binary {
 
     /// Opens `/ws` (with `?since=`) on this process.
     pub async fn connect(&self, since: Option<i64>) -> Client {
-        let url = match since {
-            Some(s) => format!("ws://{}/ws?since={s}", self.addr),
-            None => format!("ws://{}/ws", self.addr),
-        };
-        let (ws, _) = tokio::time::timeout(PATIENCE, connect_async(url))
-            .await
-            .expect("connect in time")
-            .expect("WebSocket handshake");
-        let mut client = Client { ws, latest_seq: 0 };
-        let hello = client.next_frame().await.expect("hello");
-        client.latest_seq = hello["latest_seq"].as_i64().unwrap();
-        client
+        Client::connect(&self.addr, since).await
     }
 }
 

@@ -52,6 +52,7 @@ async fn the_dashboard_is_served_with_a_strict_policy_and_no_inline_code() {
 
     for (asset, kind) in [
         ("dashboard.js", "text/javascript"),
+        ("render.js", "text/javascript"),
         ("style.css", "text/css"),
     ] {
         let resp = client()
