@@ -314,7 +314,7 @@ fn hex(bytes: &[u8]) -> String {
 
 /// Compares without returning early, so response time does not reveal how
 /// much of a guess was right.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub(super) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
     }

@@ -4,6 +4,7 @@
 mod api;
 mod assets;
 mod auth;
+mod cockpit;
 /// `/log`, the comment log review page, and its API and exports.
 mod log;
 mod overlay;
@@ -19,7 +20,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 pub use auth::Auth;
-pub use overlay::Cockpit;
+pub use cockpit::Cockpit;
 
 use crate::featured::Featured;
 use crate::hub::Hub;

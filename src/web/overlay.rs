@@ -28,95 +28,15 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{any, get};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
-use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use sha2::Sha256;
-use std::sync::Arc;
 use tokio::sync::broadcast::error::RecvError;
 use tracing::{Instrument, error, warn};
 
-use super::{AppState, auth, ws};
+use super::{AppState, Cockpit, auth, ws};
 use crate::comment::Comment;
-use crate::config::Config;
 use crate::featured::Featured;
 use crate::store::CommentLog;
-
-/// What the dashboard and the overlay take from the configuration.
-#[derive(Clone, Default)]
-pub struct Cockpit(Arc<Settings>);
-
-#[derive(Default)]
-struct Settings {
-    highlight: Vec<String>,
-    block: Vec<String>,
-    daily_quota: i64,
-    /// `None` without `CW_TOKEN`: the overlay is then as open as the rest.
-    overlay_key: Option<String>,
-}
-
-impl Cockpit {
-    pub fn from_config(config: &Config) -> Cockpit {
-        let overlay_key = config.token.as_ref().map(|token| {
-            match &config.overlay_key {
-                Some(key) => key.expose().to_owned(),
-                None => {
-                    // A label of its own, so the key can never equal the
-                    // session cookie (an HMAC of the same token).
-                    let mut mac = Hmac::<Sha256>::new_from_slice(token.expose().as_bytes())
-                        .expect("HMAC takes any key");
-                    mac.update(b"commentwatch overlay key v1");
-                    mac.finalize().into_bytes()[..16]
-                        .iter()
-                        .map(|b| format!("{b:02x}"))
-                        .collect()
-                }
-            }
-        });
-        Cockpit(Arc::new(Settings {
-            highlight: config.highlight.clone(),
-            block: config.block.clone(),
-            daily_quota: config.youtube.daily_quota,
-            overlay_key,
-        }))
-    }
-
-    /// The dashboard's starting settings, as JSON for a `data-` attribute
-    /// (askama escapes it; the page parses it).
-    /// `CW_HIGHLIGHT`'s words, lower-cased, for the log's `highlighted` filter.
-    pub fn highlight_words(&self) -> Vec<String> {
-        self.0
-            .highlight
-            .iter()
-            .map(|w| w.trim().to_lowercase())
-            .filter(|w| !w.is_empty())
-            .collect()
-    }
-
-    pub fn dashboard_json(&self, featured_max: usize) -> String {
-        json!({
-            "highlight": self.0.highlight,
-            "block": self.0.block,
-            "youtube_daily_quota": self.0.daily_quota,
-            "featured_max": featured_max,
-        })
-        .to_string()
-    }
-
-    /// Whether a request may see the overlay: no token set, the overlay
-    /// key, or a signed-in browser.
-    fn admits_overlay(&self, auth: &auth::Auth, headers: &HeaderMap, key: Option<&str>) -> bool {
-        match (&self.0.overlay_key, key) {
-            (None, _) => true,
-            (Some(expected), Some(given))
-                if constant_time_eq(expected.as_bytes(), given.as_bytes()) =>
-            {
-                true
-            }
-            _ => auth.admits(headers),
-        }
-    }
-}
 
 /// The overlay's routes, which check the overlay key themselves: merge them
 /// outside the token-protected router.
@@ -165,7 +85,7 @@ async fn page(
     }
     let page = OverlayPage {
         version: env!("CARGO_PKG_VERSION"),
-        config: json!({ "block": state.cockpit.0.block }).to_string(),
+        config: json!({ "block": state.cockpit.block() }).to_string(),
     };
     match page.render() {
         // The URL holds the key: keep the page out of every cache.
@@ -412,7 +332,7 @@ async fn overlay_settings(
 ) -> Response {
     (
         [(header::CACHE_CONTROL, "no-store")],
-        Json(json!({ "key": cockpit.0.overlay_key, "featured_max": featured.max() })),
+        Json(json!({ "key": cockpit.overlay_key(), "featured_max": featured.max() })),
     )
         .into_response()
 }
@@ -439,10 +359,4 @@ async fn stats(State(log): State<CommentLog>, Query(p): Query<StatsParams>) -> R
                 .into_response()
         }
     }
-}
-
-/// Compares without returning early, so response time does not reveal how
-/// much of a guessed key was right.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
