@@ -85,7 +85,7 @@
       minAgo: (n) => n + " min ago", hAgo: (n) => n + " h ago",
       replyingTo: (name) => "↪ replying to " + name, reply: "↪ reply",
       st_starting: "starting", st_ok: "ok", st_backoff: "retrying", st_quota: "paused for quota",
-      st_login: "needs login", st_stopped: "stopped", until: (t) => "until " + t,
+      st_login: "needs login", st_stopped: "stopped", st_standby: "polled by another instance", until: (t) => "until " + t,
       lastError: "last error: ", lastOk: "last successful poll: ", nextPoll: "next poll: ",
       unitsToday: (n) => n.toLocaleString() + " units today",
       quotaLeft: (n) => "YouTube quota left today: " + n,
@@ -143,7 +143,7 @@
       minAgo: (n) => n + " 分钟前", hAgo: (n) => n + " 小时前",
       replyingTo: (name) => "↪ 回复 " + name, reply: "↪ 回复",
       st_starting: "启动中", st_ok: "正常", st_backoff: "重试中", st_quota: "配额用尽，已暂停",
-      st_login: "需要登录", st_stopped: "已停止", until: (t) => "至 " + t,
+      st_login: "需要登录", st_stopped: "已停止", st_standby: "由另一实例轮询", until: (t) => "至 " + t,
       lastError: "上次错误：", lastOk: "上次成功：", nextPoll: "下次获取：",
       unitsToday: (n) => "今日已用 " + n.toLocaleString() + " 单位",
       quotaLeft: (n) => "YouTube 今日剩余配额：" + n,
@@ -1139,7 +1139,7 @@
   });
 
   // -------------------------------------------------------------- status
-  const STATE_KEYS = ["starting", "ok", "backoff", "quota", "login", "stopped"];
+  const STATE_KEYS = ["starting", "ok", "backoff", "quota", "login", "stopped", "standby"];
   let lastStatus = null;
   let quotaUsed = null;
   function renderStatus(list) {

@@ -49,10 +49,12 @@ pub struct App {
 
 impl App {
     pub async fn build(config: Config) -> Result<App, StartError> {
-        let log = CommentLog::open(&config.db).map_err(|source| StartError::Log {
-            path: config.db.display().to_string(),
-            source,
-        })?;
+        let log = CommentLog::connect(&config.db)
+            .await
+            .map_err(|source| StartError::Log {
+                path: config.db.display(),
+                source,
+            })?;
         let listener =
             TcpListener::bind(config.listen)
                 .await
@@ -150,8 +152,15 @@ impl App {
                 source_quota,
             ));
         }
-        let poller = Poller::start(tasks).await?;
         let cancel = CancellationToken::new();
+        // With a shared log, every instance's changes reach this hub here;
+        // it starts before the first poll can commit.
+        let feed = tokio::spawn(crate::feed::follow(
+            self.log.clone(),
+            hub.clone(),
+            cancel.clone(),
+        ));
+        let poller = Poller::start(tasks).await?;
         let upkeep = Upkeep::start(self.log.clone(), self.config.retention, cancel.clone())
             .await
             .map_err(StartError::Retention)?;
@@ -183,6 +192,7 @@ impl App {
             .await;
         poller.shutdown().await;
         upkeep.shutdown().await;
+        let _ = feed.await;
         // Fold the write-ahead log into the file, so what is on disk is
         // complete on its own.
         if let Err(e) = log.checkpoint().await {

@@ -13,7 +13,7 @@
 
 use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use chrono::{DateTime, Utc};
@@ -22,7 +22,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use unicode_width::UnicodeWidthChar;
 
 use crate::store::query::{self, ExportError, Format, ParamError, Params, Stats};
-use crate::store::{CommentLog, LogError};
+use crate::store::{CommentLog, LogError, Target};
 
 /// A subcommand; without one, the binary runs the server.
 #[derive(Subcommand, Debug, Clone, PartialEq, Eq)]
@@ -135,14 +135,14 @@ pub enum CliError {
     )]
     NoLog(PathBuf),
     #[error("CW_DB={path:?} cannot be read: {source}")]
-    Log { path: PathBuf, source: LogError },
+    Log { path: String, source: LogError },
     #[error("{path}: {source}")]
     Output { path: String, source: io::Error },
 }
 
 /// Runs `command` on the log at `db` and returns the exit code; errors are
 /// printed as one line on stderr.
-pub fn run(command: Command, db: &Path) -> ExitCode {
+pub fn run(command: Command, db: &Target) -> ExitCode {
     match execute(command, db) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -152,13 +152,16 @@ pub fn run(command: Command, db: &Path) -> ExitCode {
     }
 }
 
-fn execute(command: Command, db: &Path) -> Result<(), CliError> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
+fn execute(command: Command, db: &Target) -> Result<(), CliError> {
+    // One worker thread drives the connections while an export reads from
+    // this thread (a current-thread runtime could not do both).
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
         .enable_all()
         .build()
         .expect("a tokio runtime starts");
     let log_err = |source| CliError::Log {
-        path: db.to_owned(),
+        path: db.display(),
         source,
     };
     // Params are checked before the log is touched, so a typo costs nothing.
@@ -173,15 +176,21 @@ fn execute(command: Command, db: &Path) -> Result<(), CliError> {
         }
         Command::Stats(a) => params(&a.filters, a.q.as_deref(), &[])?,
     };
-    if !db.is_file() {
-        return Err(CliError::NoLog(db.to_owned()));
+    if let Target::File(path) = db
+        && !path.is_file()
+    {
+        return Err(CliError::NoLog(path.clone()));
     }
-    let log = CommentLog::open(db).map_err(log_err)?;
+    let log = runtime.block_on(CommentLog::connect(db)).map_err(log_err)?;
     if params.selection.uses_index() {
         runtime.block_on(log.index_pending()).map_err(log_err)?;
     }
     match command {
-        Command::Export(a) => export(&log, &params, &a, db),
+        Command::Export(a) => {
+            // A PostgreSQL reader drives its queries on this runtime.
+            let _runtime = runtime.enter();
+            export(&log, &params, &a, db)
+        }
         Command::Search(_) => {
             let limit = params.page_limit().map_err(|e| param_error(e, true))?;
             let page = runtime
@@ -253,9 +262,14 @@ fn output_err(path: &str) -> impl Fn(io::Error) -> CliError + '_ {
     }
 }
 
-fn export(log: &CommentLog, params: &Params, args: &ExportArgs, db: &Path) -> Result<(), CliError> {
+fn export(
+    log: &CommentLog,
+    params: &Params,
+    args: &ExportArgs,
+    db: &Target,
+) -> Result<(), CliError> {
     let log_err = |source| CliError::Log {
-        path: db.to_owned(),
+        path: db.display(),
         source,
     };
     let format = match args.format {

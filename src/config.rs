@@ -13,7 +13,6 @@ use std::collections::HashMap;
 use std::ffi::OsString;
 use std::fmt;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{CommandFactory, FromArgMatches, Parser};
@@ -162,7 +161,8 @@ pub struct Config {
     /// `None` when `CW_POLL` was not given: each source then uses its default.
     pub poll: Option<Schedule>,
     pub listen: SocketAddr,
-    pub db: PathBuf,
+    /// The SQLite file, or the PostgreSQL database several instances share.
+    pub db: crate::store::Target,
     pub token: Option<Secret>,
     pub backfill_pages: u32,
     pub poll_timeout: Duration,
@@ -329,13 +329,8 @@ impl Config {
                 "expected an IP address and port, e.g. 127.0.0.1:3000 or [::1]:8080",
             )
         })?;
-        if cli.db.trim().is_empty() {
-            return Err(ConfigError::invalid(
-                "CW_DB",
-                &cli.db,
-                "expected the path of the SQLite file",
-            ));
-        }
+        let db = crate::store::Target::parse(&cli.db)
+            .map_err(|why| ConfigError::invalid("CW_DB", &cli.db, why))?;
         let token = match cli.token {
             None => None,
             Some(t) if t.is_empty() => None,
@@ -523,7 +518,7 @@ impl Config {
             sources,
             poll,
             listen,
-            db: PathBuf::from(cli.db),
+            db,
             token,
             backfill_pages,
             poll_timeout,
@@ -551,7 +546,7 @@ pub enum Invocation {
     /// `export`, `search` or `stats` on the log at `db` (see `crate::cli`);
     /// only `CW_DB` matters, so a server setting cannot stop them.
     Log {
-        db: PathBuf,
+        db: crate::store::Target,
         command: Box<crate::cli::Command>,
     },
 }
@@ -577,13 +572,9 @@ impl Invocation {
         let mut cli = Config::parse_cli(args, &lookup)?;
         match cli.command.take() {
             None => Ok(Invocation::Serve(Box::new(Config::validate(cli, &lookup)?))),
-            Some(_) if cli.db.trim().is_empty() => Err(ConfigError::invalid(
-                "CW_DB",
-                &cli.db,
-                "expected the path of the SQLite comment log",
-            )),
             Some(command) => Ok(Invocation::Log {
-                db: PathBuf::from(cli.db),
+                db: crate::store::Target::parse(&cli.db)
+                    .map_err(|why| ConfigError::invalid("CW_DB", &cli.db, why))?,
                 command: Box::new(command),
             }),
         }
@@ -712,6 +703,7 @@ fn read_dotenv(path: &str) -> Result<HashMap<String, String>, ConfigError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::PathBuf;
 
     fn parse(env: &[(&str, &str)], args: &[&str]) -> Result<Config, ConfigError> {
         let env: HashMap<String, String> = env
@@ -731,7 +723,10 @@ mod tests {
         let c = Config::defaults();
         assert_eq!(c.sources, vec![SourceSpec::Demo]);
         assert_eq!(c.listen.to_string(), "127.0.0.1:3000");
-        assert_eq!(c.db, PathBuf::from("commentwatch.db"));
+        assert_eq!(
+            c.db,
+            crate::store::Target::File(PathBuf::from("commentwatch.db"))
+        );
         assert_eq!(c.poll, None);
         assert_eq!(c.token, None);
         assert_eq!(c.backfill_pages, 5);

@@ -26,6 +26,8 @@ pub mod comment;
 pub mod config;
 /// The "on stream" queue the OBS overlay shows.
 pub mod featured;
+/// Changes from a log shared by several instances, to this one's hub.
+pub mod feed;
 /// Fan-out of serialized frames to every connected dashboard.
 pub mod hub;
 /// Counters and histograms for `/metrics`.
@@ -40,7 +42,8 @@ pub mod quota;
 pub mod sanitize;
 /// One adapter per platform.
 pub mod source;
-/// The SQLite comment log and its change feed.
+/// The comment log (SQLite, or PostgreSQL shared by several instances)
+/// and its change feed.
 pub mod store;
 /// Routes, pages, the WebSocket endpoint and security headers.
 pub mod web;

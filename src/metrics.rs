@@ -52,6 +52,7 @@ struct Inner {
     pub quota_used: Family<SourceLabel, Gauge>,
     pub log_bytes: Gauge,
     pub pending_comments: Gauge,
+    pub source_polled_here: Family<SourceLabel, Gauge>,
 }
 
 impl Default for Metrics {
@@ -151,6 +152,13 @@ impl Metrics {
             "Fetched comments held in memory while the log cannot be written",
             pending_comments.clone(),
         );
+        let source_polled_here = Family::<SourceLabel, Gauge>::default();
+        registry.register(
+            "source_polled_here",
+            "1 for each source this instance polls, 0 for one another instance \
+             sharing the log polls",
+            source_polled_here.clone(),
+        );
         Metrics {
             inner: Arc::new(Inner {
                 registry,
@@ -169,6 +177,7 @@ impl Metrics {
                 quota_used,
                 log_bytes,
                 pending_comments,
+                source_polled_here,
             }),
         }
     }
@@ -227,6 +236,14 @@ impl Metrics {
                 reason: reason.to_owned(),
             })
             .inc();
+    }
+
+    /// Whether this instance polls `source` (holds its lock).
+    pub fn set_polling(&self, source: &str, here: bool) {
+        self.inner
+            .source_polled_here
+            .get_or_create(&Self::source(source))
+            .set(i64::from(here));
     }
 
     pub fn set_pending(&self, comments: usize) {

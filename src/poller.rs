@@ -70,6 +70,8 @@ pub enum PollError {
 /// Where polled comments go: the log, then the hub. The lock makes "commit,
 /// then publish" one step, so frames leave in `seq` order even when several
 /// sources poll at once (a dashboard that saw `seq` 11 must never be sent 10).
+/// On a log shared by several instances the hub hears every change, this
+/// instance's included, from `crate::feed` instead.
 ///
 /// When the log cannot be written (disk full, file locked), fetched batches
 /// wait in memory, up to `MAX_PENDING_COMMENTS`, and are written first, in
@@ -107,8 +109,12 @@ impl Pipeline {
             match self.log.record(next.clone()).await {
                 Ok(changes) => {
                     pending.pop_front();
-                    for change in &changes {
-                        self.hub.publish(Frame::change(change));
+                    // A shared log reaches the hub through `crate::feed`,
+                    // in the order every instance committed.
+                    if !self.log.is_shared() {
+                        for change in &changes {
+                            self.hub.publish(Frame::change(change));
+                        }
                     }
                     all.extend(changes);
                 }
@@ -356,6 +362,8 @@ struct TaskState {
     clamp_announced: bool,
     /// A `Login` report stays on until a poll passes without one.
     login: Option<String>,
+    /// Another instance holds this source's lock (shared log only).
+    standby: bool,
 }
 
 impl SourceTask {
@@ -404,6 +412,30 @@ impl SourceTask {
             debug!(source = %self.name, "previous poll still running; skipping this tick");
             return;
         };
+        // With a log shared by several instances, one of them polls each
+        // source: whichever holds its lock.
+        if !self.pipeline.log.claim(&self.name).await {
+            self.pipeline.metrics.set_polling(&self.name, false);
+            if !state.standby {
+                state.standby = true;
+                let status = self.status(
+                    &state,
+                    SourceState::Standby,
+                    Some("polled by another instance".into()),
+                    None,
+                    None,
+                );
+                self.report(&mut state, status);
+            }
+            return;
+        }
+        self.pipeline.metrics.set_polling(&self.name, true);
+        if state.standby {
+            state.standby = false;
+            // Whoever polled before may have left a deeper read undone.
+            state.backfilled = false;
+            info!(source = %self.name, "this instance now polls {}", self.name);
+        }
         let waiting = state.not_before.is_some_and(|t| Instant::now() < t);
         if state.stopped || (waiting && !force) {
             return;
@@ -411,26 +443,31 @@ impl SourceTask {
         let started = Instant::now();
         let mut floor = self.source.min_interval();
         let mut quota_used = None;
+        let mut reserved = None;
         if let Some(book) = &self.quota {
             match self.quota_floor(book).await {
                 Ok((used, Some(f))) => {
                     quota_used = Some(used);
                     floor = floor.max(Some(f));
                     self.announce_clamp(&mut state, f, book);
+                    // Instances sharing the key may not both take the last
+                    // units: this poll's cost is set aside first, in the log.
+                    let day = quota::quota_day(Utc::now());
+                    let cost = self.source.quota_cost_per_poll().unwrap_or(1);
+                    match self
+                        .pipeline
+                        .log
+                        .reserve_quota(day.clone(), cost, book.daily)
+                        .await
+                    {
+                        Ok(Some(_)) => reserved = Some((day, cost)),
+                        Ok(None) => return self.quota_spent(&mut state, book, used),
+                        Err(e) => {
+                            warn!(source = %self.name, error = %e, "could not reserve quota units")
+                        }
+                    }
                 }
-                Ok((used, None)) => {
-                    // Nothing left to spend today: wait for the reset.
-                    let until = quota::next_reset(Utc::now());
-                    let err = SourceError::Quota {
-                        reason: format!(
-                            "{used} of {} YouTube quota units spent today; paused until the reset",
-                            book.daily
-                        ),
-                        until,
-                    };
-                    self.after_failure(&mut state, PollError::Source(err), Some(used));
-                    return;
-                }
+                Ok((used, None)) => return self.quota_spent(&mut state, book, used),
                 Err(e) => {
                     warn!(source = %self.name, error = %e, "could not read the quota counter")
                 }
@@ -451,6 +488,12 @@ impl SourceTask {
             self.backfill_pages
         };
         let result = poll_once(&self.source, &self.pipeline, max_pages, self.timeout).await;
+        if let Some((day, cost)) = reserved {
+            // The poll recorded what it really spent; the set-aside goes back.
+            if let Err(e) = self.pipeline.log.reserve_quota(day, -cost, i64::MAX).await {
+                warn!(source = %self.name, error = %e, "could not return reserved quota units");
+            }
+        }
         self.count(&result, started.elapsed().as_secs_f64());
         if let (Some(used), Ok(r)) = (quota_used.as_mut(), &result) {
             *used += r.quota_units;
@@ -490,6 +533,19 @@ impl SourceTask {
             }
             Err(e) => self.after_failure(&mut state, e, quota_used),
         }
+    }
+
+    /// Nothing left to spend today: waits for the reset.
+    fn quota_spent(&self, state: &mut TaskState, book: &QuotaBook, used: i64) {
+        let until = quota::next_reset(Utc::now());
+        let err = SourceError::Quota {
+            reason: format!(
+                "{used} of {} YouTube quota units spent today; paused until the reset",
+                book.daily
+            ),
+            until,
+        };
+        self.after_failure(state, PollError::Source(err), Some(used));
     }
 
     fn count(&self, result: &Result<PollReport, PollError>, seconds: f64) {

@@ -119,6 +119,8 @@ pub enum SourceState {
     Login,
     /// Will not poll again (comments closed, video gone, stream ended).
     Stopped,
+    /// Another instance sharing the log polls this source (PostgreSQL).
+    Standby,
 }
 
 /// One source's state, the SOURCE_STATUS of DESIGN.md.

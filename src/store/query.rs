@@ -8,7 +8,7 @@
 //! disagree about what a filter means. SQL is assembled only from constant
 //! fragments in this file; every value a user typed is a bound parameter. This
 //! module knows nothing of HTTP or terminals, and it never writes to the log
-//! except in [`CommentLog::prune`].
+//! except in `prune`.
 //!
 //! # Search
 //!
@@ -40,7 +40,9 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params, params_from_iter};
 use serde::Serialize;
 
-use super::{CommentLog, LogError, comment_from_row};
+use super::LogError;
+use super::postgres::PgLog;
+use super::sqlite::{SqliteLog, comment_from_row};
 use crate::comment::{Comment, rfc3339};
 use crate::sanitize::{self, SafeHtml};
 use crate::source::SourceSpec;
@@ -918,20 +920,11 @@ pub struct Stats {
 }
 
 fn stats_blocking(conn: &Connection, sel: &Selection) -> Result<Stats, LogError> {
-    let (text, values) = Sql::new(sel, None).unordered(
-        // seq is read so the latest name of each author wins.
-        "c.source, c.author_id, c.author_name, c.published_at, c.seq",
-    );
+    let (text, values) = Sql::new(sel, None).unordered(STATS_COLUMNS);
     let mut stmt = conn.prepare_cached(&text)?;
     let mut rows = stmt.query(params_from_iter(values))?;
-    let mut total = 0u64;
-    let mut sources: HashMap<String, u64> = HashMap::new();
-    let mut authors: HashMap<String, (String, i64, u64)> = HashMap::new();
-    // Keyed by "YYYY-MM-DDTHH:MM", the first 16 bytes of the stored time:
-    // sorting the keys sorts the minutes.
-    let mut minutes: HashMap<[u8; 16], u64> = HashMap::new();
+    let mut stats = StatsBuilder::default();
     while let Some(r) = rows.next()? {
-        total += 1;
         let text_at = |i: usize| -> rusqlite::Result<&str> {
             r.get_ref(i)?.as_str().map_err(|e| {
                 rusqlite::Error::FromSqlConversionFailure(
@@ -941,17 +934,46 @@ fn stats_blocking(conn: &Connection, sel: &Selection) -> Result<Stats, LogError>
                 )
             })
         };
-        let source = text_at(0)?;
-        match sources.get_mut(source) {
+        stats.add(
+            text_at(0)?,
+            text_at(1)?,
+            text_at(2)?,
+            text_at(3)?,
+            r.get::<_, i64>(4)?,
+        );
+    }
+    Ok(stats.finish())
+}
+
+/// The columns [`StatsBuilder::add`] takes, in order (`seq` is read so the
+/// latest name of each author wins).
+pub(super) const STATS_COLUMNS: &str =
+    "c.source, c.author_id, c.author_name, c.published_at, c.seq";
+
+/// Statistics, one row at a time: what both backends feed their rows to.
+#[derive(Default)]
+pub(super) struct StatsBuilder {
+    total: u64,
+    sources: HashMap<String, u64>,
+    authors: HashMap<String, (String, i64, u64)>,
+    // Keyed by "YYYY-MM-DDTHH:MM", the first 16 bytes of the stored time:
+    // sorting the keys sorts the minutes.
+    minutes: HashMap<[u8; 16], u64>,
+}
+
+impl StatsBuilder {
+    /// Counts one comment of the selection.
+    pub(super) fn add(&mut self, source: &str, id: &str, name: &str, published_at: &str, seq: i64) {
+        self.total += 1;
+        match self.sources.get_mut(source) {
             Some(n) => *n += 1,
             None => {
-                sources.insert(source.to_owned(), 1);
+                self.sources.insert(source.to_owned(), 1);
             }
         }
-        let (id, name, seq) = (text_at(1)?, text_at(2)?, r.get::<_, i64>(4)?);
         // Without a platform id, the name is all there is to go by.
         let key = if id.is_empty() { name } else { id };
-        match authors.get_mut(key) {
+        match self.authors.get_mut(key) {
             Some((latest, latest_seq, n)) => {
                 *n += 1;
                 if seq > *latest_seq && latest != name {
@@ -960,86 +982,98 @@ fn stats_blocking(conn: &Connection, sel: &Selection) -> Result<Stats, LogError>
                 }
             }
             None => {
-                authors.insert(key.to_owned(), (name.to_owned(), seq, 1));
+                self.authors
+                    .insert(key.to_owned(), (name.to_owned(), seq, 1));
             }
         }
-        if let Some(minute) = text_at(3)?.as_bytes().get(..16) {
-            *minutes
+        if let Some(minute) = published_at.as_bytes().get(..16) {
+            *self
+                .minutes
                 .entry(minute.try_into().expect("16 bytes"))
                 .or_default() += 1;
         }
     }
-    let mut sources: Vec<SourceCount> = sources
-        .into_iter()
-        .map(|(source, count)| SourceCount { source, count })
-        .collect();
-    sources.sort_by(|a, b| b.count.cmp(&a.count).then(a.source.cmp(&b.source)));
-    let mut top_authors: Vec<AuthorCount> = authors
-        .into_iter()
-        .map(|(id, (name, _, count))| AuthorCount {
-            id: if id == name { String::new() } else { id },
-            name,
-            count,
-        })
-        .collect();
-    top_authors.sort_by(|a, b| b.count.cmp(&a.count).then(a.name.cmp(&b.name)));
-    top_authors.truncate(10);
-    let mut minutes: Vec<(DateTime<Utc>, u64)> = minutes
-        .into_iter()
-        .filter_map(|(k, n)| {
-            let s = std::str::from_utf8(&k).ok()?;
-            let t = NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M").ok()?;
-            Some((t.and_utc(), n))
-        })
-        .collect();
-    minutes.sort_unstable();
-    let mut busiest: Vec<&(DateTime<Utc>, u64)> = minutes.iter().collect();
-    busiest.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-    let busiest = busiest
-        .into_iter()
-        .take(5)
-        .map(|(t, n)| Moment {
-            minute: rfc3339::format(t),
-            count: *n,
-        })
-        .collect();
-    let (first, last) = match (minutes.first(), minutes.last()) {
-        (Some(f), Some(l)) => (Some(f.0), Some(l.0)),
-        _ => (None, None),
-    };
-    let mut bucket_minutes = 1;
-    let mut per_minute = Vec::new();
-    if let (Some(first), Some(last)) = (first, last) {
-        let span = (last - first).num_minutes() + 1;
-        bucket_minutes = bucket_width(span);
-        let n = (span + bucket_minutes - 1) / bucket_minutes;
-        let mut counts = vec![0u64; n as usize];
-        for (t, c) in &minutes {
-            counts[((*t - first).num_minutes() / bucket_minutes) as usize] += c;
-        }
-        per_minute = counts
+
+    /// The statistics of every comment added.
+    pub(super) fn finish(self) -> Stats {
+        let StatsBuilder {
+            total,
+            sources,
+            authors,
+            minutes,
+        } = self;
+        let mut sources: Vec<SourceCount> = sources
             .into_iter()
-            .enumerate()
-            .map(|(i, count)| Bucket {
-                start: rfc3339::format(&(first + Duration::minutes(i as i64 * bucket_minutes))),
+            .map(|(source, count)| SourceCount { source, count })
+            .collect();
+        sources.sort_by(|a, b| b.count.cmp(&a.count).then(a.source.cmp(&b.source)));
+        let mut top_authors: Vec<AuthorCount> = authors
+            .into_iter()
+            .map(|(id, (name, _, count))| AuthorCount {
+                id: if id == name { String::new() } else { id },
+                name,
                 count,
-                per_minute: count as f64 / bucket_minutes as f64,
             })
             .collect();
+        top_authors.sort_by(|a, b| b.count.cmp(&a.count).then(a.name.cmp(&b.name)));
+        top_authors.truncate(10);
+        let mut minutes: Vec<(DateTime<Utc>, u64)> = minutes
+            .into_iter()
+            .filter_map(|(k, n)| {
+                let s = std::str::from_utf8(&k).ok()?;
+                let t = NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M").ok()?;
+                Some((t.and_utc(), n))
+            })
+            .collect();
+        minutes.sort_unstable();
+        let mut busiest: Vec<&(DateTime<Utc>, u64)> = minutes.iter().collect();
+        busiest.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        let busiest = busiest
+            .into_iter()
+            .take(5)
+            .map(|(t, n)| Moment {
+                minute: rfc3339::format(t),
+                count: *n,
+            })
+            .collect();
+        let (first, last) = match (minutes.first(), minutes.last()) {
+            (Some(f), Some(l)) => (Some(f.0), Some(l.0)),
+            _ => (None, None),
+        };
+        let mut bucket_minutes = 1;
+        let mut per_minute = Vec::new();
+        if let (Some(first), Some(last)) = (first, last) {
+            let span = (last - first).num_minutes() + 1;
+            bucket_minutes = bucket_width(span);
+            let n = (span + bucket_minutes - 1) / bucket_minutes;
+            let mut counts = vec![0u64; n as usize];
+            for (t, c) in &minutes {
+                counts[((*t - first).num_minutes() / bucket_minutes) as usize] += c;
+            }
+            per_minute = counts
+                .into_iter()
+                .enumerate()
+                .map(|(i, count)| Bucket {
+                    start: rfc3339::format(&(first + Duration::minutes(i as i64 * bucket_minutes))),
+                    count,
+                    per_minute: count as f64 / bucket_minutes as f64,
+                })
+                .collect();
+        }
+        Stats {
+            total,
+            sources,
+            first: first.map(|t| rfc3339::format(&t)),
+            // The end of the last minute that has a comment.
+            last: minutes
+                .last()
+                .map(|(t, _)| rfc3339::format(&(*t + Duration::minutes(1)))),
+            bucket_minutes,
+            per_minute,
+            top_authors,
+            busiest,
+        }
     }
-    Ok(Stats {
-        total,
-        sources,
-        first: first.map(|t| rfc3339::format(&t)),
-        // The end of the last minute that has a comment.
-        last: minutes
-            .last()
-            .map(|(t, _)| rfc3339::format(&(*t + Duration::minutes(1)))),
-        bucket_minutes,
-        per_minute,
-        top_authors,
-        busiest,
-    })
 }
 
 /// The narrowest round bucket width, in minutes, that keeps a span of
@@ -1057,7 +1091,7 @@ fn bucket_width(span: i64) -> i64 {
         .unwrap_or_else(|| (needed + 10079) / 10080 * 10080)
 }
 
-impl CommentLog {
+impl SqliteLog {
     /// Up to `limit` comments of `sel` with `seq < before` (all when `None`),
     /// newest first, and where the next page starts.
     pub async fn page(
@@ -1170,7 +1204,7 @@ impl CommentLog {
     }
 
     /// A connection for a long read (an export); call
-    /// [`CommentLog::index_pending`] first when the selection searches. For a log file it is a new
+    /// [`SqliteLog::index_pending`] first when the selection searches. For a log file it is a new
     /// read-only connection, so the export never holds the writer's lock (WAL
     /// lets readers and the writer run side by side); for an in-memory log,
     /// where a second connection would see another database, it is the
@@ -1196,25 +1230,34 @@ impl CommentLog {
     }
 }
 
-/// A connection for reading in batches; see [`CommentLog::reader`].
+/// A connection for reading in batches; see `CommentLog::reader`.
 pub struct Reader(ReaderConn);
 
 enum ReaderConn {
     Own(Connection),
     Shared(Arc<Mutex<Connection>>),
+    /// PostgreSQL, driven from this blocking thread on the runtime that
+    /// opened the log.
+    Postgres(PgLog, tokio::runtime::Handle),
 }
 
 impl Reader {
-    fn run<T>(
-        &mut self,
-        f: impl FnOnce(&Connection) -> Result<T, LogError>,
-    ) -> Result<T, LogError> {
+    /// A reader on a PostgreSQL log. Must be made on the runtime (its
+    /// calls then block the thread they are made on, which must not be one
+    /// of the runtime's own).
+    pub(super) fn postgres(log: PgLog) -> Reader {
+        Reader(ReaderConn::Postgres(log, tokio::runtime::Handle::current()))
+    }
+
+    /// Runs `f` on this reader's connection.
+    fn run<T>(&mut self, f: impl FnOnce(Conn<'_>) -> Result<T, LogError>) -> Result<T, LogError> {
         match &mut self.0 {
-            ReaderConn::Own(conn) => f(conn),
+            ReaderConn::Own(conn) => f(Conn::Sqlite(conn)),
             ReaderConn::Shared(shared) => {
                 let guard = shared.lock().unwrap_or_else(|p| p.into_inner());
-                f(&guard)
+                f(Conn::Sqlite(&guard))
             }
+            ReaderConn::Postgres(log, handle) => f(Conn::Postgres(log, handle)),
         }
     }
 
@@ -1225,21 +1268,57 @@ impl Reader {
         before: Option<i64>,
         limit: u64,
     ) -> Result<Page, LogError> {
-        self.run(|conn| page_blocking(conn, sel, before, limit))
+        self.run(|conn| match conn {
+            Conn::Sqlite(conn) => page_blocking(conn, sel, before, limit),
+            Conn::Postgres(pg, rt) => rt.block_on(pg.page(sel.clone(), before, limit)),
+        })
     }
 
     /// Statistics, read on this connection (blocking).
     pub fn stats(&mut self, sel: &Selection) -> Result<Stats, LogError> {
-        self.run(|conn| stats_blocking(conn, sel))
+        self.run(|conn| match conn {
+            Conn::Sqlite(conn) => stats_blocking(conn, sel),
+            Conn::Postgres(pg, rt) => rt.block_on(pg.stats(sel.clone())),
+        })
     }
 
     /// How many comments `sel` covers (blocking).
     pub fn count(&mut self, sel: &Selection) -> Result<u64, LogError> {
-        self.run(|conn| {
-            let (text, values) = Sql::new(sel, None).unordered("count(*)");
-            Ok(conn.query_row(&text, params_from_iter(values), |r| r.get::<_, i64>(0))? as u64)
+        self.run(|conn| match conn {
+            Conn::Sqlite(conn) => {
+                let (text, values) = Sql::new(sel, None).unordered("count(*)");
+                Ok(conn.query_row(&text, params_from_iter(values), |r| r.get::<_, i64>(0))? as u64)
+            }
+            Conn::Postgres(pg, rt) => rt.block_on(pg.count_matching(sel.clone())),
         })
     }
+
+    /// Formats up to `limit` rows of `sel` below `before` into `buf`;
+    /// returns the row count and the last `seq`. SQLite formats straight
+    /// from its rows; PostgreSQL reads a page and formats its comments.
+    fn batch(
+        &mut self,
+        sel: &Selection,
+        before: Option<i64>,
+        limit: u64,
+        format: Format,
+        buf: &mut Vec<u8>,
+    ) -> Result<(u64, Option<i64>), LogError> {
+        self.run(|conn| match (conn, format) {
+            (Conn::Sqlite(conn), Format::Csv { .. }) => csv_batch(conn, sel, before, limit, buf),
+            (Conn::Sqlite(conn), Format::Jsonl) => jsonl_batch(conn, sel, before, limit, buf),
+            (Conn::Postgres(pg, rt), format) => {
+                let page = rt.block_on(pg.page(sel.clone(), before, limit))?;
+                format_page(&page, format, buf)
+            }
+        })
+    }
+}
+
+/// The connection a [`Reader`] reads through.
+enum Conn<'a> {
+    Sqlite(&'a Connection),
+    Postgres(&'a PgLog, &'a tokio::runtime::Handle),
 }
 
 /// What an export writes.
@@ -1299,10 +1378,7 @@ pub fn export(
             break;
         }
         buf.clear();
-        let (rows, last) = reader.run(|conn| match format {
-            Format::Csv { .. } => csv_batch(conn, sel, before, want, &mut buf),
-            Format::Jsonl => jsonl_batch(conn, sel, before, want, &mut buf),
-        })?;
+        let (rows, last) = reader.batch(sel, before, want, format, &mut buf)?;
         out.write_all(&buf)?;
         written += rows;
         progress(written);
@@ -1424,6 +1500,52 @@ pub fn neutralise(cell: &str) -> std::borrow::Cow<'_, str> {
     } else {
         std::borrow::Cow::Borrowed(cell)
     }
+}
+
+/// Formats a page's comments as CSV rows or JSON lines into `buf`; returns
+/// the row count and the last `seq`.
+fn format_page(
+    page: &Page,
+    format: Format,
+    buf: &mut Vec<u8>,
+) -> Result<(u64, Option<i64>), LogError> {
+    let fail = |e: &dyn std::fmt::Display| LogError::Task(e.to_string());
+    match format {
+        Format::Csv { .. } => {
+            let mut w = csv_writer(&mut *buf);
+            for (seq, c) in &page.comments {
+                let flag = |v: bool| if v { "true" } else { "false" };
+                let (seq, likes) = (seq.to_string(), c.likes.to_string());
+                let published = rfc3339::format(&c.published_at);
+                let record: [&str; 11] = [
+                    &seq,
+                    &neutralise(&c.source),
+                    &neutralise(&c.id),
+                    &published,
+                    &neutralise(&c.author.name),
+                    &neutralise(&c.author.id),
+                    &neutralise(&c.text),
+                    &likes,
+                    &neutralise(c.reply_to.as_deref().unwrap_or("")),
+                    flag(c.edited),
+                    flag(c.deleted),
+                ];
+                w.write_record(record).map_err(|e| fail(&e))?;
+            }
+            w.flush().map_err(|e| fail(&e))?;
+        }
+        Format::Jsonl => {
+            for (seq, comment) in &page.comments {
+                serde_json::to_writer(&mut *buf, &Row { seq: *seq, comment })
+                    .map_err(|e| fail(&e))?;
+                buf.push(b'\n');
+            }
+        }
+    }
+    Ok((
+        page.comments.len() as u64,
+        page.comments.last().map(|(s, _)| *s),
+    ))
 }
 
 /// Formats one batch as JSON lines into `buf`.

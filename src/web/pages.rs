@@ -65,16 +65,25 @@ pub async fn healthz(State(log): State<CommentLog>, State(hub): State<Hub>) -> R
         .into_iter()
         .map(|s| json!({ "source": s.source, "state": s.state, "last_ok": s.last_ok.map(|t| crate::comment::rfc3339::format(&t)) }))
         .collect();
+    // `database` names the backend; a PostgreSQL server that does not
+    // answer fails the check, so a load balancer stops sending clients here.
+    // The error itself goes to the server's log only: `/healthz` is open.
+    let database = log.backend();
     match log.latest_seq().await {
-        Ok(seq) => {
-            Json(json!({ "status": "ok", "log": "ok", "latest_seq": seq, "sources": sources }))
-                .into_response()
-        }
+        Ok(seq) => Json(json!({
+            "status": "ok", "log": "ok", "database": database,
+            "latest_seq": seq, "sources": sources,
+        }))
+        .into_response(),
         Err(e) => {
             error!(error = %e, "health check: the comment log does not answer");
             (
                 StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({ "status": "error", "log": "the comment log does not answer", "sources": sources })),
+                Json(json!({
+                    "status": "error", "log": "the comment log does not answer",
+                    "database": database,
+                    "sources": sources,
+                })),
             )
                 .into_response()
         }

@@ -6,6 +6,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use commentwatch::config::{Config, Invocation};
+use commentwatch::store::Target;
 use reqwest::StatusCode;
 
 use crate::export::{hostile_comments, ingest};
@@ -210,7 +211,7 @@ async fn cli_errors_are_one_line_naming_the_flag_and_exit_non_zero() {
 fn subcommands_share_the_log_flag_and_the_server_runs_without_one() {
     let env = |k: &str| (k == "CW_DB").then(|| "from-env.db".to_owned());
     match Invocation::from_lookup(["commentwatch", "export", "--format", "csv"], env).unwrap() {
-        Invocation::Log { db, .. } => assert_eq!(db, Path::new("from-env.db")),
+        Invocation::Log { db, .. } => assert_eq!(db, Target::File("from-env.db".into())),
         other => panic!("{other:?}"),
     }
     // The flag wins over the env var, before or after the subcommand.
@@ -219,7 +220,9 @@ fn subcommands_share_the_log_flag_and_the_server_runs_without_one() {
         ["commentwatch", "stats", "--db", "flag.db"],
     ] {
         match Invocation::from_lookup(args, env).unwrap() {
-            Invocation::Log { db, .. } => assert_eq!(db, Path::new("flag.db"), "{args:?}"),
+            Invocation::Log { db, .. } => {
+                assert_eq!(db, Target::File("flag.db".into()), "{args:?}")
+            }
             other => panic!("{other:?}"),
         }
     }

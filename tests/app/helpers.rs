@@ -31,10 +31,10 @@ pub struct TestApp {
 }
 
 /// Settings every test app gets: port 0, a fixed demo seed, no backlog delay.
-fn base_env(db: &Path) -> HashMap<String, String> {
+fn base_env(db: &str) -> HashMap<String, String> {
     HashMap::from([
         ("CW_LISTEN".into(), "127.0.0.1:0".into()),
-        ("CW_DB".into(), db.display().to_string()),
+        ("CW_DB".into(), db.to_owned()),
         ("CW_DEMO_SEED".into(), "7".into()),
     ])
 }
@@ -50,6 +50,11 @@ pub async fn spawn_app(env: &[(&str, &str)]) -> TestApp {
 
 /// Starts the app on an existing log file (for restart tests).
 pub async fn spawn_app_on(db: &Path, env: &[(&str, &str)]) -> TestApp {
+    spawn_app_with_db(&db.display().to_string(), env).await
+}
+
+/// Starts the app with `CW_DB=db`: a file, or a `postgres://` URL.
+pub async fn spawn_app_with_db(db: &str, env: &[(&str, &str)]) -> TestApp {
     let mut vars = base_env(db);
     for (k, v) in env {
         vars.insert((*k).into(), (*v).into());
@@ -66,7 +71,7 @@ pub async fn spawn_app_on(db: &Path, env: &[(&str, &str)]) -> TestApp {
     TestApp {
         addr,
         feed,
-        db: db.to_owned(),
+        db: PathBuf::from(db),
         stop: Some(stop),
         handle: Some(handle),
         _dir: None,
@@ -325,4 +330,40 @@ impl Drop for Binary {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A new, empty PostgreSQL database for one test, on the server that
+/// `CW_TEST_POSTGRES` names (an admin URL; `.ci/postgres` starts a server
+/// and prints it). `None` when no server is configured: the test then says
+/// it skipped. Under CI, or with `CW_REQUIRE_POSTGRES=1`, a missing server
+/// fails the test instead.
+pub async fn postgres_db() -> Option<String> {
+    let Ok(admin) = std::env::var("CW_TEST_POSTGRES") else {
+        let required =
+            std::env::var_os("CI").is_some() || std::env::var_os("CW_REQUIRE_POSTGRES").is_some();
+        assert!(
+            !required,
+            "CW_TEST_POSTGRES is not set; run `export CW_TEST_POSTGRES=$(.ci/postgres)`"
+        );
+        eprintln!("skipping the PostgreSQL part: CW_TEST_POSTGRES is not set (see .ci/postgres)");
+        return None;
+    };
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let name = format!(
+        "cw_test_{}_{}_{:08x}",
+        std::process::id(),
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+        rand::random::<u32>()
+    );
+    let (client, connection) = tokio_postgres::connect(&admin, tokio_postgres::NoTls)
+        .await
+        .unwrap_or_else(|e| panic!("CW_TEST_POSTGRES={admin}: cannot connect: {e}"));
+    tokio::spawn(connection);
+    client
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .await
+        .expect("create a test database");
+    let mut url = url::Url::parse(&admin).expect("CW_TEST_POSTGRES is a URL");
+    url.set_path(&format!("/{name}"));
+    Some(url.to_string())
 }

@@ -1,0 +1,109 @@
+//! The feed between instances that share one PostgreSQL log: every
+//! instance listens for the log's notifications, reads each new change from
+//! the log, in `seq` order, and publishes it to its own hub. What this
+//! instance records itself arrives the same way, so the order its clients
+//! see is the log's order, whoever wrote. This module reads the log and
+//! feeds the hub; it never writes, and it never talks to a client.
+//!
+//! A notification only says "something changed": the log stays the truth.
+//! A lost `LISTEN` connection is opened again and everything after the last
+//! published `seq` is read, so nothing committed in between is skipped; a
+//! slow timer reads the log too, in case a notification never comes.
+
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use crate::hub::Hub;
+use crate::protocol::Frame;
+use crate::store::CommentLog;
+
+/// Changes read per query while catching up.
+const BATCH: usize = 1_000;
+/// How often the log is read when no notification came.
+const SAFETY_READ: Duration = Duration::from_secs(5);
+/// The wait before listening again after the connection failed.
+const RETRY: Duration = Duration::from_secs(1);
+
+/// Publishes every change committed to a shared log after the moment it is
+/// called, until `stop`. Returns at once for a log only this process
+/// writes (the pipeline publishes those).
+pub async fn follow(log: CommentLog, hub: Hub, stop: CancellationToken) {
+    if !log.is_shared() {
+        return;
+    }
+    // Clients replay what came before from the log themselves.
+    let mut last = loop {
+        match log.latest_seq().await {
+            Ok(seq) => break seq,
+            Err(e) => {
+                warn!(error = %e, "the shared comment log does not answer; retrying");
+                if pause(&stop, RETRY).await {
+                    return;
+                }
+            }
+        }
+    };
+    let mut lost = false;
+    loop {
+        let mut listener = match log.listen().await {
+            Ok(Some(l)) => l,
+            Ok(None) => return,
+            Err(e) => {
+                warn!(error = %e, "cannot listen for other instances' comments; retrying");
+                if pause(&stop, RETRY).await {
+                    return;
+                }
+                continue;
+            }
+        };
+        if lost {
+            info!("listening for other instances' comments again; reading what was missed");
+        }
+        // Whatever was committed while nobody listened.
+        publish_new(&log, &hub, &mut last).await;
+        loop {
+            let woke = tokio::select! {
+                _ = stop.cancelled() => return,
+                changed = listener.changed() => changed,
+                _ = tokio::time::sleep(SAFETY_READ) => true,
+            };
+            if !woke {
+                warn!("lost the connection that listens for other instances' comments");
+                lost = true;
+                break;
+            }
+            publish_new(&log, &hub, &mut last).await;
+        }
+    }
+}
+
+/// Publishes every change after `*last`, in order, advancing `*last`. A
+/// failed read is retried at the next wake-up, from the same place.
+async fn publish_new(log: &CommentLog, hub: &Hub, last: &mut i64) {
+    loop {
+        let changes = match log.changes_since(*last, BATCH).await {
+            Ok(c) => c,
+            Err(e) => {
+                warn!(error = %e, "reading new changes from the shared log failed; retrying");
+                return;
+            }
+        };
+        for change in &changes {
+            hub.publish(Frame::change(change));
+            *last = change.seq;
+        }
+        if changes.len() < BATCH {
+            return;
+        }
+    }
+}
+
+/// Sleeps for `d`; true when `stop` came first.
+async fn pause(stop: &CancellationToken, d: Duration) -> bool {
+    tokio::select! {
+        _ = stop.cancelled() => true,
+        _ = tokio::time::sleep(d) => false,
+    }
+}

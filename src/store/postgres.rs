@@ -1,0 +1,946 @@
+//! The comment log in a PostgreSQL database that several instances share.
+//!
+//! The semantics are the SQLite file's (`sqlite`), with three things only a
+//! shared log needs:
+//!
+//! - **Commit order is `seq` order.** Sequence values are handed out before
+//!   commit, so two writers could commit 11 before 10, and a reader that
+//!   saw 11 would skip 10 for ever. Every write to the feed therefore takes
+//!   one transaction-level advisory lock first (`FEED_LOCK`) and numbers
+//!   from `feed_head` under it: writers commit one after another, in the
+//!   order of their numbers.
+//! - **Notifications.** A transaction that adds changes sends `NOTIFY`
+//!   (delivered at commit); [`PgLog::listen`] wakes every instance, which
+//!   then reads what is new from the log (`crate::feed`).
+//! - **Source locks.** [`PgLog::claim`] takes a session-level advisory lock
+//!   per source on a connection of its own: the instance that holds it
+//!   polls the source; when that instance dies, its connection closes, the
+//!   server lets the lock go, and the next instance to ask takes it.
+//!
+//! Search folds case in Rust (`query::fold`) into `text_folded` and
+//! `author_folded`, so it finds the same substrings of any length, CJK
+//! included, as the SQLite indexes, whatever the server's locale. When the
+//! `pg_trgm` extension is available its trigram indexes speed up queries of
+//! three characters or more; without it search still works, by scanning.
+
+use std::collections::{BTreeMap, HashSet};
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use futures_util::StreamExt;
+use tokio::sync::{Mutex, mpsc};
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{AsyncMessage, NoTls, Row};
+use tracing::{debug, warn};
+
+use super::query::{self, Flag, Page, STATS_COLUMNS, Selection, SourceFilter, Stats, StatsBuilder};
+use super::{Batch, Change, ChangeKind, LogError};
+use crate::comment::{Amount, Author, Comment, rfc3339};
+use crate::sanitize;
+
+const SCHEMA: &str = include_str!("postgres.sql");
+/// Bumped whenever `postgres.sql` changes in a way old databases need
+/// migrating for.
+const SCHEMA_VERSION: i64 = 1;
+/// The advisory lock every write to the feed holds until it commits.
+const FEED_LOCK: i64 = 0x636f_6d6d_656e_7401;
+/// The advisory lock that lets one instance at a time migrate the schema.
+const MIGRATE_LOCK: i64 = 0x636f_6d6d_656e_7402;
+/// The first key of the per-source locks (the second is the source's hash);
+/// two-key advisory locks never collide with one-key ones.
+const SOURCE_LOCK_CLASS: i32 = 0x6377_0001;
+/// The channel `NOTIFY` announces new changes on.
+const CHANNEL: &str = "commentwatch_changes";
+/// Connections in the pool of one instance.
+const POOL_SIZE: usize = 8;
+/// How long connecting, or waiting for a pooled connection, may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Rows deleted per transaction when pruning.
+const PRUNE_BATCH: i64 = 2_000;
+
+/// The columns `comment_from_row` reads, in order, after any before them.
+const COMMENT_COLUMNS: &str = "c.seq, c.source, c.id, c.author_name, c.author_id, \
+    c.author_avatar, c.text, c.html, c.published_at, c.fetched_at, c.likes, c.reply_to, \
+    c.amount_display, c.amount_micros, c.amount_currency, c.edited, c.deleted, c.emotes";
+
+/// Whether `url` is a PostgreSQL URL the driver can use.
+pub fn check_url(url: &str) -> Result<(), String> {
+    tokio_postgres::Config::from_str(url)
+        .map(|_| ())
+        .map_err(|e| format!("not a usable PostgreSQL URL: {e}"))
+}
+
+/// An error with what the server said, which the driver's own message
+/// ("db error") leaves out.
+pub fn describe(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{}: {} ({})", db.severity(), db.message(), db.code().code()),
+        None => match std::error::Error::source(e) {
+            Some(cause) => format!("{e}: {cause}"),
+            None => e.to_string(),
+        },
+    }
+}
+
+/// `url` without its password, for messages and logs.
+pub fn redact(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        Ok(u) => u.to_string(),
+        Err(_) => "postgres://…".to_owned(),
+    }
+}
+
+/// A cheap, cloneable handle on a PostgreSQL log.
+#[derive(Clone)]
+pub struct PgLog {
+    pool: Pool,
+    config: Arc<tokio_postgres::Config>,
+    log_id: Arc<str>,
+    locks: Arc<Mutex<SourceLocks>>,
+}
+
+/// The connection that holds this instance's source locks, and which it
+/// holds. Session-level advisory locks live as long as their connection.
+#[derive(Default)]
+struct SourceLocks {
+    client: Option<tokio_postgres::Client>,
+    held: HashSet<String>,
+}
+
+/// Wakes when any instance commits changes; see [`PgLog::listen`].
+pub struct Listener {
+    rx: mpsc::UnboundedReceiver<()>,
+    _client: tokio_postgres::Client,
+}
+
+impl Listener {
+    /// Waits for the next notification; coalesces any that queued up.
+    /// `false` when the connection is lost (and with it, notifications):
+    /// listen again and read what was missed from the log.
+    pub async fn changed(&mut self) -> bool {
+        if self.rx.recv().await.is_none() {
+            return false;
+        }
+        while self.rx.try_recv().is_ok() {}
+        true
+    }
+}
+
+impl PgLog {
+    /// Connects, and migrates the schema (one instance at a time).
+    pub async fn connect(url: &str) -> Result<PgLog, LogError> {
+        let mut config = tokio_postgres::Config::from_str(url)
+            .map_err(|e| LogError::Connect(format!("not a usable PostgreSQL URL: {e}")))?;
+        if config.get_application_name().is_none() {
+            config.application_name("commentwatch");
+        }
+        config.connect_timeout(CONNECT_TIMEOUT);
+        let manager = Manager::from_config(
+            config.clone(),
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(POOL_SIZE)
+            .runtime(deadpool_postgres::Runtime::Tokio1)
+            .wait_timeout(Some(CONNECT_TIMEOUT * 2))
+            .create_timeout(Some(CONNECT_TIMEOUT))
+            .build()
+            .map_err(|e| LogError::Connect(e.to_string()))?;
+        let log_id = migrate(&pool, url).await?;
+        Ok(PgLog {
+            pool,
+            config: Arc::new(config),
+            log_id: log_id.into(),
+            locks: Arc::default(),
+        })
+    }
+
+    pub fn log_id(&self) -> &str {
+        &self.log_id
+    }
+
+    async fn client(&self) -> Result<deadpool_postgres::Object, LogError> {
+        self.pool.get().await.map_err(|e| match e {
+            deadpool_postgres::PoolError::Backend(e) => LogError::Postgres(e),
+            other => LogError::Connect(other.to_string()),
+        })
+    }
+
+    /// A connection of its own, outside the pool, driven by a task.
+    async fn dedicated(
+        &self,
+    ) -> Result<
+        (
+            tokio_postgres::Client,
+            tokio_postgres::Connection<tokio_postgres::Socket, tokio_postgres::tls::NoTlsStream>,
+        ),
+        LogError,
+    > {
+        Ok(self.config.connect(NoTls).await?)
+    }
+
+    /// A connection that listens for new changes from every instance.
+    pub async fn listen(&self) -> Result<Listener, LogError> {
+        let (client, mut connection) = self.dedicated().await?;
+        let (tx, rx) = mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
+            while let Some(message) = messages.next().await {
+                match message {
+                    Ok(AsyncMessage::Notification(_)) => {
+                        if tx.send(()).is_err() {
+                            return;
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        debug!(error = %e, "the LISTEN connection failed");
+                        return;
+                    }
+                }
+            }
+        });
+        client.batch_execute(&format!("LISTEN {CHANNEL}")).await?;
+        Ok(Listener {
+            rx,
+            _client: client,
+        })
+    }
+
+    /// Whether this instance holds (or now takes) `source`'s lock. A lock
+    /// connection that broke took every lock with it: they are asked for
+    /// again on a new one.
+    pub async fn claim(&self, source: &str) -> bool {
+        let mut locks = self.locks.lock().await;
+        if let Some(client) = &locks.client {
+            // A cheap check that the connection, and so the locks, live.
+            if client.is_closed() || client.simple_query("").await.is_err() {
+                if !locks.held.is_empty() {
+                    warn!("lost the connection that held the source locks; asking again");
+                }
+                locks.client = None;
+                locks.held.clear();
+            }
+        }
+        if locks.client.is_none() {
+            match self.dedicated().await {
+                Ok((client, connection)) => {
+                    tokio::spawn(async move {
+                        if let Err(e) = connection.await {
+                            debug!(error = %e, "the source-lock connection closed");
+                        }
+                    });
+                    locks.client = Some(client);
+                }
+                Err(e) => {
+                    warn!(error = %e, "cannot connect to take the source locks");
+                    return false;
+                }
+            }
+        }
+        if locks.held.contains(source) {
+            return true;
+        }
+        let client = locks.client.as_ref().expect("connected above");
+        let taken = client
+            .query_one(
+                "SELECT pg_try_advisory_lock($1, hashtext($2))",
+                &[&SOURCE_LOCK_CLASS, &source],
+            )
+            .await
+            .and_then(|row| row.try_get::<_, bool>(0));
+        match taken {
+            Ok(true) => {
+                locks.held.insert(source.to_owned());
+                true
+            }
+            Ok(false) => false,
+            Err(e) => {
+                warn!(error = %e, "could not ask for a source lock");
+                false
+            }
+        }
+    }
+
+    pub async fn record(&self, batch: Batch) -> Result<Vec<Change>, LogError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&FEED_LOCK])
+            .await?;
+        let mut next: i64 = tx
+            .query_one("SELECT seq FROM feed_head", &[])
+            .await?
+            .try_get(0)?;
+        let Batch {
+            source,
+            comments,
+            deleted,
+            cursor,
+            quota,
+        } = batch;
+        let insert = tx
+            .prepare_cached(
+                "INSERT INTO comments (seq, source, id, author_name, author_id, author_avatar, text, \
+                 html, published_at, fetched_at, likes, reply_to, amount_display, amount_micros, \
+                 amount_currency, edited, deleted, emotes, text_folded, author_folded) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
+                 $17, $18, $19, $20) ON CONFLICT (source, id) DO NOTHING",
+            )
+            .await?;
+        let add_change = tx
+            .prepare_cached("INSERT INTO changes (seq, kind, comment) VALUES ($1, $2, $3)")
+            .await?;
+        let find = tx
+            .prepare_cached("SELECT seq, text, html FROM comments WHERE source = $1 AND id = $2")
+            .await?;
+        let edit = tx
+            .prepare_cached(
+                "UPDATE comments SET text = $2, html = $3, edited = true, likes = $4, \
+                 text_folded = $5 WHERE seq = $1",
+            )
+            .await?;
+        let mut changes = Vec::new();
+        for c in comments {
+            let candidate = next + 1;
+            let emotes = (!c.emotes.is_empty())
+                .then(|| serde_json::to_string(&c.emotes).expect("a map of strings"));
+            let inserted = tx
+                .execute(
+                    &insert,
+                    &[
+                        &candidate,
+                        &c.source,
+                        &c.id,
+                        &c.author.name,
+                        &c.author.id,
+                        &c.author.avatar,
+                        &c.text,
+                        &c.html.as_str(),
+                        &rfc3339::format(&c.published_at),
+                        &rfc3339::format(&c.fetched_at),
+                        &c.likes,
+                        &c.reply_to,
+                        &c.amount.as_ref().map(|a| &a.display),
+                        &c.amount.as_ref().map(|a| a.micros),
+                        &c.amount.as_ref().map(|a| &a.currency),
+                        &c.edited,
+                        &c.deleted,
+                        &emotes,
+                        &query::fold(&c.text),
+                        &query::fold(&c.author.name),
+                    ],
+                )
+                .await?;
+            if inserted == 1 {
+                next = candidate;
+                tx.execute(&add_change, &[&next, &ChangeKind::New.as_str(), &next])
+                    .await?;
+                changes.push(Change {
+                    seq: next,
+                    kind: ChangeKind::New,
+                    comment: c,
+                });
+                continue;
+            }
+            // Known already: an edit on the platform is a change, anything
+            // else (a repeat on an overlapping page) is not.
+            let row = tx.query_one(&find, &[&c.source, &c.id]).await?;
+            let (seq, text, html): (i64, String, String) =
+                (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
+            if c.edited && (text != c.text || html != c.html.as_str()) {
+                tx.execute(
+                    &edit,
+                    &[
+                        &seq,
+                        &c.text,
+                        &c.html.as_str(),
+                        &c.likes,
+                        &query::fold(&c.text),
+                    ],
+                )
+                .await?;
+                next += 1;
+                tx.execute(&add_change, &[&next, &ChangeKind::Update.as_str(), &seq])
+                    .await?;
+                changes.push(Change {
+                    seq: next,
+                    kind: ChangeKind::Update,
+                    comment: c,
+                });
+            }
+        }
+        if !deleted.is_empty() {
+            let retract = tx
+                .prepare_cached(&format!(
+                    "UPDATE comments AS c SET deleted = true \
+                     WHERE c.source = $1 AND c.id = $2 AND NOT c.deleted RETURNING {COMMENT_COLUMNS}"
+                ))
+                .await?;
+            for id in deleted {
+                if let Some(row) = tx.query_opt(&retract, &[&source, &id]).await? {
+                    let comment_seq: i64 = row.try_get(0)?;
+                    next += 1;
+                    let kind = ChangeKind::Delete;
+                    tx.execute(&add_change, &[&next, &kind.as_str(), &comment_seq])
+                        .await?;
+                    changes.push(Change {
+                        seq: next,
+                        kind,
+                        comment: comment_from_row(&row, 0)?,
+                    });
+                }
+            }
+        }
+        if let Some(cursor) = cursor {
+            tx.execute(
+                "INSERT INTO cursors (source, value, updated_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (source) DO UPDATE SET value = excluded.value, \
+                 updated_at = excluded.updated_at",
+                &[&source, &cursor, &rfc3339::format(&Utc::now())],
+            )
+            .await?;
+        }
+        if let Some((day, units)) = quota.filter(|(_, u)| *u > 0) {
+            tx.execute(
+                "INSERT INTO quota (day, units) VALUES ($1, $2) \
+                 ON CONFLICT (day) DO UPDATE SET units = quota.units + excluded.units",
+                &[&day, &units],
+            )
+            .await?;
+        }
+        if !changes.is_empty() {
+            tx.execute("UPDATE feed_head SET seq = $1", &[&next])
+                .await?;
+            // Delivered when (and only if) the transaction commits.
+            tx.execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &next.to_string()])
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(changes)
+    }
+
+    pub async fn cursor(&self, source: String) -> Result<Option<String>, LogError> {
+        let client = self.client().await?;
+        let row = client
+            .query_opt("SELECT value FROM cursors WHERE source = $1", &[&source])
+            .await?;
+        Ok(row.map(|r| r.try_get(0)).transpose()?)
+    }
+
+    pub async fn quota_used(&self, day: String) -> Result<i64, LogError> {
+        let client = self.client().await?;
+        let row = client
+            .query_opt("SELECT units FROM quota WHERE day = $1", &[&day])
+            .await?;
+        Ok(row.map(|r| r.try_get(0)).transpose()?.unwrap_or(0))
+    }
+
+    pub async fn reserve_quota(
+        &self,
+        day: String,
+        units: i64,
+        budget: i64,
+    ) -> Result<Option<i64>, LogError> {
+        let client = self.client().await?;
+        // The row lock of the upsert makes the check and the addition one
+        // step for every instance.
+        let row = client
+            .query_opt(
+                "INSERT INTO quota (day, units) SELECT $1, $2 WHERE $2 <= $3 \
+                 ON CONFLICT (day) DO UPDATE SET units = quota.units + excluded.units \
+                 WHERE quota.units + excluded.units <= $3 RETURNING units",
+                &[&day, &units, &budget],
+            )
+            .await?;
+        Ok(row.map(|r| r.try_get(0)).transpose()?)
+    }
+
+    pub async fn latest_seq(&self) -> Result<i64, LogError> {
+        let client = self.client().await?;
+        Ok(client
+            .query_one("SELECT seq FROM feed_head", &[])
+            .await?
+            .try_get(0)?)
+    }
+
+    pub async fn changes_since(&self, after: i64, limit: usize) -> Result<Vec<Change>, LogError> {
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached(&format!(
+                "SELECT ch.seq, ch.kind, {COMMENT_COLUMNS} FROM changes ch \
+                 JOIN comments c ON c.seq = ch.comment \
+                 WHERE ch.seq > $1 ORDER BY ch.seq LIMIT $2"
+            ))
+            .await?;
+        let rows = client.query(&stmt, &[&after, &(limit as i64)]).await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Change {
+                    seq: r.try_get(0)?,
+                    kind: ChangeKind::parse(r.try_get(1)?),
+                    comment: comment_from_row(r, 2)?,
+                })
+            })
+            .collect()
+    }
+
+    pub async fn recent_start(&self, n: usize) -> Result<i64, LogError> {
+        let client = self.client().await?;
+        let row = client
+            .query_opt(
+                "SELECT seq FROM comments ORDER BY seq DESC LIMIT 1 OFFSET $1",
+                &[&(n.saturating_sub(1) as i64)],
+            )
+            .await?;
+        Ok(row
+            .map(|r| r.try_get::<_, i64>(0))
+            .transpose()?
+            .map_or(0, |s| s - 1))
+    }
+
+    pub async fn recent(&self, n: usize) -> Result<Vec<(i64, Comment)>, LogError> {
+        self.page(Selection::default(), None, n as u64)
+            .await
+            .map(|p| p.comments)
+    }
+
+    pub async fn count(&self) -> Result<i64, LogError> {
+        let client = self.client().await?;
+        Ok(client
+            .query_one("SELECT count(*) FROM comments", &[])
+            .await?
+            .try_get(0)?)
+    }
+
+    pub async fn comment(&self, source: String, id: String) -> Result<Option<Comment>, LogError> {
+        let client = self.client().await?;
+        let row = client
+            .query_opt(
+                &format!("SELECT {COMMENT_COLUMNS} FROM comments c WHERE source = $1 AND id = $2"),
+                &[&source, &id],
+            )
+            .await?;
+        row.map(|r| comment_from_row(&r, 0)).transpose()
+    }
+
+    pub async fn count_fetched_since(&self, since: DateTime<Utc>) -> Result<(i64, i64), LogError> {
+        let mut client = self.client().await?;
+        // One snapshot for both numbers.
+        let tx = client
+            .build_transaction()
+            .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .await?;
+        let count: i64 = tx
+            .query_one(
+                "SELECT count(*) FROM comments WHERE fetched_at >= $1",
+                &[&rfc3339::format(&since)],
+            )
+            .await?
+            .try_get(0)?;
+        let latest: i64 = tx
+            .query_one("SELECT seq FROM feed_head", &[])
+            .await?
+            .try_get(0)?;
+        tx.commit().await?;
+        Ok((count, latest))
+    }
+
+    pub async fn mark_featured(&self, source: String, id: String) -> Result<(), LogError> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "UPDATE comments SET featured_at = $3 \
+                 WHERE source = $1 AND id = $2 AND featured_at IS NULL",
+                &[&source, &id, &rfc3339::format(&Utc::now())],
+            )
+            .await?;
+        Ok(())
+    }
+
+    pub async fn has_source(&self, source: String) -> Result<bool, LogError> {
+        let client = self.client().await?;
+        Ok(client
+            .query_opt(
+                "SELECT 1 FROM comments WHERE source = $1 LIMIT 1",
+                &[&source],
+            )
+            .await?
+            .is_some())
+    }
+
+    pub async fn known_ids(
+        &self,
+        source: String,
+        ids: Vec<String>,
+    ) -> Result<HashSet<String>, LogError> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT id FROM comments WHERE source = $1 AND id = ANY($2)",
+                &[&source, &ids],
+            )
+            .await?;
+        rows.iter()
+            .map(|r| Ok(r.try_get::<_, String>(0)?))
+            .collect()
+    }
+
+    pub async fn page(
+        &self,
+        sel: Selection,
+        before: Option<i64>,
+        limit: u64,
+    ) -> Result<Page, LogError> {
+        // One row more than asked tells whether another page follows.
+        let (text, values) = Sql::new(&sel, before).newest_first(COMMENT_COLUMNS, limit + 1);
+        let client = self.client().await?;
+        let rows = client.query(&text, &params(&values)).await?;
+        let mut comments = rows
+            .iter()
+            .map(|r| Ok((r.try_get::<_, i64>(0)?, comment_from_row(r, 0)?)))
+            .collect::<Result<Vec<_>, LogError>>()?;
+        let next_before_seq = if comments.len() as u64 > limit {
+            comments.truncate(limit as usize);
+            comments.last().map(|(seq, _)| *seq)
+        } else {
+            None
+        };
+        Ok(Page {
+            comments,
+            next_before_seq,
+        })
+    }
+
+    pub async fn stats(&self, sel: Selection) -> Result<Stats, LogError> {
+        let (text, values) = Sql::new(&sel, None).unordered(STATS_COLUMNS);
+        let client = self.client().await?;
+        let rows = client.query_raw(&text, params(&values)).await?;
+        futures_util::pin_mut!(rows);
+        let mut stats = StatsBuilder::default();
+        while let Some(row) = rows.next().await {
+            let row = row?;
+            stats.add(
+                row.try_get(0)?,
+                row.try_get(1)?,
+                row.try_get(2)?,
+                row.try_get(3)?,
+                row.try_get(4)?,
+            );
+        }
+        Ok(stats.finish())
+    }
+
+    pub async fn count_matching(&self, sel: Selection) -> Result<u64, LogError> {
+        let (text, values) = Sql::new(&sel, None).unordered("count(*)");
+        let client = self.client().await?;
+        let n: i64 = client
+            .query_one(&text, &params(&values))
+            .await?
+            .try_get(0)?;
+        Ok(n as u64)
+    }
+
+    pub async fn sources(&self) -> Result<Vec<String>, LogError> {
+        let client = self.client().await?;
+        // One index seek per source, not a pass over the log.
+        let rows = client
+            .query(
+                "WITH RECURSIVE s(name) AS ( \
+                   SELECT min(source) FROM comments \
+                   UNION ALL \
+                   SELECT (SELECT min(source) FROM comments WHERE source > s.name) FROM s \
+                   WHERE s.name IS NOT NULL) \
+                 SELECT name FROM s WHERE name IS NOT NULL",
+                &[],
+            )
+            .await?;
+        rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
+    }
+
+    pub async fn prune(&self, older_than: DateTime<Utc>) -> Result<usize, LogError> {
+        let cutoff = rfc3339::format(&older_than);
+        let mut total = 0usize;
+        loop {
+            let client = self.client().await?;
+            let n = client
+                .execute(
+                    "DELETE FROM comments WHERE seq IN \
+                     (SELECT seq FROM comments WHERE fetched_at < $1 ORDER BY seq LIMIT $2)",
+                    &[&cutoff, &PRUNE_BATCH],
+                )
+                .await? as usize;
+            total += n;
+            if (n as i64) < PRUNE_BATCH {
+                return Ok(total);
+            }
+        }
+    }
+}
+
+/// Creates or updates the schema under the migration lock, and returns the
+/// log's id.
+async fn migrate(pool: &Pool, url: &str) -> Result<String, LogError> {
+    let mut client = pool.get().await.map_err(|e| match e {
+        deadpool_postgres::PoolError::Backend(e) => LogError::Postgres(e),
+        other => LogError::Connect(other.to_string()),
+    })?;
+    let mut tx = client.transaction().await?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATE_LOCK])
+        .await?;
+    let exists: bool = tx
+        .query_one("SELECT to_regclass('meta') IS NOT NULL", &[])
+        .await?
+        .try_get(0)?;
+    let found: Option<i64> = match exists {
+        false => None,
+        true => tx
+            .query_opt(
+                "SELECT value::bigint FROM meta WHERE key = 'schema_version'",
+                &[],
+            )
+            .await?
+            .map(|r| r.try_get(0))
+            .transpose()?,
+    };
+    if let Some(found) = found.filter(|v| *v > SCHEMA_VERSION) {
+        return Err(LogError::TooNew {
+            path: redact(url).into(),
+            found,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    tx.batch_execute(SCHEMA).await?;
+    // Trigram indexes make searches of three or more characters fast; they
+    // need the `pg_trgm` extension, which some servers do not allow.
+    let trigram = tx.savepoint("trigram").await?;
+    let indexed = trigram
+        .batch_execute(
+            "CREATE EXTENSION IF NOT EXISTS pg_trgm; \
+             CREATE INDEX IF NOT EXISTS comments_text_trgm ON comments \
+               USING gin (text_folded gin_trgm_ops); \
+             CREATE INDEX IF NOT EXISTS comments_author_trgm ON comments \
+               USING gin (author_folded gin_trgm_ops);",
+        )
+        .await;
+    match indexed {
+        Ok(()) => trigram.commit().await?,
+        Err(e) => {
+            warn!(error = %e, "pg_trgm is not available: search works, by scanning the log");
+            trigram.rollback().await?;
+        }
+    }
+    tx.execute(
+        "INSERT INTO meta (key, value) VALUES ('schema_version', $1) \
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        &[&SCHEMA_VERSION.to_string()],
+    )
+    .await?;
+    tx.execute(
+        "INSERT INTO meta (key, value) VALUES ('log_id', $1) ON CONFLICT (key) DO NOTHING",
+        &[&format!("{:016x}", rand::random::<u64>())],
+    )
+    .await?;
+    let log_id: String = tx
+        .query_one("SELECT value FROM meta WHERE key = 'log_id'", &[])
+        .await?
+        .try_get(0)?;
+    tx.commit().await?;
+    Ok(log_id)
+}
+
+/// Reads the [`COMMENT_COLUMNS`] starting at index `at`.
+fn comment_from_row(r: &Row, at: usize) -> Result<Comment, LogError> {
+    let time = |i: usize| -> Result<DateTime<Utc>, LogError> {
+        let s: &str = r.try_get(at + i)?;
+        DateTime::parse_from_rfc3339(s)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(|e| LogError::Task(format!("a stored time is unreadable: {e}")))
+    };
+    let amount = match r.try_get::<_, Option<String>>(at + 12)? {
+        Some(display) => Some(Amount {
+            display,
+            micros: r.try_get::<_, Option<i64>>(at + 13)?.unwrap_or(0),
+            currency: r.try_get::<_, Option<String>>(at + 14)?.unwrap_or_default(),
+        }),
+        None => None,
+    };
+    let text: String = r.try_get(at + 6)?;
+    let html: &str = r.try_get(at + 7)?;
+    Ok(Comment {
+        source: r.try_get(at + 1)?,
+        id: r.try_get(at + 2)?,
+        author: Author {
+            name: r.try_get(at + 3)?,
+            id: r.try_get(at + 4)?,
+            avatar: r.try_get(at + 5)?,
+        },
+        html: query::html_from_stored(&text, html),
+        text,
+        published_at: time(8)?,
+        fetched_at: time(9)?,
+        likes: r.try_get(at + 10)?,
+        reply_to: r.try_get(at + 11)?,
+        amount,
+        edited: r.try_get(at + 15)?,
+        deleted: r.try_get(at + 16)?,
+        // As in SQLite: emote URLs passed the host check on the way in; an
+        // unreadable value is dropped rather than failing the row.
+        emotes: r
+            .try_get::<_, Option<String>>(at + 17)?
+            .and_then(|json| serde_json::from_str::<BTreeMap<String, String>>(&json).ok())
+            .map(|m| {
+                m.into_iter()
+                    .filter_map(|(k, v)| Some((k, sanitize::safe_avatar_url(&v)?)))
+                    .collect()
+            })
+            .unwrap_or_default(),
+    })
+}
+
+/// A bound value of a query built by [`Sql`].
+type Value = Box<dyn ToSql + Sync + Send>;
+
+fn params(values: &[Value]) -> Vec<&(dyn ToSql + Sync)> {
+    values
+        .iter()
+        .map(|v| v.as_ref() as &(dyn ToSql + Sync))
+        .collect()
+}
+
+/// `s` as a `LIKE` pattern that matches it anywhere, its `%`, `_` and `\`
+/// only text.
+fn contains_pattern(s: &str) -> String {
+    let mut p = String::with_capacity(s.len() + 2);
+    p.push('%');
+    for c in s.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            p.push('\\');
+        }
+        p.push(c);
+    }
+    p.push('%');
+    p
+}
+
+/// A selection turned into SQL: constant fragments plus bound values, the
+/// PostgreSQL twin of the SQLite builder in `query`. Every value a user
+/// typed is a bound parameter.
+struct Sql {
+    clauses: Vec<String>,
+    values: Vec<Value>,
+}
+
+impl Sql {
+    /// Binds `v` and returns its placeholder.
+    fn bind(&mut self, v: impl ToSql + Sync + Send + 'static) -> String {
+        self.values.push(Box::new(v));
+        format!("${}", self.values.len())
+    }
+
+    fn new(sel: &Selection, before: Option<i64>) -> Sql {
+        let mut sql = Sql {
+            clauses: Vec::new(),
+            values: Vec::new(),
+        };
+        if let Some(q) = sel.q.as_deref() {
+            let p = sql.bind(contains_pattern(&query::fold(q)));
+            sql.clauses.push(format!(
+                "(c.text_folded LIKE {p} OR c.author_folded LIKE {p})"
+            ));
+        }
+        if let Some(a) = sel.author.as_deref() {
+            let id = sql.bind(a.to_owned());
+            let name = sql.bind(query::fold(a));
+            sql.clauses
+                .push(format!("(c.author_id = {id} OR c.author_folded = {name})"));
+        }
+        if let Some(before) = before {
+            let p = sql.bind(before);
+            sql.clauses.push(format!("c.seq < {p}"));
+        }
+        match &sel.source {
+            Some(SourceFilter::Exact(s)) => {
+                let p = sql.bind(s.clone());
+                sql.clauses.push(format!("c.source = {p}"));
+            }
+            Some(SourceFilter::Platform(p)) => {
+                // Every `youtube:ID` and nothing else.
+                let p = sql.bind(contains_pattern(&format!("{p}:"))[1..].to_owned());
+                sql.clauses.push(format!("c.source LIKE {p}"));
+            }
+            None => {}
+        }
+        if let Some(t) = &sel.since {
+            let p = sql.bind(rfc3339::format(t));
+            sql.clauses.push(format!("c.published_at >= {p}"));
+        }
+        if let Some(t) = &sel.until {
+            let p = sql.bind(rfc3339::format(t));
+            sql.clauses.push(format!("c.published_at < {p}"));
+        }
+        for (flag, only) in [
+            (sel.deleted, "c.deleted"),
+            (sel.edited, "c.edited"),
+            (sel.replies, "c.reply_to IS NOT NULL"),
+            (sel.paid, "c.amount_display IS NOT NULL"),
+            (sel.featured, "c.featured_at IS NOT NULL"),
+        ] {
+            match flag {
+                Flag::Any => {}
+                Flag::Only => sql.clauses.push(only.to_owned()),
+                Flag::Without => sql.clauses.push(format!("NOT ({only})")),
+            }
+        }
+        if sel.highlighted != Flag::Any {
+            let patterns: Vec<String> = sel
+                .highlight_words
+                .iter()
+                .filter(|w| !w.is_empty())
+                .map(|w| contains_pattern(&query::fold(w)))
+                .collect();
+            let p = sql.bind(patterns);
+            let any = format!("c.text_folded LIKE ANY({p})");
+            sql.clauses.push(if sel.highlighted == Flag::Only {
+                any
+            } else {
+                format!("NOT ({any})")
+            });
+        }
+        sql
+    }
+
+    fn where_clause(&self) -> String {
+        if self.clauses.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", self.clauses.join(" AND "))
+        }
+    }
+
+    /// `SELECT columns … ORDER BY seq DESC LIMIT n`.
+    fn newest_first(mut self, columns: &str, limit: u64) -> (String, Vec<Value>) {
+        let limit = self.bind(limit.min(i64::MAX as u64) as i64);
+        let text = format!(
+            "SELECT {columns} FROM comments c{} ORDER BY c.seq DESC LIMIT {limit}",
+            self.where_clause()
+        );
+        (text, self.values)
+    }
+
+    fn unordered(self, columns: &str) -> (String, Vec<Value>) {
+        let text = format!("SELECT {columns} FROM comments c{}", self.where_clause());
+        (text, self.values)
+    }
+}

@@ -1,0 +1,85 @@
+-- The comment log on PostgreSQL: the same tables as the SQLite file, for
+-- several commentwatch instances at once. Run at every start inside one
+-- transaction that holds the migration lock, so it must stay safe to rerun.
+--
+-- Times are RFC 3339 text in UTC, as in SQLite; `COLLATE "C"` makes them
+-- (and source names) compare byte by byte whatever the database's locale.
+
+CREATE TABLE IF NOT EXISTS comments (
+    seq             BIGINT  PRIMARY KEY,
+    source          TEXT    COLLATE "C" NOT NULL,
+    id              TEXT    COLLATE "C" NOT NULL,
+    author_name     TEXT    NOT NULL,
+    author_id       TEXT    COLLATE "C" NOT NULL,
+    author_avatar   TEXT,
+    text            TEXT    NOT NULL,
+    html            TEXT    NOT NULL,
+    published_at    TEXT    COLLATE "C" NOT NULL,
+    fetched_at      TEXT    COLLATE "C" NOT NULL,
+    likes           BIGINT  NOT NULL DEFAULT 0,
+    reply_to        TEXT,
+    amount_display  TEXT,
+    amount_micros   BIGINT,
+    amount_currency TEXT,
+    edited          BOOLEAN NOT NULL DEFAULT false,
+    deleted         BOOLEAN NOT NULL DEFAULT false,
+    -- JSON object of emote token -> image URL, or NULL.
+    emotes          TEXT,
+    -- When the streamer first put it on stream (the overlay), or NULL.
+    featured_at     TEXT    COLLATE "C",
+    -- The text and the author's name lowercased by commentwatch
+    -- (`query::fold`), which search matches substrings of: the same folding
+    -- as the SQLite indexes, whatever the server's locale.
+    text_folded     TEXT    COLLATE "C" NOT NULL,
+    author_folded   TEXT    COLLATE "C" NOT NULL,
+    UNIQUE (source, id)
+);
+
+-- The change feed that `/ws?since=` replays. Writers take the feed lock
+-- (a transaction-level advisory lock) before numbering, so `seq` order is
+-- commit order: a reader that has seen `seq` N never misses a smaller one
+-- committed later.
+CREATE TABLE IF NOT EXISTS changes (
+    seq     BIGINT PRIMARY KEY,
+    kind    TEXT   NOT NULL CHECK (kind IN ('new', 'update', 'delete')),
+    comment BIGINT NOT NULL REFERENCES comments (seq) ON DELETE CASCADE
+);
+
+-- The last `seq` handed out. Kept apart from `changes` so that pruning old
+-- changes never lets a number be handed out twice.
+CREATE TABLE IF NOT EXISTS feed_head (
+    one BOOLEAN PRIMARY KEY DEFAULT true CHECK (one),
+    seq BIGINT  NOT NULL
+);
+INSERT INTO feed_head (one, seq) VALUES (true, 0) ON CONFLICT (one) DO NOTHING;
+
+-- Where each source's paging left off: whichever instance polls next
+-- resumes there.
+CREATE TABLE IF NOT EXISTS cursors (
+    source     TEXT COLLATE "C" PRIMARY KEY,
+    value      TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+
+-- YouTube quota units spent per Pacific-time day, by every instance.
+CREATE TABLE IF NOT EXISTS quota (
+    day   TEXT   COLLATE "C" PRIMARY KEY,
+    units BIGINT NOT NULL
+);
+
+-- `log_id` and `schema_version`.
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+
+CREATE INDEX IF NOT EXISTS comments_source_seq ON comments (source, seq);
+CREATE INDEX IF NOT EXISTS comments_published ON comments (published_at);
+CREATE INDEX IF NOT EXISTS comments_fetched ON comments (fetched_at);
+CREATE INDEX IF NOT EXISTS comments_author_id ON comments (author_id);
+CREATE INDEX IF NOT EXISTS comments_author_folded ON comments (author_folded);
+CREATE INDEX IF NOT EXISTS changes_comment ON changes (comment);
+CREATE INDEX IF NOT EXISTS comments_deleted ON comments (seq) WHERE deleted;
+CREATE INDEX IF NOT EXISTS comments_edited ON comments (seq) WHERE edited;
+CREATE INDEX IF NOT EXISTS comments_paid ON comments (seq) WHERE amount_display IS NOT NULL;
+CREATE INDEX IF NOT EXISTS comments_featured ON comments (seq) WHERE featured_at IS NOT NULL;
