@@ -329,8 +329,7 @@ impl Config {
                 "expected an IP address and port, e.g. 127.0.0.1:3000 or [::1]:8080",
             )
         })?;
-        let db = crate::store::Target::parse(&cli.db)
-            .map_err(|why| ConfigError::invalid("CW_DB", &cli.db, why))?;
+        let db = parse_db(&cli.db)?;
         let token = match cli.token {
             None => None,
             Some(t) if t.is_empty() => None,
@@ -573,12 +572,17 @@ impl Invocation {
         match cli.command.take() {
             None => Ok(Invocation::Serve(Box::new(Config::validate(cli, &lookup)?))),
             Some(command) => Ok(Invocation::Log {
-                db: crate::store::Target::parse(&cli.db)
-                    .map_err(|why| ConfigError::invalid("CW_DB", &cli.db, why))?,
+                db: parse_db(&cli.db)?,
                 command: Box::new(command),
             }),
         }
     }
+}
+
+/// Parses `CW_DB`; a password in a URL that does not parse is not echoed.
+fn parse_db(value: &str) -> Result<crate::store::Target, ConfigError> {
+    crate::store::Target::parse(value)
+        .map_err(|why| ConfigError::invalid("CW_DB", &crate::store::postgres::redact(value), why))
 }
 
 /// Parses `CW_RETENTION`: a duration of at least an hour, or unset, empty
@@ -716,6 +720,36 @@ mod tests {
 
     fn error_line(env: &[(&str, &str)]) -> String {
         parse(env, &[]).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn cw_db_takes_a_file_or_a_postgres_url_and_never_echoes_a_password() {
+        let c = parse(
+            &[("CW_DB", "postgres://cw:s3cret@db.internal:5432/comments")],
+            &[],
+        )
+        .unwrap();
+        assert_eq!(
+            c.db,
+            crate::store::Target::Postgres("postgres://cw:s3cret@db.internal:5432/comments".into())
+        );
+        assert_eq!(
+            c.db.display(),
+            "postgres://cw:***@db.internal:5432/comments"
+        );
+        let c = parse(&[("CW_DB", "/var/lib/cw/log.db")], &[]).unwrap();
+        assert_eq!(
+            c.db,
+            crate::store::Target::File(PathBuf::from("/var/lib/cw/log.db"))
+        );
+        let line = error_line(&[("CW_DB", "postgresql://cw:s3cret@[nope/db")]);
+        assert!(line.starts_with("CW_DB="), "{line}");
+        assert!(!line.contains("s3cret"), "{line}");
+        let line = error_line(&[("CW_DB", "postgres://cw@db/x?sslmode=bogus")]);
+        assert!(
+            line.contains("CW_DB") && line.contains("PostgreSQL URL"),
+            "{line}"
+        );
     }
 
     #[test]

@@ -93,7 +93,17 @@ pub fn redact(url: &str) -> String {
             u.to_string()
         }
         Ok(u) => u.to_string(),
-        Err(_) => "postgres://…".to_owned(),
+        // Unparseable: hide whatever follows a `:` in the user part.
+        Err(_) => match (url.find("://"), url.rfind('@')) {
+            (Some(scheme), Some(at)) if at > scheme => {
+                let user = &url[scheme + 3..at];
+                match user.split_once(':') {
+                    Some((name, _)) => format!("{}{name}:***{}", &url[..scheme + 3], &url[at..]),
+                    None => url.to_owned(),
+                }
+            }
+            _ => url.to_owned(),
+        },
     }
 }
 
@@ -456,9 +466,9 @@ impl PgLog {
         // step for every instance.
         let row = client
             .query_opt(
-                "INSERT INTO quota (day, units) SELECT $1, $2 WHERE $2 <= $3 \
+                "INSERT INTO quota (day, units) SELECT $1::text, $2::bigint WHERE $2::bigint <= $3::bigint \
                  ON CONFLICT (day) DO UPDATE SET units = quota.units + excluded.units \
-                 WHERE quota.units + excluded.units <= $3 RETURNING units",
+                 WHERE quota.units + excluded.units <= $3::bigint RETURNING units",
                 &[&day, &units, &budget],
             )
             .await?;

@@ -39,6 +39,8 @@ mod source_bilibili;
 mod source_generic;
 /// YouTube comments and live chat against a mock, faults and quota.
 mod source_youtube;
+/// The log's contract on both backends (SQLite, PostgreSQL); concurrent writers.
+mod store_suite;
 /// Pages, assets, headers, the token.
 mod web;
 /// The attack corpus through real sources into every page, in Chromium.
