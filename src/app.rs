@@ -155,16 +155,17 @@ impl App {
         let cancel = CancellationToken::new();
         // With a shared log, every instance's changes reach this hub here;
         // it starts before the first poll can commit.
+        let featured = Featured::new(self.config.featured_max, hub.clone());
         let feed = tokio::spawn(crate::feed::follow(
             self.log.clone(),
             hub.clone(),
+            featured.clone(),
             cancel.clone(),
         ));
         let poller = Poller::start(tasks).await?;
         let upkeep = Upkeep::start(self.log.clone(), self.config.retention, cancel.clone())
             .await
             .map_err(StartError::Retention)?;
-        let featured = Featured::new(self.config.featured_max, hub.clone());
         // Featured comments follow their edits and deletions in the log.
         tokio::spawn(featured.clone().follow(self.log.clone(), cancel.clone()));
         let log = self.log.clone();

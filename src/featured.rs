@@ -7,7 +7,11 @@
 //! sockets that connect later.
 //!
 //! The queue lives in memory: after a restart the overlay is empty, which is
-//! the safe failure (nothing stale goes on stream). Comments come from the
+//! the safe failure (nothing stale goes on stream). With a log several
+//! instances share, each change is also written to the log's copy of the
+//! queue, and every instance shows that copy (`reload`, driven by
+//! `crate::feed`), so an overlay on any instance shows what was featured
+//! through any other. Comments come from the
 //! log, never from the request, so the overlay only ever shows what the
 //! sanitizer produced; and a featured comment that is edited or deleted on
 //! the platform is updated or taken off stream at once (`follow`), so a
@@ -110,6 +114,45 @@ impl Featured {
             list.clear();
             had
         })
+    }
+
+    /// Makes the queue `comments` (oldest first, at most `max` of them
+    /// kept): what another instance sharing the log put on stream.
+    fn replace(&self, mut comments: Vec<Comment>) -> bool {
+        self.change(|list, max| {
+            let excess = comments.len().saturating_sub(max);
+            comments.drain(..excess);
+            if *list == comments {
+                return false;
+            }
+            *list = comments;
+            true
+        })
+    }
+
+    /// With a log several instances share: reads the shared queue and shows
+    /// it, each comment as the log has it now (deleted ones left out).
+    pub async fn reload(&self, log: &CommentLog) {
+        let keys = match log.shared_featured().await {
+            Ok(Some(keys)) => keys,
+            Ok(None) => return,
+            Err(e) => {
+                warn!(error = %e, "reading the shared \"on stream\" queue failed");
+                return;
+            }
+        };
+        let mut comments = Vec::with_capacity(keys.len());
+        for (source, id) in keys {
+            match log.comment(source, id).await {
+                Ok(Some(c)) if !c.deleted => comments.push(c),
+                Ok(_) => {}
+                Err(e) => {
+                    warn!(error = %e, "reading a featured comment from the log failed");
+                    return;
+                }
+            }
+        }
+        self.replace(comments);
     }
 
     /// Replaces a featured comment by its current version from the log, or

@@ -5,6 +5,9 @@
 //! see is the log's order, whoever wrote. This module reads the log and
 //! feeds the hub; it never writes, and it never talks to a client.
 //!
+//! The same connection hears when any instance changes the "on stream"
+//! queue, and this instance's overlay then shows the shared queue.
+//!
 //! A notification only says "something changed": the log stays the truth.
 //! A lost `LISTEN` connection is opened again and everything after the last
 //! published `seq` is read, so nothing committed in between is skipped; a
@@ -15,9 +18,10 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
+use crate::featured::Featured;
 use crate::hub::Hub;
 use crate::protocol::Frame;
-use crate::store::CommentLog;
+use crate::store::{CommentLog, Notice};
 
 /// Changes read per query while catching up.
 const BATCH: usize = 1_000;
@@ -27,9 +31,10 @@ const SAFETY_READ: Duration = Duration::from_secs(5);
 const RETRY: Duration = Duration::from_secs(1);
 
 /// Publishes every change committed to a shared log after the moment it is
-/// called, until `stop`. Returns at once for a log only this process
-/// writes (the pipeline publishes those).
-pub async fn follow(log: CommentLog, hub: Hub, stop: CancellationToken) {
+/// called, and keeps `featured` showing the shared "on stream" queue, until
+/// `stop`. Returns at once for a log only this process writes (the
+/// pipeline publishes those).
+pub async fn follow(log: CommentLog, hub: Hub, featured: Featured, stop: CancellationToken) {
     if !log.is_shared() {
         return;
     }
@@ -61,20 +66,26 @@ pub async fn follow(log: CommentLog, hub: Hub, stop: CancellationToken) {
         if lost {
             info!("listening for other instances' comments again; reading what was missed");
         }
-        // Whatever was committed while nobody listened.
+        // Whatever was committed, or put on stream, while nobody listened.
         publish_new(&log, &hub, &mut last).await;
+        featured.reload(&log).await;
         loop {
-            let woke = tokio::select! {
+            let notice = tokio::select! {
                 _ = stop.cancelled() => return,
-                changed = listener.changed() => changed,
-                _ = tokio::time::sleep(SAFETY_READ) => true,
+                notice = listener.changed() => notice,
+                _ = tokio::time::sleep(SAFETY_READ) => Some(Notice { changes: true, featured: false }),
             };
-            if !woke {
+            let Some(notice) = notice else {
                 warn!("lost the connection that listens for other instances' comments");
                 lost = true;
                 break;
+            };
+            if notice.changes {
+                publish_new(&log, &hub, &mut last).await;
             }
-            publish_new(&log, &hub, &mut last).await;
+            if notice.featured {
+                featured.reload(&log).await;
+            }
         }
     }
 }

@@ -24,7 +24,7 @@ pub mod query;
 /// The SQLite backend.
 pub mod sqlite;
 
-pub use postgres::{Listener, PgLog};
+pub use postgres::{FeaturedOp, Listener, Notice, PgLog};
 pub use sqlite::SqliteLog;
 
 /// Why the log could not do what was asked.
@@ -203,6 +203,24 @@ impl CommentLog {
         match &self.0 {
             Backend::Sqlite(_) => Ok(None),
             Backend::Postgres(pg) => pg.listen().await.map(Some),
+        }
+    }
+
+    /// The "on stream" queue shared by every instance, oldest first
+    /// (`None`: this log is not shared, and the queue lives in memory).
+    pub async fn shared_featured(&self) -> Result<Option<Vec<(String, String)>>, LogError> {
+        match &self.0 {
+            Backend::Sqlite(_) => Ok(None),
+            Backend::Postgres(pg) => pg.featured().await.map(Some),
+        }
+    }
+
+    /// Applies a change of the "on stream" queue to the shared copy and
+    /// tells every instance (nothing to do when the log is not shared).
+    pub async fn change_featured(&self, op: FeaturedOp) -> Result<(), LogError> {
+        match &self.0 {
+            Backend::Sqlite(_) => Ok(()),
+            Backend::Postgres(pg) => pg.change_featured(op).await,
         }
     }
 

@@ -54,6 +54,8 @@ const MIGRATE_LOCK: i64 = 0x636f_6d6d_656e_7402;
 const SOURCE_LOCK_CLASS: i32 = 0x6377_0001;
 /// The channel `NOTIFY` announces new changes on.
 const CHANNEL: &str = "commentwatch_changes";
+/// The channel `NOTIFY` announces a changed "on stream" queue on.
+const FEATURED_CHANNEL: &str = "commentwatch_featured";
 /// Connections in the pool of one instance.
 const POOL_SIZE: usize = 8;
 /// How long connecting, or waiting for a pooled connection, may take.
@@ -124,23 +126,52 @@ struct SourceLocks {
     held: HashSet<String>,
 }
 
-/// Wakes when any instance commits changes; see [`PgLog::listen`].
+/// Wakes when any instance commits changes or changes the "on stream"
+/// queue; see [`PgLog::listen`].
 pub struct Listener {
-    rx: mpsc::UnboundedReceiver<()>,
+    rx: mpsc::UnboundedReceiver<Notice>,
     _client: tokio_postgres::Client,
 }
 
+/// What a [`Listener`] heard, with any notifications that queued up behind
+/// it folded in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Notice {
+    /// New changes were committed to the feed.
+    pub changes: bool,
+    /// The "on stream" queue changed.
+    pub featured: bool,
+}
+
 impl Listener {
-    /// Waits for the next notification; coalesces any that queued up.
-    /// `false` when the connection is lost (and with it, notifications):
-    /// listen again and read what was missed from the log.
-    pub async fn changed(&mut self) -> bool {
-        if self.rx.recv().await.is_none() {
-            return false;
+    /// Waits for the next notification. `None` when the connection is lost
+    /// (and with it, notifications): listen again and read what was missed
+    /// from the log.
+    pub async fn changed(&mut self) -> Option<Notice> {
+        let mut notice = self.rx.recv().await?;
+        while let Ok(more) = self.rx.try_recv() {
+            notice.changes |= more.changes;
+            notice.featured |= more.featured;
         }
-        while self.rx.try_recv().is_ok() {}
-        true
+        Some(notice)
     }
+}
+
+/// One change to the shared "on stream" queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FeaturedOp {
+    /// Put on stream (kept in place if it is already on); the oldest
+    /// beyond `max` leave.
+    Add {
+        source: String,
+        id: String,
+        max: usize,
+    },
+    Remove {
+        source: String,
+        id: String,
+    },
+    Clear,
 }
 
 impl PgLog {
@@ -207,8 +238,12 @@ impl PgLog {
             let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
             while let Some(message) = messages.next().await {
                 match message {
-                    Ok(AsyncMessage::Notification(_)) => {
-                        if tx.send(()).is_err() {
+                    Ok(AsyncMessage::Notification(n)) => {
+                        let notice = Notice {
+                            changes: n.channel() == CHANNEL,
+                            featured: n.channel() == FEATURED_CHANNEL,
+                        };
+                        if tx.send(notice).is_err() {
                             return;
                         }
                     }
@@ -220,7 +255,9 @@ impl PgLog {
                 }
             }
         });
-        client.batch_execute(&format!("LISTEN {CHANNEL}")).await?;
+        client
+            .batch_execute(&format!("LISTEN {CHANNEL}; LISTEN {FEATURED_CHANNEL};"))
+            .await?;
         Ok(Listener {
             rx,
             _client: client,
@@ -437,6 +474,53 @@ impl PgLog {
         }
         tx.commit().await?;
         Ok(changes)
+    }
+
+    /// The shared "on stream" queue, oldest first.
+    pub async fn featured(&self) -> Result<Vec<(String, String)>, LogError> {
+        let client = self.client().await?;
+        let rows = client
+            .query("SELECT source, id FROM featured ORDER BY position", &[])
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect()
+    }
+
+    /// Applies `op` to the shared queue and tells every instance.
+    pub async fn change_featured(&self, op: FeaturedOp) -> Result<(), LogError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        match op {
+            FeaturedOp::Add { source, id, max } => {
+                tx.execute(
+                    "INSERT INTO featured (source, id) VALUES ($1, $2) \
+                     ON CONFLICT (source, id) DO NOTHING",
+                    &[&source, &id],
+                )
+                .await?;
+                tx.execute(
+                    "DELETE FROM featured WHERE position NOT IN \
+                     (SELECT position FROM featured ORDER BY position DESC LIMIT $1)",
+                    &[&(max as i64)],
+                )
+                .await?;
+            }
+            FeaturedOp::Remove { source, id } => {
+                tx.execute(
+                    "DELETE FROM featured WHERE source = $1 AND id = $2",
+                    &[&source, &id],
+                )
+                .await?;
+            }
+            FeaturedOp::Clear => {
+                tx.execute("DELETE FROM featured", &[]).await?;
+            }
+        }
+        tx.execute("SELECT pg_notify($1, '')", &[&FEATURED_CHANNEL])
+            .await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     pub async fn cursor(&self, source: String) -> Result<Option<String>, LogError> {

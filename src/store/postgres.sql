@@ -83,3 +83,13 @@ CREATE INDEX IF NOT EXISTS comments_deleted ON comments (seq) WHERE deleted;
 CREATE INDEX IF NOT EXISTS comments_edited ON comments (seq) WHERE edited;
 CREATE INDEX IF NOT EXISTS comments_paid ON comments (seq) WHERE amount_display IS NOT NULL;
 CREATE INDEX IF NOT EXISTS comments_featured ON comments (seq) WHERE featured_at IS NOT NULL;
+
+-- The "on stream" queue the overlay shows, shared so that a comment featured
+-- through one instance shows on an overlay connected to any other. Oldest
+-- first by `position`; the comments themselves are read from `comments`.
+CREATE TABLE IF NOT EXISTS featured (
+    position BIGINT GENERATED ALWAYS AS IDENTITY,
+    source   TEXT COLLATE "C" NOT NULL,
+    id       TEXT COLLATE "C" NOT NULL,
+    PRIMARY KEY (source, id)
+);

@@ -36,7 +36,7 @@ use tracing::{Instrument, error, warn};
 use super::{AppState, Cockpit, auth, ws};
 use crate::comment::Comment;
 use crate::featured::Featured;
-use crate::store::CommentLog;
+use crate::store::{CommentLog, FeaturedOp};
 
 /// The overlay's routes, which check the overlay key themselves: merge them
 /// outside the token-protected router.
@@ -233,7 +233,13 @@ async fn feature(
             if let Err(e) = log.mark_featured(c.source.clone(), c.id.clone()).await {
                 warn!(error = %e, "could not record a featured comment in the log");
             }
+            let op = FeaturedOp::Add {
+                source: c.source.clone(),
+                id: c.id.clone(),
+                max: featured.max(),
+            };
             featured.feature(c);
+            share(&log, op).await;
             queue(&featured).into_response()
         }
         Ok(None) => (
@@ -254,17 +260,37 @@ async fn feature(
 
 /// `DELETE /api/featured` with `{"source":…,"id":…}` takes one comment off
 /// stream; with no body, all of them.
-async fn dismiss(State(featured): State<Featured>, headers: HeaderMap, body: Bytes) -> Response {
-    match target(&headers, &body) {
+async fn dismiss(
+    State(featured): State<Featured>,
+    State(log): State<CommentLog>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let op = match target(&headers, &body) {
         Ok(Some(t)) => {
             featured.dismiss(&t.source, &t.id);
+            FeaturedOp::Remove {
+                source: t.source,
+                id: t.id,
+            }
         }
         Ok(None) => {
             featured.clear();
+            FeaturedOp::Clear
         }
         Err(refused) => return refused.into_response(),
-    }
+    };
+    share(&log, op).await;
     queue(&featured).into_response()
+}
+
+/// Tells the other instances sharing the log (if any) what changed on
+/// stream. This instance's queue changed already; a failure leaves the
+/// others as they were, and is logged.
+async fn share(log: &CommentLog, op: FeaturedOp) {
+    if let Err(e) = log.change_featured(op).await {
+        warn!(error = %e, "could not share the \"on stream\" queue with the other instances");
+    }
 }
 
 /// Why a request to change the queue was refused.

@@ -31,6 +31,8 @@ mod log_page;
 mod overlay;
 /// Stuck clients, caps, storage faults, metrics.
 mod resilience;
+/// Two instances on one PostgreSQL log: comments and the on-stream queue cross over.
+mod shared_log;
 /// Several real-format sources on one feed, configured by env vars.
 mod side_by_side;
 /// Bilibili replies against a mock speaking the real format.

@@ -1,0 +1,184 @@
+//! Two instances in one process on one PostgreSQL log (skipped without
+//! `CW_TEST_POSTGRES`): what one instance commits reaches the other's
+//! clients once and in order, a client can move between instances with
+//! `since`, and a comment put on stream through one instance shows on the
+//! overlay of the other.
+
+use std::collections::HashSet;
+
+use commentwatch::store::Batch;
+use serde_json::{Value, json};
+
+use crate::helpers::{self, Client, TestApp, seqs, spawn_app_with_db};
+
+/// `GET url` as JSON.
+async fn get_json(url: String) -> Value {
+    let body = reqwest::get(url).await.unwrap().text().await.unwrap();
+    serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"))
+}
+use crate::log_page::comment;
+
+/// Two instances on a fresh database, each with the demo source (only one
+/// of them may poll it) posting no new comments after its backlog of 20.
+async fn pair() -> Option<(TestApp, TestApp)> {
+    let url = helpers::postgres_db().await?;
+    let env = [("CW_DEMO_RATE", "0"), ("CW_POLL", "1s")];
+    let a = spawn_app_with_db(&url, &env).await;
+    let b = spawn_app_with_db(&url, &env).await;
+    Some((a, b))
+}
+
+/// Reads comment frames until `n` distinct seqs arrived; fails on a repeat.
+async fn comments(client: &mut Client, n: usize) -> Vec<Value> {
+    let frames = client.comments(n).await;
+    let unique: HashSet<i64> = seqs(&frames).into_iter().collect();
+    assert_eq!(
+        unique.len(),
+        frames.len(),
+        "a seq twice: {:?}",
+        seqs(&frames)
+    );
+    frames
+}
+
+#[tokio::test]
+async fn what_one_instance_commits_reaches_the_clients_of_the_other_once_and_in_order() {
+    let Some((a, b)) = pair().await else { return };
+    let mut on_a = a.connect(Some(0)).await;
+    let mut on_b = b.connect(Some(0)).await;
+    // The demo's backlog, polled by whichever instance took its lock.
+    let backlog_a = comments(&mut on_a, 20).await;
+    let backlog_b = comments(&mut on_b, 20).await;
+    assert_eq!(seqs(&backlog_a), (1..=20).collect::<Vec<_>>());
+    assert_eq!(seqs(&backlog_a), seqs(&backlog_b));
+    // Writes through both instances interleave into one feed.
+    let src = "youtube:shared";
+    for (i, app) in [&a, &b, &a, &b].into_iter().enumerate() {
+        let c = comment(
+            src,
+            &format!("x{i}"),
+            "Viewer",
+            &format!("hello {i}"),
+            i as i64,
+        );
+        app.feed
+            .ingest(Batch {
+                source: src.into(),
+                comments: vec![c],
+                ..Batch::default()
+            })
+            .await
+            .unwrap();
+    }
+    for client in [&mut on_a, &mut on_b] {
+        let live = comments(client, 4).await;
+        assert_eq!(seqs(&live), [21, 22, 23, 24]);
+        let ids: Vec<&str> = live
+            .iter()
+            .map(|f| f["comment"]["id"].as_str().unwrap())
+            .collect();
+        assert_eq!(ids, ["x0", "x1", "x2", "x3"]);
+    }
+    // A client of A moves to B and resumes after the last seq it saw.
+    on_a.close().await;
+    let mut moved = b.connect(Some(22)).await;
+    assert_eq!(seqs(&comments(&mut moved, 2).await), [23, 24]);
+    assert!(
+        moved
+            .next_frame_within(std::time::Duration::from_millis(300))
+            .await
+            .is_err(),
+        "nothing after 24"
+    );
+}
+
+#[tokio::test]
+async fn a_comment_featured_through_one_instance_shows_on_the_overlay_of_the_other() {
+    let Some((a, b)) = pair().await else { return };
+    let mut on_a = a.connect(Some(0)).await;
+    let backlog = comments(&mut on_a, 20).await;
+    let (mut overlay, _) =
+        tokio_tungstenite::connect_async(format!("ws://{}/overlay/ws?mode=featured", b.addr))
+            .await
+            .expect("the overlay feed opens");
+    let next_featured = async |overlay: &mut tokio_tungstenite::WebSocketStream<_>| loop {
+        use futures_util::StreamExt;
+        let msg = tokio::time::timeout(helpers::PATIENCE, overlay.next())
+            .await
+            .expect("a frame in time")
+            .expect("the socket stays open")
+            .unwrap();
+        if let tokio_tungstenite::tungstenite::Message::Text(t) = msg {
+            let v: Value = serde_json::from_str(&t).unwrap();
+            if v["type"] == "featured" {
+                return v;
+            }
+        }
+    };
+    assert_eq!(next_featured(&mut overlay).await["comments"], json!([]));
+    let pick = &backlog[7]["comment"];
+    let resp = reqwest::Client::new()
+        .post(format!("http://{}/api/featured", a.addr))
+        .header("Content-Type", "application/json")
+        .body(json!({ "source": pick["source"], "id": pick["id"] }).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let shown = next_featured(&mut overlay).await;
+    assert_eq!(shown["comments"][0]["id"], pick["id"], "{shown}");
+    assert_eq!(shown["comments"][0]["html"], pick["html"]);
+    // Taken off stream through B: A's queue empties too.
+    let resp = reqwest::Client::new()
+        .delete(format!("http://{}/api/featured", b.addr))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(next_featured(&mut overlay).await["comments"], json!([]));
+    let deadline = tokio::time::Instant::now() + helpers::PATIENCE;
+    loop {
+        let queue: Value = get_json(format!("http://{}/api/featured", a.addr)).await;
+        if queue["comments"] == json!([]) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "A still shows {queue}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn healthz_names_the_database_and_metrics_say_which_instance_polls() {
+    let Some((a, b)) = pair().await else { return };
+    let health: Value = get_json(a.url("/healthz")).await;
+    assert_eq!(health["database"], "postgres");
+    assert_eq!(health["log"], "ok");
+    // Both instances tick every second; exactly one polls the demo.
+    let deadline = tokio::time::Instant::now() + helpers::PATIENCE;
+    loop {
+        let mut polled = Vec::new();
+        for app in [&a, &b] {
+            let text = reqwest::get(app.url("/metrics"))
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            polled.push(
+                text.lines()
+                    .find(|l| l.starts_with("commentwatch_source_polled_here{source=\"demo\"}"))
+                    .map(|l| l.ends_with(" 1")),
+            );
+        }
+        if polled.iter().all(Option::is_some) {
+            let here = polled.iter().filter(|p| **p == Some(true)).count();
+            assert_eq!(here, 1, "{polled:?}");
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{polled:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
