@@ -6,7 +6,9 @@
 //! feeds the hub; it never writes, and it never talks to a client.
 //!
 //! The same connection hears when any instance changes the "on stream"
-//! queue, and this instance's overlay then shows the shared queue.
+//! queue, and this instance's overlay then shows the shared queue; and when
+//! the instance polling a source reports its state, which this instance's
+//! dashboards then show for that source.
 //!
 //! A notification only says "something changed": the log stays the truth.
 //! A lost `LISTEN` connection is opened again and everything after the last
@@ -20,7 +22,7 @@ use tracing::{info, warn};
 
 use crate::featured::Featured;
 use crate::hub::Hub;
-use crate::protocol::Frame;
+use crate::protocol::{Frame, SourceStatus};
 use crate::store::{CommentLog, Notice};
 
 /// Changes read per query while catching up.
@@ -66,14 +68,16 @@ pub async fn follow(log: CommentLog, hub: Hub, featured: Featured, stop: Cancell
         if lost {
             info!("listening for other instances' comments again; reading what was missed");
         }
-        // Whatever was committed, or put on stream, while nobody listened.
+        // Whatever was committed, put on stream or reported while nobody
+        // listened.
         publish_new(&log, &hub, &mut last).await;
         featured.reload(&log).await;
+        show_statuses(&log, &hub).await;
         loop {
             let notice = tokio::select! {
                 _ = stop.cancelled() => return,
                 notice = listener.changed() => notice,
-                _ = tokio::time::sleep(SAFETY_READ) => Some(Notice { changes: true, featured: false }),
+                _ = tokio::time::sleep(SAFETY_READ) => Some(Notice { changes: true, ..Notice::default() }),
             };
             let Some(notice) = notice else {
                 warn!("lost the connection that listens for other instances' comments");
@@ -85,6 +89,9 @@ pub async fn follow(log: CommentLog, hub: Hub, featured: Featured, stop: Cancell
             }
             if notice.featured {
                 featured.reload(&log).await;
+            }
+            if notice.statuses {
+                show_statuses(&log, &hub).await;
             }
         }
     }
@@ -108,6 +115,23 @@ async fn publish_new(log: &CommentLog, hub: &Hub, last: &mut i64) {
         if changes.len() < BATCH {
             return;
         }
+    }
+}
+
+/// Shows, for each source another instance polls, the status that instance
+/// reported.
+async fn show_statuses(log: &CommentLog, hub: &Hub) {
+    match log.shared_statuses().await {
+        Ok(Some(all)) => {
+            for json in all {
+                match serde_json::from_str::<SourceStatus>(&json) {
+                    Ok(status) => hub.set_remote_status(status),
+                    Err(e) => warn!(error = %e, "a shared source status is unreadable"),
+                }
+            }
+        }
+        Ok(None) => {}
+        Err(e) => warn!(error = %e, "reading the sources' shared statuses failed"),
     }
 }
 

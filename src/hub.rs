@@ -4,6 +4,7 @@
 //! the log by its socket task, never silently skipped. The hub never talks to
 //! sources or to the log.
 
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -22,6 +23,9 @@ pub struct Hub {
 struct Inner {
     tx: broadcast::Sender<Frame>,
     statuses: Mutex<Vec<SourceStatus>>,
+    /// Sources another instance sharing the log polls: their status comes
+    /// from that instance.
+    elsewhere: Mutex<HashSet<String>>,
     clients: AtomicUsize,
 }
 
@@ -38,6 +42,7 @@ impl Hub {
             inner: Arc::new(Inner {
                 tx,
                 statuses: Mutex::new(Vec::new()),
+                elsewhere: Mutex::new(HashSet::new()),
                 clients: AtomicUsize::new(0),
             }),
         }
@@ -69,6 +74,34 @@ impl Hub {
             Frame::status(&all)
         };
         self.publish(frame);
+    }
+
+    /// Marks `source` as polled by another instance (or by this one again).
+    pub fn set_polled_elsewhere(&self, source: &str, elsewhere: bool) {
+        let mut set = self
+            .inner
+            .elsewhere
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if elsewhere {
+            set.insert(source.to_owned());
+        } else {
+            set.remove(source);
+        }
+    }
+
+    /// A status another instance reported: shown only for a source that
+    /// instance polls, never over this instance's own.
+    pub fn set_remote_status(&self, status: SourceStatus) {
+        let elsewhere = self
+            .inner
+            .elsewhere
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(&status.source);
+        if elsewhere {
+            self.set_status(status);
+        }
     }
 
     /// Every source's current state, for a client that just connected.

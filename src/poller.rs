@@ -416,6 +416,7 @@ impl SourceTask {
         // source: whichever holds its lock.
         if !self.pipeline.log.claim(&self.name).await {
             self.pipeline.metrics.set_polling(&self.name, false);
+            self.pipeline.hub.set_polled_elsewhere(&self.name, true);
             if !state.standby {
                 state.standby = true;
                 let status = self.status(
@@ -430,6 +431,7 @@ impl SourceTask {
             return;
         }
         self.pipeline.metrics.set_polling(&self.name, true);
+        self.pipeline.hub.set_polled_elsewhere(&self.name, false);
         if state.standby {
             state.standby = false;
             // Whoever polled before may have left a deeper read undone.
@@ -712,6 +714,17 @@ impl SourceTask {
             debug!(source = %self.name, error = status.last_error.as_deref().unwrap_or(""), "poll failed again");
         }
         state.reported = Some(key);
+        if self.pipeline.log.is_shared() && status.state != SourceState::Standby {
+            // The other instances' dashboards show what the poller reports.
+            let log = self.pipeline.log.clone();
+            let (source, at) = (self.name.clone(), Utc::now());
+            let json = serde_json::to_string(&status).expect("a status serializes");
+            tokio::spawn(async move {
+                if let Err(e) = log.share_status(source, json, at).await {
+                    debug!(error = %e, "could not share a source's status");
+                }
+            });
+        }
         self.pipeline.hub.set_status(status);
     }
 

@@ -4,7 +4,7 @@
 
 use axum::extract::ws::Utf8Bytes;
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::comment::{Comment, rfc3339};
 use crate::store::{Change, ChangeKind};
@@ -105,7 +105,7 @@ impl Frame {
 }
 
 /// What a source is doing, as dashboards show it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SourceState {
     /// Not polled yet.
@@ -123,8 +123,9 @@ pub enum SourceState {
     Standby,
 }
 
-/// One source's state, the SOURCE_STATUS of DESIGN.md.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// One source's state, the SOURCE_STATUS of DESIGN.md. It is read back
+/// from JSON only when another instance sharing the log sent it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SourceStatus {
     pub source: String,
     pub state: SourceState,

@@ -206,6 +206,29 @@ impl CommentLog {
         }
     }
 
+    /// Shares a source's status (JSON, as of `at`) with the other instances
+    /// (nothing to do when the log is not shared).
+    pub async fn share_status(
+        &self,
+        source: String,
+        json: String,
+        at: DateTime<Utc>,
+    ) -> Result<(), LogError> {
+        match &self.0 {
+            Backend::Sqlite(_) => Ok(()),
+            Backend::Postgres(pg) => pg.share_status(source, json, at).await,
+        }
+    }
+
+    /// The statuses instances shared (JSON), or `None` when the log is not
+    /// shared.
+    pub async fn shared_statuses(&self) -> Result<Option<Vec<String>>, LogError> {
+        match &self.0 {
+            Backend::Sqlite(_) => Ok(None),
+            Backend::Postgres(pg) => pg.statuses().await.map(Some),
+        }
+    }
+
     /// The "on stream" queue shared by every instance, oldest first
     /// (`None`: this log is not shared, and the queue lives in memory).
     pub async fn shared_featured(&self) -> Result<Option<Vec<(String, String)>>, LogError> {

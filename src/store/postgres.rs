@@ -56,6 +56,8 @@ const SOURCE_LOCK_CLASS: i32 = 0x6377_0001;
 const CHANNEL: &str = "commentwatch_changes";
 /// The channel `NOTIFY` announces a changed "on stream" queue on.
 const FEATURED_CHANNEL: &str = "commentwatch_featured";
+/// The channel `NOTIFY` announces a source's new status on.
+const STATUS_CHANNEL: &str = "commentwatch_status";
 /// Connections in the pool of one instance.
 const POOL_SIZE: usize = 8;
 /// How long connecting, or waiting for a pooled connection, may take.
@@ -141,6 +143,8 @@ pub struct Notice {
     pub changes: bool,
     /// The "on stream" queue changed.
     pub featured: bool,
+    /// A source's status changed.
+    pub statuses: bool,
 }
 
 impl Listener {
@@ -152,6 +156,7 @@ impl Listener {
         while let Ok(more) = self.rx.try_recv() {
             notice.changes |= more.changes;
             notice.featured |= more.featured;
+            notice.statuses |= more.statuses;
         }
         Some(notice)
     }
@@ -242,6 +247,7 @@ impl PgLog {
                         let notice = Notice {
                             changes: n.channel() == CHANNEL,
                             featured: n.channel() == FEATURED_CHANNEL,
+                            statuses: n.channel() == STATUS_CHANNEL,
                         };
                         if tx.send(notice).is_err() {
                             return;
@@ -256,7 +262,9 @@ impl PgLog {
             }
         });
         client
-            .batch_execute(&format!("LISTEN {CHANNEL}; LISTEN {FEATURED_CHANNEL};"))
+            .batch_execute(&format!(
+                "LISTEN {CHANNEL}; LISTEN {FEATURED_CHANNEL}; LISTEN {STATUS_CHANNEL};"
+            ))
             .await?;
         Ok(Listener {
             rx,
@@ -474,6 +482,37 @@ impl PgLog {
         }
         tx.commit().await?;
         Ok(changes)
+    }
+
+    /// Stores `source`'s status (JSON) as of `at`, unless a newer one is
+    /// stored, and tells every instance.
+    pub async fn share_status(
+        &self,
+        source: String,
+        json: String,
+        at: DateTime<Utc>,
+    ) -> Result<(), LogError> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "WITH s AS (INSERT INTO source_status (source, status, reported_at) \
+                 VALUES ($1, $2, $3) ON CONFLICT (source) DO UPDATE \
+                 SET status = excluded.status, reported_at = excluded.reported_at \
+                 WHERE source_status.reported_at < excluded.reported_at RETURNING 1) \
+                 SELECT pg_notify($4, '') FROM s",
+                &[&source, &json, &at, &STATUS_CHANNEL],
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Every source's latest shared status (JSON).
+    pub async fn statuses(&self) -> Result<Vec<String>, LogError> {
+        let client = self.client().await?;
+        let rows = client
+            .query("SELECT status FROM source_status ORDER BY source", &[])
+            .await?;
+        rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
     }
 
     /// The shared "on stream" queue, oldest first.

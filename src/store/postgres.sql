@@ -93,3 +93,12 @@ CREATE TABLE IF NOT EXISTS featured (
     id       TEXT COLLATE "C" NOT NULL,
     PRIMARY KEY (source, id)
 );
+
+-- The latest status of each source, as the instance polling it reported it
+-- (JSON, the SOURCE_STATUS frame's shape), for the dashboards of the other
+-- instances. `reported_at` keeps a late write from replacing a newer one.
+CREATE TABLE IF NOT EXISTS source_status (
+    source      TEXT COLLATE "C" PRIMARY KEY,
+    status      TEXT NOT NULL,
+    reported_at TIMESTAMPTZ NOT NULL
+);

@@ -151,7 +151,7 @@ async fn a_comment_featured_through_one_instance_shows_on_the_overlay_of_the_oth
 }
 
 #[tokio::test]
-async fn healthz_names_the_database_and_metrics_say_which_instance_polls() {
+async fn healthz_names_the_database_and_every_instance_shows_the_pollers_status() {
     let Some((a, b)) = pair().await else { return };
     let health: Value = get_json(a.url("/healthz")).await;
     assert_eq!(health["database"], "postgres");
@@ -176,6 +176,17 @@ async fn healthz_names_the_database_and_metrics_say_which_instance_polls() {
         if polled.iter().all(Option::is_some) {
             let here = polled.iter().filter(|p| **p == Some(true)).count();
             assert_eq!(here, 1, "{polled:?}");
+            // The other instance shows the state its poller reported.
+            let standby = if polled[0] == Some(true) { &b } else { &a };
+            loop {
+                let health = get_json(standby.url("/healthz")).await;
+                if health["sources"][0]["state"] == "ok" {
+                    assert!(health["sources"][0]["last_ok"].is_string(), "{health}");
+                    break;
+                }
+                assert!(tokio::time::Instant::now() < deadline, "{health}");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
             break;
         }
         assert!(tokio::time::Instant::now() < deadline, "{polled:?}");
