@@ -362,8 +362,20 @@ struct TaskState {
     clamp_announced: bool,
     /// A `Login` report stays on until a poll passes without one.
     login: Option<String>,
-    /// Another instance holds this source's lock (shared log only).
-    standby: bool,
+    /// Who polls this source, as last found (a shared log only asks).
+    lease: Lease,
+}
+
+/// Who polls a source when several instances share the log.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+enum Lease {
+    /// Not asked yet, or the log could not be asked.
+    #[default]
+    Unknown,
+    /// This instance holds the source's lock.
+    Here,
+    /// Another instance does.
+    Elsewhere,
 }
 
 impl SourceTask {
@@ -414,11 +426,31 @@ impl SourceTask {
         };
         // With a log shared by several instances, one of them polls each
         // source: whichever holds its lock.
-        if !self.pipeline.log.claim(&self.name).await {
+        let claimed = match self.pipeline.log.claim(&self.name).await {
+            Ok(claimed) => claimed,
+            Err(e) => {
+                // Polling without the lock could mean several pollers and
+                // unchecked quota: wait for the log, and say so.
+                self.pipeline.metrics.set_polling(&self.name, false);
+                self.pipeline.hub.set_polled_elsewhere(&self.name, false);
+                state.lease = Lease::Unknown;
+                let error = sanitize::clean_line(&e.to_string(), 500);
+                let status = self.status(
+                    &state,
+                    SourceState::Backoff,
+                    Some("cannot reach the shared comment log; polling resumes when it answers".into()),
+                    Some(error),
+                    None,
+                );
+                self.report(&mut state, status);
+                return;
+            }
+        };
+        if !claimed {
             self.pipeline.metrics.set_polling(&self.name, false);
             self.pipeline.hub.set_polled_elsewhere(&self.name, true);
-            if !state.standby {
-                state.standby = true;
+            if state.lease != Lease::Elsewhere {
+                state.lease = Lease::Elsewhere;
                 let status = self.status(
                     &state,
                     SourceState::Standby,
@@ -432,12 +464,12 @@ impl SourceTask {
         }
         self.pipeline.metrics.set_polling(&self.name, true);
         self.pipeline.hub.set_polled_elsewhere(&self.name, false);
-        if state.standby {
-            state.standby = false;
+        if state.lease == Lease::Elsewhere {
             // Whoever polled before may have left a deeper read undone.
             state.backfilled = false;
             info!(source = %self.name, "this instance now polls {}", self.name);
         }
+        state.lease = Lease::Here;
         let waiting = state.not_before.is_some_and(|t| Instant::now() < t);
         if state.stopped || (waiting && !force) {
             return;

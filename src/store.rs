@@ -249,10 +249,11 @@ impl CommentLog {
 
     /// Whether this instance may poll `source` now: always with one
     /// process; with a shared log, only while it holds the source's lock,
-    /// which it takes here when no live instance holds it.
-    pub async fn claim(&self, source: &str) -> bool {
+    /// which it takes here when no live instance holds it. An error when the
+    /// shared log cannot be reached: then nobody can know, and nobody polls.
+    pub async fn claim(&self, source: &str) -> Result<bool, LogError> {
         match &self.0 {
-            Backend::Sqlite(_) => true,
+            Backend::Sqlite(_) => Ok(true),
             Backend::Postgres(pg) => pg.claim(source).await,
         }
     }

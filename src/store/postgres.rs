@@ -222,9 +222,11 @@ impl PgLog {
         })
     }
 
-    /// A connection of its own, outside the pool, driven by a task.
+    /// A connection of its own, outside the pool, named after its
+    /// `purpose` in `pg_stat_activity` (`commentwatch-listen`, `-locks`).
     async fn dedicated(
         &self,
+        purpose: &str,
     ) -> Result<
         (
             tokio_postgres::Client,
@@ -232,12 +234,18 @@ impl PgLog {
         ),
         LogError,
     > {
-        Ok(self.config.connect(NoTls).await?)
+        let mut config = (*self.config).clone();
+        let name = format!(
+            "{}-{purpose}",
+            config.get_application_name().unwrap_or("commentwatch")
+        );
+        config.application_name(&name);
+        Ok(config.connect(NoTls).await?)
     }
 
     /// A connection that listens for new changes from every instance.
     pub async fn listen(&self) -> Result<Listener, LogError> {
-        let (client, mut connection) = self.dedicated().await?;
+        let (client, mut connection) = self.dedicated("listen").await?;
         let (tx, rx) = mpsc::unbounded_channel();
         tokio::spawn(async move {
             let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
@@ -272,10 +280,10 @@ impl PgLog {
         })
     }
 
-    /// Whether this instance holds (or now takes) `source`'s lock. A lock
-    /// connection that broke took every lock with it: they are asked for
-    /// again on a new one.
-    pub async fn claim(&self, source: &str) -> bool {
+    /// Whether this instance holds (or now takes) `source`'s lock; an error
+    /// when the database cannot be asked. A lock connection that broke took
+    /// every lock with it: they are asked for again on a new one.
+    pub async fn claim(&self, source: &str) -> Result<bool, LogError> {
         let mut locks = self.locks.lock().await;
         if let Some(client) = &locks.client {
             // A cheap check that the connection, and so the locks, live.
@@ -288,43 +296,29 @@ impl PgLog {
             }
         }
         if locks.client.is_none() {
-            match self.dedicated().await {
-                Ok((client, connection)) => {
-                    tokio::spawn(async move {
-                        if let Err(e) = connection.await {
-                            debug!(error = %e, "the source-lock connection closed");
-                        }
-                    });
-                    locks.client = Some(client);
+            let (client, connection) = self.dedicated("locks").await?;
+            tokio::spawn(async move {
+                if let Err(e) = connection.await {
+                    debug!(error = %e, "the source-lock connection closed");
                 }
-                Err(e) => {
-                    warn!(error = %e, "cannot connect to take the source locks");
-                    return false;
-                }
-            }
+            });
+            locks.client = Some(client);
         }
         if locks.held.contains(source) {
-            return true;
+            return Ok(true);
         }
         let client = locks.client.as_ref().expect("connected above");
-        let taken = client
+        let taken: bool = client
             .query_one(
                 "SELECT pg_try_advisory_lock($1, hashtext($2))",
                 &[&SOURCE_LOCK_CLASS, &source],
             )
-            .await
-            .and_then(|row| row.try_get::<_, bool>(0));
-        match taken {
-            Ok(true) => {
-                locks.held.insert(source.to_owned());
-                true
-            }
-            Ok(false) => false,
-            Err(e) => {
-                warn!(error = %e, "could not ask for a source lock");
-                false
-            }
+            .await?
+            .try_get(0)?;
+        if taken {
+            locks.held.insert(source.to_owned());
         }
+        Ok(taken)
     }
 
     pub async fn record(&self, batch: Batch) -> Result<Vec<Change>, LogError> {

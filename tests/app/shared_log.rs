@@ -21,11 +21,43 @@ use crate::log_page::comment;
 /// Two instances on a fresh database, each with the demo source (only one
 /// of them may poll it) posting no new comments after its backlog of 20.
 async fn pair() -> Option<(TestApp, TestApp)> {
+    pair_on().await.map(|(a, b, _)| (a, b))
+}
+
+/// [`pair`], and the database's URL.
+async fn pair_on() -> Option<(TestApp, TestApp, String)> {
     let url = helpers::postgres_db().await?;
     let env = [("CW_DEMO_RATE", "0"), ("CW_POLL", "1s")];
     let a = spawn_app_with_db(&url, &env).await;
     let b = spawn_app_with_db(&url, &env).await;
-    Some((a, b))
+    Some((a, b, url))
+}
+
+/// Ingests one comment through `app`.
+async fn say(app: &TestApp, id: &str) {
+    let src = "youtube:shared";
+    app.feed
+        .ingest(Batch {
+            source: src.into(),
+            comments: vec![comment(src, id, "Viewer", &format!("text of {id}"), 0)],
+            ..Batch::default()
+        })
+        .await
+        .unwrap();
+}
+
+/// The server-side ids of this database's connections named `name`.
+async fn backends(db: &tokio_postgres::Client, name: &str) -> Vec<i32> {
+    db.query(
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() \
+         AND application_name = $1 ORDER BY pid",
+        &[&name],
+    )
+    .await
+    .unwrap()
+    .iter()
+    .map(|r| r.get(0))
+    .collect()
 }
 
 /// Reads comment frames until `n` distinct seqs arrived; fails on a repeat.
@@ -192,4 +224,126 @@ async fn healthz_names_the_database_and_every_instance_shows_the_pollers_status(
         assert!(tokio::time::Instant::now() < deadline, "{polled:?}");
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
+}
+
+#[tokio::test]
+async fn a_lost_listen_connection_is_opened_again_and_nothing_committed_meanwhile_is_missed() {
+    let Some((a, b, url)) = pair_on().await else {
+        return;
+    };
+    let (db, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let mut on_b = b.connect(Some(0)).await;
+    comments(&mut on_b, 20).await;
+    let before = backends(&db, "commentwatch-listen").await;
+    assert_eq!(
+        before.len(),
+        2,
+        "each instance listens on a connection of its own"
+    );
+    // Cut both instances' LISTEN connections, and commit while they are gone.
+    db.execute(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = current_database() AND application_name = 'commentwatch-listen'",
+        &[],
+    )
+    .await
+    .unwrap();
+    for id in ["gap1", "gap2", "gap3"] {
+        say(&a, id).await;
+    }
+    // Both listen again, on new connections.
+    let deadline = tokio::time::Instant::now() + helpers::PATIENCE;
+    loop {
+        let now = backends(&db, "commentwatch-listen").await;
+        if now.len() == 2 && now.iter().all(|p| !before.contains(p)) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "still listening on {now:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    say(&a, "after").await;
+    let live = comments(&mut on_b, 4).await;
+    assert_eq!(seqs(&live), [21, 22, 23, 24]);
+    let ids: Vec<&str> = live
+        .iter()
+        .map(|f| f["comment"]["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["gap1", "gap2", "gap3", "after"]);
+}
+
+#[tokio::test]
+async fn a_lost_lock_connection_frees_the_lock_and_afterwards_exactly_one_instance_polls() {
+    let Some((a, b, url)) = pair_on().await else {
+        return;
+    };
+    let (db, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let polled_here = async |app: &TestApp| {
+        let text = reqwest::get(app.url("/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        text.lines()
+            .find(|l| l.starts_with("commentwatch_source_polled_here{source=\"demo\"}"))
+            .map(|l| l.ends_with(" 1"))
+    };
+    // Wait until both instances have ticked and one of them polls.
+    let deadline = tokio::time::Instant::now() + helpers::PATIENCE;
+    let holder = loop {
+        match (polled_here(&a).await, polled_here(&b).await) {
+            (Some(true), Some(false)) => break 0,
+            (Some(false), Some(true)) => break 1,
+            other => assert!(tokio::time::Instant::now() < deadline, "{other:?}"),
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    let locks = backends(&db, "commentwatch-locks").await;
+    assert_eq!(locks.len(), 2);
+    // Ending every lock connection frees the lock; whichever instance asks
+    // first holds it afterwards, and never both.
+    db.execute(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = current_database() AND application_name = 'commentwatch-locks'",
+        &[],
+    )
+    .await
+    .unwrap();
+    loop {
+        let now = backends(&db, "commentwatch-locks").await;
+        let state = (polled_here(&a).await, polled_here(&b).await);
+        if now.len() == 2 && now.iter().all(|p| !locks.contains(p)) {
+            if let (Some(x), Some(y)) = state
+                && x != y
+            {
+                break;
+            }
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{now:?} {state:?} (holder was {holder})"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    // The lock is really held: one advisory lock, by a lock connection.
+    let held: i64 = db
+        .query_one(
+            "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
+             WHERE l.locktype = 'advisory' AND l.granted AND a.datname = current_database() \
+             AND a.application_name = 'commentwatch-locks'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(held, 1);
 }
