@@ -321,12 +321,12 @@ async fn a_lost_lock_connection_frees_the_lock_and_afterwards_exactly_one_instan
     loop {
         let now = backends(&db, "commentwatch-locks").await;
         let state = (polled_here(&a).await, polled_here(&b).await);
-        if now.len() == 2 && now.iter().all(|p| !locks.contains(p)) {
-            if let (Some(x), Some(y)) = state
-                && x != y
-            {
-                break;
-            }
+        if now.len() == 2
+            && now.iter().all(|p| !locks.contains(p))
+            && let (Some(x), Some(y)) = state
+            && x != y
+        {
+            break;
         }
         assert!(
             tokio::time::Instant::now() < deadline,
