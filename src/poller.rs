@@ -272,9 +272,10 @@ pub async fn poll_once(
         // Pages come newest first; the log numbers comments as they were posted.
         batch.comments.reverse();
     }
-    report.quota_units = source.take_spent_units();
-    if report.quota_units > 0 {
-        batch.quota = Some((quota::quota_day(Utc::now()), report.quota_units));
+    let spent = source.take_spent_units();
+    report.quota_units = spent.total;
+    if spent.unrecorded > 0 {
+        batch.quota = Some((quota::quota_day(Utc::now()), spent.unrecorded));
     }
     let changes = pipeline.ingest(batch).await?;
     if let Some(t) = first_response
@@ -335,6 +336,26 @@ pub struct QuotaBook {
     pub started: Instant,
 }
 
+/// Reserves quota units in the log, against the key's daily budget.
+struct LogQuotaGate {
+    log: CommentLog,
+    daily: i64,
+}
+
+impl crate::source::QuotaGate for LogQuotaGate {
+    fn reserve(&self, units: i64) -> crate::source::BoxFuture<'_, Result<bool, String>> {
+        Box::pin(async move {
+            let day = quota::quota_day(Utc::now());
+            // Unknown is not "yes": without the log the request waits.
+            self.log
+                .reserve_quota(day, units, self.daily)
+                .await
+                .map(|reserved| reserved.is_some())
+                .map_err(|e| e.to_string())
+        })
+    }
+}
+
 /// One source with its schedule and the state between polls.
 pub struct SourceTask {
     source: Source,
@@ -388,6 +409,14 @@ impl SourceTask {
         quota: Option<Arc<QuotaBook>>,
     ) -> SourceTask {
         let name = source.name();
+        if let Some(book) = &quota {
+            // Every request reserves its units in the log first: sources and
+            // instances sharing the key cannot together pass its budget.
+            source.set_quota_gate(Arc::new(LogQuotaGate {
+                log: pipeline.log.clone(),
+                daily: book.daily,
+            }));
+        }
         pipeline
             .hub
             .set_status(SourceStatus::starting(name.clone()));
@@ -477,29 +506,12 @@ impl SourceTask {
         let started = Instant::now();
         let mut floor = self.source.min_interval();
         let mut quota_used = None;
-        let mut reserved = None;
         if let Some(book) = &self.quota {
             match self.quota_floor(book).await {
                 Ok((used, Some(f))) => {
                     quota_used = Some(used);
                     floor = floor.max(Some(f));
                     self.announce_clamp(&mut state, f, book);
-                    // Instances sharing the key may not both take the last
-                    // units: this poll's cost is set aside first, in the log.
-                    let day = quota::quota_day(Utc::now());
-                    let cost = self.source.quota_cost_per_poll().unwrap_or(1);
-                    match self
-                        .pipeline
-                        .log
-                        .reserve_quota(day.clone(), cost, book.daily)
-                        .await
-                    {
-                        Ok(Some(_)) => reserved = Some((day, cost)),
-                        Ok(None) => return self.quota_spent(&mut state, book, used),
-                        Err(e) => {
-                            warn!(source = %self.name, error = %e, "could not reserve quota units")
-                        }
-                    }
                 }
                 Ok((used, None)) => return self.quota_spent(&mut state, book, used),
                 Err(e) => {
@@ -522,12 +534,6 @@ impl SourceTask {
             self.backfill_pages
         };
         let result = poll_once(&self.source, &self.pipeline, max_pages, self.timeout).await;
-        if let Some((day, cost)) = reserved {
-            // The poll recorded what it really spent; the set-aside goes back.
-            if let Err(e) = self.pipeline.log.reserve_quota(day, -cost, i64::MAX).await {
-                warn!(source = %self.name, error = %e, "could not return reserved quota units");
-            }
-        }
         self.count(&result, started.elapsed().as_secs_f64());
         if let (Some(used), Ok(r)) = (quota_used.as_mut(), &result) {
             *used += r.quota_units;

@@ -20,6 +20,29 @@ use chrono::{DateTime, Utc};
 use crate::comment::RawComment;
 use crate::config::{Config, ConfigError, Schedule};
 
+/// Where a source with a daily quota asks, before each request, whether its
+/// units may be spent, and which records them if so: the budget several
+/// sources (or instances) share is checked per request, not per poll.
+pub trait QuotaGate: Send + Sync {
+    /// `Ok(true)` when `units` were reserved (and now count as spent),
+    /// `Ok(false)` when the budget has no room for them, `Err` when it
+    /// could not be asked.
+    fn reserve(&self, units: i64) -> BoxFuture<'_, Result<bool, String>>;
+}
+
+/// A boxed future, as [`QuotaGate`] returns.
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+
+/// Quota units a source spent since it was last asked.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SpentUnits {
+    /// Every unit, failed requests included.
+    pub total: i64,
+    /// The part no [`QuotaGate`] recorded: the poller records it with the
+    /// poll's comments.
+    pub unrecorded: i64,
+}
+
 /// A source as configured in `CW_SOURCES`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SourceSpec {
@@ -257,11 +280,21 @@ impl Source {
 
     /// Quota units spent since the last call (every request counts, failed
     /// ones included).
-    pub fn take_spent_units(&self) -> i64 {
+    pub fn take_spent_units(&self) -> SpentUnits {
         match self {
             Source::YouTube(s) => s.take_spent_units(),
             Source::YouTubeLive(s) => s.take_spent_units(),
-            _ => 0,
+            _ => SpentUnits::default(),
+        }
+    }
+
+    /// Makes every request that spends quota ask `gate` first (a source
+    /// without a quota ignores it). Set once, before the first poll.
+    pub fn set_quota_gate(&self, gate: std::sync::Arc<dyn QuotaGate>) {
+        match self {
+            Source::YouTube(s) => s.set_quota_gate(gate),
+            Source::YouTubeLive(s) => s.set_quota_gate(gate),
+            _ => {}
         }
     }
 

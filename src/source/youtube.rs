@@ -12,7 +12,7 @@
 //! never reach an error text or a log line.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
@@ -21,7 +21,7 @@ use reqwest::StatusCode;
 use serde_json::Value;
 
 use super::http::{Http, JsonResponse};
-use super::{Page, SourceError};
+use super::{Page, QuotaGate, SourceError, SpentUnits};
 use crate::comment::{RawAmount, RawComment};
 use crate::quota;
 
@@ -72,6 +72,9 @@ struct Api {
     settings: YouTubeSettings,
     http: Http,
     spent: AtomicI64,
+    /// Units spent that no gate recorded.
+    unrecorded: AtomicI64,
+    gate: OnceLock<Arc<dyn QuotaGate>>,
 }
 
 impl Api {
@@ -81,6 +84,8 @@ impl Api {
             settings,
             http,
             spent: AtomicI64::new(0),
+            unrecorded: AtomicI64::new(0),
+            gate: OnceLock::new(),
         }
     }
 
@@ -94,6 +99,25 @@ impl Api {
         cost: i64,
         kind: Kind,
     ) -> Result<Value, SourceError> {
+        match self.gate.get() {
+            Some(gate) => {
+                let reserved = gate.reserve(cost).await.map_err(|why| {
+                    SourceError::transient(format!("{method}: cannot check the quota: {why}"))
+                })?;
+                if !reserved {
+                    return Err(SourceError::Quota {
+                        reason: format!(
+                            "{method}: the day's quota (YOUTUBE_DAILY_QUOTA) is spent; paused \
+                             until midnight Pacific time"
+                        ),
+                        until: quota::next_reset(Utc::now()),
+                    });
+                }
+            }
+            None => {
+                self.unrecorded.fetch_add(cost, Ordering::Relaxed);
+            }
+        }
         self.spent.fetch_add(cost, Ordering::Relaxed);
         let url = format!("{}/youtube/v3/{method}", self.settings.api_base);
         let request = self
@@ -105,8 +129,15 @@ impl Api {
         check(self.http.json(request).await?, kind)
     }
 
-    fn take_spent_units(&self) -> i64 {
-        self.spent.swap(0, Ordering::Relaxed)
+    fn take_spent_units(&self) -> SpentUnits {
+        SpentUnits {
+            total: self.spent.swap(0, Ordering::Relaxed),
+            unrecorded: self.unrecorded.swap(0, Ordering::Relaxed),
+        }
+    }
+
+    fn set_quota_gate(&self, gate: Arc<dyn QuotaGate>) {
+        let _ = self.gate.set(gate);
     }
 }
 
@@ -130,8 +161,12 @@ impl VideoComments {
         &self.api.video
     }
 
-    pub fn take_spent_units(&self) -> i64 {
+    pub fn take_spent_units(&self) -> SpentUnits {
         self.api.take_spent_units()
+    }
+
+    pub fn set_quota_gate(&self, gate: Arc<dyn QuotaGate>) {
+        self.api.set_quota_gate(gate);
     }
 
     /// One page of comment threads, newest first; each thread's replies
@@ -340,8 +375,12 @@ impl LiveChat {
         &self.api.video
     }
 
-    pub fn take_spent_units(&self) -> i64 {
+    pub fn take_spent_units(&self) -> SpentUnits {
         self.api.take_spent_units()
+    }
+
+    pub fn set_quota_gate(&self, gate: Arc<dyn QuotaGate>) {
+        self.api.set_quota_gate(gate);
     }
 
     fn chat(&self) -> std::sync::MutexGuard<'_, ChatState> {

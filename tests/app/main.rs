@@ -13,6 +13,8 @@ mod auth;
 mod browser;
 /// `commentwatch export|search|stats` on a live log: same bytes as the API.
 mod cli;
+/// Several instances on one PostgreSQL log: failover, fan-out, shared quota.
+mod cluster;
 /// The streamer's dashboard in a browser: order, pause, focus tools, flood.
 mod cockpit;
 /// Bad settings stop the binary with one line naming the variable.

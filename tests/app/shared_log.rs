@@ -115,13 +115,14 @@ async fn what_one_instance_commits_reaches_the_clients_of_the_other_once_and_in_
     on_a.close().await;
     let mut moved = b.connect(Some(22)).await;
     assert_eq!(seqs(&comments(&mut moved, 2).await), [23, 24]);
-    assert!(
-        moved
-            .next_frame_within(std::time::Duration::from_millis(300))
-            .await
-            .is_err(),
-        "nothing after 24"
-    );
+    // Nothing after 24: within a moment, only status frames (if any).
+    let quiet = tokio::time::Instant::now() + std::time::Duration::from_millis(300);
+    while let Ok(Some(frame)) = moved
+        .next_frame_within(quiet.saturating_duration_since(tokio::time::Instant::now()))
+        .await
+    {
+        assert_ne!(frame["type"], "comment", "nothing after 24: {frame}");
+    }
 }
 
 #[tokio::test]
