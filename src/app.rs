@@ -134,6 +134,7 @@ impl App {
             }
         }
         let mut tasks = Vec::new();
+        let source_count = sources.len();
         for source in sources {
             let spec = source.name();
             let schedule = self
@@ -143,14 +144,17 @@ impl App {
                 .unwrap_or_else(|| source.default_schedule());
             info!(source = %spec, schedule = %schedule, "polling {spec} {schedule}");
             let source_quota = source.quota_cost_per_poll().and(quota.clone());
-            tasks.push(SourceTask::new(
-                source,
-                schedule,
-                pipeline.clone(),
-                self.config.backfill_pages,
-                self.config.poll_timeout,
-                source_quota,
-            ));
+            tasks.push(
+                SourceTask::new(
+                    source,
+                    schedule,
+                    pipeline.clone(),
+                    self.config.backfill_pages,
+                    self.config.poll_timeout,
+                    source_quota,
+                )
+                .with_sources_in_all(source_count),
+            );
         }
         let cancel = CancellationToken::new();
         // With a shared log, every instance's changes reach this hub here;

@@ -367,6 +367,8 @@ pub struct SourceTask {
     quota: Option<Arc<QuotaBook>>,
     /// Held for the length of a poll: a tick that cannot take it skips.
     state: tokio::sync::Mutex<TaskState>,
+    /// How many sources the instances sharing the log poll between them.
+    sources_in_all: usize,
 }
 
 #[derive(Default)]
@@ -385,6 +387,8 @@ struct TaskState {
     login: Option<String>,
     /// Who polls this source, as last found (a shared log only asks).
     lease: Lease,
+    /// Handed to another instance: not asked for again before this.
+    handed_over_until: Option<Instant>,
 }
 
 /// Who polls a source when several instances share the log.
@@ -429,7 +433,16 @@ impl SourceTask {
             timeout,
             quota,
             state: tokio::sync::Mutex::new(TaskState::default()),
+            sources_in_all: 1,
         }
+    }
+
+    /// With a log several instances share: how many sources they poll
+    /// between them (every instance is configured with the same ones), so
+    /// that an instance polling more than its fair share hands some over.
+    pub fn with_sources_in_all(mut self, n: usize) -> SourceTask {
+        self.sources_in_all = n.max(1);
+        self
     }
 
     pub fn name(&self) -> &str {
@@ -455,6 +468,9 @@ impl SourceTask {
         };
         // With a log shared by several instances, one of them polls each
         // source: whichever holds its lock.
+        if state.handed_over_until.is_some_and(|t| Instant::now() < t) {
+            return;
+        }
         let claimed = match self.pipeline.log.claim(&self.name).await {
             Ok(claimed) => claimed,
             Err(e) => {
@@ -467,7 +483,10 @@ impl SourceTask {
                 let status = self.status(
                     &state,
                     SourceState::Backoff,
-                    Some("cannot reach the shared comment log; polling resumes when it answers".into()),
+                    Some(
+                        "cannot reach the shared comment log; polling resumes when it answers"
+                            .into(),
+                    ),
                     Some(error),
                     None,
                 );
@@ -573,6 +592,36 @@ impl SourceTask {
             }
             Err(e) => self.after_failure(&mut state, e, quota_used),
         }
+        self.spread(&mut state).await;
+    }
+
+    /// With a shared log: when this instance polls more than its fair share
+    /// of the sources, lets go of this one for a while, so that an instance
+    /// with fewer takes it (and takes it back if none does).
+    async fn spread(&self, state: &mut TaskState) {
+        let log = &self.pipeline.log;
+        let Ok(Some((held, instances))) = log.share().await else {
+            return;
+        };
+        let fair = self.sources_in_all.div_ceil(instances);
+        if instances < 2 || held <= fair {
+            return;
+        }
+        if let Err(e) = log.release(&self.name).await {
+            debug!(source = %self.name, error = %e, "could not hand a source over");
+            return;
+        }
+        let period = schedule_period(&self.schedule).unwrap_or(Duration::from_secs(10));
+        state.handed_over_until = Some(Instant::now() + 2 * period);
+        state.lease = Lease::Unknown;
+        self.pipeline.metrics.set_polling(&self.name, false);
+        info!(
+            source = %self.name,
+            "handing {} to another instance: this one polls {held} of {} sources, {instances} \
+             instances share them",
+            self.name,
+            self.sources_in_all
+        );
     }
 
     /// Nothing left to spend today: waits for the reset.

@@ -258,6 +258,23 @@ impl CommentLog {
         }
     }
 
+    /// Lets go of `source` so another instance sharing the log can poll it.
+    pub async fn release(&self, source: &str) -> Result<(), LogError> {
+        match &self.0 {
+            Backend::Sqlite(_) => Ok(()),
+            Backend::Postgres(pg) => pg.release(source).await,
+        }
+    }
+
+    /// With a shared log: how many sources this instance polls, and how
+    /// many instances share the log (`None` with one process).
+    pub async fn share(&self) -> Result<Option<(usize, usize)>, LogError> {
+        match &self.0 {
+            Backend::Sqlite(_) => Ok(None),
+            Backend::Postgres(pg) => pg.share().await.map(Some),
+        }
+    }
+
     /// Bytes on disk: a SQLite file and its write-ahead log (0 in memory or
     /// on PostgreSQL, whose server reports its own size).
     pub fn file_bytes(&self) -> u64 {

@@ -321,6 +321,43 @@ impl PgLog {
         Ok(taken)
     }
 
+    /// Lets go of `source`'s lock, so another instance can take it.
+    pub async fn release(&self, source: &str) -> Result<(), LogError> {
+        let mut locks = self.locks.lock().await;
+        if !locks.held.remove(source) {
+            return Ok(());
+        }
+        if let Some(client) = &locks.client {
+            client
+                .execute(
+                    "SELECT pg_advisory_unlock($1, hashtext($2))",
+                    &[&SOURCE_LOCK_CLASS, &source],
+                )
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// How many source locks this instance holds, and how many instances
+    /// (connections holding or asking for source locks) share the log.
+    pub async fn share(&self) -> Result<(usize, usize), LogError> {
+        let held = self.locks.lock().await.held.len();
+        let client = self.client().await?;
+        let name = format!(
+            "{}-locks",
+            self.config.get_application_name().unwrap_or("commentwatch")
+        );
+        let instances: i64 = client
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity \
+                 WHERE datname = current_database() AND application_name = $1",
+                &[&name],
+            )
+            .await?
+            .try_get(0)?;
+        Ok((held, instances.max(1) as usize))
+    }
+
     pub async fn record(&self, batch: Batch) -> Result<Vec<Change>, LogError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;

@@ -348,3 +348,84 @@ async fn a_lost_lock_connection_frees_the_lock_and_afterwards_exactly_one_instan
         .get(0);
     assert_eq!(held, 1);
 }
+
+/// Which of `sources` each instance polls, by `/metrics`; `None` until every
+/// instance has ticked for every source.
+async fn polled_by(apps: &[&TestApp], sources: &[&str]) -> Option<Vec<Vec<bool>>> {
+    let mut all = Vec::new();
+    for app in apps {
+        let text = reqwest::get(app.url("/metrics"))
+            .await
+            .ok()?
+            .text()
+            .await
+            .ok()?;
+        let mut mine = Vec::new();
+        for source in sources {
+            let prefix = format!("commentwatch_source_polled_here{{source=\"{source}\"}} ");
+            let line = text.lines().find_map(|l| l.strip_prefix(&prefix))?;
+            mine.push(line.trim() == "1");
+        }
+        all.push(mine);
+    }
+    Some(all)
+}
+
+#[tokio::test]
+async fn an_instance_that_polls_every_source_hands_half_of_them_to_one_that_joins() {
+    use wiremock::{Mock, MockServer, ResponseTemplate, matchers::method};
+    let Some(url) = helpers::postgres_db().await else {
+        return;
+    };
+    let api = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "items": [] })))
+        .mount(&api)
+        .await;
+    let names = ["ga", "gb", "gc", "gd"];
+    let sources: Vec<String> = names.iter().map(|n| format!("generic:{n}")).collect();
+    let mut vars: Vec<(String, String)> = vec![
+        ("CW_SOURCES".into(), sources.join(",")),
+        ("CW_POLL".into(), "1s".into()),
+    ];
+    for n in names {
+        let prefix = format!("CW_GENERIC_{}_", n.to_uppercase());
+        for (k, v) in [
+            ("URL", api.uri()),
+            ("ITEMS", "/items".into()),
+            ("ID", "/id".into()),
+            ("AUTHOR", "/a".into()),
+            ("TEXT", "/t".into()),
+        ] {
+            vars.push((format!("{prefix}{k}"), v));
+        }
+    }
+    let env: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let sources: Vec<&str> = sources.iter().map(String::as_str).collect();
+    let a = spawn_app_with_db(&url, &env).await;
+    // Alone, A polls all four.
+    let deadline = tokio::time::Instant::now() + helpers::PATIENCE;
+    while polled_by(&[&a], &sources).await != Some(vec![vec![true; 4]]) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "A never polled all four"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    // B joins: they end up with two each, every source polled by one.
+    let b = spawn_app_with_db(&url, &env).await;
+    loop {
+        if let Some(split) = polled_by(&[&a, &b], &sources).await {
+            let each: Vec<usize> = split
+                .iter()
+                .map(|m| m.iter().filter(|h| **h).count())
+                .collect();
+            let once = (0..4).all(|i| split[0][i] != split[1][i]);
+            if each == [2, 2] && once {
+                break;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "{split:?}");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
