@@ -786,6 +786,9 @@ impl SourceTask {
         if changed {
             match status.state {
                 SourceState::Ok => info!(source = %self.name, "{} is polling normally", self.name),
+                SourceState::Standby => {
+                    info!(source = %self.name, "{} is polled by another instance", self.name)
+                }
                 SourceState::Starting => {}
                 other => warn!(
                     source = %self.name,
