@@ -579,3 +579,50 @@ async fn concurrent_writers_never_leave_a_gap_behind_a_reader() {
         assert_eq!(log.latest_seq().await.unwrap(), total, "{backend}");
     }
 }
+
+#[tokio::test]
+async fn a_batch_that_repeats_a_new_comment_stores_it_once_and_its_edit_as_an_update() {
+    for (backend, log) in backends().await.logs {
+        let src = "generic:shop";
+        let changes = log
+            .record(batch(
+                src,
+                vec![
+                    comment(src, raw("n1", "A", "first words", 1)),
+                    comment(src, raw("n2", "B", "other", 2)),
+                    comment(src, raw("n1", "A", "first words", 1)),
+                    comment(src, edit(raw("n1", "A", "second words", 1))),
+                ],
+            ))
+            .await
+            .unwrap();
+        let kinds: Vec<_> = changes
+            .iter()
+            .map(|c| (c.seq, c.kind, c.comment.id.as_str()))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                (1, ChangeKind::New, "n1"),
+                (2, ChangeKind::New, "n2"),
+                (3, ChangeKind::Update, "n1")
+            ],
+            "{backend}"
+        );
+        let stored = log.comment(src.into(), "n1".into()).await.unwrap().unwrap();
+        assert_eq!(
+            (stored.text.as_str(), stored.edited),
+            ("second words", true),
+            "{backend}"
+        );
+        let feed = log.changes_since(0, 10).await.unwrap();
+        assert_eq!(feed.len(), 3, "{backend}");
+        assert_eq!(feed[2].comment.text, "second words");
+        assert_eq!(
+            search(&log, q("second")).await,
+            ["n1"],
+            "{backend}: search sees the edit"
+        );
+        assert_eq!(log.count().await.unwrap(), 2);
+    }
+}
