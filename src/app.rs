@@ -199,9 +199,10 @@ impl App {
         upkeep.shutdown().await;
         let _ = feed.await;
         // Fold the write-ahead log into the file, so what is on disk is
-        // complete on its own.
-        if let Err(e) = log.checkpoint().await {
-            warn!(error = %e, "could not checkpoint the comment log at shutdown");
+        // complete on its own; or, on a shared log, let go of the source
+        // locks at once, so another instance takes over at its next tick.
+        if let Err(e) = log.shut_down().await {
+            warn!(error = %e, "could not close the comment log cleanly at shutdown");
         }
         info!("stopped");
         served.map_err(StartError::Serve)

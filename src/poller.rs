@@ -369,6 +369,8 @@ pub struct SourceTask {
     state: tokio::sync::Mutex<TaskState>,
     /// How many sources the instances sharing the log poll between them.
     sources_in_all: usize,
+    /// Set at shutdown: a tick that starts later does nothing.
+    shut: std::sync::atomic::AtomicBool,
 }
 
 #[derive(Default)]
@@ -434,6 +436,7 @@ impl SourceTask {
             quota,
             state: tokio::sync::Mutex::new(TaskState::default()),
             sources_in_all: 1,
+            shut: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -466,6 +469,11 @@ impl SourceTask {
             debug!(source = %self.name, "previous poll still running; skipping this tick");
             return;
         };
+        // Checked under the state lock, so `finish` either waits for this
+        // tick or this tick sees the shutdown.
+        if self.shut.load(std::sync::atomic::Ordering::Acquire) {
+            return;
+        }
         // With a log shared by several instances, one of them polls each
         // source: whichever holds its lock.
         if state.handed_over_until.is_some_and(|t| Instant::now() < t) {
@@ -818,8 +826,10 @@ impl SourceTask {
         self.pipeline.hub.set_status(status);
     }
 
-    /// Waits for a poll in flight to finish (at most `limit`).
+    /// Stops polling: waits for a poll in flight to finish (at most
+    /// `limit`), and no tick polls afterwards.
     pub async fn finish(&self, limit: Duration) {
+        self.shut.store(true, std::sync::atomic::Ordering::Release);
         let _ = tokio::time::timeout(limit, self.state.lock()).await;
     }
 }

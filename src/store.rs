@@ -284,11 +284,16 @@ impl CommentLog {
         }
     }
 
-    /// Makes what is on disk complete on its own (a SQLite checkpoint).
-    pub async fn checkpoint(&self) -> Result<(), LogError> {
+    /// At shutdown: makes what is on disk complete on its own (a SQLite
+    /// checkpoint), or lets go of the source locks and closes the
+    /// connections (PostgreSQL).
+    pub async fn shut_down(&self) -> Result<(), LogError> {
         match &self.0 {
             Backend::Sqlite(s) => s.checkpoint().await,
-            Backend::Postgres(_) => Ok(()),
+            Backend::Postgres(pg) => {
+                pg.close().await;
+                Ok(())
+            }
         }
     }
 

@@ -126,6 +126,8 @@ pub struct PgLog {
 struct SourceLocks {
     client: Option<tokio_postgres::Client>,
     held: HashSet<String>,
+    /// Shut down: no lock is asked for again.
+    closed: bool,
 }
 
 /// Wakes when any instance commits changes or changes the "on stream"
@@ -285,6 +287,9 @@ impl PgLog {
     /// every lock with it: they are asked for again on a new one.
     pub async fn claim(&self, source: &str) -> Result<bool, LogError> {
         let mut locks = self.locks.lock().await;
+        if locks.closed {
+            return Ok(false);
+        }
         if let Some(client) = &locks.client {
             // A cheap check that the connection, and so the locks, live.
             if client.is_closed() || client.simple_query("").await.is_err() {
@@ -319,6 +324,16 @@ impl PgLog {
             locks.held.insert(source.to_owned());
         }
         Ok(taken)
+    }
+
+    /// Closes every connection: the source locks go at once (another
+    /// instance takes them at its next tick) and pooled connections close.
+    pub async fn close(&self) {
+        let mut locks = self.locks.lock().await;
+        locks.closed = true;
+        locks.client = None;
+        locks.held.clear();
+        self.pool.close();
     }
 
     /// Lets go of `source`'s lock, so another instance can take it.

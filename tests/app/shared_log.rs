@@ -429,3 +429,41 @@ async fn an_instance_that_polls_every_source_hands_half_of_them_to_one_that_join
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 }
+
+#[tokio::test]
+async fn an_instance_that_stops_lets_go_of_its_sources_and_connections() {
+    let Some((a, b, url)) = pair_on().await else {
+        return;
+    };
+    let (db, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let deadline = tokio::time::Instant::now() + helpers::PATIENCE;
+    let split = loop {
+        if let Some(split) = polled_by(&[&a, &b], &["demo"]).await
+            && split[0][0] != split[1][0]
+        {
+            break split;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "nobody polls the demo"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    let (holder, other) = if split[0][0] { (a, b) } else { (b, a) };
+    holder.stop().await;
+    // Its lock connection is gone as it stops, not when the process ends.
+    assert_eq!(backends(&db, "commentwatch-locks").await.len(), 1);
+    loop {
+        if polled_by(&[&other], &["demo"]).await == Some(vec![vec![true]]) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the demo was not taken over"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
