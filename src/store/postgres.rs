@@ -23,7 +23,7 @@
 //! `pg_trgm` extension is available its trigram indexes speed up queries of
 //! three characters or more; without it search still works, by scanning.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -39,7 +39,6 @@ use tracing::{debug, warn};
 use super::query::{self, Flag, Page, STATS_COLUMNS, Selection, SourceFilter, Stats, StatsBuilder};
 use super::{Batch, Change, ChangeKind, LogError};
 use crate::comment::{Amount, Author, Comment, rfc3339};
-use crate::sanitize;
 
 const SCHEMA: &str = include_str!("postgres.sql");
 /// Bumped whenever `postgres.sql` changes in a way old databases need
@@ -1087,17 +1086,7 @@ fn comment_from_row(r: &Row, at: usize) -> Result<Comment, LogError> {
         amount,
         edited: r.try_get(at + 15)?,
         deleted: r.try_get(at + 16)?,
-        // As in SQLite: emote URLs passed the host check on the way in; an
-        // unreadable value is dropped rather than failing the row.
-        emotes: r
-            .try_get::<_, Option<String>>(at + 17)?
-            .and_then(|json| serde_json::from_str::<BTreeMap<String, String>>(&json).ok())
-            .map(|m| {
-                m.into_iter()
-                    .filter_map(|(k, v)| Some((k, sanitize::safe_avatar_url(&v)?)))
-                    .collect()
-            })
-            .unwrap_or_default(),
+        emotes: query::emotes_from_stored(r.try_get(at + 17)?),
     })
 }
 
@@ -1214,11 +1203,7 @@ impl Sql {
     }
 
     fn where_clause(&self) -> String {
-        if self.clauses.is_empty() {
-            String::new()
-        } else {
-            format!(" WHERE {}", self.clauses.join(" AND "))
-        }
+        query::where_clause(&self.clauses)
     }
 
     /// `SELECT columns … ORDER BY seq DESC LIMIT n`.

@@ -29,7 +29,7 @@
 //! Both hand back rowids (= `seq`) newest first, so a page reads only as many
 //! index entries as it shows, however common the query is.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::{self, Write};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -651,6 +651,28 @@ pub(super) fn html_from_stored(text: &str, stored: &str) -> SafeHtml {
     sanitize::html_from_log(stored)
 }
 
+/// The emotes of a stored comment (a JSON object, or NULL). Their URLs
+/// passed the sanitizer's host check on the way in and are checked again;
+/// an unreadable value is dropped rather than failing the row.
+pub(super) fn emotes_from_stored(json: Option<String>) -> BTreeMap<String, String> {
+    json.and_then(|json| serde_json::from_str::<BTreeMap<String, String>>(&json).ok())
+        .map(|m| {
+            m.into_iter()
+                .filter_map(|(k, v)| Some((k, sanitize::safe_avatar_url(&v)?)))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// ` WHERE a AND b …`, or nothing without clauses: both backends' builders.
+pub(super) fn where_clause<S: AsRef<str>>(clauses: &[S]) -> String {
+    if clauses.is_empty() {
+        return String::new();
+    }
+    let joined: Vec<&str> = clauses.iter().map(AsRef::as_ref).collect();
+    format!(" WHERE {}", joined.join(" AND "))
+}
+
 /// The grams-index token of one or two characters, quoted.
 fn gram_token(s: &str) -> String {
     let mut token = String::from("\"");
@@ -795,11 +817,7 @@ impl Sql {
     }
 
     fn where_clause(&self) -> String {
-        if self.clauses.is_empty() {
-            String::new()
-        } else {
-            format!(" WHERE {}", self.clauses.join(" AND "))
-        }
+        where_clause(&self.clauses)
     }
 
     /// `SELECT columns … ORDER BY seq DESC LIMIT ?` (the limit is the last value).

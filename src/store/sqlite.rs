@@ -4,7 +4,7 @@
 //! behind a `std::sync::Mutex` and every call runs in `spawn_blocking`,
 //! locking there and never across an `.await`.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
@@ -13,7 +13,6 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::{Batch, Change, ChangeKind, LogError, query};
 use crate::comment::{Amount, Author, Comment, rfc3339};
-use crate::sanitize;
 
 const SCHEMA: &str = include_str!("schema.sql");
 /// Bumped whenever `schema.sql` changes in a way old files need migrating for.
@@ -504,17 +503,7 @@ pub(super) fn comment_from_row(r: &Row<'_>, at: usize) -> rusqlite::Result<Comme
         amount,
         edited: r.get(at + 15)?,
         deleted: r.get(at + 16)?,
-        // Emote URLs went through the sanitizer's host check on the way in;
-        // an unreadable value is dropped rather than failing the row.
-        emotes: r
-            .get::<_, Option<String>>(at + 17)?
-            .and_then(|json| serde_json::from_str::<BTreeMap<String, String>>(&json).ok())
-            .map(|m| {
-                m.into_iter()
-                    .filter_map(|(k, v)| Some((k, sanitize::safe_avatar_url(&v)?)))
-                    .collect()
-            })
-            .unwrap_or_default(),
+        emotes: query::emotes_from_stored(r.get(at + 17)?),
     })
 }
 

@@ -46,6 +46,15 @@ async fn say(app: &TestApp, id: &str) {
         .unwrap();
 }
 
+/// A connection of the test's own to the database at `url`.
+async fn connect(url: &str) -> tokio_postgres::Client {
+    let (db, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    db
+}
+
 /// The server-side ids of this database's connections named `name`.
 async fn backends(db: &tokio_postgres::Client, name: &str) -> Vec<i32> {
     db.query(
@@ -232,10 +241,7 @@ async fn a_lost_listen_connection_is_opened_again_and_nothing_committed_meanwhil
     let Some((a, b, url)) = pair_on().await else {
         return;
     };
-    let (db, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(connection);
+    let db = connect(&url).await;
     let mut on_b = b.connect(Some(0)).await;
     comments(&mut on_b, 20).await;
     let before = backends(&db, "commentwatch-listen").await;
@@ -283,10 +289,7 @@ async fn a_lost_lock_connection_frees_the_lock_and_afterwards_exactly_one_instan
     let Some((a, b, url)) = pair_on().await else {
         return;
     };
-    let (db, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(connection);
+    let db = connect(&url).await;
     let polled_here = async |app: &TestApp| {
         let text = reqwest::get(app.url("/metrics"))
             .await
@@ -435,10 +438,7 @@ async fn an_instance_that_stops_lets_go_of_its_sources_and_connections() {
     let Some((a, b, url)) = pair_on().await else {
         return;
     };
-    let (db, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(connection);
+    let db = connect(&url).await;
     let deadline = tokio::time::Instant::now() + helpers::PATIENCE;
     let split = loop {
         if let Some(split) = polled_by(&[&a, &b], &["demo"]).await
