@@ -23,6 +23,8 @@ pub mod postgres;
 pub mod query;
 /// The SQLite backend.
 pub mod sqlite;
+/// TLS to PostgreSQL, with libpq's `sslmode` and `sslrootcert`.
+mod tls;
 
 pub use postgres::{FeaturedOp, Listener, Notice, PgLog};
 pub use sqlite::SqliteLog;

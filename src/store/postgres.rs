@@ -24,7 +24,6 @@
 //! three characters or more; without it search still works, by scanning.
 
 use std::collections::{HashMap, HashSet};
-use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -32,8 +31,12 @@ use chrono::{DateTime, Utc};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use futures_util::StreamExt;
 use tokio::sync::{Mutex, mpsc};
+use tokio_postgres::tls::MakeTlsConnect;
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{AsyncMessage, NoTls, Row};
+use tokio_postgres::{AsyncMessage, Row, Socket};
+use tokio_postgres_rustls::MakeRustlsConnect;
+
+use super::tls;
 use tracing::{debug, warn};
 
 use super::query::{self, Flag, Page, STATS_COLUMNS, Selection, SourceFilter, Stats, StatsBuilder};
@@ -71,10 +74,13 @@ const COMMENT_COLUMNS: &str = "c.seq, c.source, c.id, c.author_name, c.author_id
 
 /// Whether `url` is a PostgreSQL URL the driver can use.
 pub fn check_url(url: &str) -> Result<(), String> {
-    tokio_postgres::Config::from_str(url)
-        .map(|_| ())
-        .map_err(|e| format!("not a usable PostgreSQL URL: {e}"))
+    tls::Settings::parse(url).map(|_| ())
 }
+
+/// The stream of a connection, TLS or not (`sslmode`).
+type Stream = <MakeRustlsConnect as MakeTlsConnect<Socket>>::Stream;
+/// A connection of its own, to be driven by a task.
+type Connection = tokio_postgres::Connection<Socket, Stream>;
 
 /// An error with what the server said, which the driver's own message
 /// ("db error") leaves out.
@@ -115,6 +121,7 @@ pub fn redact(url: &str) -> String {
 pub struct PgLog {
     pool: Pool,
     config: Arc<tokio_postgres::Config>,
+    tls: MakeRustlsConnect,
     log_id: Arc<str>,
     locks: Arc<Mutex<SourceLocks>>,
 }
@@ -183,15 +190,16 @@ pub enum FeaturedOp {
 impl PgLog {
     /// Connects, and migrates the schema (one instance at a time).
     pub async fn connect(url: &str) -> Result<PgLog, LogError> {
-        let mut config = tokio_postgres::Config::from_str(url)
-            .map_err(|e| LogError::Connect(format!("not a usable PostgreSQL URL: {e}")))?;
+        let settings = tls::Settings::parse(url).map_err(LogError::Connect)?;
+        let tls = settings.connector().map_err(LogError::Connect)?;
+        let mut config = settings.config;
         if config.get_application_name().is_none() {
             config.application_name("commentwatch");
         }
         config.connect_timeout(CONNECT_TIMEOUT);
         let manager = Manager::from_config(
             config.clone(),
-            NoTls,
+            tls.clone(),
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },
@@ -207,6 +215,7 @@ impl PgLog {
         Ok(PgLog {
             pool,
             config: Arc::new(config),
+            tls,
             log_id: log_id.into(),
             locks: Arc::default(),
         })
@@ -228,20 +237,14 @@ impl PgLog {
     async fn dedicated(
         &self,
         purpose: &str,
-    ) -> Result<
-        (
-            tokio_postgres::Client,
-            tokio_postgres::Connection<tokio_postgres::Socket, tokio_postgres::tls::NoTlsStream>,
-        ),
-        LogError,
-    > {
+    ) -> Result<(tokio_postgres::Client, Connection), LogError> {
         let mut config = (*self.config).clone();
         let name = format!(
             "{}-{purpose}",
             config.get_application_name().unwrap_or("commentwatch")
         );
         config.application_name(&name);
-        Ok(config.connect(NoTls).await?)
+        Ok(config.connect(self.tls.clone()).await?)
     }
 
     /// A connection that listens for new changes from every instance.

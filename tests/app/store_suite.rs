@@ -626,3 +626,73 @@ async fn a_batch_that_repeats_a_new_comment_stores_it_once_and_its_edit_as_an_up
         assert_eq!(log.count().await.unwrap(), 2);
     }
 }
+
+/// `sslmode` and `sslrootcert` in `CW_DB` work as in libpq. The test server
+/// from `.ci/postgres` speaks TLS with a certificate from its own CA.
+#[tokio::test]
+async fn connections_to_postgres_are_encrypted_and_checked_as_sslmode_says() {
+    let Some(url) = helpers::postgres_db().await else {
+        return;
+    };
+    let (db, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let ca: String = db.query_one("SHOW ssl_ca_file", &[]).await.unwrap().get(0);
+    let ssl: String = db.query_one("SHOW ssl", &[]).await.unwrap().get(0);
+    if ssl != "on" || ca.is_empty() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "the CI server must speak TLS (see .ci/postgres)"
+        );
+        eprintln!("skipping: the PostgreSQL server does not speak TLS");
+        return;
+    }
+    // Whether every connection a log opened (pool, LISTEN, locks) is TLS.
+    let encrypted = async |name: &str| -> Vec<bool> {
+        db.query(
+            "SELECT s.ssl FROM pg_stat_ssl s JOIN pg_stat_activity a ON a.pid = s.pid \
+             WHERE a.datname = current_database() AND a.application_name = $1",
+            &[&name],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+    };
+    let with = |query: &str| Target::Postgres(format!("{url}?application_name=cw-{query}"));
+    for (query, want_tls) in [
+        ("x&sslmode=disable", false),
+        ("y&sslmode=prefer", true),
+        ("z&sslmode=require", true),
+    ] {
+        let target = with(query);
+        let log = CommentLog::connect(&target).await.unwrap();
+        log.latest_seq().await.unwrap();
+        let name = format!("cw-{}", &query[..1]);
+        let seen = encrypted(&name).await;
+        assert!(
+            !seen.is_empty() && seen.iter().all(|s| *s == want_tls),
+            "{query}: {seen:?}"
+        );
+        log.shut_down().await.unwrap();
+    }
+    // verify-full trusts only the given CA (or the system's roots).
+    let good = with(&format!("v&sslmode=verify-full&sslrootcert={ca}"));
+    let log = CommentLog::connect(&good).await.unwrap();
+    log.latest_seq().await.unwrap();
+    assert_eq!(encrypted("cw-v").await, [true]);
+    let err = CommentLog::connect(&with("w&sslmode=verify-full"))
+        .await
+        .err()
+        .expect("a certificate from an unknown CA is refused")
+        .to_string();
+    assert!(err.contains("certificate"), "{err}");
+    let err = CommentLog::connect(&with("u&sslmode=verify-full&sslrootcert=/nonexistent.pem"))
+        .await
+        .err()
+        .expect("a missing CA file is an error")
+        .to_string();
+    assert!(err.contains("sslrootcert=/nonexistent.pem"), "{err}");
+}
