@@ -15,7 +15,9 @@
 //! sanitizer is the only way a `RawComment` becomes a `Comment`; the store is
 //! the single source of truth and hands out `seq`; the hub only fans out
 //! what the store accepted; the web layer reads the store and the hub, never
-//! a source.
+//! a source. With a log several instances share (PostgreSQL), the hub hears
+//! every change from `feed`, which follows the log's notifications, instead
+//! of from the poller.
 
 pub mod app;
 /// The `export`, `search` and `stats` subcommands.
