@@ -2,7 +2,6 @@
 //! log file of a running app: the same bytes as the API, terminal escapes
 //! neutralised, one-line errors that name the flag, and `CW_RETENTION`.
 
-use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use commentwatch::config::{Config, Invocation};
@@ -15,7 +14,7 @@ use crate::log_page::{BILI, YT, comment, settle};
 
 /// Runs the binary with only `CW_DB` set (and `args`), stdin closed,
 /// stdout and stderr captured: not a terminal, so no progress bar.
-fn run(db: &Path, args: &[&str]) -> Output {
+fn run(db: impl AsRef<std::ffi::OsStr>, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_commentwatch"))
         .env_clear()
         .env("CW_DB", db)
@@ -36,10 +35,32 @@ fn stderr_lines(out: &Output) -> Vec<String> {
 #[tokio::test]
 async fn cli_export_writes_the_same_bytes_as_the_api_export() {
     let app = spawn_app(&[("CW_DEMO_RATE", "0")]).await;
-    settle(&app).await;
-    ingest(&app, hostile_comments()).await;
+    export_matches_the_api(&app).await;
+}
+
+#[tokio::test]
+async fn cli_export_reads_a_postgres_log_as_the_api_does() {
+    let Some(url) = crate::helpers::postgres_db().await else {
+        return;
+    };
+    let app = crate::helpers::spawn_app_with_db(&url, &[("CW_DEMO_RATE", "0")]).await;
+    export_matches_the_api(&app).await;
+    let out = run(&url, &["stats"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("bilibili:"));
+}
+
+/// Every export the API makes, made by `commentwatch export` on the same
+/// log (`app.db`: a file or a URL), byte for byte.
+async fn export_matches_the_api(app: &crate::helpers::TestApp) {
+    settle(app).await;
+    ingest(app, hostile_comments()).await;
     ingest(
-        &app,
+        app,
         vec![
             comment(BILI, "1", "小明", "主播好帅", 1),
             comment(BILI, "2", "viewer", "主播加油 =1+1", 2),
