@@ -5,12 +5,16 @@
 //! Run with `cargo bench --bench fanout` (all scenarios),
 //! `cargo bench --bench fanout -- 1000` (only N = 1000), or
 //! `cargo bench --bench fanout -- soak` (1,000 clients, 100 comments/s for
-//! ten minutes, RSS at start and end). Prints, per
+//! ten minutes, RSS at start and end), or `cargo bench --bench fanout --
+//! cluster [N]` (two instances sharing a PostgreSQL log, N clients, 100 by
+//! default, all on the instance that does not poll: every frame crosses
+//! from the instance that committed it; needs `CW_TEST_POSTGRES`, an admin
+//! URL, e.g. `export CW_TEST_POSTGRES=$(.ci/postgres)`). Prints, per
 //! scenario: pipeline latency (frame arrival − the moment the mock first
 //! served the comment, so the poll wait is excluded) p50/p99/max, messages
 //! delivered per second, missing/duplicate/out-of-order counts, server CPU
 //! per delivered message, server RSS idle with N clients and at peak. The
-//! figures are also written to `target/fanout.json`.
+//! figures are also written to `target/fanout.json` (`fanout-cluster.json`).
 //!
 //! Not part of `cargo test`: it takes minutes and wants a quiet machine.
 
@@ -102,8 +106,14 @@ struct Server {
 }
 
 impl Server {
-    fn start(api: SocketAddr) -> Server {
+    /// Starts the binary on a log file of its own, or on the PostgreSQL log
+    /// `db` names.
+    fn start(api: SocketAddr, db: Option<&str>) -> Server {
         let dir = tempfile::tempdir().unwrap();
+        let db = db.map_or_else(
+            || dir.path().join("bench.db").into_os_string(),
+            std::ffi::OsString::from,
+        );
         let bin = env!("CARGO_BIN_EXE_commentwatch");
         let mut child = Command::new(bin)
             .env_clear()
@@ -114,7 +124,7 @@ impl Server {
             .env("CW_POLL", "1s")
             .env("CW_LISTEN", "127.0.0.1:0")
             .env("CW_MAX_CLIENTS", "20000")
-            .env("CW_DB", dir.path().join("bench.db"))
+            .env("CW_DB", db)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -289,7 +299,23 @@ enum Load {
     Burst { comments: u64 },
 }
 
-async fn scenario(n: usize, load: Load) -> Value {
+/// Whether the instance at `addr` polls the bench's source (`/metrics`).
+async fn polls(addr: &str) -> Option<bool> {
+    let body = reqwest::get(format!("http://{addr}/metrics"))
+        .await
+        .ok()?
+        .text()
+        .await
+        .ok()?;
+    let prefix = "commentwatch_source_polled_here{source=\"youtube:benchbench1\"} ";
+    body.lines()
+        .find_map(|l| l.strip_prefix(prefix))
+        .map(|v| v.trim() == "1")
+}
+
+/// With `shared` (a PostgreSQL URL): two instances on that log, and the
+/// clients on the one that does not poll.
+async fn scenario(n: usize, load: Load, shared: Option<&str>) -> Value {
     let epoch = Instant::now();
     let mock = Mock {
         epoch,
@@ -297,7 +323,22 @@ async fn scenario(n: usize, load: Load) -> Value {
         served: Arc::default(),
     };
     let api = start_mock(mock.clone()).await;
-    let server = Server::start(api);
+    let (server, _poller) = match shared {
+        None => (Server::start(api, None), None),
+        Some(db) => {
+            let a = Server::start(api, Some(db));
+            let b = Server::start(api, Some(db));
+            let deadline = Instant::now() + Duration::from_secs(20);
+            loop {
+                match (polls(&a.addr).await, polls(&b.addr).await) {
+                    (Some(true), Some(false)) => break (b, Some(a)),
+                    (Some(false), Some(true)) => break (a, Some(b)),
+                    _ => assert!(Instant::now() < deadline, "no instance took the source"),
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    };
     // Let the first (empty) poll happen before clients connect.
     tokio::time::sleep(Duration::from_millis(500)).await;
     let stop = Arc::new(AtomicBool::new(false));
@@ -357,6 +398,7 @@ async fn scenario(n: usize, load: Load) -> Value {
     }
     latencies.sort_by(f64::total_cmp);
     let result = json!({
+        "instances": if shared.is_some() { 2 } else { 1 },
         "clients": n,
         "load": label,
         "comments": total,
@@ -377,6 +419,9 @@ async fn scenario(n: usize, load: Load) -> Value {
         "server_rss_end_kib": end_rss,
         "server_rss_kib_over_time": rss_over_time,
     });
+    if shared.is_some() {
+        print!("across instances, clients on the one not polling: ");
+    }
     println!(
         "N={n:>5}  {label:<22} latency p50 {:>7.2} ms  p99 {:>7.2} ms  max {:>7.2} ms  | {:>9.0} msg/s | \
          missing {} dup {} disorder {} | CPU {:.3} µs/msg | RSS idle {} KiB ({:.1} KiB/client), end {} KiB, peak {} KiB",
@@ -414,6 +459,7 @@ async fn main() {
                 per_second: 100,
                 seconds: 600,
             },
+            None,
         )
         .await;
         let out = concat!(env!("CARGO_MANIFEST_DIR"), "/target/fanout-soak.json");
@@ -422,6 +468,25 @@ async fn main() {
         return;
     }
     let only: Option<usize> = std::env::args().skip(1).find_map(|a| a.parse().ok());
+    if std::env::args().any(|a| a == "cluster") {
+        let Some(db) = postgres_database().await else {
+            println!("skipped: set CW_TEST_POSTGRES to an admin URL (see .ci/postgres)");
+            return;
+        };
+        let n = only.unwrap_or(100);
+        let steady = Load::Steady {
+            per_second: 50,
+            seconds: 20,
+        };
+        let results = vec![
+            scenario(n, steady, Some(&db)).await,
+            scenario(n, Load::Burst { comments: 500 }, Some(&db)).await,
+        ];
+        let out = concat!(env!("CARGO_MANIFEST_DIR"), "/target/fanout-cluster.json");
+        std::fs::write(out, serde_json::to_string_pretty(&results).unwrap()).unwrap();
+        println!("results written to {out}");
+        return;
+    }
     let sizes: Vec<usize> = match only {
         Some(n) => vec![n],
         None => vec![1, 100, 1000, 10_000],
@@ -435,12 +500,34 @@ async fn main() {
                     per_second: 50,
                     seconds: 20,
                 },
+                None,
             )
             .await,
         );
-        results.push(scenario(n, Load::Burst { comments: 500 }).await);
+        results.push(scenario(n, Load::Burst { comments: 500 }, None).await);
     }
     let out = concat!(env!("CARGO_MANIFEST_DIR"), "/target/fanout.json");
     std::fs::write(out, serde_json::to_string_pretty(&results).unwrap()).unwrap();
     println!("results written to {out}");
+}
+
+/// A new database on the server `CW_TEST_POSTGRES` names, for one run.
+async fn postgres_database() -> Option<String> {
+    let admin = std::env::var("CW_TEST_POSTGRES").ok()?;
+    let (client, connection) = tokio_postgres::connect(&admin, tokio_postgres::NoTls)
+        .await
+        .expect("CW_TEST_POSTGRES answers");
+    tokio::spawn(connection);
+    let name = format!(
+        "fanout_{}_{:08x}",
+        std::process::id(),
+        rand::random::<u32>()
+    );
+    client
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .await
+        .expect("a database for the run");
+    let mut url = url::Url::parse(&admin).expect("a URL");
+    url.set_path(&format!("/{name}"));
+    Some(url.to_string())
 }
