@@ -464,20 +464,13 @@ impl SourceTask {
         self.run(true).await;
     }
 
-    async fn run(&self, force: bool) {
-        let Ok(mut state) = self.state.try_lock() else {
-            debug!(source = %self.name, "previous poll still running; skipping this tick");
-            return;
-        };
-        // Checked under the state lock, so `finish` either waits for this
-        // tick or this tick sees the shutdown.
-        if self.shut.load(std::sync::atomic::Ordering::Acquire) {
-            return;
-        }
-        // With a log shared by several instances, one of them polls each
-        // source: whichever holds its lock.
+    /// With a log shared by several instances, one of them polls each
+    /// source: whichever holds its lock. Whether this instance does now
+    /// (always, with a log of its own); reports the source's state when it
+    /// does not.
+    async fn hold_lease(&self, state: &mut TaskState) -> bool {
         if state.handed_over_until.is_some_and(|t| Instant::now() < t) {
-            return;
+            return false;
         }
         let claimed = match self.pipeline.log.claim(&self.name).await {
             Ok(claimed) => claimed,
@@ -489,7 +482,7 @@ impl SourceTask {
                 state.lease = Lease::Unknown;
                 let error = sanitize::clean_line(&e.to_string(), 500);
                 let status = self.status(
-                    &state,
+                    state,
                     SourceState::Backoff,
                     Some(
                         "cannot reach the shared comment log; polling resumes when it answers"
@@ -498,8 +491,8 @@ impl SourceTask {
                     Some(error),
                     None,
                 );
-                self.report(&mut state, status);
-                return;
+                self.report(state, status);
+                return false;
             }
         };
         if !claimed {
@@ -508,15 +501,15 @@ impl SourceTask {
             if state.lease != Lease::Elsewhere {
                 state.lease = Lease::Elsewhere;
                 let status = self.status(
-                    &state,
+                    state,
                     SourceState::Standby,
                     Some("polled by another instance".into()),
                     None,
                     None,
                 );
-                self.report(&mut state, status);
+                self.report(state, status);
             }
-            return;
+            return false;
         }
         self.pipeline.metrics.set_polling(&self.name, true);
         self.pipeline.hub.set_polled_elsewhere(&self.name, false);
@@ -526,6 +519,22 @@ impl SourceTask {
             info!(source = %self.name, "this instance now polls {}", self.name);
         }
         state.lease = Lease::Here;
+        true
+    }
+
+    async fn run(&self, force: bool) {
+        let Ok(mut state) = self.state.try_lock() else {
+            debug!(source = %self.name, "previous poll still running; skipping this tick");
+            return;
+        };
+        // Checked under the state lock, so `finish` either waits for this
+        // tick or this tick sees the shutdown.
+        if self.shut.load(std::sync::atomic::Ordering::Acquire) {
+            return;
+        }
+        if !self.hold_lease(&mut state).await {
+            return;
+        }
         let waiting = state.not_before.is_some_and(|t| Instant::now() < t);
         if state.stopped || (waiting && !force) {
             return;
