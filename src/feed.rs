@@ -72,12 +72,14 @@ pub async fn follow(log: CommentLog, hub: Hub, featured: Featured, stop: Cancell
         // listened.
         publish_new(&log, &hub, &mut last).await;
         featured.reload(&log).await;
-        show_statuses(&log, &hub).await;
+        show_statuses(&log, &hub, None).await;
         loop {
             let notice = tokio::select! {
                 _ = stop.cancelled() => return,
                 notice = listener.changed() => notice,
-                _ = tokio::time::sleep(SAFETY_READ) => Some(Notice { changes: true, ..Notice::default() }),
+                _ = tokio::time::sleep(SAFETY_READ) => {
+                    Some(Notice { changes: true, ..Notice::default() })
+                }
             };
             let Some(notice) = notice else {
                 warn!("lost the connection that listens for other instances' comments");
@@ -90,8 +92,8 @@ pub async fn follow(log: CommentLog, hub: Hub, featured: Featured, stop: Cancell
             if notice.featured {
                 featured.reload(&log).await;
             }
-            if notice.statuses {
-                show_statuses(&log, &hub).await;
+            if !notice.statuses.is_empty() {
+                show_statuses(&log, &hub, Some(notice.statuses.into_iter().collect())).await;
             }
         }
     }
@@ -118,10 +120,10 @@ async fn publish_new(log: &CommentLog, hub: &Hub, last: &mut i64) {
     }
 }
 
-/// Shows, for each source another instance polls, the status that instance
-/// reported.
-async fn show_statuses(log: &CommentLog, hub: &Hub) {
-    match log.shared_statuses().await {
+/// Shows, for each of `sources` (every one when `None`) that another
+/// instance polls, the status that instance reported.
+async fn show_statuses(log: &CommentLog, hub: &Hub, sources: Option<Vec<String>>) {
+    match log.shared_statuses(sources).await {
         Ok(Some(all)) => {
             for json in all {
                 match serde_json::from_str::<SourceStatus>(&json) {

@@ -222,12 +222,15 @@ impl CommentLog {
         }
     }
 
-    /// The statuses instances shared (JSON), or `None` when the log is not
-    /// shared.
-    pub async fn shared_statuses(&self) -> Result<Option<Vec<String>>, LogError> {
+    /// The statuses instances shared (JSON) for `sources` (every source
+    /// when `None`), or `None` when the log is not shared.
+    pub async fn shared_statuses(
+        &self,
+        sources: Option<Vec<String>>,
+    ) -> Result<Option<Vec<String>>, LogError> {
         match &self.0 {
             Backend::Sqlite(_) => Ok(None),
-            Backend::Postgres(pg) => pg.statuses().await.map(Some),
+            Backend::Postgres(pg) => pg.statuses(sources).await.map(Some),
         }
     }
 

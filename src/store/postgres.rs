@@ -23,7 +23,7 @@
 //! `pg_trgm` extension is available its trigram indexes speed up queries of
 //! three characters or more; without it search still works, by scanning.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -145,14 +145,14 @@ pub struct Listener {
 
 /// What a [`Listener`] heard, with any notifications that queued up behind
 /// it folded in.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Notice {
     /// New changes were committed to the feed.
     pub changes: bool,
     /// The "on stream" queue changed.
     pub featured: bool,
-    /// A source's status changed.
-    pub statuses: bool,
+    /// The sources whose status changed.
+    pub statuses: BTreeSet<String>,
 }
 
 impl Listener {
@@ -164,7 +164,7 @@ impl Listener {
         while let Ok(more) = self.rx.try_recv() {
             notice.changes |= more.changes;
             notice.featured |= more.featured;
-            notice.statuses |= more.statuses;
+            notice.statuses.extend(more.statuses);
         }
         Some(notice)
     }
@@ -259,7 +259,11 @@ impl PgLog {
                         let notice = Notice {
                             changes: n.channel() == CHANNEL,
                             featured: n.channel() == FEATURED_CHANNEL,
-                            statuses: n.channel() == STATUS_CHANNEL,
+                            statuses: if n.channel() == STATUS_CHANNEL {
+                                BTreeSet::from([n.payload().to_owned()])
+                            } else {
+                                BTreeSet::new()
+                            },
                         };
                         if tx.send(notice).is_err() {
                             return;
@@ -551,19 +555,31 @@ impl PgLog {
                  VALUES ($1, $2, $3) ON CONFLICT (source) DO UPDATE \
                  SET status = excluded.status, reported_at = excluded.reported_at \
                  WHERE source_status.reported_at < excluded.reported_at RETURNING 1) \
-                 SELECT pg_notify($4, '') FROM s",
+                 SELECT pg_notify($4, $1) FROM s",
                 &[&source, &json, &at, &STATUS_CHANNEL],
             )
             .await?;
         Ok(())
     }
 
-    /// Every source's latest shared status (JSON).
-    pub async fn statuses(&self) -> Result<Vec<String>, LogError> {
+    /// The latest shared status (JSON) of each of `sources`, or of every
+    /// source when `None`.
+    pub async fn statuses(&self, sources: Option<Vec<String>>) -> Result<Vec<String>, LogError> {
         let client = self.client().await?;
-        let rows = client
-            .query("SELECT status FROM source_status ORDER BY source", &[])
-            .await?;
+        let rows =
+            match sources {
+                None => {
+                    client
+                        .query("SELECT status FROM source_status ORDER BY source", &[])
+                        .await?
+                }
+                Some(sources) => client
+                    .query(
+                        "SELECT status FROM source_status WHERE source = ANY($1) ORDER BY source",
+                        &[&sources],
+                    )
+                    .await?,
+            };
         rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
     }
 
