@@ -831,20 +831,11 @@ impl PgLog {
         let (text, values) = Sql::new(&sel, before).newest_first(COMMENT_COLUMNS, limit + 1);
         let client = self.client().await?;
         let rows = client.query(&text, &params(&values)).await?;
-        let mut comments = rows
+        let comments = rows
             .iter()
             .map(|r| Ok((r.try_get::<_, i64>(0)?, comment_from_row(r, 0)?)))
             .collect::<Result<Vec<_>, LogError>>()?;
-        let next_before_seq = if comments.len() as u64 > limit {
-            comments.truncate(limit as usize);
-            comments.last().map(|(seq, _)| *seq)
-        } else {
-            None
-        };
-        Ok(Page {
-            comments,
-            next_before_seq,
-        })
+        Ok(Page::from_one_more(comments, limit))
     }
 
     pub async fn stats(&self, sel: Selection) -> Result<Stats, LogError> {

@@ -848,6 +848,23 @@ pub struct Page {
     pub next_before_seq: Option<i64>,
 }
 
+impl Page {
+    /// A page of `limit` from `limit + 1` rows read newest first: the one
+    /// more tells whether another page follows.
+    pub(super) fn from_one_more(mut comments: Vec<(i64, Comment)>, limit: u64) -> Page {
+        let next_before_seq = if comments.len() as u64 > limit {
+            comments.truncate(limit as usize);
+            comments.last().map(|(seq, _)| *seq)
+        } else {
+            None
+        };
+        Page {
+            comments,
+            next_before_seq,
+        }
+    }
+}
+
 /// A comment with its `seq` beside its own fields: the rows of
 /// `/api/comments` and of the JSONL export.
 #[derive(Serialize)]
@@ -869,17 +886,10 @@ fn page_blocking(
     let rows = stmt.query_map(params_from_iter(values), |r| {
         Ok((r.get::<_, i64>(0)?, comment_from_row(r, 0)?))
     })?;
-    let mut comments = rows.collect::<Result<Vec<_>, _>>()?;
-    let next_before_seq = if comments.len() as u64 > limit {
-        comments.truncate(limit as usize);
-        comments.last().map(|(seq, _)| *seq)
-    } else {
-        None
-    };
-    Ok(Page {
-        comments,
-        next_before_seq,
-    })
+    Ok(Page::from_one_more(
+        rows.collect::<Result<Vec<_>, _>>()?,
+        limit,
+    ))
 }
 
 /// How many comments one source holds.
