@@ -216,6 +216,34 @@
   }
   window.addEventListener("pagehide", saveNow);
 
+  // Unread marks outlive a reload: the keys of the comments still unread,
+  // written a second after a change (and as the page goes away), and read
+  // back for the backlog a reload shows.
+  const UNREAD_KEY = SETTINGS_KEY + ".unread";
+  let wasUnread = new Set();
+  try {
+    const saved = JSON.parse(localStorage.getItem(UNREAD_KEY) || "[]");
+    if (Array.isArray(saved)) wasUnread = new Set(saved.filter((k) => typeof k === "string"));
+  } catch (_) {
+    wasUnread = new Set();
+  }
+  let unreadTimer = 0;
+  function saveUnread() {
+    if (!unreadTimer) unreadTimer = setTimeout(saveUnreadNow, 1000);
+  }
+  function saveUnreadNow() {
+    clearTimeout(unreadTimer);
+    unreadTimer = 0;
+    const keys = [];
+    for (const e of entries) if (e.unread) keys.push(key(e.c.source, e.c.id));
+    try {
+      localStorage.setItem(UNREAD_KEY, JSON.stringify(keys.slice(-5000)));
+    } catch (_) {
+      /* as for the settings */
+    }
+  }
+  window.addEventListener("pagehide", () => saveUnreadNow());
+
   const norm = (s) => String(s).trim().toLowerCase();
   function effective(base, added, removed) {
     const out = [];
@@ -418,10 +446,15 @@
       return;
     }
     const live = backlogSeq !== null && seq > backlogSeq;
-    const e = { seq, c, node: null, unread: live, hl: false };
+    // Live comments are unread, and so are those left unread before a reload.
+    const unread = live || wasUnread.has(k);
+    const e = { seq, c, node: null, unread, hl: false };
     model.set(k, e);
     entries.push(e);
-    if (live) unreadCount += 1;
+    if (unread) {
+      unreadCount += 1;
+      saveUnread();
+    }
     countRate(c);
     countToday(seq);
     if (entries.length > MODEL_CAP) dropOldest(entries.length - MODEL_CAP);
@@ -804,11 +837,13 @@
     e.unread = false;
     unreadCount -= 1;
     if (e.node) e.node.classList.remove("unread");
+    saveUnread();
   }
   function markAllRead() {
     for (const e of entries) e.unread = false;
     unreadCount = 0;
     for (const li of feed.querySelectorAll("li.comment.unread")) li.classList.remove("unread");
+    saveUnread();
     updateCounts();
   }
   function toggleAnswered(e) {

@@ -491,3 +491,69 @@ async fn the_dashboard_is_captured_in_light_and_dark() {
     browser.close().await;
     app.stop().await;
 }
+
+#[tokio::test]
+async fn unread_marks_survive_a_reload() {
+    let Some(browser) = Browser::launch().await else {
+        return;
+    };
+    let app = helpers::spawn_app(&[("CW_DEMO_RATE", "0")]).await;
+    let count = |selector: &str| format!("return document.querySelectorAll('{selector}').length;");
+    browser.goto(&app.url("/")).await;
+    browser
+        .poll(
+            "the backlog",
+            PATIENCE,
+            &count("#feed > li.comment"),
+            |n: &u64| *n >= 20,
+        )
+        .await;
+    let live: Vec<_> = (0..3)
+        .map(|i| {
+            crate::log_page::comment(
+                crate::log_page::YT,
+                &format!("live{i}"),
+                "Viewer",
+                &format!("a question {i}"),
+                i,
+            )
+        })
+        .collect();
+    crate::export::ingest(&app, live).await;
+    let unread = count("#feed > li.comment.unread");
+    browser
+        .poll("three unread", PATIENCE, &unread, |n: &u64| *n == 3)
+        .await;
+    // Reading one (selecting it) leaves two.
+    let unread_ids = "return Array.from(document.querySelectorAll('#feed > li.comment.unread'))
+        .map((li) => li.textContent.match(/a question \\d/)[0]).sort();";
+    browser
+        .eval::<Value>("document.querySelector('#feed > li.comment.unread').click(); return null;")
+        .await;
+    browser
+        .poll("two unread", PATIENCE, &unread, |n: &u64| *n == 2)
+        .await;
+    let before: Vec<String> = browser.eval(unread_ids).await;
+    // A reload shows the backlog, with the same two still unread.
+    browser.goto(&app.url("/")).await;
+    browser
+        .poll(
+            "the backlog again",
+            PATIENCE,
+            &count("#feed > li.comment"),
+            |n: &u64| *n >= 23,
+        )
+        .await;
+    browser
+        .poll(
+            "two unread after the reload",
+            PATIENCE,
+            &unread,
+            |n: &u64| *n == 2,
+        )
+        .await;
+    let after: Vec<String> = browser.eval(unread_ids).await;
+    assert_eq!(after, before);
+    browser.close().await;
+    app.stop().await;
+}
