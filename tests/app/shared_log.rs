@@ -244,12 +244,16 @@ async fn a_lost_listen_connection_is_opened_again_and_nothing_committed_meanwhil
     let db = connect(&url).await;
     let mut on_b = b.connect(Some(0)).await;
     comments(&mut on_b, 20).await;
-    let before = backends(&db, "commentwatch-listen").await;
-    assert_eq!(
-        before.len(),
-        2,
-        "each instance listens on a connection of its own"
-    );
+    // Each instance listens on a connection of its own, once it has started.
+    let deadline = tokio::time::Instant::now() + helpers::PATIENCE;
+    let before = loop {
+        let now = backends(&db, "commentwatch-listen").await;
+        if now.len() == 2 {
+            break now;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "listening: {now:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
     // Cut both instances' LISTEN connections, and commit while they are gone.
     db.execute(
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
