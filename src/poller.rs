@@ -624,14 +624,17 @@ impl SourceTask {
         if instances < 2 || held <= fair {
             return;
         }
+        // Not "polled here" from before the lock goes: two instances never
+        // both say so.
+        self.pipeline.metrics.set_polling(&self.name, false);
         if let Err(e) = log.release(&self.name).await {
             debug!(source = %self.name, error = %e, "could not hand a source over");
+            self.pipeline.metrics.set_polling(&self.name, true);
             return;
         }
         let period = schedule_period(&self.schedule).unwrap_or(Duration::from_secs(10));
         state.handed_over_until = Some(Instant::now() + 2 * period);
         state.lease = Lease::Unknown;
-        self.pipeline.metrics.set_polling(&self.name, false);
         info!(
             source = %self.name,
             "handing {} to another instance: this one polls {held} of {} sources, {instances} \
