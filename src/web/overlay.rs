@@ -21,7 +21,7 @@
 
 use askama::Template;
 use axum::body::Bytes;
-use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
+use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
@@ -30,8 +30,7 @@ use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use tokio::sync::broadcast::error::RecvError;
-use tracing::{Instrument, error, warn};
+use tracing::{error, warn};
 
 use super::{AppState, Cockpit, auth, ws};
 use crate::comment::Comment;
@@ -113,66 +112,11 @@ async fn live(
     {
         return needs_key();
     }
-    if params.mode.as_deref() != Some("featured") {
-        return ws::live(upgrade, since, headers, State(state)).await;
+    if params.mode.as_deref() == Some("featured") {
+        ws::featured(upgrade, headers, state).await
+    } else {
+        ws::live(upgrade, since, headers, State(state)).await
     }
-    if !auth::same_origin(&headers) {
-        return (StatusCode::FORBIDDEN, "cross-origin WebSocket refused\n").into_response();
-    }
-    let span = tracing::Span::current();
-    upgrade
-        .max_message_size(4096)
-        .on_upgrade(move |socket| featured_only(socket, state).instrument(span))
-}
-
-/// The queue now, then every change of it, until either side closes.
-async fn featured_only(mut socket: WebSocket, state: AppState) {
-    let _counted = state.hub.client_guard();
-    // Subscribe before reading the queue, so no change falls in between.
-    let mut rx = state.hub.subscribe();
-    if send(&mut socket, state.featured.frame().json)
-        .await
-        .is_err()
-    {
-        return;
-    }
-    loop {
-        tokio::select! {
-            biased;
-            _ = state.shutdown.cancelled() => {
-                let _ = socket
-                    .send(Message::Close(Some(CloseFrame {
-                        code: close_code::AWAY,
-                        reason: "server shutting down".into(),
-                    })))
-                    .await;
-                return;
-            }
-            received = rx.recv() => match received {
-                Ok(frame) if frame.is_featured() => {
-                    if send(&mut socket, frame.json).await.is_err() {
-                        return;
-                    }
-                }
-                Ok(_) => {}
-                // Whatever was missed, the latest queue says it all.
-                Err(RecvError::Lagged(_)) => {
-                    if send(&mut socket, state.featured.frame().json).await.is_err() {
-                        return;
-                    }
-                }
-                Err(RecvError::Closed) => return,
-            },
-            incoming = socket.recv() => match incoming {
-                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
-                Some(Ok(_)) => {}
-            },
-        }
-    }
-}
-
-async fn send(socket: &mut WebSocket, json: axum::extract::ws::Utf8Bytes) -> Result<(), ()> {
-    socket.send(Message::Text(json)).await.map_err(|_| ())
 }
 
 fn needs_key() -> Response {

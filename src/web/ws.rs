@@ -52,33 +52,114 @@ pub async fn live(
     headers: HeaderMap,
     State(state): State<AppState>,
 ) -> Response {
+    if let Some(refused) = refuse(&headers, &state) {
+        return refused;
+    }
+    let span = tracing::Span::current();
+    small_buffers(ws).on_upgrade(move |socket| stream(socket, state, params.since).instrument(span))
+}
+
+/// The overlay's `mode=featured` feed: only `featured` frames, with the
+/// same admission, limits and liveness checks as `/ws`.
+pub async fn featured(ws: WebSocketUpgrade, headers: HeaderMap, state: AppState) -> Response {
+    if let Some(refused) = refuse(&headers, &state) {
+        return refused;
+    }
+    let span = tracing::Span::current();
+    small_buffers(ws).on_upgrade(move |socket| featured_stream(socket, state).instrument(span))
+}
+
+/// Why a WebSocket may not open, if it may not: another site's page, or
+/// `CW_MAX_CLIENTS` reached.
+fn refuse(headers: &HeaderMap, state: &AppState) -> Option<Response> {
     // Browsers always send `Origin`; it must name this host. Tools that send
     // none are let through (the token still applies).
-    if !super::auth::same_origin(&headers) {
+    if !super::auth::same_origin(headers) {
         // A page on another site must not read the streamer's feed through
         // their browser (cross-site WebSocket hijacking).
         state.metrics.ws_refused("cross_origin");
-        return (StatusCode::FORBIDDEN, "cross-origin WebSocket refused\n").into_response();
+        return Some((StatusCode::FORBIDDEN, "cross-origin WebSocket refused\n").into_response());
     }
     let cap = state.limits.max_clients;
     if state.hub.clients() >= cap {
         state.metrics.ws_refused("capacity");
-        return (
-            StatusCode::SERVICE_UNAVAILABLE,
-            [(header::RETRY_AFTER, "10")],
-            format!("too many dashboards are connected (CW_MAX_CLIENTS={cap}); try again later\n"),
-        )
-            .into_response();
+        return Some(
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [(header::RETRY_AFTER, "10")],
+                format!(
+                    "too many dashboards are connected (CW_MAX_CLIENTS={cap}); try again later\n"
+                ),
+            )
+                .into_response(),
+        );
     }
-    let span = tracing::Span::current();
-    // Clients only send close, ping and pong frames: tiny read limits. The
-    // buffers are small because an idle dashboard should cost a few KiB.
+    None
+}
+
+/// Clients only send close, ping and pong frames: tiny read limits. The
+/// buffers are small because an idle dashboard should cost a few KiB.
+fn small_buffers(ws: WebSocketUpgrade) -> WebSocketUpgrade {
     ws.max_message_size(4096)
         .max_frame_size(4096)
         .read_buffer_size(2048)
         .write_buffer_size(8 * 1024)
         .max_write_buffer_size(MAX_QUEUED_BYTES)
-        .on_upgrade(move |socket| stream(socket, state, params.since).instrument(span))
+}
+
+/// The "on stream" queue now, then every change of it, until either side
+/// closes.
+async fn featured_stream(mut socket: WebSocket, state: AppState) {
+    let metrics = state.metrics;
+    let _counted = state.hub.client_guard();
+    // Subscribe before reading the queue, so no change falls in between.
+    let mut rx = state.hub.subscribe();
+    if send(&mut socket, &metrics, state.featured.frame())
+        .await
+        .is_err()
+    {
+        return;
+    }
+    let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
+    let mut last_heard = Instant::now();
+    loop {
+        tokio::select! {
+            biased;
+            _ = state.shutdown.cancelled() => {
+                return close(&mut socket, close_code::AWAY, "server shutting down").await;
+            }
+            received = rx.recv() => match received {
+                Ok(frame) if frame.is_featured() => {
+                    if send(&mut socket, &metrics, frame).await.is_err() {
+                        return;
+                    }
+                }
+                Ok(_) => {}
+                // Whatever was missed, the latest queue says it all.
+                Err(RecvError::Lagged(_)) => {
+                    if send(&mut socket, &metrics, state.featured.frame()).await.is_err() {
+                        return;
+                    }
+                }
+                Err(RecvError::Closed) => {
+                    return close(&mut socket, close_code::AWAY, "server shutting down").await;
+                }
+            },
+            _ = ping.tick() => {
+                if last_heard.elapsed() > SILENT_LIMIT {
+                    metrics.ws_dropped("silent");
+                    return close(&mut socket, close_code::POLICY, "no answer to pings").await;
+                }
+                if socket.send(Message::Ping(Default::default())).await.is_err() {
+                    return;
+                }
+            }
+            incoming = socket.recv() => match incoming {
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
+                Some(Ok(_)) => last_heard = Instant::now(),
+            },
+        }
+    }
 }
 
 async fn stream(mut socket: WebSocket, state: AppState, since: Option<i64>) {

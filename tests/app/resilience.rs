@@ -115,11 +115,20 @@ async fn connections_beyond_the_cap_are_refused_with_a_reason() {
         }
         other => panic!("expected a 503, got {:?}", other.map(|_| ())),
     }
+    // The overlay's feeds count against the same cap, whatever their mode.
+    for path in ["/overlay/ws?mode=featured", "/overlay/ws"] {
+        let refused = tokio_tungstenite::connect_async(format!("ws://{}{path}", app.addr)).await;
+        assert!(
+            matches!(&refused, Err(tokio_tungstenite::tungstenite::Error::Http(r)) if r.status() == StatusCode::SERVICE_UNAVAILABLE),
+            "{path}: {:?}",
+            refused.map(|_| ())
+        );
+    }
     let m = metrics(&app).await;
     assert_eq!(sample(&m, "commentwatch_ws_clients"), Some(2.0), "{m}");
     assert_eq!(
         sample(&m, r#"commentwatch_ws_refused_total{reason="capacity"}"#),
-        Some(1.0)
+        Some(3.0)
     );
 }
 
