@@ -255,14 +255,6 @@ impl ConfigError {
 }
 
 impl Config {
-    /// Reads the real command line, environment and `./.env`.
-    pub fn from_env() -> Result<Config, ConfigError> {
-        let dotenv = read_dotenv(".env")?;
-        Config::from_lookup(std::env::args_os(), |k| {
-            std::env::var(k).ok().or_else(|| dotenv.get(k).cloned())
-        })
-    }
-
     /// Parses `args` (the first is the program name) with env vars taken from
     /// `lookup`. Flags win over env vars. A subcommand is ignored here: see
     /// [`Invocation`].
@@ -554,6 +546,7 @@ impl Invocation {
     /// Reads the real command line, environment and `./.env`.
     pub fn from_env() -> Result<Invocation, ConfigError> {
         let dotenv = read_dotenv(".env")?;
+        refuse_non_utf8_env()?;
         Invocation::from_lookup(std::env::args_os(), |k| {
             std::env::var(k).ok().or_else(|| dotenv.get(k).cloned())
         })
@@ -682,26 +675,64 @@ fn parse_word_list(var: &'static str, value: Option<&str>) -> Result<Vec<String>
     Ok(words)
 }
 
+/// The longest duration any setting takes: a year. Longer ones are typos,
+/// and would overflow the clock arithmetic they feed.
+const MAX_DURATION: Duration = Duration::from_secs(366 * 24 * 3600);
+
 fn parse_duration(var: &'static str, value: &str) -> Result<Duration, ConfigError> {
     match humantime::parse_duration(value.trim()) {
-        Ok(d) if !d.is_zero() && !value.trim().contains(' ') => Ok(d),
+        Ok(d) if !d.is_zero() && d <= MAX_DURATION && !value.trim().contains(' ') => Ok(d),
         _ => Err(ConfigError::invalid(
             var,
             value,
-            "expected a duration without spaces, e.g. 15s or 1m",
+            "expected a duration without spaces of at most a year, e.g. 15s or 1m",
         )),
     }
 }
 
 /// Reads `KEY=value` lines from a `.env` file; a missing file is no error.
+/// A line that does not parse is named by position only: its text may hold
+/// a secret, and the error is one line.
 fn read_dotenv(path: &str) -> Result<HashMap<String, String>, ConfigError> {
+    let describe = |e: dotenvy::Error| match e {
+        dotenvy::Error::LineParse(_, at) => ConfigError::DotEnv(format!(
+            "cannot read the line at character {at}; check its quoting"
+        )),
+        dotenvy::Error::Io(e) => ConfigError::DotEnv(e.to_string()),
+        other => ConfigError::DotEnv(
+            crate::sanitize::clean_line(&other.to_string(), 200)
+                .lines()
+                .next()
+                .unwrap_or("")
+                .to_owned(),
+        ),
+    };
     let iter = match dotenvy::from_path_iter(path) {
         Ok(iter) => iter,
         Err(e) if e.not_found() => return Ok(HashMap::new()),
-        Err(e) => return Err(ConfigError::DotEnv(e.to_string())),
+        Err(e) => return Err(describe(e)),
     };
-    iter.map(|item| item.map_err(|e| ConfigError::DotEnv(e.to_string())))
-        .collect()
+    iter.map(|item| item.map_err(describe)).collect()
+}
+
+/// A setting whose value is not UTF-8 would read as unset (a `CW_TOKEN`
+/// lost that way would leave the dashboard open): it stops the start.
+fn refuse_non_utf8_env() -> Result<(), ConfigError> {
+    for (key, value) in std::env::vars_os() {
+        let Some(key) = key.to_str() else { continue };
+        let ours = ["CW_", "YOUTUBE_", "BILIBILI_"]
+            .iter()
+            .any(|p| key.starts_with(p));
+        if ours && value.to_str().is_none() {
+            // The value is not shown: it may be a secret.
+            return Err(ConfigError::invalid(
+                key,
+                "…",
+                "the value is not valid UTF-8",
+            ));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -720,6 +751,35 @@ mod tests {
 
     fn error_line(env: &[(&str, &str)]) -> String {
         parse(env, &[]).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn a_duration_past_a_year_is_refused_before_it_can_overflow_a_clock() {
+        for var in [
+            "CW_POLL_TIMEOUT",
+            "CW_HTTP_TIMEOUT",
+            "BILIBILI_MIN_INTERVAL",
+        ] {
+            let line = error_line(&[(var, "300000000000y")]);
+            assert!(line.starts_with(&format!("{var}=")), "{line}");
+        }
+    }
+
+    #[test]
+    fn a_broken_env_file_is_one_line_that_does_not_show_its_contents() {
+        let dir = std::env::temp_dir().join(format!("cw-dotenv-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join(".env");
+        std::fs::write(
+            &file,
+            "CW_TOKEN=\"supersecret123\nCW_LISTEN=127.0.0.1:3000\n",
+        )
+        .unwrap();
+        let e = read_dotenv(file.to_str().unwrap()).unwrap_err().to_string();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(e.starts_with(".env: "), "{e}");
+        assert_eq!(e.lines().count(), 1, "{e}");
+        assert!(!e.contains("supersecret"), "{e}");
     }
 
     #[test]

@@ -195,9 +195,14 @@ fn replace_lone_surrogates(s: &str) -> String {
                     continue;
                 }
             }
-            // Any other escape: copy both characters so `\\u` stays literal.
-            out.push_str(&s[i..i + 2]);
-            i += 2;
+            // Any other escape: copy the backslash and the character after
+            // it (of any width) so `\\u` stays literal.
+            out.push('\\');
+            i += 1;
+            if let Some(next) = s[i..].chars().next() {
+                out.push(next);
+                i += next.len_utf8();
+            }
             continue;
         }
         let ch = s[i..].chars().next().expect("in bounds");
@@ -210,6 +215,13 @@ fn replace_lone_surrogates(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_backslash_before_a_wide_character_is_not_a_panic() {
+        for body in [r#"{"a":"\é"}"#, r#"{"a":"\主"}"#, "\\", "\\é\\"] {
+            assert_eq!(replace_lone_surrogates(body), body);
+        }
+    }
 
     #[test]
     fn lone_surrogates_do_not_sink_the_page() {

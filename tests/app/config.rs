@@ -159,3 +159,28 @@ fn help_lists_every_setting_with_its_env_var_and_default() {
     }
     assert!(help.contains("[default: 127.0.0.1:3000]"), "{help}");
 }
+
+#[test]
+fn a_token_that_is_not_utf8_stops_the_start_instead_of_turning_auth_off() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_commentwatch"));
+    cmd.env_clear()
+        .current_dir(dir.path())
+        .env("CW_LISTEN", "127.0.0.1:0")
+        .env("CW_DB", dir.path().join("c.db"))
+        .env(
+            "CW_TOKEN",
+            std::ffi::OsStr::from_bytes(b"\xff\xfesecretsecret"),
+        )
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let out = wait_with_deadline(cmd.spawn().expect("the binary starts"));
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.starts_with("commentwatch: CW_TOKEN="), "{err}");
+    assert!(err.contains("UTF-8"), "{err}");
+    assert!(!err.contains("secret"), "the value is not shown: {err}");
+}
