@@ -160,10 +160,17 @@ impl App {
         // With a shared log, every instance's changes reach this hub here;
         // it starts before the first poll can commit.
         let featured = Featured::new(self.config.featured_max, hub.clone());
+        // Where the feed starts, read before any poll can commit.
+        let feed_from = if self.log.is_shared() {
+            self.log.latest_seq().await.ok()
+        } else {
+            None
+        };
         let feed = tokio::spawn(crate::feed::follow(
             self.log.clone(),
             hub.clone(),
             featured.clone(),
+            feed_from,
             cancel.clone(),
         ));
         let poller = Poller::start(tasks).await?;
@@ -196,6 +203,7 @@ impl App {
             })
             .await;
         poller.shutdown().await;
+        pipeline.flush().await;
         upkeep.shutdown().await;
         let _ = feed.await;
         // Fold the write-ahead log into the file, so what is on disk is

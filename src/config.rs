@@ -797,6 +797,15 @@ mod tests {
             c.db.display(),
             "postgres://cw:***@db.internal:5432/comments"
         );
+        let c = parse(
+            &[(
+                "CW_DB",
+                "postgres://cw@db/comments?password=s3cret&sslmode=require",
+            )],
+            &[],
+        )
+        .unwrap();
+        assert!(!c.db.display().contains("s3cret"), "{}", c.db.display());
         let c = parse(&[("CW_DB", "/var/lib/cw/log.db")], &[]).unwrap();
         assert_eq!(
             c.db,

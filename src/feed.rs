@@ -32,22 +32,34 @@ const SAFETY_READ: Duration = Duration::from_secs(5);
 /// The wait before listening again after the connection failed.
 const RETRY: Duration = Duration::from_secs(1);
 
-/// Publishes every change committed to a shared log after the moment it is
-/// called, and keeps `featured` showing the shared "on stream" queue, until
+/// Publishes every change committed to a shared log after `from` (or after
+/// the moment it is called), and keeps `featured` showing the shared "on stream" queue, until
 /// `stop`. Returns at once for a log only this process writes (the
 /// pipeline publishes those).
-pub async fn follow(log: CommentLog, hub: Hub, featured: Featured, stop: CancellationToken) {
+pub async fn follow(
+    log: CommentLog,
+    hub: Hub,
+    featured: Featured,
+    from: Option<i64>,
+    stop: CancellationToken,
+) {
     if !log.is_shared() {
         return;
     }
-    // Clients replay what came before from the log themselves.
-    let mut last = loop {
-        match log.latest_seq().await {
-            Ok(seq) => break seq,
-            Err(e) => {
-                warn!(error = %e, "the shared comment log does not answer; retrying");
-                if pause(&stop, RETRY).await {
-                    return;
+    // Clients replay what came before from the log themselves. `from` is
+    // read before this instance's first poll, so none of its commits falls
+    // below it; without it, read it now.
+    let mut last = if let Some(from) = from {
+        from
+    } else {
+        loop {
+            match log.latest_seq().await {
+                Ok(seq) => break seq,
+                Err(e) => {
+                    warn!(error = %e, "the shared comment log does not answer; retrying");
+                    if pause(&stop, RETRY).await {
+                        return;
+                    }
                 }
             }
         }

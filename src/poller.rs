@@ -103,6 +103,11 @@ impl Pipeline {
     /// what changed. On error the batch waits for the next call.
     pub async fn ingest(&self, batch: Batch) -> Result<Vec<Change>, LogError> {
         let mut pending = self.order.lock().await;
+        // A poll that found nothing writes nothing (on a shared log, it does
+        // not queue for the feed lock either).
+        if pending.is_empty() && is_empty(&batch) {
+            return Ok(Vec::new());
+        }
         pending.push_back(batch);
         let mut all = Vec::new();
         while let Some(next) = pending.front() {
@@ -136,6 +141,40 @@ impl Pipeline {
         }
         self.metrics.set_pending(0);
         Ok(all)
+    }
+}
+
+/// Whether writing `batch` would change nothing.
+fn is_empty(batch: &Batch) -> bool {
+    batch.comments.is_empty()
+        && batch.deleted.is_empty()
+        && batch.cursor.is_none()
+        && batch.quota.is_none()
+}
+
+impl Pipeline {
+    /// At shutdown: one last try to write what waits in memory; says how
+    /// many fetched comments could not be written (the sources that page
+    /// newest first fetch them again at the next start).
+    pub async fn flush(&self) {
+        let mut pending = self.order.lock().await;
+        while let Some(next) = pending.front() {
+            match self.log.record(next.clone()).await {
+                Ok(_) => {
+                    pending.pop_front();
+                }
+                Err(e) => {
+                    let lost: usize = pending.iter().map(|b| b.comments.len()).sum();
+                    warn!(
+                        error = %e,
+                        comments.lost = lost,
+                        "the comment log still refuses writes at shutdown: {lost} fetched \
+                         comments held in memory are not written"
+                    );
+                    return;
+                }
+            }
+        }
     }
 }
 
@@ -252,7 +291,18 @@ pub async fn poll_once(
             if let Some(timeline) = page.timeline {
                 page_ids = timeline.iter().map(|id| sanitize::clean_id(id)).collect();
             }
-            let known = pipeline.log.known_ids(name.clone(), page_ids).await?;
+            let known = match pipeline.log.known_ids(name.clone(), page_ids).await {
+                Ok(known) => known,
+                // What was fetched is kept (the pipeline holds it while the
+                // log refuses writes); the next page is read later.
+                Err(e) => {
+                    if !first && paging == Paging::NewestFirst && page.next.is_some() {
+                        gaps.push(Gap::at(page.next, 0));
+                    }
+                    failure = Some(PollError::Log(e));
+                    break 'runs;
+                }
+            };
             if !known.is_empty() {
                 break;
             }

@@ -103,11 +103,27 @@ pub fn describe(e: &tokio_postgres::Error) -> String {
 /// `url` without its password, for messages and logs.
 pub fn redact(url: &str) -> String {
     match url::Url::parse(url) {
-        Ok(mut u) if u.password().is_some() => {
-            let _ = u.set_password(Some("***"));
+        Ok(mut u) => {
+            if u.password().is_some() {
+                let _ = u.set_password(Some("***"));
+            }
+            // libpq also takes `?password=`.
+            if u.query_pairs().any(|(k, _)| k == "password") {
+                let pairs: Vec<(String, String)> = u
+                    .query_pairs()
+                    .map(|(k, v)| {
+                        let v = if k == "password" {
+                            "***".into()
+                        } else {
+                            v.into_owned()
+                        };
+                        (k.into_owned(), v)
+                    })
+                    .collect();
+                u.query_pairs_mut().clear().extend_pairs(pairs);
+            }
             u.to_string()
         }
-        Ok(u) => u.to_string(),
         // Unparseable: hide whatever follows a `:` in the user part.
         Err(_) => match (url.find("://"), url.rfind('@')) {
             (Some(scheme), Some(at)) if at > scheme => {
@@ -342,13 +358,18 @@ impl PgLog {
             return Ok(true);
         }
         let client = locks.client.as_ref().expect("connected above");
-        let taken: bool = client
-            .query_one(
-                "SELECT pg_try_advisory_lock($1, hashtext($2))",
-                &[&SOURCE_LOCK_CLASS, &source],
-            )
-            .await?
-            .try_get(0)?;
+        let params: [&(dyn ToSql + Sync); 2] = [&SOURCE_LOCK_CLASS, &source];
+        let ask = client.query_one("SELECT pg_try_advisory_lock($1, hashtext($2))", &params);
+        // A connection that hangs (before keepalive gives up on it) must not
+        // hold every source's tick behind this one.
+        let Ok(row) = tokio::time::timeout(CONNECT_TIMEOUT, ask).await else {
+            locks.client = None;
+            locks.held.clear();
+            return Err(LogError::Connect(
+                "asking for a source lock timed out; asking again on a new connection".into(),
+            ));
+        };
+        let taken: bool = row?.try_get(0)?;
         if taken {
             locks.held.insert(source.to_owned());
         }
