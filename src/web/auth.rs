@@ -239,8 +239,12 @@ pub async fn login(
     resp
 }
 
-/// `POST /logout`: forgets the session cookie.
-pub async fn logout() -> Response {
+/// `POST /logout`: forgets the session cookie. Another site may not sign
+/// the streamer out.
+pub async fn logout(headers: HeaderMap) -> Response {
+    if !same_origin(&headers) {
+        return (StatusCode::FORBIDDEN, "cross-site sign-out refused\n").into_response();
+    }
     let mut resp = Redirect::to("/login").into_response();
     resp.headers_mut().insert(
         header::SET_COOKIE,

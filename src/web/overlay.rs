@@ -27,14 +27,16 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{any, get};
 use axum::{Json, Router};
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tracing::{error, warn};
 
+use super::api::ApiError;
 use super::{AppState, Cockpit, auth, ws};
 use crate::comment::Comment;
 use crate::featured::Featured;
+use crate::store::query::ParamError;
 use crate::store::{CommentLog, FeaturedOp};
 
 /// The overlay's routes, which check the overlay key themselves: merge them
@@ -50,7 +52,7 @@ pub fn api() -> Router<AppState> {
     Router::new()
         .route("/api/featured", get(list).post(feature).delete(dismiss))
         .route("/api/overlay", get(overlay_settings))
-        .route("/api/today", get(stats))
+        .route("/api/today", get(today))
 }
 
 #[derive(Template)]
@@ -307,16 +309,24 @@ async fn overlay_settings(
         .into_response()
 }
 
-#[derive(Debug, Deserialize)]
-struct StatsParams {
-    since: DateTime<Utc>,
-}
-
 /// `GET /api/today?since=RFC3339`: `{"comments":N,"latest_seq":S}`, the
 /// comments fetched since then (the dashboard asks for its local midnight)
 /// counted together with the `seq` they reach.
-async fn stats(State(log): State<CommentLog>, Query(p): Query<StatsParams>) -> Response {
-    match log.count_fetched_since(p.since).await {
+async fn today(
+    State(log): State<CommentLog>,
+    Query(pairs): Query<Vec<(String, String)>>,
+) -> Response {
+    // A missing or bad `since` is a 400 naming it, as on every `/api` route.
+    let since = pairs
+        .iter()
+        .find(|(k, _)| k == "since")
+        .ok_or_else(|| ParamError::new("since", "required: the moment to count from (RFC 3339)"))
+        .and_then(|(_, v)| crate::store::query::parse_time("since", v, Utc::now()));
+    let since = match since {
+        Ok(t) => t,
+        Err(e) => return ApiError::BadParam(e).into_response(),
+    };
+    match log.count_fetched_since(since).await {
         Ok((comments, latest_seq)) => {
             Json(json!({ "comments": comments, "latest_seq": latest_seq })).into_response()
         }

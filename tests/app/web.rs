@@ -111,3 +111,50 @@ async fn a_websocket_from_another_site_is_refused() {
     req.headers_mut().insert("origin", origin.parse().unwrap());
     assert!(tokio_tungstenite::connect_async(req).await.is_ok());
 }
+
+#[tokio::test]
+async fn api_today_names_a_bad_since_in_json_and_counts_from_a_good_one() {
+    let app = spawn_app(&[("CW_DEMO_RATE", "0")]).await;
+    for query in ["", "?since=yesterday"] {
+        let resp = client()
+            .get(app.url(&format!("/api/today{query}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{query}");
+        let body: serde_json::Value = serde_json::from_str(&resp.text().await.unwrap()).unwrap();
+        assert_eq!(body["param"], "since", "{query}: {body}");
+    }
+    let resp = client()
+        .get(app.url("/api/today?since=2000-01-01T00:00:00Z"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let body: serde_json::Value = serde_json::from_str(&resp.text().await.unwrap()).unwrap();
+    assert!(
+        body["comments"].is_i64() && body["latest_seq"].is_i64(),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn another_site_cannot_sign_the_streamer_out() {
+    let app = spawn_app(&[("CW_DEMO_RATE", "0"), ("CW_TOKEN", "correct-horse-battery")]).await;
+    let resp = client()
+        .post(app.url("/logout"))
+        .header("Origin", "https://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    assert!(resp.headers().get("set-cookie").is_none());
+    let resp = client().post(app.url("/logout")).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    assert!(
+        resp.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .contains("Max-Age=0")
+    );
+}
