@@ -605,7 +605,13 @@ fn check(resp: JsonResponse, kind: Kind) -> Result<Value, SourceError> {
         format!("{what}: {message}")
     };
     Err(match (reason.as_str(), kind) {
-        ("quotaExceeded" | "dailyLimitExceeded" | "rateLimitExceeded", _) => {
+        // A short-term limit on the request rate, not the day's quota:
+        // back off and try again, rather than pause until midnight.
+        ("rateLimitExceeded" | "userRateLimitExceeded", _) => SourceError::Transient {
+            reason: format!("{what}: requests too fast for YouTube; slowing down"),
+            retry_after: Some(Duration::from_secs(60)),
+        },
+        ("quotaExceeded" | "dailyLimitExceeded", _) => {
             let until = quota::next_reset(Utc::now());
             SourceError::Quota {
                 reason: format!(
@@ -758,6 +764,24 @@ mod tests {
                 Kind::Comments
             ),
             Err(SourceError::Stopped { .. })
+        ));
+        // The per-minute limit is not the daily quota.
+        let rate = JsonResponse {
+            status: StatusCode::FORBIDDEN,
+            headers: Default::default(),
+            body: serde_json::from_str(
+                &fixture("youtube_error_quotaExceeded.json")
+                    .to_string()
+                    .replace("\"quotaExceeded\"", "\"rateLimitExceeded\""),
+            )
+            .unwrap(),
+        };
+        assert!(matches!(
+            check(rate, Kind::Comments),
+            Err(SourceError::Transient {
+                retry_after: Some(_),
+                ..
+            })
         ));
     }
 

@@ -205,7 +205,7 @@ async fn a_full_disk_pauses_the_log_and_it_recovers_without_loss() {
     let db = dir.path().join("log.db").display().to_string();
     // Writes past 2 MiB fail (EFBIG, as on a full disk) instead of killing
     // the process.
-    let bin = Binary::start(
+    let mut bin = Binary::start(
         dir.path(),
         &[
             ("CW_LISTEN", "127.0.0.1:0"),
@@ -232,7 +232,10 @@ async fn a_full_disk_pauses_the_log_and_it_recovers_without_loss() {
     client
         .until(|f| f["type"] == "status" && f["sources"][0]["state"] == "ok")
         .await;
-    assert!(bin.child.id() > 0);
+    assert!(
+        bin.child.try_wait().unwrap().is_none(),
+        "the server survived the full disk"
+    );
 
     // Everything the log holds is whole: seqs 1..N, each comment once.
     let mut all = bin.connect(Some(0)).await;
