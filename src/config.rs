@@ -629,12 +629,24 @@ pub fn parse_schedule(value: &str) -> Result<Schedule, ConfigError> {
     if fields != 6 {
         return Err(ConfigError::invalid("CW_POLL", value, SCHEDULE_HELP));
     }
-    croner::parser::CronParser::builder()
+    let cron = croner::parser::CronParser::builder()
         .seconds(croner::parser::Seconds::Required)
         .dom_and_dow(true)
         .build()
         .parse(trimmed)
         .map_err(|e| ConfigError::invalid("CW_POLL", value, format!("{e}; {SCHEDULE_HELP}")))?;
+    // A valid expression can still name no moment (30 February): it would
+    // poll once at start and never again.
+    if cron
+        .find_next_occurrence(&chrono::Utc::now(), false)
+        .is_err()
+    {
+        return Err(ConfigError::invalid(
+            "CW_POLL",
+            value,
+            "this cron expression never fires (no such date)",
+        ));
+    }
     Ok(Schedule::Cron(trimmed.to_owned()))
 }
 
@@ -751,6 +763,15 @@ mod tests {
 
     fn error_line(env: &[(&str, &str)]) -> String {
         parse(env, &[]).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn a_cron_that_never_fires_is_refused() {
+        let line = error_line(&[("CW_POLL", "0 0 0 30 2 *")]);
+        assert!(
+            line.starts_with("CW_POLL=") && line.contains("never fires"),
+            "{line}"
+        );
     }
 
     #[test]
