@@ -17,7 +17,7 @@ use crate::hub::Hub;
 use crate::poller::{Pipeline, Poller, QuotaBook, SourceTask};
 use crate::source::Source;
 use crate::store::{CommentLog, LogError};
-use crate::web::{self, AppState, Auth, Cockpit, Limits};
+use crate::web::{self, AppState, Auth, Cockpit, Exports, Hosts, Limits};
 
 /// Why the program could not start. Each names the setting to fix.
 #[derive(Debug, thiserror::Error)]
@@ -81,6 +81,12 @@ impl App {
                 addr.port()
             ));
         }
+        if addr.ip().is_unspecified() && self.config.access.allowed_hosts.is_empty() {
+            out.push(format!(
+                "listening on {addr}: other machines reach it by a name or address it does not know yet, and get 421. Add it to CW_ALLOWED_HOSTS (e.g. CW_ALLOWED_HOSTS=192.168.1.20:{})",
+                addr.port()
+            ));
+        }
         out
     }
 
@@ -92,6 +98,10 @@ impl App {
 
     /// The address actually bound (useful with port 0).
     pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr_of()
+    }
+
+    fn local_addr_of(&self) -> SocketAddr {
         self.listener
             .local_addr()
             .expect("a bound listener has an address")
@@ -180,6 +190,16 @@ impl App {
         // Featured comments follow their edits and deletions in the log.
         tokio::spawn(featured.clone().follow(self.log.clone(), cancel.clone()));
         let log = self.log.clone();
+        let auth = Auth::new(
+            self.config.token.as_ref().map(|t| t.expose().to_owned()),
+            self.log.clone(),
+        );
+        auth.forget_stale_sessions().await;
+        // Descriptors go to WebSockets (CW_MAX_CLIENTS at most) and HTTP
+        // connections; the caps, not the kernel, decide who is refused.
+        let open_files = web::serve::raise_open_file_limit();
+        let limits = web::serve::ServeLimits::for_open_files(open_files, self.config.max_clients);
+        let hosts = Hosts::new(self.local_addr_of(), &self.config.access);
         let state = AppState {
             metrics: pipeline.metrics.clone(),
             limits: Limits {
@@ -187,21 +207,20 @@ impl App {
             },
             log: self.log,
             hub,
-            auth: Auth::new(self.config.token.as_ref().map(|t| t.expose().to_owned())),
+            auth,
             shutdown: cancel.clone(),
             featured,
             cockpit: Cockpit::from_config(&self.config),
+            hosts,
+            exports: Exports::default(),
         };
-        // Connect info gives the sign-in rate limiter each client's address.
-        let app = web::router(state).into_make_service_with_connect_info::<SocketAddr>();
-        let served = axum::serve(self.listener, app)
-            .with_graceful_shutdown(async move {
-                shutdown.await;
-                info!("shutting down");
-                // WebSocket tasks are detached from the server; tell them.
-                cancel.cancel();
-            })
-            .await;
+        let served = web::serve::serve(self.listener, web::router(state), limits, async move {
+            shutdown.await;
+            info!("shutting down");
+            // WebSocket tasks are detached from the server; tell them.
+            cancel.cancel();
+        })
+        .await;
         poller.shutdown().await;
         pipeline.flush().await;
         upkeep.shutdown().await;

@@ -17,6 +17,9 @@ use std::time::Duration;
 
 use clap::{CommandFactory, FromArgMatches, Parser};
 
+mod access;
+pub use access::{AccessSettings, HostName};
+
 use crate::source::SourceSpec;
 use crate::source::bilibili::BilibiliSettings;
 use crate::source::generic::GenericSettings;
@@ -152,6 +155,17 @@ struct Cli {
     /// digits, - or _). Unset: a key derived from CW_TOKEN.
     #[arg(long, env = "CW_OVERLAY_KEY", hide_env_values = true)]
     overlay_key: Option<String>,
+
+    /// Extra Host names the server answers to, comma-separated (a reverse
+    /// proxy's public name, a LAN name; NAME or NAME:PORT). The listen
+    /// address, 127.0.0.1, localhost and [::1] on its port always work.
+    #[arg(long, env = "CW_ALLOWED_HOSTS")]
+    allowed_hosts: Option<String>,
+
+    /// Reverse proxies (IP addresses, comma-separated) whose X-Forwarded-For
+    /// and X-Forwarded-Proto headers are believed.
+    #[arg(long, env = "CW_TRUSTED_PROXIES")]
+    trusted_proxies: Option<String>,
 }
 
 /// The validated settings.
@@ -188,6 +202,8 @@ pub struct Config {
     pub featured_max: usize,
     /// `CW_OVERLAY_KEY`: the overlay's own read-only key, if given.
     pub overlay_key: Option<Secret>,
+    /// `CW_ALLOWED_HOSTS` and `CW_TRUSTED_PROXIES`.
+    pub access: AccessSettings,
 }
 
 /// A value that must never reach a log line: `Debug` prints `(hidden)`.
@@ -483,6 +499,7 @@ impl Config {
                 ));
             }
         };
+        let access = access::parse(cli.allowed_hosts.as_deref(), cli.trusted_proxies.as_deref())?;
         let mut generic = Vec::new();
         for spec in &sources {
             if let SourceSpec::Generic(name) = spec {
@@ -520,6 +537,7 @@ impl Config {
             block,
             featured_max,
             overlay_key,
+            access,
         })
     }
 

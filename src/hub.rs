@@ -128,6 +128,18 @@ impl Hub {
         ClientGuard(self.clone())
     }
 
+    /// Counts a new client only if fewer than `limit` are connected, in one
+    /// atomic step, so simultaneous handshakes cannot overshoot the limit.
+    pub fn try_admit(&self, limit: usize) -> Option<ClientGuard> {
+        self.inner
+            .clients
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < limit).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| ClientGuard(self.clone()))
+    }
+
     pub fn clients(&self) -> usize {
         self.inner.clients.load(Ordering::Relaxed)
     }

@@ -164,6 +164,9 @@ macro_rules! each {
     };
 }
 
+/// Sign-in sessions (`web::auth` decides what they mean).
+mod sessions;
+
 impl CommentLog {
     /// Opens the log `target` names: the SQLite file (created if needed), or
     /// the PostgreSQL database (migrated to this build's schema).

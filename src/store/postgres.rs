@@ -46,7 +46,7 @@ use crate::comment::{Amount, Author, Comment, rfc3339};
 const SCHEMA: &str = include_str!("postgres.sql");
 /// Bumped whenever `postgres.sql` changes in a way old databases need
 /// migrating for.
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 /// The advisory lock every write to the feed holds until it commits.
 const FEED_LOCK: i64 = 0x636f_6d6d_656e_7401;
 /// The advisory lock that lets one instance at a time migrate the schema.
@@ -247,7 +247,7 @@ impl PgLog {
         &self.log_id
     }
 
-    async fn client(&self) -> Result<deadpool_postgres::Object, LogError> {
+    pub(super) async fn client(&self) -> Result<deadpool_postgres::Object, LogError> {
         self.pool.get().await.map_err(|e| match e {
             deadpool_postgres::PoolError::Backend(e) => LogError::Postgres(e),
             other => LogError::Connect(other.to_string()),

@@ -102,3 +102,12 @@ CREATE TABLE IF NOT EXISTS source_status (
     status      TEXT NOT NULL,
     reported_at TIMESTAMPTZ NOT NULL
 );
+
+-- Sign-in sessions (version 2), shared by every instance: the SHA-256 of
+-- each session id (the cookie holds the id; the log never does), a tag of
+-- the token it was opened with, and when it expires (unix seconds).
+CREATE TABLE IF NOT EXISTS sessions (
+    id_hash    TEXT COLLATE "C" PRIMARY KEY,
+    token_tag  TEXT NOT NULL,
+    expires_at BIGINT NOT NULL
+);

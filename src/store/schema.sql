@@ -112,3 +112,12 @@ CREATE INDEX IF NOT EXISTS comments_paid ON comments (seq) WHERE amount_display 
 
 -- The comments that were put on stream, for the log's `featured` filter.
 CREATE INDEX IF NOT EXISTS comments_featured ON comments (seq) WHERE featured_at IS NOT NULL;
+
+-- Sign-in sessions (version 5): the SHA-256 of each session id (the cookie
+-- holds the id; the log never does), a tag of the token it was opened with
+-- (sessions of another token are void), and when it expires (unix seconds).
+CREATE TABLE IF NOT EXISTS sessions (
+    id_hash    TEXT PRIMARY KEY,
+    token_tag  TEXT NOT NULL,
+    expires_at INTEGER NOT NULL
+);

@@ -16,7 +16,7 @@ use crate::comment::{Amount, Author, Comment, rfc3339};
 
 const SCHEMA: &str = include_str!("schema.sql");
 /// Bumped whenever `schema.sql` changes in a way old files need migrating for.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 /// A cheap, cloneable handle on the log.
 #[derive(Clone)]

@@ -134,37 +134,75 @@ async fn stats(
 async fn csv(
     State(log): State<CommentLog>,
     State(cockpit): State<Cockpit>,
+    State(exports): State<Exports>,
     Query(pairs): Query<Vec<(String, String)>>,
 ) -> Result<Response, ApiError> {
     let params = params(&pairs, &cockpit)?;
     let format = Format::Csv { bom: params.bom };
-    stream(log, params, format).await
+    stream(log, exports, params, format).await
 }
 
 /// `GET /api/comments.jsonl`: the selection as JSON Lines.
 async fn jsonl(
     State(log): State<CommentLog>,
     State(cockpit): State<Cockpit>,
+    State(exports): State<Exports>,
     Query(pairs): Query<Vec<(String, String)>>,
 ) -> Result<Response, ApiError> {
     let params = params(&pairs, &cockpit)?;
-    stream(log, params, Format::Jsonl).await
+    stream(log, exports, params, Format::Jsonl).await
+}
+
+/// Exports that may run at once; more get `503` with `Retry-After`. Each
+/// holds a reader on the log and a thread of the blocking pool, which the
+/// poller and the API need too.
+const MAX_EXPORTS: usize = 4;
+/// How long an export waits for its client to read before giving up.
+const READ_STALL: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// The slots for exports running at once.
+#[derive(Clone)]
+pub struct Exports(std::sync::Arc<tokio::sync::Semaphore>);
+
+impl Default for Exports {
+    fn default() -> Exports {
+        Exports(std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_EXPORTS)))
+    }
 }
 
 /// Streams an export. A blocking task reads the log batch by batch and sends
 /// each formatted chunk through a small channel; the channel fills when the
 /// client reads slowly, and that blocks the reader, so memory holds a few
-/// chunks whatever the row count. When the client goes away the channel
-/// closes and the reader stops at its next chunk.
-async fn stream(log: CommentLog, params: Params, format: Format) -> Result<Response, ApiError> {
+/// chunks whatever the row count. When the client goes away, or reads
+/// nothing for [`READ_STALL`], the reader stops at its next chunk and frees
+/// its thread and slot.
+async fn stream(
+    log: CommentLog,
+    exports: Exports,
+    params: Params,
+    format: Format,
+) -> Result<Response, ApiError> {
+    let Ok(slot) = exports.0.clone().try_acquire_owned() else {
+        return Ok((
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::RETRY_AFTER, "5")],
+            Json(serde_json::json!({
+                "error": format!("{MAX_EXPORTS} exports are running already; try again in a few seconds")
+            })),
+        )
+            .into_response());
+    };
     if params.selection.uses_index() {
         log.index_pending().await?;
     }
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
+    let runtime = tokio::runtime::Handle::current();
     tokio::task::spawn_blocking(move || {
+        let _slot = slot;
         let mut out = ChannelWriter {
             tx: tx.clone(),
             buf: Vec::with_capacity(CHUNK),
+            runtime,
         };
         let result = log
             .reader()
@@ -182,8 +220,8 @@ async fn stream(log: CommentLog, params: Params, format: Format) -> Result<Respo
             });
         match result {
             Ok(rows) => debug!(export.rows = rows, "export finished"),
-            // The client went away: nothing to tell anyone.
-            Err(ExportError::Write(_)) => debug!("export stopped: the client went away"),
+            // The client went away, or stopped reading: nothing to tell it.
+            Err(ExportError::Write(e)) => debug!(error = %e, "export stopped"),
             Err(ExportError::Log(e)) => {
                 error!(error = %e, "an export failed while reading the comment log");
                 // Fails the body, so the client sees a broken download
@@ -221,6 +259,7 @@ const CHUNK: usize = 64 * 1024;
 struct ChannelWriter {
     tx: tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>,
     buf: Vec<u8>,
+    runtime: tokio::runtime::Handle,
 }
 
 impl ChannelWriter {
@@ -229,9 +268,19 @@ impl ChannelWriter {
             return Ok(());
         }
         let chunk = std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK));
-        self.tx
-            .blocking_send(Ok(Bytes::from(chunk)))
-            .map_err(|_| std::io::Error::from(std::io::ErrorKind::BrokenPipe))
+        // On the blocking pool, so waiting here blocks only this export.
+        match self
+            .runtime
+            .block_on(self.tx.send_timeout(Ok(Bytes::from(chunk)), READ_STALL))
+        {
+            Ok(()) => Ok(()),
+            Err(tokio::sync::mpsc::error::SendTimeoutError::Timeout(_)) => Err(
+                std::io::Error::new(std::io::ErrorKind::TimedOut, "the client stopped reading"),
+            ),
+            Err(tokio::sync::mpsc::error::SendTimeoutError::Closed(_)) => {
+                Err(std::io::Error::from(std::io::ErrorKind::BrokenPipe))
+            }
+        }
     }
 }
 

@@ -1,56 +1,114 @@
-//! `CW_TOKEN`: when set, every page, API route and the WebSocket need it.
+//! `CW_TOKEN`: when set, every page, API route and WebSocket needs it.
 //!
-//! People sign in once through a form at `/login`, which trades the token for
-//! an `HttpOnly; SameSite=Strict` session cookie. The cookie holds an HMAC of
-//! the token, not the token: it survives restarts, dies when the token
-//! changes, and the token itself never sits in a URL, the history, a log
-//! line or a cookie jar. Tools send `Authorization: Bearer <token>` instead.
-//! Every comparison is constant-time, and wrong guesses are rate-limited per
-//! client address. `/healthz`, `/login` and the static assets stay open.
+//! People sign in once through the form at `/login`, which trades the token
+//! for a **session**: a random 256-bit id in an `HttpOnly; SameSite=Strict`
+//! cookie (`Secure` behind an https proxy), kept server-side in the log (as
+//! a hash) so that a restart keeps the streamer signed in and instances
+//! sharing a log share it. A session lasts 30 days from its last use,
+//! ends at sign-out, and every session ends when the token changes. Tools
+//! send `Authorization: Bearer <token>` instead.
+//!
+//! Every credential — the sign-in form, a bearer token on any route, the
+//! overlay key, a session cookie — goes through [`Auth::check`]: a correct
+//! one always gets in (compared in constant time, before any lock-out), a
+//! wrong one feeds the one [`Limiter`], which answers `429` once an address
+//! has guessed too often. `/healthz` (status only), `/login` and the static
+//! assets stay open. It decides who gets in; what they may do is the
+//! handlers' business.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use askama::Template;
 use axum::Form;
-use axum::extract::{ConnectInfo, Query, Request, State};
+use axum::extract::{FromRequest, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use hmac::{Hmac, Mac};
 use serde::Deserialize;
-use sha2::Sha256;
-use tracing::{error, warn};
+use sha2::{Digest, Sha256};
+use tracing::{error, info, warn};
+
+use super::AppState;
+use super::hosts::Hosts;
+use super::limiter::Limiter;
+use crate::store::CommentLog;
 
 const COOKIE: &str = "cw_session";
-/// Wrong guesses allowed per client address and window.
-const MAX_FAILURES: u32 = 5;
-const WINDOW: Duration = Duration::from_secs(60);
+/// How long a session lasts after its last use.
+const SESSION_LIFE: i64 = 30 * 24 * 3600;
+/// A session's expiry moves forward at most this often.
+const SLIDE_EVERY: i64 = 3600;
+/// How long a checked session is believed without asking the log again
+/// (what another instance's sign-out may take to reach this one).
+const CACHE_FOR: Duration = Duration::from_secs(5);
+/// How long a refused guess from a locked-out address waits for its answer:
+/// a guesser on one connection gets a few tries a second, not thousands.
+const TARPIT: Duration = Duration::from_millis(250);
 
-/// The configured token, if any, and the state of its rate limiter.
+/// Who is asking, as the connection and a trusted proxy say.
+#[derive(Debug, Clone, Copy)]
+pub struct Caller {
+    pub ip: IpAddr,
+    pub https: bool,
+}
+
+impl Caller {
+    pub fn of(hosts: &Hosts, req: &Request) -> Caller {
+        let peer = super::serve::peer(req.extensions());
+        Caller {
+            ip: hosts.client_ip(peer, req.headers()),
+            https: hosts.https(peer, req.headers()),
+        }
+    }
+}
+
+/// What a credential check found.
+#[derive(Debug)]
+pub enum Verdict {
+    /// In; `Some(cookie)` when the session's expiry moved and the browser's
+    /// cookie should follow.
+    Admitted(Option<HeaderValue>),
+    /// No credential at all.
+    Anonymous,
+    /// A wrong credential.
+    Refused,
+    /// A wrong credential from an address that has guessed too often:
+    /// answer `429` with `Retry-After` of this many seconds.
+    Locked(u64),
+}
+
+/// The configured token, if any, with its sessions and rate limiter.
 #[derive(Clone, Default)]
 pub struct Auth(Option<Arc<Inner>>);
 
 struct Inner {
     token: String,
-    /// The cookie value a signed-in browser holds.
-    session: String,
-    failures: Mutex<HashMap<IpAddr, (u32, Instant)>>,
+    /// Names the token in the log without revealing it: sessions opened
+    /// with another token are void.
+    token_tag: String,
+    log: CommentLog,
+    limiter: Limiter,
+    /// Session hashes recently found valid, with their expiry.
+    cache: Mutex<HashMap<String, (i64, Instant)>>,
 }
 
 impl Auth {
-    pub fn new(token: Option<String>) -> Auth {
+    pub fn new(token: Option<String>, log: CommentLog) -> Auth {
         Auth(token.map(|token| {
             let mut mac =
                 Hmac::<Sha256>::new_from_slice(token.as_bytes()).expect("HMAC takes any key");
-            mac.update(b"commentwatch session v1");
-            let session = hex(&mac.finalize().into_bytes());
+            mac.update(b"commentwatch session token tag v2");
+            let token_tag = hex(&mac.finalize().into_bytes()[..16]);
             Arc::new(Inner {
                 token,
-                session,
-                failures: Mutex::new(HashMap::new()),
+                token_tag,
+                log,
+                limiter: Limiter::default(),
+                cache: Mutex::new(HashMap::new()),
             })
         }))
     }
@@ -60,96 +118,202 @@ impl Auth {
         self.0.is_some()
     }
 
-    /// Whether the request carries the session cookie or the bearer token.
-    pub fn admits(&self, headers: &HeaderMap) -> bool {
-        let Some(inner) = &self.0 else {
-            return true;
-        };
-        let by_cookie = cookie(headers, COOKIE)
-            .is_some_and(|c| constant_time_eq(c.as_bytes(), inner.session.as_bytes()));
-        let by_bearer =
-            bearer(headers).is_some_and(|t| constant_time_eq(t.as_bytes(), inner.token.as_bytes()));
-        by_cookie || by_bearer
-    }
-
-    /// Seconds left in a lockout for `ip`, if it has guessed wrong too often.
-    fn locked_out(&self, ip: IpAddr) -> Option<u64> {
-        let inner = self.0.as_ref()?;
-        let failures = inner.failures.lock().unwrap_or_else(|p| p.into_inner());
-        let (count, since) = failures.get(&ip)?;
-        let left = WINDOW.checked_sub(since.elapsed())?;
-        (*count >= MAX_FAILURES).then_some(left.as_secs().max(1))
-    }
-
-    fn record_failure(&self, ip: IpAddr) {
+    /// At start: forgets expired sessions and those of an earlier token.
+    pub async fn forget_stale_sessions(&self) {
         let Some(inner) = &self.0 else { return };
-        let mut failures = inner.failures.lock().unwrap_or_else(|p| p.into_inner());
-        if failures.len() > 10_000 {
-            failures.retain(|_, (_, since)| since.elapsed() < WINDOW);
-        }
-        let entry = failures.entry(ip).or_insert((0, Instant::now()));
-        if entry.1.elapsed() >= WINDOW {
-            *entry = (0, Instant::now());
-        }
-        entry.0 += 1;
-        if entry.0 == MAX_FAILURES {
-            warn!(client.ip = %ip, "too many wrong tokens; refusing this client for a minute");
+        match inner.log.prune_sessions(inner.token_tag.clone(), now()).await {
+            Ok(0) => {}
+            Ok(n) => info!(sessions = n, "ended {n} expired or earlier-token sessions"),
+            Err(e) => warn!(error = %e, "could not prune old sign-in sessions"),
         }
     }
 
-    fn check_token(&self, given: &str) -> bool {
-        self.0
-            .as_ref()
-            .is_some_and(|inner| constant_time_eq(given.as_bytes(), inner.token.as_bytes()))
+    /// The one credential check. `key` is an extra credential the route
+    /// accepts (the overlay key: what was given, what is expected).
+    pub async fn check(
+        &self,
+        headers: &HeaderMap,
+        caller: Caller,
+        key: Option<(&str, &str)>,
+    ) -> Verdict {
+        let Some(inner) = &self.0 else {
+            return Verdict::Admitted(None);
+        };
+        let bearer = bearer(headers);
+        let session = cookie(headers, COOKIE);
+        // Correct credentials first, so a lock-out never keeps them out.
+        let right_key = key.is_some_and(|(given, expected)| eq(given, expected));
+        let right_bearer = bearer.as_deref().is_some_and(|t| eq(t, &inner.token));
+        if right_key || right_bearer {
+            return Verdict::Admitted(None);
+        }
+        if let Some(id) = &session
+            && let Some(refresh) = self.session(id, caller.https).await
+        {
+            return Verdict::Admitted(refresh);
+        }
+        if bearer.is_none() && session.is_none() && key.is_none() {
+            return Verdict::Anonymous;
+        }
+        self.wrong(caller.ip).await
     }
-}
 
-/// The client's address, when the server was started with connect info.
-fn client_ip(req_extensions: &axum::http::Extensions) -> IpAddr {
-    req_extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip())
-        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
+    /// Records a wrong credential and says how to answer it.
+    async fn wrong(&self, ip: IpAddr) -> Verdict {
+        let Some(inner) = &self.0 else {
+            return Verdict::Refused;
+        };
+        if let Some(secs) = inner.limiter.locked(ip) {
+            tokio::time::sleep(TARPIT).await;
+            return Verdict::Locked(secs);
+        }
+        inner.limiter.failed(ip);
+        Verdict::Refused
+    }
+
+    /// Whether the session `id` is open; `Some(Some(cookie))` when its
+    /// expiry moved.
+    async fn session(&self, id: &str, https: bool) -> Option<Option<HeaderValue>> {
+        let inner = self.0.as_ref()?;
+        if id.len() != 64 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        let hash = hash_id(id);
+        let now = now();
+        let cached = {
+            let cache = inner.cache.lock().unwrap_or_else(|p| p.into_inner());
+            cache
+                .get(&hash)
+                .filter(|(expires, at)| *expires > now && at.elapsed() < CACHE_FOR)
+                .map(|(expires, _)| *expires)
+        };
+        let expires = match cached {
+            Some(e) => e,
+            None => {
+                let found = inner
+                    .log
+                    .session_expiry(hash.clone(), inner.token_tag.clone(), now)
+                    .await;
+                let expires = match found {
+                    Ok(Some(e)) => e,
+                    Ok(None) => return None,
+                    Err(e) => {
+                        error!(error = %e, "sign-in sessions: the comment log does not answer");
+                        return None;
+                    }
+                };
+                let mut cache = inner.cache.lock().unwrap_or_else(|p| p.into_inner());
+                if cache.len() > 10_000 {
+                    cache.clear();
+                }
+                cache.insert(hash.clone(), (expires, Instant::now()));
+                expires
+            }
+        };
+        if expires - now > SESSION_LIFE - SLIDE_EVERY {
+            return Some(None);
+        }
+        let later = now + SESSION_LIFE;
+        if let Err(e) = inner.log.extend_session(hash.clone(), later).await {
+            warn!(error = %e, "could not extend a sign-in session");
+            return Some(None);
+        }
+        inner
+            .cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(hash, (later, Instant::now()));
+        Some(Some(session_cookie(id, https)))
+    }
+
+    /// Opens a session; returns its cookie.
+    async fn open_session(&self, https: bool) -> Option<HeaderValue> {
+        let inner = self.0.as_ref()?;
+        let id = hex(&rand::random::<[u8; 32]>());
+        let result = inner
+            .log
+            .create_session(hash_id(&id), inner.token_tag.clone(), now() + SESSION_LIFE)
+            .await;
+        match result {
+            Ok(()) => Some(session_cookie(&id, https)),
+            Err(e) => {
+                error!(error = %e, "could not store a sign-in session");
+                None
+            }
+        }
+    }
+
+    /// Ends the session the request carries, if any.
+    async fn end_session(&self, headers: &HeaderMap) {
+        let (Some(inner), Some(id)) = (&self.0, cookie(headers, COOKIE)) else {
+            return;
+        };
+        let hash = hash_id(&id);
+        inner
+            .cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&hash);
+        if let Err(e) = inner.log.end_session(hash).await {
+            error!(error = %e, "could not end a sign-in session");
+        }
+    }
+
+    fn token_is(&self, given: &str) -> bool {
+        self.0.as_ref().is_some_and(|inner| eq(given, &inner.token))
+    }
 }
 
 /// Middleware: lets a request through only when it is signed in.
-pub async fn require_token(State(auth): State<Auth>, req: Request, next: Next) -> Response {
-    if auth.admits(req.headers()) {
-        return next.run(req).await;
+pub async fn require_token(
+    State(state): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let (auth, hosts) = (&state.auth, &state.hosts);
+    let caller = Caller::of(hosts, &req);
+    match auth.check(req.headers(), caller, None).await {
+        Verdict::Admitted(refresh) => {
+            let mut resp = next.run(req).await;
+            if let Some(cookie) = refresh {
+                resp.headers_mut().append(header::SET_COOKIE, cookie);
+            }
+            resp
+        }
+        Verdict::Locked(secs) => too_many(secs),
+        verdict => {
+            let wants_page = req.method() == Method::GET
+                && !req.headers().contains_key(header::UPGRADE)
+                && !req.uri().path().starts_with("/api/")
+                && req
+                    .headers()
+                    .get(header::ACCEPT)
+                    .and_then(|a| a.to_str().ok())
+                    .is_some_and(|a| a.contains("text/html"));
+            if !wants_page {
+                return unauthorized();
+            }
+            let next = req
+                .uri()
+                .path_and_query()
+                .map(|p| p.as_str())
+                .unwrap_or("/");
+            let target = format!(
+                "/login?next={}",
+                percent_encoding::utf8_percent_encode(next, percent_encoding::NON_ALPHANUMERIC)
+            );
+            let mut resp = Redirect::to(&target).into_response();
+            if matches!(verdict, Verdict::Refused) {
+                // A cookie of an ended session: forget it.
+                resp.headers_mut()
+                    .insert(header::SET_COOKIE, clear_cookie());
+            }
+            resp
+        }
     }
-    let ip = client_ip(req.extensions());
-    if let Some(secs) = auth.locked_out(ip) {
-        return too_many(secs);
-    }
-    if bearer(req.headers()).is_some() {
-        // A wrong bearer token is a guess like a wrong password.
-        auth.record_failure(ip);
-        return unauthorized();
-    }
-    let wants_page = req.method() == Method::GET
-        && !req.headers().contains_key(header::UPGRADE)
-        && !req.uri().path().starts_with("/api/")
-        && req
-            .headers()
-            .get(header::ACCEPT)
-            .and_then(|a| a.to_str().ok())
-            .is_some_and(|a| a.contains("text/html"));
-    if wants_page {
-        let next = req
-            .uri()
-            .path_and_query()
-            .map(|p| p.as_str())
-            .unwrap_or("/");
-        let target = format!(
-            "/login?next={}",
-            percent_encoding::utf8_percent_encode(next, percent_encoding::NON_ALPHANUMERIC)
-        );
-        return Redirect::to(&target).into_response();
-    }
-    unauthorized()
 }
 
-fn unauthorized() -> Response {
+pub fn unauthorized() -> Response {
     (
         StatusCode::UNAUTHORIZED,
         [(header::WWW_AUTHENTICATE, "Bearer")],
@@ -158,11 +322,11 @@ fn unauthorized() -> Response {
         .into_response()
 }
 
-fn too_many(secs: u64) -> Response {
+pub fn too_many(secs: u64) -> Response {
     (
         StatusCode::TOO_MANY_REQUESTS,
         [(header::RETRY_AFTER, secs.to_string())],
-        format!("Too many wrong tokens from this address; try again in {secs} s.\n"),
+        format!("Too many wrong credentials from this address; try again in {secs} s.\n"),
     )
         .into_response()
 }
@@ -173,6 +337,10 @@ struct LoginPage<'a> {
     next: &'a str,
     error: Option<&'a str>,
 }
+
+#[derive(Template)]
+#[template(path = "logout.html")]
+struct LogoutPage;
 
 #[derive(Deserialize)]
 pub struct LoginQuery {
@@ -190,83 +358,117 @@ pub struct LoginForm {
 /// `GET /login`: the sign-in form (or straight on, if no token is set or the
 /// browser is signed in already).
 pub async fn login_page(
-    State(auth): State<Auth>,
-    headers: HeaderMap,
+    State(state): State<AppState>,
     Query(q): Query<LoginQuery>,
+    req: Request,
 ) -> Response {
+    let (auth, hosts) = (&state.auth, &state.hosts);
     let next = local_path(&q.next);
-    if !auth.enabled() || auth.admits(&headers) {
+    let https = Caller::of(hosts, &req).https;
+    let signed_in = match cookie(req.headers(), COOKIE) {
+        Some(id) => auth.session(&id, https).await.is_some(),
+        None => false,
+    };
+    if !auth.enabled() || signed_in {
         return Redirect::to(next).into_response();
     }
     render_login(StatusCode::OK, next, None)
 }
 
-/// `POST /login`: checks the token and sets the session cookie.
-pub async fn login(
-    State(auth): State<Auth>,
-    headers: HeaderMap,
-    req_ext: axum::http::Extensions,
-    Form(form): Form<LoginForm>,
-) -> Response {
-    let next = local_path(&form.next);
-    let Some(inner) = &auth.0 else {
-        return Redirect::to(next).into_response();
+/// `POST /login`: checks the token and opens a session.
+pub async fn login(State(state): State<AppState>, req: Request) -> Response {
+    let (auth, hosts) = (&state.auth, &state.hosts);
+    let caller = Caller::of(hosts, &req);
+    let same_site = hosts.same_site(req.headers());
+    let Ok(Form(form)) = Form::<LoginForm>::from_request(req, &()).await else {
+        return render_login(StatusCode::BAD_REQUEST, "/", Some("The sign-in form was incomplete."));
     };
-    if !same_origin(&headers) {
-        return (StatusCode::FORBIDDEN, "cross-site sign-in refused\n").into_response();
+    let next = local_path(&form.next);
+    if !auth.enabled() {
+        return Redirect::to(next).into_response();
     }
-    let ip = client_ip(&req_ext);
-    if let Some(secs) = auth.locked_out(ip) {
-        return too_many(secs);
-    }
-    if !auth.check_token(form.token.trim()) {
-        auth.record_failure(ip);
+    if !same_site {
         return render_login(
-            StatusCode::UNAUTHORIZED,
+            StatusCode::FORBIDDEN,
             next,
-            Some("That is not the token this commentwatch was started with."),
+            Some("This sign-in came from another site and was refused. Sign in on this page."),
         );
     }
-    let cookie = format!(
-        "{COOKIE}={}; HttpOnly; SameSite=Strict; Path=/",
-        inner.session
-    );
+    if !auth.token_is(form.token.trim()) {
+        return match auth.wrong(caller.ip).await {
+            Verdict::Locked(secs) => {
+                let mut resp = render_login(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    next,
+                    Some("Too many wrong tokens from this address. Wait a minute, then try again."),
+                );
+                resp.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+                resp
+            }
+            _ => render_login(
+                StatusCode::UNAUTHORIZED,
+                next,
+                Some("That is not the token this commentwatch was started with."),
+            ),
+        };
+    }
+    let Some(cookie) = auth.open_session(caller.https).await else {
+        return render_login(
+            StatusCode::SERVICE_UNAVAILABLE,
+            next,
+            Some("The comment log does not answer, so no session could be opened. Try again."),
+        );
+    };
     let mut resp = Redirect::to(next).into_response();
-    resp.headers_mut().insert(
-        header::SET_COOKIE,
-        HeaderValue::from_str(&cookie).expect("a hex cookie is a valid header"),
-    );
+    resp.headers_mut().insert(header::SET_COOKIE, cookie);
     resp
 }
 
-/// `POST /logout`: forgets the session cookie. Another site may not sign
-/// the streamer out.
-pub async fn logout(headers: HeaderMap) -> Response {
-    if !same_origin(&headers) {
+/// `GET /logout`: a page with the sign-out button (signing out changes
+/// state, so it takes a POST from this site).
+pub async fn logout_page() -> Response {
+    render(StatusCode::OK, &LogoutPage)
+}
+
+/// `POST /logout`: ends the session on the server and forgets the cookie.
+/// Another site may not sign the streamer out.
+pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let (auth, hosts) = (&state.auth, &state.hosts);
+    if !hosts.same_site(&headers) {
         return (StatusCode::FORBIDDEN, "cross-site sign-out refused\n").into_response();
     }
+    auth.end_session(&headers).await;
     let mut resp = Redirect::to("/login").into_response();
-    resp.headers_mut().insert(
-        header::SET_COOKIE,
-        HeaderValue::from_static("cw_session=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0"),
-    );
+    resp.headers_mut().insert(header::SET_COOKIE, clear_cookie());
     resp
 }
 
 fn render_login(status: StatusCode, next: &str, error: Option<&str>) -> Response {
-    match (LoginPage { next, error }).render() {
-        Ok(html) => (
-            status,
-            // The form page must not be cached with a typed token in it.
-            [(header::CACHE_CONTROL, "no-store")],
-            Html(html),
-        )
-            .into_response(),
+    render(status, &LoginPage { next, error })
+}
+
+fn render(status: StatusCode, page: &impl Template) -> Response {
+    match page.render() {
+        // A sign-in page must not be cached with a typed token in it.
+        Ok(html) => (status, [(header::CACHE_CONTROL, "no-store")], Html(html)).into_response(),
         Err(e) => {
-            error!(error = %e, "the login page failed to render");
+            error!(error = %e, "the sign-in page failed to render");
             (StatusCode::INTERNAL_SERVER_ERROR, "internal error\n").into_response()
         }
     }
+}
+
+fn session_cookie(id: &str, https: bool) -> HeaderValue {
+    let secure = if https { "; Secure" } else { "" };
+    HeaderValue::from_str(&format!(
+        "{COOKIE}={id}; HttpOnly; SameSite=Strict; Path=/; Max-Age={SESSION_LIFE}{secure}"
+    ))
+    .expect("a hex cookie is a valid header")
+}
+
+fn clear_cookie() -> HeaderValue {
+    HeaderValue::from_static("cw_session=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0")
 }
 
 /// A redirect target that stays on this site: a path, never `//host` or a
@@ -277,23 +479,6 @@ fn local_path(next: &str) -> &str {
         && !next.starts_with("/\\")
         && !next.chars().any(|c| c.is_control() || c == '\\');
     if ok { next } else { "/" }
-}
-
-/// Browsers send `Origin` on POST; it must name the host that served the form.
-pub fn same_origin(headers: &HeaderMap) -> bool {
-    let Some(origin) = headers.get(header::ORIGIN) else {
-        return true;
-    };
-    let (Ok(origin), Some(Ok(host))) = (
-        origin.to_str(),
-        headers.get(header::HOST).map(|h| h.to_str()),
-    ) else {
-        return false;
-    };
-    origin
-        .strip_prefix("http://")
-        .or_else(|| origin.strip_prefix("https://"))
-        .is_some_and(|o| o.eq_ignore_ascii_case(host))
 }
 
 fn bearer(headers: &HeaderMap) -> Option<String> {
@@ -308,8 +493,16 @@ fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == name)
+        .find(|(k, v)| *k == name && !v.is_empty())
         .map(|(_, v)| v.to_owned())
+}
+
+fn hash_id(id: &str) -> String {
+    hex(&Sha256::digest(id.as_bytes()))
+}
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -318,12 +511,14 @@ fn hex(bytes: &[u8]) -> String {
 
 /// Compares without returning early, so response time does not reveal how
 /// much of a guess was right.
-pub(super) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+fn eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
     if a.len() != b.len() {
         return false;
     }
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
+
 
 #[cfg(test)]
 mod tests {
@@ -343,25 +538,71 @@ mod tests {
         }
     }
 
-    #[test]
-    fn the_session_cookie_is_not_the_token() {
-        let auth = Auth::new(Some("correct-horse".into()));
-        let inner = auth.0.as_ref().unwrap();
-        assert_ne!(inner.session, inner.token);
-        assert_eq!(inner.session.len(), 64);
+    fn caller() -> Caller {
+        Caller {
+            ip: "192.0.2.7".parse().unwrap(),
+            https: false,
+        }
     }
 
-    #[test]
-    fn five_wrong_guesses_lock_a_client_out_for_a_minute() {
-        let auth = Auth::new(Some("correct-horse".into()));
-        let ip: IpAddr = "192.0.2.7".parse().unwrap();
-        for _ in 0..4 {
-            auth.record_failure(ip);
-            assert_eq!(auth.locked_out(ip), None);
+    fn with_bearer(token: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(header::AUTHORIZATION, format!("Bearer {token}").parse().unwrap());
+        h
+    }
+
+    #[tokio::test]
+    async fn the_right_token_gets_in_even_while_wrong_ones_are_locked_out() {
+        let auth = Auth::new(Some("correct-horse".into()), CommentLog::open_in_memory().unwrap());
+        let mut locked = false;
+        for _ in 0..20 {
+            locked |= matches!(
+                auth.check(&with_bearer("wrong"), caller(), None).await,
+                Verdict::Locked(_)
+            );
         }
-        auth.record_failure(ip);
-        assert!(auth.locked_out(ip).is_some_and(|s| s <= 60));
-        let other: IpAddr = "192.0.2.8".parse().unwrap();
-        assert_eq!(auth.locked_out(other), None);
+        assert!(locked, "twenty wrong guesses end in a lock-out");
+        assert!(matches!(
+            auth.check(&with_bearer("correct-horse"), caller(), None).await,
+            Verdict::Admitted(_)
+        ));
+        assert!(matches!(
+            auth.check(&HeaderMap::new(), caller(), None).await,
+            Verdict::Anonymous
+        ));
+    }
+
+    #[tokio::test]
+    async fn sessions_are_random_kept_as_hashes_and_end_at_sign_out() {
+        let log = CommentLog::open_in_memory().unwrap();
+        let auth = Auth::new(Some("correct-horse".into()), log.clone());
+        let a = auth.open_session(false).await.unwrap();
+        let b = auth.open_session(true).await.unwrap();
+        assert_ne!(a, b, "a fresh id at every sign-in");
+        assert!(b.to_str().unwrap().ends_with("; Secure"));
+        let pair = a.to_str().unwrap().split(';').next().unwrap().to_owned();
+        let mut headers = HeaderMap::new();
+        headers.insert(header::COOKIE, pair.parse().unwrap());
+        assert!(matches!(
+            auth.check(&headers, caller(), None).await,
+            Verdict::Admitted(_)
+        ));
+        auth.end_session(&headers).await;
+        assert!(matches!(
+            auth.check(&headers, caller(), None).await,
+            Verdict::Refused
+        ));
+        // Another token voids the sessions of this one.
+        let other = Auth::new(Some("another-token".into()), log);
+        let c = auth.open_session(false).await.unwrap();
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::COOKIE,
+            c.to_str().unwrap().split(';').next().unwrap().parse().unwrap(),
+        );
+        assert!(matches!(
+            other.check(&headers, caller(), None).await,
+            Verdict::Refused
+        ));
     }
 }

@@ -5,12 +5,10 @@
 
 use std::sync::Arc;
 
-use axum::http::HeaderMap;
 use hmac::{Hmac, Mac};
 use serde_json::json;
 use sha2::Sha256;
 
-use super::auth;
 use crate::config::Config;
 
 /// What the dashboard and the overlay take from the configuration.
@@ -82,24 +80,5 @@ impl Cockpit {
             "featured_max": featured_max,
         })
         .to_string()
-    }
-
-    /// Whether a request may see the overlay: no token set, the overlay
-    /// key, or a signed-in browser.
-    pub fn admits_overlay(
-        &self,
-        auth: &auth::Auth,
-        headers: &HeaderMap,
-        key: Option<&str>,
-    ) -> bool {
-        match (&self.0.overlay_key, key) {
-            (None, _) => true,
-            (Some(expected), Some(given))
-                if auth::constant_time_eq(expected.as_bytes(), given.as_bytes()) =>
-            {
-                true
-            }
-            _ => auth.admits(headers),
-        }
     }
 }

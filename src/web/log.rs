@@ -366,32 +366,40 @@ struct LogPage {
     stats_api_url: String,
     stats_page_url: String,
     stats: Option<StatsView>,
+    /// Shows *Sign out* (a token is set, so this browser signed in).
+    signed_in: bool,
 }
 
 /// `GET /log`.
 async fn page(
     State(log): State<CommentLog>,
     State(cockpit): State<super::Cockpit>,
+    State(auth): State<super::Auth>,
     Query(pairs): Query<Vec<(String, String)>>,
 ) -> Response {
+    let signed_in = auth.enabled();
+    let render = |status, page: &mut LogPage| {
+        page.signed_in = signed_in;
+        render(status, page)
+    };
     let params = match api::params(&pairs, &cockpit).and_then(|p| p.page_limit().map(|l| (p, l))) {
         Ok(ok) => ok,
         Err(e) => {
-            let page = empty_page(Form::from_pairs(&pairs), e.to_string(), &log).await;
-            return render(StatusCode::BAD_REQUEST, &page);
+            let mut page = empty_page(Form::from_pairs(&pairs), e.to_string(), &log).await;
+            return render(StatusCode::BAD_REQUEST, &mut page);
         }
     };
     match build(&log, params).await {
-        Ok(page) => render(StatusCode::OK, &page),
+        Ok(mut page) => render(StatusCode::OK, &mut page),
         Err(e) => {
             error!(error = %e, "the log page could not read the comment log");
-            let page = empty_page(
+            let mut page = empty_page(
                 Form::from_pairs(&pairs),
                 "The comment log could not be read; see the server's log.".into(),
                 &log,
             )
             .await;
-            render(StatusCode::INTERNAL_SERVER_ERROR, &page)
+            render(StatusCode::INTERNAL_SERVER_ERROR, &mut page)
         }
     }
 }
@@ -451,6 +459,7 @@ async fn build(
         stats_api_url: href("/api/stats", &selection_only),
         stats_page_url: href("/log", &stats_page),
         stats,
+        signed_in: false,
     })
 }
 
@@ -475,6 +484,7 @@ async fn empty_page(form: Form, error: String, log: &CommentLog) -> LogPage {
         stats_api_url: String::new(),
         stats_page_url: "/log?stats=1".into(),
         stats: None,
+        signed_in: false,
     }
 }
 

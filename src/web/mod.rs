@@ -5,22 +5,29 @@ mod api;
 mod assets;
 mod auth;
 mod cockpit;
+mod hosts;
+mod limiter;
 /// `/log`, the comment log review page, and its API and exports.
 mod log;
 mod overlay;
 mod pages;
+pub mod serve;
 mod ws;
 
 use axum::Router;
 use axum::extract::FromRef;
 use axum::http::{HeaderName, HeaderValue, header};
-use axum::routing::{any, get, post};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get};
 use tokio_util::sync::CancellationToken;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
+pub use api::Exports;
 pub use auth::Auth;
 pub use cockpit::Cockpit;
+pub use hosts::Hosts;
 
 use crate::featured::Featured;
 use crate::hub::Hub;
@@ -41,6 +48,10 @@ pub struct AppState {
     pub cockpit: Cockpit,
     pub metrics: Metrics,
     pub limits: Limits,
+    /// The `Host` names this server answers to, and trusted proxies.
+    pub hosts: Hosts,
+    /// The few exports allowed to run at once.
+    pub exports: Exports,
 }
 
 /// Caps that keep one busy or hostile client from hurting the rest.
@@ -72,8 +83,16 @@ pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; 
     connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; \
     form-action 'self'; frame-ancestors 'none'";
 
+/// Longest request target accepted (`414` beyond): no route needs more.
+const MAX_URI: usize = 8 * 1024;
+/// Largest request header section accepted (`431` beyond).
+const MAX_HEADERS: usize = 32 * 1024;
+
 /// Every route, with no server attached, so tests can drive it directly.
 pub fn router(state: AppState) -> Router {
+    let header = |name: HeaderName, value: &'static str| {
+        SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
+    };
     let protected = Router::new()
         .route("/", get(pages::dashboard))
         .route("/ws", any(ws::live))
@@ -81,12 +100,16 @@ pub fn router(state: AppState) -> Router {
         .merge(overlay::api())
         .merge(log::routes())
         .route_layer(axum::middleware::from_fn_with_state(
-            state.auth.clone(),
+            state.clone(),
             auth::require_token,
+        ))
+        // What needs the token is nobody else's to keep: not a shared
+        // cache's, not the browser's back-forward cache's.
+        .route_layer(header(header::CACHE_CONTROL, "no-store"))
+        .route_layer(SetResponseHeaderLayer::appending(
+            header::VARY,
+            HeaderValue::from_static("Cookie, Authorization"),
         ));
-    let header = |name: HeaderName, value: &'static str| {
-        SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
-    };
     // Chained layers wrap outward: the trace layer sees every request first,
     // and the headers are added to every response, errors included.
     Router::new()
@@ -95,19 +118,50 @@ pub fn router(state: AppState) -> Router {
         .merge(overlay::public())
         .route("/healthz", get(pages::healthz))
         .route("/login", get(auth::login_page).post(auth::login))
-        .route("/logout", post(auth::logout))
+        .route("/logout", get(auth::logout_page).post(auth::logout))
         .route("/assets/{name}", get(assets::serve))
-        .with_state(state)
+        .with_state(state.clone())
+        // Before any handler or token check: only this server's own names
+        // (DNS rebinding), and request heads of a sane size.
+        .layer(axum::middleware::from_fn_with_state(
+            state.hosts.clone(),
+            hosts::check_host,
+        ))
+        .layer(axum::middleware::from_fn(check_size))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_REQUEST_BODY))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            REQUEST_TIMEOUT,
+        ))
+        // Outside the rest, so every response carries them: errors, the
+        // `421` above and timeouts included.
         .layer(header(header::CONTENT_SECURITY_POLICY, CSP))
         .layer(header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .layer(header(header::REFERRER_POLICY, "no-referrer"))
         .layer(header(header::X_FRAME_OPTIONS, "DENY"))
-        .layer(axum::extract::DefaultBodyLimit::max(MAX_REQUEST_BODY))
-        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
-            axum::http::StatusCode::REQUEST_TIMEOUT,
-            REQUEST_TIMEOUT,
-        ))
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
+}
+
+/// Refuses request targets and header sections too large for any route,
+/// inside the router so that the refusal carries the security headers.
+async fn check_size(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let uri = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
+    if uri > MAX_URI {
+        return (StatusCode::URI_TOO_LONG, "request target too long\n").into_response();
+    }
+    let headers: usize = req
+        .headers()
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len() + 4)
+        .sum();
+    if headers > MAX_HEADERS {
+        return (
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "request headers too large\n",
+        )
+            .into_response();
+    }
+    next.run(req).await
 }
 
 /// The request span: method and route pattern only. The raw URI is left out

@@ -22,7 +22,7 @@
 use askama::Template;
 use axum::body::Bytes;
 use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::{Query, State};
+use axum::extract::{FromRequestParts, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{any, get};
@@ -33,6 +33,7 @@ use serde_json::json;
 use tracing::{error, warn};
 
 use super::api::ApiError;
+use super::hosts::Hosts;
 use super::{AppState, Cockpit, auth, ws};
 use crate::comment::Comment;
 use crate::featured::Featured;
@@ -75,14 +76,12 @@ pub struct KeyParams {
 /// a shell; `overlay.js` reads the parameters and connects.
 async fn page(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Query(params): Query<KeyParams>,
+    req: Request,
 ) -> Response {
-    if !state
-        .cockpit
-        .admits_overlay(&state.auth, &headers, params.key.as_deref())
-    {
-        return needs_key();
+    let caller = auth::Caller::of(&state.hosts, &req);
+    if let Some(refused) = check_key(&state, req.headers(), caller, params.key.as_deref()).await {
+        return refused;
     }
     let page = OverlayPage {
         version: env!("CARGO_PKG_VERSION"),
@@ -102,22 +101,42 @@ async fn page(
 /// `featured` frames (an overlay showing the queue need not parse thousands
 /// of comments a minute); anything else gets the same feed as `/ws`.
 async fn live(
-    upgrade: WebSocketUpgrade,
-    Query(params): Query<KeyParams>,
-    since: Query<ws::LiveParams>,
-    headers: HeaderMap,
     State(state): State<AppState>,
+    Query(params): Query<KeyParams>,
+    Query(since): Query<ws::LiveParams>,
+    req: Request,
 ) -> Response {
-    if !state
-        .cockpit
-        .admits_overlay(&state.auth, &headers, params.key.as_deref())
-    {
-        return needs_key();
+    let caller = auth::Caller::of(&state.hosts, &req);
+    if let Some(refused) = check_key(&state, req.headers(), caller, params.key.as_deref()).await {
+        return refused;
     }
+    let (mut parts, _) = req.into_parts();
+    let upgrade = match WebSocketUpgrade::from_request_parts(&mut parts, &state).await {
+        Ok(u) => u,
+        Err(rejection) => return rejection.into_response(),
+    };
     if params.mode.as_deref() == Some("featured") {
-        ws::featured(upgrade, headers, state).await
+        ws::featured(upgrade, &parts.headers, state)
     } else {
-        ws::live(upgrade, since, headers, State(state)).await
+        ws::open(upgrade, since, &parts.headers, state, ws::Reader::Overlay)
+    }
+}
+
+/// Whether a request may see the overlay: no token set, the overlay key,
+/// or a signed-in browser (a preview). Wrong keys count against the
+/// address like any wrong credential.
+async fn check_key(
+    state: &AppState,
+    headers: &HeaderMap,
+    caller: auth::Caller,
+    key: Option<&str>,
+) -> Option<Response> {
+    let expected = state.cockpit.overlay_key()?;
+    let key = key.map(|given| (given, expected));
+    match state.auth.check(headers, caller, key).await {
+        auth::Verdict::Admitted(_) => None,
+        auth::Verdict::Locked(secs) => Some(auth::too_many(secs)),
+        _ => Some(needs_key()),
     }
 }
 
@@ -160,10 +179,11 @@ async fn list(State(featured): State<Featured>) -> Json<Queue> {
 async fn feature(
     State(featured): State<Featured>,
     State(log): State<CommentLog>,
+    State(hosts): State<Hosts>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let target = match target(&headers, &body) {
+    let target = match target(&hosts, &headers, &body) {
         Ok(Some(t)) => t,
         Ok(None) => return Refused::BadBody.into_response(),
         Err(refused) => return refused.into_response(),
@@ -209,10 +229,11 @@ async fn feature(
 async fn dismiss(
     State(featured): State<Featured>,
     State(log): State<CommentLog>,
+    State(hosts): State<Hosts>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let op = match target(&headers, &body) {
+    let op = match target(&hosts, &headers, &body) {
         Ok(Some(t)) => {
             featured.dismiss(&t.source, &t.id);
             FeaturedOp::Remove {
@@ -268,14 +289,11 @@ impl IntoResponse for Refused {
 
 /// Reads a request that changes the queue. The session cookie is
 /// `SameSite=Strict` already; on top of that a change must come from this
-/// site (`Origin`, `Sec-Fetch-Site`) and, if it has a body, as JSON, which a
-/// cross-site form cannot send without a CORS preflight that never passes.
-fn target(headers: &HeaderMap, body: &[u8]) -> Result<Option<Target>, Refused> {
-    let site = headers
-        .get("sec-fetch-site")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("same-origin");
-    if !auth::same_origin(headers) || !matches!(site, "same-origin" | "none") {
+/// site (`Origin` among this server's own, `Sec-Fetch-Site`) and, if it has
+/// a body, as JSON, which a cross-site form cannot send without a CORS
+/// preflight that never passes.
+fn target(hosts: &Hosts, headers: &HeaderMap, body: &[u8]) -> Result<Option<Target>, Refused> {
+    if !hosts.same_site(headers) {
         return Err(Refused::CrossSite);
     }
     if body.iter().all(u8::is_ascii_whitespace) {

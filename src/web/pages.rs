@@ -9,6 +9,7 @@ use serde_json::json;
 use tracing::error;
 
 use super::Cockpit;
+use super::auth::{self, Caller, Verdict};
 use crate::featured::Featured;
 use crate::hub::Hub;
 use crate::metrics::Metrics;
@@ -21,16 +22,20 @@ struct Dashboard {
     /// Starting settings (`CW_HIGHLIGHT`, `CW_BLOCK`, …) as JSON, read by
     /// `dashboard.js` from a `data-` attribute: no inline script.
     config: String,
+    /// Shows *Sign out* (a token is set, so this browser signed in).
+    signed_in: bool,
 }
 
 /// `/`: the live dashboard. Comments arrive over `/ws`; the page is a shell.
 pub async fn dashboard(
     State(cockpit): State<Cockpit>,
     State(featured): State<Featured>,
+    State(auth): State<super::Auth>,
 ) -> Response {
     render(&Dashboard {
         version: env!("CARGO_PKG_VERSION"),
         config: cockpit.dashboard_json(featured.max()),
+        signed_in: auth.enabled(),
     })
 }
 
@@ -58,8 +63,30 @@ pub async fn metrics(
 
 /// `/healthz`: 200 while the log answers (503 when it does not), with each
 /// source's state. A source that is backing off is not a failed health
-/// check: the process is doing what it should.
-pub async fn healthz(State(log): State<CommentLog>, State(hub): State<Hub>) -> Response {
+/// check: the process is doing what it should. With `CW_TOKEN` set, a
+/// caller without it learns the status alone, not what is monitored.
+pub async fn healthz(State(state): State<super::AppState>, req: axum::extract::Request) -> Response {
+    let caller = Caller::of(&state.hosts, &req);
+    let full = match state.auth.check(req.headers(), caller, None).await {
+        Verdict::Admitted(_) => true,
+        Verdict::Locked(secs) => return auth::too_many(secs),
+        Verdict::Anonymous | Verdict::Refused => false,
+    };
+    let (log, hub) = (&state.log, &state.hub);
+    let answer = log.latest_seq().await;
+    if let Err(e) = &answer {
+        error!(error = %e, "health check: the comment log does not answer");
+    }
+    if !full {
+        return match answer {
+            Ok(_) => Json(json!({ "status": "ok" })).into_response(),
+            Err(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({ "status": "error" })),
+            )
+                .into_response(),
+        };
+    }
     let sources: Vec<_> = hub
         .statuses()
         .into_iter()
@@ -67,27 +94,29 @@ pub async fn healthz(State(log): State<CommentLog>, State(hub): State<Hub>) -> R
         .collect();
     // `database` names the backend; a PostgreSQL server that does not
     // answer fails the check, so a load balancer stops sending clients here.
-    // The error itself goes to the server's log only: `/healthz` is open.
+    // The error itself goes to the server's log only.
     let database = log.backend();
-    match log.latest_seq().await {
+    let mut resp = match answer {
         Ok(seq) => Json(json!({
             "status": "ok", "log": "ok", "database": database,
             "latest_seq": seq, "sources": sources,
         }))
         .into_response(),
-        Err(e) => {
-            error!(error = %e, "health check: the comment log does not answer");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({
-                    "status": "error", "log": "the comment log does not answer",
-                    "database": database,
-                    "sources": sources,
-                })),
-            )
-                .into_response()
-        }
+        Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({
+                "status": "error", "log": "the comment log does not answer",
+                "database": database,
+                "sources": sources,
+            })),
+        )
+            .into_response(),
+    };
+    if state.auth.enabled() {
+        resp.headers_mut()
+            .insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
     }
+    resp
 }
 
 fn render(t: &impl Template) -> Response {

@@ -19,6 +19,7 @@ use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tracing::{Instrument, debug, warn};
 
 use super::AppState;
+use crate::hub::ClientGuard;
 use crate::metrics::Metrics;
 use crate::protocol::Frame;
 use crate::store::CommentLog;
@@ -52,49 +53,83 @@ pub async fn live(
     headers: HeaderMap,
     State(state): State<AppState>,
 ) -> Response {
-    if let Some(refused) = refuse(&headers, &state) {
-        return refused;
-    }
+    open(ws, params, &headers, state, Reader::Dashboard)
+}
+
+/// Who a WebSocket is for: overlays may not take the slots kept for
+/// dashboards.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reader {
+    Dashboard,
+    Overlay,
+}
+
+/// Admits a `/ws`-style feed (the dashboard's, or an overlay's `latest`).
+pub fn open(
+    ws: WebSocketUpgrade,
+    params: LiveParams,
+    headers: &HeaderMap,
+    state: AppState,
+    reader: Reader,
+) -> Response {
+    let counted = match admit(headers, &state, reader) {
+        Ok(counted) => counted,
+        Err(refused) => return refused,
+    };
     let span = tracing::Span::current();
-    small_buffers(ws).on_upgrade(move |socket| stream(socket, state, params.since).instrument(span))
+    small_buffers(ws).on_upgrade(move |socket| {
+        stream(socket, state, params.since, counted).instrument(span)
+    })
 }
 
 /// The overlay's `mode=featured` feed: only `featured` frames, with the
 /// same admission, limits and liveness checks as `/ws`.
-pub async fn featured(ws: WebSocketUpgrade, headers: HeaderMap, state: AppState) -> Response {
-    if let Some(refused) = refuse(&headers, &state) {
-        return refused;
-    }
+pub fn featured(ws: WebSocketUpgrade, headers: &HeaderMap, state: AppState) -> Response {
+    let counted = match admit(headers, &state, Reader::Overlay) {
+        Ok(counted) => counted,
+        Err(refused) => return refused,
+    };
     let span = tracing::Span::current();
-    small_buffers(ws).on_upgrade(move |socket| featured_stream(socket, state).instrument(span))
+    small_buffers(ws)
+        .on_upgrade(move |socket| featured_stream(socket, state, counted).instrument(span))
 }
 
-/// Why a WebSocket may not open, if it may not: another site's page, or
-/// `CW_MAX_CLIENTS` reached.
-fn refuse(headers: &HeaderMap, state: &AppState) -> Option<Response> {
-    // Browsers always send `Origin`; it must name this host. Tools that send
-    // none are let through (the token still applies).
-    if !super::auth::same_origin(headers) {
+/// Counts the client in, or says why it may not open: another site's page,
+/// or `CW_MAX_CLIENTS` reached (for overlays, the share they may use).
+fn admit(headers: &HeaderMap, state: &AppState, reader: Reader) -> Result<ClientGuard, Response> {
+    // Browsers always send `Origin` with a WebSocket; it must be one of this
+    // server's own origins (never merely the `Host` the request chose: see
+    // `hosts`). Tools that send none are let through (the token applies).
+    let origin_ok = match headers.get(header::ORIGIN) {
+        None => true,
+        Some(o) => o.to_str().is_ok_and(|o| state.hosts.allows_origin(o)),
+    };
+    if !origin_ok {
         // A page on another site must not read the streamer's feed through
         // their browser (cross-site WebSocket hijacking).
         state.metrics.ws_refused("cross_origin");
-        return Some((StatusCode::FORBIDDEN, "cross-origin WebSocket refused\n").into_response());
+        return Err((StatusCode::FORBIDDEN, "cross-origin WebSocket refused\n").into_response());
     }
     let cap = state.limits.max_clients;
-    if state.hub.clients() >= cap {
+    let limit = match reader {
+        Reader::Dashboard => cap,
+        Reader::Overlay => cap - dashboard_reserve(cap),
+    };
+    state.hub.try_admit(limit).ok_or_else(|| {
         state.metrics.ws_refused("capacity");
-        return Some(
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                [(header::RETRY_AFTER, "10")],
-                format!(
-                    "too many dashboards are connected (CW_MAX_CLIENTS={cap}); try again later\n"
-                ),
-            )
-                .into_response(),
-        );
-    }
-    None
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::RETRY_AFTER, "10")],
+            format!("too many dashboards are connected (CW_MAX_CLIENTS={cap}); try again later\n"),
+        )
+            .into_response()
+    })
+}
+
+/// WebSocket slots only dashboards may use: a fifth, at least one when
+/// there are two or more.
+pub fn dashboard_reserve(cap: usize) -> usize {
+    if cap < 2 { 0 } else { cap.div_ceil(5).min(cap - 1) }
 }
 
 /// Clients only send close, ping and pong frames: tiny read limits. The
@@ -109,9 +144,9 @@ fn small_buffers(ws: WebSocketUpgrade) -> WebSocketUpgrade {
 
 /// The "on stream" queue now, then every change of it, until either side
 /// closes.
-async fn featured_stream(mut socket: WebSocket, state: AppState) {
+async fn featured_stream(mut socket: WebSocket, state: AppState, counted: ClientGuard) {
     let metrics = state.metrics;
-    let _counted = state.hub.client_guard();
+    let _counted = counted;
     // Subscribe before reading the queue, so no change falls in between.
     let mut rx = state.hub.subscribe();
     if send(&mut socket, &metrics, state.featured.frame())
@@ -162,11 +197,11 @@ async fn featured_stream(mut socket: WebSocket, state: AppState) {
     }
 }
 
-async fn stream(mut socket: WebSocket, state: AppState, since: Option<i64>) {
+async fn stream(mut socket: WebSocket, state: AppState, since: Option<i64>, counted: ClientGuard) {
     let hub = state.hub;
     let log = state.log;
     let metrics = state.metrics;
-    let _counted = hub.client_guard();
+    let _counted = counted;
     // Subscribe first: anything published from here on reaches us.
     let mut rx = hub.subscribe();
     let Ok(latest) = log.latest_seq().await else {
