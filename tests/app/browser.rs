@@ -8,8 +8,9 @@
 //! the tests slower, not flaky.
 //!
 //! Without `/usr/bin/chromium` and `/usr/bin/chromedriver` the tests are
-//! skipped with a loud line on stderr, unless `CW_REQUIRE_BROWSER=1` (set in
-//! CI), which makes them fail instead.
+//! skipped with a loud line on stderr, unless the browser is required
+//! (`helpers::required`: `CI`, `CW_REQUIRE_ALL` or `CW_REQUIRE_BROWSER`),
+//! which makes them fail instead.
 
 use std::collections::{BTreeSet, HashSet};
 use std::time::Duration;

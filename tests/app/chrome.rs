@@ -5,8 +5,9 @@
 //! errors, screenshots as test artifacts, DevTools commands.
 //!
 //! Without `/usr/bin/chromium` and `/usr/bin/chromedriver`, `Browser::launch`
-//! returns `None` after a loud SKIPPED line on stderr, unless
-//! `CW_REQUIRE_BROWSER=1` (set in CI), which makes it fail instead.
+//! returns `None` after a loud SKIPPED line on stderr, unless the browser is
+//! required (`helpers::required`: `CI`, `CW_REQUIRE_ALL` or
+//! `CW_REQUIRE_BROWSER`), which makes it fail instead.
 
 use std::io::{BufRead, BufReader};
 use std::os::unix::process::CommandExt;
@@ -24,7 +25,7 @@ use tempfile::TempDir;
 use tokio::time::Instant;
 use url::Url;
 
-use crate::helpers::PATIENCE;
+use crate::helpers::{Need, PATIENCE, required};
 
 pub const CHROMIUM: &str = "/usr/bin/chromium";
 pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
@@ -68,12 +69,11 @@ impl Browser {
                 "{} not found; install Debian's packages: apt-get install chromium chromium-driver",
                 missing.join(" and ")
             );
-            // CI (which sets `CI`) must never pass by skipping.
-            let required = std::env::var("CW_REQUIRE_BROWSER").as_deref() == Ok("1")
-                || std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false");
-            if required {
+            // CI must never pass by skipping.
+            if required(Need::Browser) {
                 panic!(
-                    "the browser tests are required here (CI or CW_REQUIRE_BROWSER=1) but {what}"
+                    "the browser tests are required here (CI, CW_REQUIRE_ALL or \
+                     CW_REQUIRE_BROWSER) but {what}"
                 );
             }
             eprintln!("\n******** SKIPPED: browser test: {what} ********\n");

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use wiremock::matchers::{path, query_param, query_param_is_missing};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
-use crate::helpers::{self, Binary, Client, PATIENCE};
+use crate::helpers::{self, Binary, Client, PATIENCE, eventually};
 
 /// `CW_POLL` of every instance.
 const POLL: Duration = Duration::from_secs(1);
@@ -217,37 +217,34 @@ async fn states(http: &reqwest::Client, addr: &str) -> HashMap<String, String> {
 
 /// Waits until `/healthz` of `addr` reports `source` in `state`.
 async fn wait_for_state(http: &reqwest::Client, addr: &str, source: &str, state: &str) {
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    loop {
+    let what = format!("{addr}: {source} becomes {state:?}");
+    eventually(&what, PATIENCE, || async {
         let now = states(http, addr).await;
         if now.get(source).map(String::as_str) == Some(state) {
-            return;
+            Ok(())
+        } else {
+            Err(format!("/healthz says {now:?}"))
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{addr}: {source} never became {state:?}; /healthz says {now:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    })
+    .await;
 }
 
 /// Waits until every dashboard has seen at least `n` comments.
 async fn until_every_dashboard_saw(seen: &[Arc<Mutex<Seen>>], n: usize, what: &str) {
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    loop {
+    eventually(what, PATIENCE, || async {
         let counts: Vec<usize> = seen
             .iter()
             .map(|s| s.lock().unwrap().comments.len())
             .collect();
         if counts.iter().all(|c| *c >= n) {
-            return;
+            Ok(())
+        } else {
+            Err(format!(
+                "dashboards saw {counts:?} comments, expected {n} each"
+            ))
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{what}: dashboards saw {counts:?} comments, expected {n} each"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    })
+    .await;
 }
 
 /// Background tasks, stopped when the test ends, however it ends (before

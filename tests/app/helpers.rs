@@ -1,4 +1,13 @@
+//! Spawning the app, requests by route, waiting for a condition up to a
+//! deadline, WebSocket clients that read frames, the real binary, and the
+//! one switch that says whether PostgreSQL and Chromium are mandatory.
+//!
+//! Tests wait with [`eventually`] (or [`Client::until`] for frames), never
+//! with a fixed sleep: a loaded machine makes them slower, not flaky.
+
 use std::collections::HashMap;
+use std::fmt::Display;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -28,6 +37,7 @@ pub struct TestApp {
     stop: Option<oneshot::Sender<()>>,
     handle: Option<JoinHandle<Result<(), StartError>>>,
     _dir: Option<TempDir>,
+    http: reqwest::Client,
 }
 
 /// Settings every test app gets: port 0, a fixed demo seed, no backlog delay.
@@ -75,12 +85,42 @@ pub async fn spawn_app_with_db(db: &str, env: &[(&str, &str)]) -> TestApp {
         stop: Some(stop),
         handle: Some(handle),
         _dir: None,
+        http: reqwest::Client::new(),
     }
 }
 
 impl TestApp {
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
+    }
+
+    /// `GET path` (e.g. `/api/comments?q=x`), whatever the answer's status.
+    #[allow(dead_code)]
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        send(self.http.get(self.url(path)), path).await
+    }
+
+    /// `GET path`, which must answer 200 with JSON; the JSON.
+    #[allow(dead_code)]
+    pub async fn get_json(&self, path: &str) -> Value {
+        json_of(self.get(path).await, path).await
+    }
+
+    /// `GET path`, which must answer 200; the body as text.
+    #[allow(dead_code)]
+    pub async fn get_text(&self, path: &str) -> String {
+        text_of(self.get(path).await, path).await
+    }
+
+    /// `POST path` with `body` as JSON, whatever the answer's status.
+    #[allow(dead_code)]
+    pub async fn post_json(&self, path: &str, body: &Value) -> reqwest::Response {
+        let request = self
+            .http
+            .post(self.url(path))
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body.to_string());
+        send(request, path).await
     }
 
     /// Opens `/ws` (with `?since=` if given) and waits for `hello`.
@@ -218,6 +258,176 @@ impl Client {
     }
 }
 
+/// Sends `request` (for `what`, named in the panic) within [`PATIENCE`].
+async fn send(request: reqwest::RequestBuilder, what: &str) -> reqwest::Response {
+    tokio::time::timeout(PATIENCE, request.send())
+        .await
+        .unwrap_or_else(|_| panic!("{what}: no answer within {PATIENCE:?}"))
+        .unwrap_or_else(|e| panic!("{what}: {e}"))
+}
+
+/// The body of `response` to `what`, which must be a 200.
+async fn text_of(response: reqwest::Response, what: &str) -> String {
+    let status = response.status();
+    let body = response
+        .text()
+        .await
+        .unwrap_or_else(|e| panic!("{what}: reading the body: {e}"));
+    assert_eq!(status, 200, "{what} answered {status}: {body}");
+    body
+}
+
+/// The JSON body of `response` to `what`, which must be a 200.
+async fn json_of(response: reqwest::Response, what: &str) -> Value {
+    let body = text_of(response, what).await;
+    serde_json::from_str(&body).unwrap_or_else(|e| panic!("{what} is not JSON ({e}): {body}"))
+}
+
+/// What one attempt of [`eventually`] found: done (with a value), or not yet
+/// (with why, for the message if time runs out).
+pub trait Attempt {
+    type Output;
+    fn done(self) -> Result<Self::Output, String>;
+}
+
+impl Attempt for bool {
+    type Output = ();
+    fn done(self) -> Result<(), String> {
+        if self {
+            Ok(())
+        } else {
+            Err("still false".into())
+        }
+    }
+}
+
+impl<T> Attempt for Option<T> {
+    type Output = T;
+    fn done(self) -> Result<T, String> {
+        self.ok_or_else(|| "still None".into())
+    }
+}
+
+impl<T, E: Display> Attempt for Result<T, E> {
+    type Output = T;
+    fn done(self) -> Result<T, String> {
+        self.map_err(|e| e.to_string())
+    }
+}
+
+/// Runs `check` until it is done — `true`, `Some(value)` or `Ok(value)` —
+/// and returns the value; every 50 ms, for at most `within`. After that it
+/// panics with `what` and the last `Err` (or `None`/`false`) it saw. A check
+/// may also assert, for what must hold on every attempt.
+///
+/// ```ignore
+/// let total = eventually("the backlog is stored", PATIENCE, || async {
+///     let stats = app.get_json("/api/stats").await;
+///     stats["total"].as_u64().filter(|n| *n >= 20)
+/// })
+/// .await;
+/// ```
+pub async fn eventually<A, F, Fut>(what: &str, within: Duration, mut check: F) -> A::Output
+where
+    A: Attempt,
+    F: FnMut() -> Fut,
+    Fut: Future<Output = A>,
+{
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let why = match check().await.done() {
+            Ok(value) => return value,
+            Err(why) => why,
+        };
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what}: not within {within:?}; last: {why}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The one switch for what a test run may skip. PostgreSQL and the browser
+/// tests skip (with a loud line) when their server or Chromium is missing,
+/// unless this says they are required:
+///
+/// - `CW_REQUIRE_ALL`, or `CI` (what CI services set), makes both required;
+/// - `CW_REQUIRE_POSTGRES` or `CW_REQUIRE_BROWSER` makes one required.
+///
+/// Each counts when set to anything but an empty value, `0` or `false`.
+pub fn required(need: Need) -> bool {
+    required_by(need, |var| std::env::var(var).ok())
+}
+
+/// [`required`], with the environment read through `lookup`.
+fn required_by(need: Need, lookup: impl Fn(&str) -> Option<String>) -> bool {
+    let on = |var: &str| {
+        lookup(var).is_some_and(|v| {
+            let v = v.trim();
+            !v.is_empty() && v != "0" && !v.eq_ignore_ascii_case("false")
+        })
+    };
+    on("CW_REQUIRE_ALL") || on("CI") || on(need.var())
+}
+
+#[test]
+fn one_switch_requires_everything_and_each_variable_one_thing() {
+    let with = |vars: &[(&str, &str)]| {
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        move |need| required_by(need, |k| vars.get(k).cloned())
+    };
+    for everything in [
+        &[("CI", "true")][..],
+        &[("CI", "1")],
+        &[("CW_REQUIRE_ALL", "1")],
+    ] {
+        let required = with(everything);
+        assert!(
+            required(Need::Postgres) && required(Need::Browser),
+            "{everything:?}"
+        );
+    }
+    for nothing in [
+        &[][..],
+        &[("CI", "")],
+        &[("CI", "false")],
+        &[("CI", "0")],
+        &[("CW_REQUIRE_ALL", "0")],
+    ] {
+        let required = with(nothing);
+        assert!(
+            !required(Need::Postgres) && !required(Need::Browser),
+            "{nothing:?}"
+        );
+    }
+    let required = with(&[("CW_REQUIRE_POSTGRES", "1")]);
+    assert!(required(Need::Postgres) && !required(Need::Browser));
+    let required = with(&[("CW_REQUIRE_BROWSER", "1")]);
+    assert!(required(Need::Browser) && !required(Need::Postgres));
+}
+
+/// What [`required`] is asked about.
+#[derive(Debug, Clone, Copy)]
+pub enum Need {
+    /// A PostgreSQL server (`CW_TEST_POSTGRES`).
+    Postgres,
+    /// Chromium and chromedriver.
+    Browser,
+}
+
+impl Need {
+    /// The variable that requires just this one.
+    pub fn var(self) -> &'static str {
+        match self {
+            Need::Postgres => "CW_REQUIRE_POSTGRES",
+            Need::Browser => "CW_REQUIRE_BROWSER",
+        }
+    }
+}
+
 /// The `seq` of every frame that has one.
 pub fn seqs(frames: &[Value]) -> Vec<i64> {
     frames.iter().filter_map(|f| f["seq"].as_i64()).collect()
@@ -335,15 +545,14 @@ impl Drop for Binary {
 /// A new, empty PostgreSQL database for one test, on the server that
 /// `CW_TEST_POSTGRES` names (an admin URL; `.ci/postgres` starts a server
 /// and prints it). `None` when no server is configured: the test then says
-/// it skipped. Under CI, or with `CW_REQUIRE_POSTGRES=1`, a missing server
-/// fails the test instead.
+/// it skipped. When PostgreSQL is [`required`], a missing server fails the
+/// test instead.
 pub async fn postgres_db() -> Option<String> {
     let Ok(admin) = std::env::var("CW_TEST_POSTGRES") else {
-        let required =
-            std::env::var_os("CI").is_some() || std::env::var_os("CW_REQUIRE_POSTGRES").is_some();
         assert!(
-            !required,
-            "CW_TEST_POSTGRES is not set; run `export CW_TEST_POSTGRES=$(.ci/postgres)`"
+            !required(Need::Postgres),
+            "CW_TEST_POSTGRES is not set, and PostgreSQL is required here (CI, \
+             CW_REQUIRE_ALL or CW_REQUIRE_POSTGRES); run `export CW_TEST_POSTGRES=$(.ci/postgres)`"
         );
         eprintln!("skipping the PostgreSQL part: CW_TEST_POSTGRES is not set (see .ci/postgres)");
         return None;

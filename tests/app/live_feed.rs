@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use crate::helpers::{seqs, spawn_app, spawn_app_on};
 
-/// Checks one comment frame against DESIGN.md's COMMENT shape.
+/// Checks one comment frame against the COMMENT shape in docs/PROTOCOL.md.
 fn assert_comment_shape(frame: &Value) {
     assert_eq!(frame["type"], "comment");
     assert!(frame["seq"].as_i64().is_some_and(|s| s > 0), "{frame}");

@@ -13,7 +13,7 @@ use commentwatch::store::{Batch, CommentLog};
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::spawn_app;
+use crate::helpers::{PATIENCE, eventually, spawn_app};
 
 pub const YT: &str = "youtube:dQw4w9WgXcQ";
 pub const BILI: &str = "bilibili:BV1xx411c7mD";
@@ -444,23 +444,16 @@ async fn retention_prunes_exactly_what_was_fetched_before_the_window() {
 
 /// Waits until the app's own demo backlog is in, so later counts hold still.
 pub async fn settle(app: &crate::helpers::TestApp) {
-    let client = reqwest::Client::new();
-    for _ in 0..200 {
-        let stats: Value = client
-            .get(app.url("/api/stats?source=demo"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .map(|t| serde_json::from_str::<Value>(&t).unwrap())
-            .unwrap();
-        if stats["total"].as_u64().unwrap_or(0) >= 20 {
-            return;
+    eventually("the demo backlog arrives", PATIENCE, || async {
+        let stats = app.get_json("/api/stats?source=demo").await;
+        let total = stats["total"].as_u64().unwrap_or(0);
+        if total >= 20 {
+            Ok(())
+        } else {
+            Err(format!("{total} of 20 stored"))
         }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    panic!("the demo backlog never arrived");
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -477,26 +470,17 @@ async fn the_api_pages_newest_first_with_seq_beside_each_comment() {
         })
         .await
         .unwrap();
-    let client = reqwest::Client::new();
-    let mut url = app.url(&format!("/api/comments?source={YT}&limit=2"));
+    let mut url = format!("/api/comments?source={YT}&limit=2");
     let mut seen = Vec::new();
     loop {
-        let body: Value = client
-            .get(&url)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .map(|t| serde_json::from_str::<Value>(&t).unwrap())
-            .unwrap();
+        let body = app.get_json(&url).await;
         for c in body["comments"].as_array().unwrap() {
             assert!(c["seq"].is_i64() && c["id"].is_string() && c["author"]["name"] == "pager");
             assert!(c["html"].is_string() && c["published_at"].is_string());
             seen.push(c["id"].as_str().unwrap().to_owned());
         }
         match body["next_before_seq"].as_i64() {
-            Some(b) => url = app.url(&format!("/api/comments?source={YT}&limit=2&before_seq={b}")),
+            Some(b) => url = format!("/api/comments?source={YT}&limit=2&before_seq={b}"),
             None => break,
         }
     }

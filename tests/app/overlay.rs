@@ -35,13 +35,7 @@ async fn backlog(app: &TestApp, n: usize) -> Vec<Value> {
 }
 
 async fn post_featured(app: &TestApp, body: &Value) -> reqwest::Response {
-    http()
-        .post(app.url("/api/featured"))
-        .header("Content-Type", "application/json")
-        .body(body.to_string())
-        .send()
-        .await
-        .unwrap()
+    app.post_json("/api/featured", body).await
 }
 
 #[tokio::test]

@@ -18,8 +18,9 @@ use crate::helpers;
 /// The fixtures' `oid` 113998765432109 as a BV id.
 const BVID: &str = "BV1FyKFeyECg";
 const AID: &str = "113998765432109";
-/// The WBI test vector's keys (SOURCE-APIS.md §3.7), so the expected mixin
-/// key is the documented one rather than one this test computes itself.
+/// The WBI test vector's keys (docs/SOURCES.md, "WBI signing"), so the
+/// expected mixin key is the documented one rather than one this test
+/// computes itself.
 const IMG_KEY: &str = "7cd084941338484aae1ad9425b84077c";
 const SUB_KEY: &str = "4932caff0ff746eab6f01bf08b70ac45";
 const MIXIN: &str = "ea1db124af3c7062474693fa704f4ff8";

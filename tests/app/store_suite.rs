@@ -642,7 +642,7 @@ async fn connections_to_postgres_are_encrypted_and_checked_as_sslmode_says() {
     let ssl: String = db.query_one("SHOW ssl", &[]).await.unwrap().get(0);
     if ssl != "on" || ca.is_empty() {
         assert!(
-            std::env::var_os("CI").is_none() && std::env::var_os("CW_REQUIRE_POSTGRES").is_none(),
+            !helpers::required(helpers::Need::Postgres),
             "the CI server must speak TLS (see .ci/postgres)"
         );
         eprintln!("skipping: the PostgreSQL server does not speak TLS");
