@@ -47,7 +47,9 @@ impl HostName {
                 && host.split('.').all(|label| {
                     !label.is_empty()
                         && label.len() <= 63
-                        && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                        && label
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
                 });
             if !ok {
                 return None;
@@ -109,7 +111,9 @@ mod tests {
         assert_eq!((h.host.as_str(), h.port), ("192.168.1.20", Some(3000)));
         let h = HostName::parse("[FD00::2]:8080").unwrap();
         assert_eq!((h.host.as_str(), h.port), ("[fd00::2]", Some(8080)));
-        for bad in ["http://x", "x/y", "a..b", "x:99999", "[zz]:1", "", "a b", "::1"] {
+        for bad in [
+            "http://x", "x/y", "a..b", "x:99999", "[zz]:1", "", "a b", "::1",
+        ] {
             assert_eq!(HostName::parse(bad), None, "{bad}");
         }
     }
@@ -122,6 +126,9 @@ mod tests {
         assert!(e.to_string().starts_with("CW_TRUSTED_PROXIES="), "{e}");
         let ok = parse(Some("a.example,b.example:443"), Some("127.0.0.1")).unwrap();
         assert_eq!(ok.allowed_hosts.len(), 2);
-        assert_eq!(ok.trusted_proxies, vec!["127.0.0.1".parse::<IpAddr>().unwrap()]);
+        assert_eq!(
+            ok.trusted_proxies,
+            vec!["127.0.0.1".parse::<IpAddr>().unwrap()]
+        );
     }
 }

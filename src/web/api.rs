@@ -166,7 +166,9 @@ pub struct Exports(std::sync::Arc<tokio::sync::Semaphore>);
 
 impl Default for Exports {
     fn default() -> Exports {
-        Exports(std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_EXPORTS)))
+        Exports(std::sync::Arc::new(tokio::sync::Semaphore::new(
+            MAX_EXPORTS,
+        )))
     }
 }
 

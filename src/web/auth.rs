@@ -121,7 +121,11 @@ impl Auth {
     /// At start: forgets expired sessions and those of an earlier token.
     pub async fn forget_stale_sessions(&self) {
         let Some(inner) = &self.0 else { return };
-        match inner.log.prune_sessions(inner.token_tag.clone(), now()).await {
+        match inner
+            .log
+            .prune_sessions(inner.token_tag.clone(), now())
+            .await
+        {
             Ok(0) => {}
             Ok(n) => info!(sessions = n, "ended {n} expired or earlier-token sessions"),
             Err(e) => warn!(error = %e, "could not prune old sign-in sessions"),
@@ -265,11 +269,7 @@ impl Auth {
 }
 
 /// Middleware: lets a request through only when it is signed in.
-pub async fn require_token(
-    State(state): State<AppState>,
-    req: Request,
-    next: Next,
-) -> Response {
+pub async fn require_token(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let (auth, hosts) = (&state.auth, &state.hosts);
     let caller = Caller::of(hosts, &req);
     match auth.check(req.headers(), caller, None).await {
@@ -380,8 +380,18 @@ pub async fn login(State(state): State<AppState>, req: Request) -> Response {
     let (auth, hosts) = (&state.auth, &state.hosts);
     let caller = Caller::of(hosts, &req);
     let same_site = hosts.same_site(req.headers());
-    let Ok(Form(form)) = Form::<LoginForm>::from_request(req, &()).await else {
-        return render_login(StatusCode::BAD_REQUEST, "/", Some("The sign-in form was incomplete."));
+    let form = match Form::<LoginForm>::from_request(req, &()).await {
+        Ok(Form(form)) => form,
+        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return rejection.into_response();
+        }
+        Err(_) => {
+            return render_login(
+                StatusCode::BAD_REQUEST,
+                "/",
+                Some("The sign-in form was incomplete."),
+            );
+        }
     };
     let next = local_path(&form.next);
     if !auth.enabled() {
@@ -440,7 +450,8 @@ pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Respon
     }
     auth.end_session(&headers).await;
     let mut resp = Redirect::to("/login").into_response();
-    resp.headers_mut().insert(header::SET_COOKIE, clear_cookie());
+    resp.headers_mut()
+        .insert(header::SET_COOKIE, clear_cookie());
     resp
 }
 
@@ -519,7 +530,6 @@ fn eq(a: &str, b: &str) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -547,13 +557,19 @@ mod tests {
 
     fn with_bearer(token: &str) -> HeaderMap {
         let mut h = HeaderMap::new();
-        h.insert(header::AUTHORIZATION, format!("Bearer {token}").parse().unwrap());
+        h.insert(
+            header::AUTHORIZATION,
+            format!("Bearer {token}").parse().unwrap(),
+        );
         h
     }
 
     #[tokio::test]
     async fn the_right_token_gets_in_even_while_wrong_ones_are_locked_out() {
-        let auth = Auth::new(Some("correct-horse".into()), CommentLog::open_in_memory().unwrap());
+        let auth = Auth::new(
+            Some("correct-horse".into()),
+            CommentLog::open_in_memory().unwrap(),
+        );
         let mut locked = false;
         for _ in 0..20 {
             locked |= matches!(
@@ -563,7 +579,8 @@ mod tests {
         }
         assert!(locked, "twenty wrong guesses end in a lock-out");
         assert!(matches!(
-            auth.check(&with_bearer("correct-horse"), caller(), None).await,
+            auth.check(&with_bearer("correct-horse"), caller(), None)
+                .await,
             Verdict::Admitted(_)
         ));
         assert!(matches!(
@@ -598,7 +615,13 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert(
             header::COOKIE,
-            c.to_str().unwrap().split(';').next().unwrap().parse().unwrap(),
+            c.to_str()
+                .unwrap()
+                .split(';')
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap(),
         );
         assert!(matches!(
             other.check(&headers, caller(), None).await,

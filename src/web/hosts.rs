@@ -112,9 +112,7 @@ impl Hosts {
     /// set by the browser, beyond a page's reach — must vouch for it. A
     /// request with neither header comes from a tool, not a browser page.
     pub fn same_site(&self, headers: &HeaderMap) -> bool {
-        let fetch_site = headers
-            .get("sec-fetch-site")
-            .and_then(|v| v.to_str().ok());
+        let fetch_site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok());
         match headers.get(header::ORIGIN).map(|o| o.to_str()) {
             Some(Ok("null")) => fetch_site == Some("same-origin"),
             Some(Ok(origin)) => {

@@ -65,7 +65,10 @@ pub async fn metrics(
 /// source's state. A source that is backing off is not a failed health
 /// check: the process is doing what it should. With `CW_TOKEN` set, a
 /// caller without it learns the status alone, not what is monitored.
-pub async fn healthz(State(state): State<super::AppState>, req: axum::extract::Request) -> Response {
+pub async fn healthz(
+    State(state): State<super::AppState>,
+    req: axum::extract::Request,
+) -> Response {
     let caller = Caller::of(&state.hosts, &req);
     let full = match state.auth.check(req.headers(), caller, None).await {
         Verdict::Admitted(_) => true,
@@ -113,8 +116,10 @@ pub async fn healthz(State(state): State<super::AppState>, req: axum::extract::R
             .into_response(),
     };
     if state.auth.enabled() {
-        resp.headers_mut()
-            .insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
+        resp.headers_mut().insert(
+            header::CACHE_CONTROL,
+            header::HeaderValue::from_static("no-store"),
+        );
     }
     resp
 }

@@ -200,7 +200,11 @@ impl Guarded {
         }
     }
 
-    fn progressed<T>(&mut self, result: Poll<io::Result<T>>, cx: &mut Context<'_>) -> Poll<io::Result<T>> {
+    fn progressed<T>(
+        &mut self,
+        result: Poll<io::Result<T>>,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<T>> {
         match result {
             Poll::Pending => match self.poll_stalled(cx) {
                 Poll::Ready(e) => Poll::Ready(Err(e)),

@@ -77,9 +77,8 @@ pub fn open(
         Err(refused) => return refused,
     };
     let span = tracing::Span::current();
-    small_buffers(ws).on_upgrade(move |socket| {
-        stream(socket, state, params.since, counted).instrument(span)
-    })
+    small_buffers(ws)
+        .on_upgrade(move |socket| stream(socket, state, params.since, counted).instrument(span))
 }
 
 /// The overlay's `mode=featured` feed: only `featured` frames, with the
@@ -96,6 +95,7 @@ pub fn featured(ws: WebSocketUpgrade, headers: &HeaderMap, state: AppState) -> R
 
 /// Counts the client in, or says why it may not open: another site's page,
 /// or `CW_MAX_CLIENTS` reached (for overlays, the share they may use).
+#[allow(clippy::result_large_err)] // a refusal is rare; boxing buys nothing
 fn admit(headers: &HeaderMap, state: &AppState, reader: Reader) -> Result<ClientGuard, Response> {
     // Browsers always send `Origin` with a WebSocket; it must be one of this
     // server's own origins (never merely the `Host` the request chose: see
@@ -129,7 +129,11 @@ fn admit(headers: &HeaderMap, state: &AppState, reader: Reader) -> Result<Client
 /// WebSocket slots only dashboards may use: a fifth, at least one when
 /// there are two or more.
 pub fn dashboard_reserve(cap: usize) -> usize {
-    if cap < 2 { 0 } else { cap.div_ceil(5).min(cap - 1) }
+    if cap < 2 {
+        0
+    } else {
+        cap.div_ceil(5).min(cap - 1)
+    }
 }
 
 /// Clients only send close, ping and pong frames: tiny read limits. The

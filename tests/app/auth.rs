@@ -140,7 +140,12 @@ async fn wrong_tokens_are_refused_and_then_rate_limited_but_never_the_right_one(
     let resp = sign_in(&app, TOKEN).await;
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
     assert!(started.elapsed() < std::time::Duration::from_secs(1));
-    let bearer = client().get(app.url("/")).bearer_auth(TOKEN).send().await.unwrap();
+    let bearer = client()
+        .get(app.url("/"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(bearer.status(), StatusCode::OK);
 }
 

@@ -7,6 +7,8 @@ mod chrome;
 /// Spawning the app, connecting WebSocket clients, reading frames.
 mod helpers;
 
+/// Attacks on access: DNS rebinding, guessing, stalled readers, slowloris.
+mod access;
 /// `CW_TOKEN`: sign-in, sessions, rate limits, nothing leaks to logs.
 mod auth;
 /// The dashboard in a real headless Chromium.
@@ -37,6 +39,8 @@ mod resilience;
 mod shared_log;
 /// Several real-format sources on one feed, configured by env vars.
 mod side_by_side;
+/// Signing in and out in a real browser.
+mod signin;
 /// Bilibili replies against a mock speaking the real format.
 mod source_bilibili;
 /// Any JSON API configured by env vars, against a mock.
