@@ -120,4 +120,16 @@ mod tests {
             assert!(body.lines().count() <= 500, "{name} is over 500 lines");
         }
     }
+
+    #[tokio::test]
+    async fn a_module_is_javascript_and_an_unknown_name_is_not_found() {
+        let found = serve(Path("feed.js".to_owned())).await;
+        assert_eq!(found.status(), StatusCode::OK);
+        assert_eq!(found.headers()[header::CONTENT_TYPE], JS);
+        assert_eq!(found.headers()[header::CACHE_CONTROL], "no-cache");
+        for name in ["nope.js", "feed", "../Cargo.toml", "FEED.JS"] {
+            let missing = serve(Path(name.to_owned())).await;
+            assert_eq!(missing.status(), StatusCode::NOT_FOUND, "{name}");
+        }
+    }
 }
