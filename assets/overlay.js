@@ -10,241 +10,212 @@
 // Safety rule, as on the dashboard: comment strings reach the page only via
 // textContent, except `comment.html`, which the server sanitized and which
 // only `render.js` assigns to innerHTML. No HTML is built from strings.
-"use strict";
+// Loaded as <script type="module">; the socket (reconnect, `since`, a new
+// log) is connection.js's, shared with the dashboard. Must not touch the
+// dashboard's modules nor send anything: the overlay only reads.
+import { fillBody } from "./render.js";
+import { openFeed } from "./connection.js";
 
-(function () {
-  const params = new URLSearchParams(location.search);
-  const int = (name, def, min, max) => {
-    const v = parseInt(params.get(name) || "", 10);
-    return Number.isFinite(v) ? Math.min(max, Math.max(min, v)) : def;
-  };
-  const mode = params.get("mode") === "latest" ? "latest" : "featured";
-  const limit = int("limit", 5, 1, 20);
-  const fadeMs = int("fade", 0, 0, 3600) * 1000;
-  const size = int("size", 28, 10, 96);
-  const theme = ["dark", "light", "plain"].includes(params.get("theme")) ? params.get("theme") : "dark";
-  // A locally installed font by name; anything but letters, digits, spaces
-  // and - is dropped, and the name is quoted, so it stays one family name.
-  const font = (params.get("font") || "").replace(/[^\p{L}\p{N} \-]/gu, "").trim().slice(0, 60);
-  const key = params.get("key") || "";
-  const MIN_FRAME_MS = 100; // DOM updates at most 10 times a second
-  const LEAVE_MS = 450;
-  const MAX_LEAVING = 8;
+const params = new URLSearchParams(location.search);
+const int = (name, def, min, max) => {
+  const v = parseInt(params.get(name) || "", 10);
+  return Number.isFinite(v) ? Math.min(max, Math.max(min, v)) : def;
+};
+const mode = params.get("mode") === "latest" ? "latest" : "featured";
+const limit = int("limit", 5, 1, 20);
+const fadeMs = int("fade", 0, 0, 3600) * 1000;
+const size = int("size", 28, 10, 96);
+const theme = ["dark", "light", "plain"].includes(params.get("theme")) ? params.get("theme") : "dark";
+// A locally installed font by name; anything but letters, digits, spaces
+// and - is dropped, and the name is quoted, so it stays one family name.
+const font = (params.get("font") || "").replace(/[^\p{L}\p{N} \-]/gu, "").trim().slice(0, 60);
+const key = params.get("key") || "";
+const MIN_FRAME_MS = 100; // DOM updates at most 10 times a second
+const LEAVE_MS = 450;
+const MAX_LEAVING = 8;
 
-  const stage = document.getElementById("stage");
-  const template = document.getElementById("card-template");
-  const root = document.documentElement;
-  root.dataset.theme = theme;
-  root.dataset.mode = mode;
-  root.style.setProperty("--size", size + "px");
-  if (font) root.style.setProperty("--font", '"' + font + '", ' + getComputedStyle(root).getPropertyValue("--font-fallback"));
+const stage = document.getElementById("stage");
+const template = document.getElementById("card-template");
+const root = document.documentElement;
+root.dataset.theme = theme;
+root.dataset.mode = mode;
+root.style.setProperty("--size", size + "px");
+if (font) root.style.setProperty("--font", '"' + font + '", ' + getComputedStyle(root).getPropertyValue("--font-fallback"));
 
-  let blockWords = [];
-  try {
-    const cfg = JSON.parse(stage.dataset.config || "{}");
-    blockWords = (cfg.block || []).map((w) => String(w).trim().toLowerCase()).filter(Boolean);
-  } catch (_) {
-    blockWords = [];
+let blockWords = [];
+try {
+  const cfg = JSON.parse(stage.dataset.config || "{}");
+  blockWords = (cfg.block || []).map((w) => String(w).trim().toLowerCase()).filter(Boolean);
+} catch (_) {
+  blockWords = [];
+}
+function blocked(c) {
+  const name = ((c.author && c.author.name) || "").toLowerCase();
+  const text = (c.text || "").toLowerCase();
+  return blockWords.some((w) => (w.startsWith("author:") ? name === w.slice(7).trim() : text.includes(w)));
+}
+
+const key2 = (c) => c.source + "\u0000" + c.id;
+// What should be on screen, oldest first (at most `limit`).
+let wanted = [];
+const cards = new Map(); // key -> { li, c, shownAt }
+const expired = new Set(); // featured keys whose time ran out
+
+// ------------------------------------------------------------ render
+let scheduled = 0;
+let lastRender = 0;
+function schedule() {
+  if (scheduled) return;
+  const wait = Math.max(0, MIN_FRAME_MS - (performance.now() - lastRender));
+  scheduled = setTimeout(() => {
+    scheduled = 0;
+    lastRender = performance.now();
+    requestAnimationFrame(render);
+  }, wait);
+}
+
+function render() {
+  const now = Date.now();
+  const want = wanted.filter((c) => !expired.has(key2(c))).slice(-limit);
+  const keep = new Set(want.map(key2));
+  for (const [k, card] of cards) {
+    if (!keep.has(k)) leave(k, card);
   }
-  function blocked(c) {
-    const name = ((c.author && c.author.name) || "").toLowerCase();
-    const text = (c.text || "").toLowerCase();
-    return blockWords.some((w) => (w.startsWith("author:") ? name === w.slice(7).trim() : text.includes(w)));
-  }
-
-  const key2 = (c) => c.source + "\u0000" + c.id;
-  // What should be on screen, oldest first (at most `limit`).
-  let wanted = [];
-  const cards = new Map(); // key -> { li, c, shownAt }
-  const expired = new Set(); // featured keys whose time ran out
-  let lastSeq = 0;
-  let logId = null;
-
-  // ------------------------------------------------------------ render
-  let scheduled = 0;
-  let lastRender = 0;
-  function schedule() {
-    if (scheduled) return;
-    const wait = Math.max(0, MIN_FRAME_MS - (performance.now() - lastRender));
-    scheduled = setTimeout(() => {
-      scheduled = 0;
-      lastRender = performance.now();
-      requestAnimationFrame(render);
-    }, wait);
-  }
-
-  function render() {
-    const now = Date.now();
-    const want = wanted.filter((c) => !expired.has(key2(c))).slice(-limit);
-    const keep = new Set(want.map(key2));
-    for (const [k, card] of cards) {
-      if (!keep.has(k)) leave(k, card);
+  let prev = null;
+  for (const c of want) {
+    const k = key2(c);
+    let card = cards.get(k);
+    if (!card) {
+      const li = template.content.firstElementChild.cloneNode(true);
+      card = { li, c: null, shownAt: now };
+      cards.set(k, card);
+      li.classList.add("entering");
+      li.addEventListener("animationend", () => li.classList.remove("entering"), { once: true });
     }
-    let prev = null;
-    for (const c of want) {
-      const k = key2(c);
-      let card = cards.get(k);
-      if (!card) {
-        const li = template.content.firstElementChild.cloneNode(true);
-        card = { li, c: null, shownAt: now };
-        cards.set(k, card);
-        li.classList.add("entering");
-        li.addEventListener("animationend", () => li.classList.remove("entering"), { once: true });
-      }
-      if (card.c !== c) {
-        fill(card.li, c);
-        card.c = c;
-      }
-      // Keep DOM order = wanted order, moving only what is out of place.
-      const after = prev ? prev.nextElementSibling : stage.firstElementChild;
-      if (after !== card.li) stage.insertBefore(card.li, after);
-      prev = card.li;
+    if (card.c !== c) {
+      fill(card.li, c);
+      card.c = c;
     }
-    // Leaving cards sit where they were; if too many pile up, go at once.
-    const leaving = stage.querySelectorAll(".card.leaving");
-    for (let i = 0; i < leaving.length - MAX_LEAVING; i++) leaving[i].remove();
+    // Keep DOM order = wanted order, moving only what is out of place.
+    const after = prev ? prev.nextElementSibling : stage.firstElementChild;
+    if (after !== card.li) stage.insertBefore(card.li, after);
+    prev = card.li;
   }
+  // Leaving cards sit where they were; if too many pile up, go at once.
+  const leaving = stage.querySelectorAll(".card.leaving");
+  for (let i = 0; i < leaving.length - MAX_LEAVING; i++) leaving[i].remove();
+}
 
-  function leave(k, card) {
-    cards.delete(k);
-    const li = card.li;
-    // The height is fixed first so that the collapse can animate from it.
-    li.style.setProperty("--h", li.offsetHeight + "px");
-    li.classList.remove("entering");
-    li.classList.add("leaving");
-    const gone = () => li.remove();
-    li.addEventListener("animationend", gone, { once: true });
-    setTimeout(gone, LEAVE_MS + 200); // in case animations are off
-  }
+function leave(k, card) {
+  cards.delete(k);
+  const li = card.li;
+  // The height is fixed first so that the collapse can animate from it.
+  li.style.setProperty("--h", li.offsetHeight + "px");
+  li.classList.remove("entering");
+  li.classList.add("leaving");
+  const gone = () => li.remove();
+  li.addEventListener("animationend", gone, { once: true });
+  setTimeout(gone, LEAVE_MS + 200); // in case animations are off
+}
 
-  function fill(li, c) {
-    li.dataset.source = c.source;
-    li.dataset.id = c.id;
-    li.dataset.shownAt = li.dataset.shownAt || String(Date.now());
-    li.classList.toggle("paid", !!c.amount);
-    const author = c.author || {};
-    li.querySelector(".author").textContent = author.name || "";
-    const avatar = li.querySelector(".avatar");
-    const src = author.avatar || "";
-    if (avatar.dataset.src !== src || !avatar.childNodes.length) {
-      avatar.dataset.src = src;
-      avatar.replaceChildren();
-      if (src) {
-        const img = document.createElement("img");
-        img.src = src; // https on a platform image host, checked server-side
-        img.alt = "";
-        img.referrerPolicy = "no-referrer";
-        img.addEventListener("error", () => {
-          avatar.textContent = Array.from((author.name || "?").trim())[0] || "?";
-        }, { once: true });
-        avatar.append(img);
-      } else {
+function fill(li, c) {
+  li.dataset.source = c.source;
+  li.dataset.id = c.id;
+  li.dataset.shownAt = li.dataset.shownAt || String(Date.now());
+  li.classList.toggle("paid", !!c.amount);
+  const author = c.author || {};
+  li.querySelector(".author").textContent = author.name || "";
+  const avatar = li.querySelector(".avatar");
+  const src = author.avatar || "";
+  if (avatar.dataset.src !== src || !avatar.childNodes.length) {
+    avatar.dataset.src = src;
+    avatar.replaceChildren();
+    if (src) {
+      const img = document.createElement("img");
+      img.src = src; // https on a platform image host, checked server-side
+      img.alt = "";
+      img.referrerPolicy = "no-referrer";
+      img.addEventListener("error", () => {
         avatar.textContent = Array.from((author.name || "?").trim())[0] || "?";
-      }
-    }
-    const amount = li.querySelector(".amount");
-    amount.hidden = !c.amount;
-    amount.textContent = c.amount ? c.amount.display : "";
-    window.commentwatch.fillBody(li.querySelector(".body"), c);
-  }
-
-
-  // Cards whose time is up leave; one timer for all of them.
-  if (fadeMs > 0) {
-    setInterval(() => {
-      const now = Date.now();
-      let changed = false;
-      for (const [k, card] of cards) {
-        if (now - card.shownAt >= fadeMs) {
-          expired.add(k);
-          changed = true;
-        }
-      }
-      if (mode === "latest" && changed) wanted = wanted.filter((c) => !expired.has(key2(c)));
-      if (changed) schedule();
-    }, 1000);
-  }
-
-  // ------------------------------------------------------------ frames
-  function handle(frame) {
-    switch (frame.type) {
-      case "hello":
-        retries = 0;
-        if ((logId && frame.log_id !== logId) || frame.latest_seq < lastSeq) {
-          // Another log: our seq means nothing there. Start over.
-          lastSeq = 0;
-          wanted = [];
-          schedule();
-          logId = frame.log_id;
-          const stale = socket;
-          socket = null;
-          stale.close();
-          connect();
-          return;
-        }
-        logId = frame.log_id;
-        break;
-      case "featured": {
-        if (mode !== "featured") return;
-        const list = (frame.comments || []).filter((c) => !blocked(c));
-        // A comment taken off and featured again gets a fresh timer.
-        const now = new Set(list.map(key2));
-        for (const k of expired) if (!now.has(k)) expired.delete(k);
-        wanted = list;
-        schedule();
-        break;
-      }
-      case "comment":
-      case "update":
-      case "delete": {
-        if (typeof frame.seq !== "number" || frame.seq <= lastSeq) return;
-        lastSeq = frame.seq;
-        if (mode !== "latest") return;
-        if (frame.type === "delete") {
-          wanted = wanted.filter((c) => !(c.source === frame.source && c.id === frame.id));
-        } else if (frame.type === "update") {
-          const k = key2(frame.comment);
-          wanted = wanted.map((c) => (key2(c) === k ? frame.comment : c));
-        } else if (!blocked(frame.comment) && !frame.comment.deleted) {
-          wanted.push(frame.comment);
-          // Only the newest `limit` can be shown: keep no more in memory.
-          if (wanted.length > limit * 2) wanted = wanted.slice(-limit);
-        }
-        schedule();
-        break;
-      }
+      }, { once: true });
+      avatar.append(img);
+    } else {
+      avatar.textContent = Array.from((author.name || "?").trim())[0] || "?";
     }
   }
+  const amount = li.querySelector(".amount");
+  amount.hidden = !c.amount;
+  amount.textContent = c.amount ? c.amount.display : "";
+  fillBody(li.querySelector(".body"), c);
+}
 
-  let socket = null;
-  let retries = 0;
-  function connect() {
-    const proto = location.protocol === "https:" ? "wss:" : "ws:";
+
+// Cards whose time is up leave; one timer for all of them.
+if (fadeMs > 0) {
+  setInterval(() => {
+    const now = Date.now();
+    let changed = false;
+    for (const [k, card] of cards) {
+      if (now - card.shownAt >= fadeMs) {
+        expired.add(k);
+        changed = true;
+      }
+    }
+    if (mode === "latest" && changed) wanted = wanted.filter((c) => !expired.has(key2(c)));
+    if (changed) schedule();
+  }, 1000);
+}
+
+// ------------------------------------------------------------ frames
+// connection.js keeps the socket, its backoff and the seq bookkeeping;
+// this says what each frame it accepts does to the cards.
+function handle(frame) {
+  switch (frame.type) {
+    case "featured": {
+      if (mode !== "featured") return;
+      const list = (frame.comments || []).filter((c) => !blocked(c));
+      // A comment taken off and featured again gets a fresh timer.
+      const now = new Set(list.map(key2));
+      for (const k of expired) if (!now.has(k)) expired.delete(k);
+      wanted = list;
+      schedule();
+      break;
+    }
+    case "comment":
+    case "update":
+    case "delete": {
+      if (mode !== "latest") return;
+      if (frame.type === "delete") {
+        wanted = wanted.filter((c) => !(c.source === frame.source && c.id === frame.id));
+      } else if (frame.type === "update") {
+        const k = key2(frame.comment);
+        wanted = wanted.map((c) => (key2(c) === k ? frame.comment : c));
+      } else if (!blocked(frame.comment) && !frame.comment.deleted) {
+        wanted.push(frame.comment);
+        // Only the newest `limit` can be shown: keep no more in memory.
+        if (wanted.length > limit * 2) wanted = wanted.slice(-limit);
+      }
+      schedule();
+      break;
+    }
+  }
+}
+
+openFeed({
+  path: "/overlay/ws",
+  params: () => {
     const q = new URLSearchParams({ mode });
     if (key) q.set("key", key);
-    if (mode === "latest" && lastSeq > 0) q.set("since", String(lastSeq));
-    const ws = new WebSocket(proto + "//" + location.host + "/overlay/ws?" + q.toString());
-    socket = ws;
-    ws.addEventListener("message", (ev) => {
-      if (ws !== socket) return;
-      let frame;
-      try {
-        frame = JSON.parse(ev.data);
-      } catch (_) {
-        return;
-      }
-      handle(frame);
-    });
-    ws.addEventListener("open", () => {
-      if (mode === "featured") retries = 0;
-    });
-    ws.addEventListener("close", () => {
-      if (ws !== socket) return;
-      socket = null;
-      const delay = Math.min(15000, 500 * 2 ** retries) * (0.75 + Math.random() * 0.5);
-      retries = Math.min(retries + 1, 10);
-      setTimeout(connect, delay);
-    });
-  }
-  connect();
-})();
+    return q;
+  },
+  // Only the latest comments resume where they left off; the featured
+  // queue is sent whole on every connect (and sends no hello).
+  resume: () => mode === "latest",
+  resetBackoffOnOpen: mode === "featured",
+  onFrame: handle,
+  onReset: () => {
+    // Another log: our seq means nothing there. Start over.
+    wanted = [];
+    schedule();
+  },
+});

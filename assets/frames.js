@@ -1,0 +1,129 @@
+// commentwatch dashboard: frames — what each /ws frame does to the page:
+// `hello` marks where the backlog ends, `status` and `featured` are drawn,
+// and a `comment`, `update` or `delete` changes the model and then the
+// feed (at the next frame, or into `state.pending` while paused).
+// connection.js has already dropped frames it saw before.
+//
+// Must not touch the socket (connection.js) nor draw anything itself: it
+// calls the module that owns each part of the page.
+import { t } from "./i18n.js";
+import { MAX_RENDERED, MODEL_CAP, key, model, state, seenAuthors, wasUnread, saveUnread, isPaused, passes, isHighlighted } from "./model.js";
+import { scheduleRender, fill, removeNode, clearFeed, updateCounts } from "./feed.js";
+import { renderFeatured } from "./featured.js";
+import { setConn, renderStatus, refreshToday, resetToday, countRate, countToday } from "./status.js";
+import { alertFor } from "./alerts.js";
+
+/** One frame the connection accepted. */
+export function onFrame(frame) {
+  switch (frame.type) {
+    case "hello":
+      if (state.backlogSeq === null) state.backlogSeq = frame.latest_seq;
+      setConn("live", t("live"));
+      refreshToday();
+      break;
+    case "status":
+      renderStatus(frame.sources || []);
+      break;
+    case "featured":
+      renderFeatured(frame.comments || [], frame.max);
+      break;
+    case "comment":
+      add(frame.seq, frame.comment);
+      break;
+    case "update":
+      update(frame.comment);
+      break;
+    case "delete":
+      markDeleted(frame.source, frame.id);
+      break;
+  }
+}
+
+/** The server keeps another log now: forget every comment. */
+export function clearAll() {
+  clearFeed();
+  model.clear();
+  state.entries = [];
+  state.pending = [];
+  state.pendingCount = 0;
+  state.toInsert = [];
+  state.unreadCount = 0;
+  state.selected = null;
+  state.backlogSeq = null;
+  resetToday();
+  updateCounts();
+}
+
+// A new comment: into the model, then (if the filters let it through)
+// onto the page at the next frame, or into `pending` while paused.
+function add(seq, c) {
+  const k = key(c.source, c.id);
+  const known = model.get(k);
+  if (known) {
+    known.c = c;
+    if (known.node) fill(known.node, known);
+    return;
+  }
+  const live = state.backlogSeq !== null && seq > state.backlogSeq;
+  // Live comments are unread, and so are those left unread before a reload.
+  const unread = live || wasUnread.has(k);
+  const e = { seq, c, node: null, unread, hl: false };
+  model.set(k, e);
+  state.entries.push(e);
+  if (unread) {
+    state.unreadCount += 1;
+    saveUnread();
+  }
+  countRate(c);
+  countToday(seq);
+  if (state.entries.length > MODEL_CAP) dropOldest(state.entries.length - MODEL_CAP);
+  const authorKey = (c.author && (c.author.id || c.author.name)) || "";
+  const newAuthor = authorKey && !seenAuthors.has(authorKey);
+  if (seenAuthors.size > 50000) seenAuthors.clear();
+  seenAuthors.add(authorKey);
+  if (!passes(e)) return;
+  e.hl = isHighlighted(c);
+  if (live) alertFor(e, newAuthor);
+  if (isPaused()) {
+    state.pending.push(e);
+    state.pendingCount += 1;
+    if (state.pending.length > MAX_RENDERED) state.pending.splice(0, state.pending.length - MAX_RENDERED);
+    updateCounts();
+    return;
+  }
+  state.toInsert.push(e);
+  scheduleRender();
+}
+
+function update(c) {
+  const e = model.get(key(c.source, c.id));
+  // An edit of a comment older than what this page holds: it is not
+  // shown, and the log has it.
+  if (!e) return;
+  e.c = c;
+  e.edited = true;
+  if (!e.node) return;
+  if (!passes(e)) {
+    removeNode(e);
+    return;
+  }
+  e.hl = isHighlighted(c);
+  fill(e.node, e);
+}
+
+function markDeleted(source, id) {
+  const e = model.get(key(source, id));
+  if (!e) return;
+  e.c = Object.assign({}, e.c, { deleted: true });
+  if (e.node) e.node.classList.add("deleted");
+}
+
+function dropOldest(n) {
+  const gone = state.entries.splice(0, n);
+  for (const e of gone) {
+    model.delete(key(e.c.source, e.c.id));
+    if (e.unread) state.unreadCount -= 1;
+    if (e.node) removeNode(e);
+    if (state.selected === e) state.selected = null;
+  }
+}

@@ -1,0 +1,164 @@
+// commentwatch dashboard: status — the status bar at the foot of the page:
+// the connection's state, each source's state (and the source filter's
+// choices, which follow the sources), YouTube's quota left, comments per
+// minute with its sparkline, and the day's comment count from /api/today.
+//
+// Must not touch the feed or the model: it is told of each new comment
+// (`countRate`, `countToday`) and of each status frame, and draws.
+import { t, lang } from "./i18n.js";
+import { server, settings } from "./settings.js";
+import { api } from "./connection.js";
+
+const $ = (id) => document.getElementById(id);
+const conn = $("conn");
+const sourcesEl = $("sources");
+const sourceSelect = $("source-filter");
+
+/** The connection indicator: "connecting", "live" or "offline". */
+export function setConn(state, label) {
+  conn.dataset.state = state;
+  conn.textContent = label;
+}
+
+// -------------------------------------------------------------- sources
+const STATE_KEYS = ["starting", "ok", "backoff", "quota", "login", "stopped", "standby"];
+let lastStatus = null;
+let quotaUsed = null;
+export function renderStatus(list) {
+  lastStatus = list;
+  const fmt = (iso) => new Date(iso).toLocaleString(lang);
+  const items = list.map((s) => {
+    const li = document.createElement("li");
+    li.className = "source-status";
+    li.dataset.source = s.source;
+    li.dataset.state = s.state;
+    let label = s.source + ": " + (STATE_KEYS.includes(s.state) ? t("st_" + s.state) : s.state);
+    if ((s.state === "backoff" || s.state === "quota") && s.next_poll) {
+      label += " " + t("until", new Date(s.next_poll).toLocaleTimeString(lang));
+    }
+    if (typeof s.quota_used === "number") label += " · " + t("unitsToday", s.quota_used);
+    li.textContent = label;
+    const lines = [];
+    if (s.detail) lines.push(s.detail);
+    if (s.last_error) lines.push(t("lastError") + s.last_error);
+    if (s.last_ok) lines.push(t("lastOk") + fmt(s.last_ok));
+    if (s.next_poll) lines.push(t("nextPoll") + fmt(s.next_poll));
+    li.title = lines.join("\n");
+    return li;
+  });
+  sourcesEl.replaceChildren(...items);
+  // Every YouTube source spends from the one key: the day's total is the
+  // largest count any of them reports.
+  const used = list.filter((s) => typeof s.quota_used === "number").map((s) => s.quota_used);
+  quotaUsed = used.length ? Math.max(...used) : null;
+  renderQuota();
+  // The source filter offers every source there is.
+  const names = list.map((s) => s.source);
+  const have = Array.from(sourceSelect.options).map((o) => o.value).filter(Boolean);
+  if (names.join("\n") !== have.join("\n")) {
+    const first = sourceSelect.options[0];
+    const opts = names.map((n) => {
+      const o = document.createElement("option");
+      o.value = n;
+      o.textContent = n;
+      return o;
+    });
+    if (settings.source && !names.includes(settings.source)) {
+      const o = document.createElement("option");
+      o.value = settings.source;
+      o.textContent = settings.source;
+      opts.push(o);
+    }
+    sourceSelect.replaceChildren(first, ...opts);
+    sourceSelect.value = settings.source;
+  }
+}
+/** Draws the last status again (after a change of language). */
+export function redrawStatus() {
+  if (lastStatus) renderStatus(lastStatus);
+}
+export function renderQuota() {
+  const el = $("quota");
+  if (quotaUsed === null || !server.youtube_daily_quota) {
+    el.hidden = true;
+    return;
+  }
+  const left = Math.max(0, server.youtube_daily_quota - quotaUsed);
+  el.hidden = false;
+  el.classList.toggle("warn", left < server.youtube_daily_quota * 0.1);
+  el.replaceChildren();
+  const b = document.createElement("b");
+  b.textContent = left.toLocaleString(lang) + " / " + server.youtube_daily_quota.toLocaleString(lang);
+  el.append(t("quotaLeft", ""), b);
+}
+
+// ---------------------------------------------------------------- rate
+const BUCKET_MS = 10000;
+const BUCKETS = 60; // ten minutes
+const buckets = new Map(); // bucket index -> comments fetched in it
+export function countRate(c) {
+  const now = Date.now();
+  const at = Math.min(now, Date.parse(c.fetched_at) || now);
+  if (now - at > BUCKET_MS * BUCKETS) return;
+  const b = Math.floor(at / BUCKET_MS);
+  buckets.set(b, (buckets.get(b) || 0) + 1);
+}
+let lastDrawRate = 0;
+let rateTimer = 0;
+export function drawRate() {
+  lastDrawRate = Date.now();
+  const nowB = Math.floor(Date.now() / BUCKET_MS);
+  for (const b of buckets.keys()) if (b <= nowB - BUCKETS) buckets.delete(b);
+  const counts = [];
+  for (let i = BUCKETS - 1; i >= 0; i--) counts.push(buckets.get(nowB - i) || 0);
+  // Comments in the last minute: five whole buckets and the current one.
+  const perMin = counts.slice(-6).reduce((a, b) => a + b, 0);
+  $("rate").textContent = perMin.toLocaleString(lang);
+  const max = Math.max(4, ...counts);
+  const pts = ["0,24"];
+  counts.forEach((n, i) => pts.push(((i / (BUCKETS - 1)) * 120).toFixed(1) + "," + (23 - (n / max) * 21).toFixed(1)));
+  pts.push("120,24");
+  $("spark-line").setAttribute("points", pts.join(" "));
+}
+/** Draws the rate within a second: arrivals redraw it, not once each. */
+export function drawRateSoon() {
+  if (!rateTimer) rateTimer = setTimeout(() => ((rateTimer = 0), drawRate()), Math.max(0, 1000 - (Date.now() - lastDrawRate)));
+}
+setInterval(drawRate, 2000);
+
+// --------------------------------------------------------------- today
+let todayBase = null; // {comments, latest_seq, day} from /api/today
+let todayExtra = 0;
+function midnight() {
+  const d = new Date();
+  d.setHours(0, 0, 0, 0);
+  return d;
+}
+export async function refreshToday() {
+  const day = midnight();
+  try {
+    const s = await api("GET", "/api/today?since=" + encodeURIComponent(day.toISOString()));
+    todayBase = { comments: s.comments, seq: s.latest_seq, day: day.getTime() };
+    todayExtra = 0;
+    renderToday();
+  } catch (_) {
+    /* the counter waits for the next connection */
+  }
+}
+/** Forgets the day's count (another log): the next hello fetches it. */
+export function resetToday() {
+  todayBase = null;
+}
+export function countToday(seq) {
+  if (todayBase && seq > todayBase.seq) {
+    todayExtra += 1;
+    renderToday();
+  }
+}
+function renderToday() {
+  if (!todayBase) return;
+  $("today").textContent = (todayBase.comments + todayExtra).toLocaleString(lang);
+}
+setInterval(() => {
+  if (todayBase && midnight().getTime() !== todayBase.day) refreshToday();
+}, 60000);
