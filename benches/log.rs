@@ -22,8 +22,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{TimeZone, Utc};
 use commentwatch::comment::{RawAmount, RawComment};
-use commentwatch::store::query::{self, Format, Selection};
-use commentwatch::store::{Batch, CommentLog};
+use commentwatch::store::{self, Batch, CommentLog, Format, Selection};
 use commentwatch::{App, Config};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -350,7 +349,7 @@ fn child_export(db: &str, format: &str, rows: u64) {
     let mut reader = log.reader().unwrap();
     let mut out = std::io::BufWriter::new(std::io::sink());
     let started = Instant::now();
-    let n = query::export(
+    let n = store::export(
         &mut reader,
         &Selection::default(),
         None,
@@ -506,7 +505,7 @@ async fn run() {
         (
             "source (one of three)",
             Selection {
-                source: Some(query::SourceFilter::Exact(SOURCES[1].into())),
+                source: Some(store::SourceFilter::Exact(SOURCES[1].into())),
                 ..Selection::default()
             },
             None,
@@ -514,7 +513,7 @@ async fn run() {
         (
             "source=youtube-live (platform)",
             Selection {
-                source: Some(query::SourceFilter::Platform("youtube-live")),
+                source: Some(store::SourceFilter::Platform("youtube-live")),
                 ..Selection::default()
             },
             None,
@@ -547,7 +546,7 @@ async fn run() {
         (
             "paid only",
             Selection {
-                paid: query::Flag::Only,
+                paid: store::Flag::Only,
                 ..Selection::default()
             },
             None,
@@ -555,7 +554,7 @@ async fn run() {
         (
             "deleted only (none)",
             Selection {
-                deleted: query::Flag::Only,
+                deleted: store::Flag::Only,
                 ..Selection::default()
             },
             None,
@@ -563,7 +562,7 @@ async fn run() {
         (
             "replies only",
             Selection {
-                replies: query::Flag::Only,
+                replies: store::Flag::Only,
                 ..Selection::default()
             },
             None,
@@ -572,7 +571,7 @@ async fn run() {
             "主播 + source, page at seq 500000",
             Selection {
                 q: Some("主播".into()),
-                source: Some(query::SourceFilter::Exact(SOURCES[1].into())),
+                source: Some(store::SourceFilter::Exact(SOURCES[1].into())),
                 ..Selection::default()
             },
             Some(500_000),

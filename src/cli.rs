@@ -4,7 +4,7 @@
 //! run together) — and print to the terminal or a file.
 //!
 //! They take the filters of `/log` and `/api/comments` and parse them with
-//! the same code (`store::query::Params`), so `commentwatch export` writes
+//! the same code (`params::Params`), so `commentwatch export` writes
 //! byte for byte what `/api/comments.csv` serves. Errors are one line naming
 //! the flag, with a non-zero exit. Comment text printed to a terminal has its
 //! control and bidi characters made visible or removed first: the log is
@@ -21,8 +21,8 @@ use clap::{Args, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use unicode_width::UnicodeWidthChar;
 
-use crate::store::query::{self, ExportError, Format, ParamError, Params, Stats};
-use crate::store::{CommentLog, LogError, Target};
+use crate::params::{ParamError, Params};
+use crate::store::{self, CommentLog, ExportError, Format, LogError, Stats, Target};
 
 /// A subcommand; without one, the binary runs the server.
 #[derive(Subcommand, Debug, Clone, PartialEq, Eq)]
@@ -300,7 +300,7 @@ fn export(
         None => Box::new(io::stdout().lock()),
     };
     let mut out = BufWriter::with_capacity(256 * 1024, sink);
-    let result = query::export(
+    let result = store::export(
         &mut reader,
         &params.selection,
         None,

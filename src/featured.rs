@@ -133,9 +133,11 @@ impl Featured {
     /// With a log several instances share: reads the shared queue and shows
     /// it, each comment as the log has it now (deleted ones left out).
     pub async fn reload(&self, log: &CommentLog) {
-        let keys = match log.shared_featured().await {
-            Ok(Some(keys)) => keys,
-            Ok(None) => return,
+        let Some(shared) = log.shared() else {
+            return;
+        };
+        let keys = match shared.featured().await {
+            Ok(keys) => keys,
             Err(e) => {
                 warn!(error = %e, "reading the shared \"on stream\" queue failed");
                 return;

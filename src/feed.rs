@@ -22,8 +22,8 @@ use tracing::{info, warn};
 
 use crate::featured::Featured;
 use crate::hub::Hub;
-use crate::protocol::{Frame, SourceStatus};
-use crate::store::{CommentLog, Notice};
+use crate::protocol::Frame;
+use crate::store::{CommentLog, Notice, SharedLog};
 
 /// Changes read per query while catching up.
 const BATCH: usize = 1_000;
@@ -43,9 +43,9 @@ pub async fn follow(
     from: Option<i64>,
     stop: CancellationToken,
 ) {
-    if !log.is_shared() {
+    let Some(shared) = log.shared() else {
         return;
-    }
+    };
     // Clients replay what came before from the log themselves. `from` is
     // read before this instance's first poll, so none of its commits falls
     // below it; without it, read it now.
@@ -66,9 +66,8 @@ pub async fn follow(
     };
     let mut lost = false;
     loop {
-        let mut listener = match log.listen().await {
-            Ok(Some(l)) => l,
-            Ok(None) => return,
+        let mut listener = match shared.listen().await {
+            Ok(l) => l,
             Err(e) => {
                 warn!(error = %e, "cannot listen for other instances' comments; retrying");
                 if pause(&stop, RETRY).await {
@@ -84,7 +83,7 @@ pub async fn follow(
         // listened.
         publish_new(&log, &hub, &mut last).await;
         featured.reload(&log).await;
-        show_statuses(&log, &hub, None).await;
+        show_statuses(shared, &hub, None).await;
         loop {
             let notice = tokio::select! {
                 _ = stop.cancelled() => return,
@@ -105,7 +104,7 @@ pub async fn follow(
                 featured.reload(&log).await;
             }
             if !notice.statuses.is_empty() {
-                show_statuses(&log, &hub, Some(notice.statuses.into_iter().collect())).await;
+                show_statuses(shared, &hub, Some(notice.statuses.into_iter().collect())).await;
             }
         }
     }
@@ -134,17 +133,13 @@ async fn publish_new(log: &CommentLog, hub: &Hub, last: &mut i64) {
 
 /// Shows, for each of `sources` (every one when `None`) that another
 /// instance polls, the status that instance reported.
-async fn show_statuses(log: &CommentLog, hub: &Hub, sources: Option<Vec<String>>) {
-    match log.shared_statuses(sources).await {
-        Ok(Some(all)) => {
-            for json in all {
-                match serde_json::from_str::<SourceStatus>(&json) {
-                    Ok(status) => hub.set_remote_status(status),
-                    Err(e) => warn!(error = %e, "a shared source status is unreadable"),
-                }
+async fn show_statuses(log: &dyn SharedLog, hub: &Hub, sources: Option<Vec<String>>) {
+    match log.statuses(sources).await {
+        Ok(all) => {
+            for status in all {
+                hub.set_remote_status(status);
             }
         }
-        Ok(None) => {}
         Err(e) => warn!(error = %e, "reading the sources' shared statuses failed"),
     }
 }

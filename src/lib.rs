@@ -34,6 +34,9 @@ pub mod feed;
 pub mod hub;
 /// Counters and histograms for `/metrics`.
 pub mod metrics;
+/// The parameters every reader of the log takes (`/log`, `/api`, the CLI),
+/// parsed into a typed selection.
+pub mod params;
 /// Scheduling, paging, timeouts and backoff for every source.
 pub mod poller;
 /// The WebSocket frames and their JSON.
@@ -44,6 +47,8 @@ pub mod quota;
 pub mod sanitize;
 /// One adapter per platform.
 pub mod source;
+/// A source's state, as dashboards show it and instances share it.
+pub mod status;
 /// The comment log (SQLite, or PostgreSQL shared by several instances)
 /// and its change feed.
 pub mod store;

@@ -522,7 +522,12 @@ impl SourceTask {
         if state.handed_over_until.is_some_and(|t| Instant::now() < t) {
             return false;
         }
-        let claimed = match self.pipeline.log.claim(&self.name).await {
+        let claim = match self.pipeline.log.shared() {
+            Some(shared) => shared.claim(&self.name).await,
+            // A log of its own: nobody else polls.
+            None => Ok(true),
+        };
+        let claimed = match claim {
             Ok(claimed) => claimed,
             Err(e) => {
                 // Polling without the lock could mean several pollers and
@@ -666,8 +671,10 @@ impl SourceTask {
     /// of the sources, lets go of this one for a while, so that an instance
     /// with fewer takes it (and takes it back if none does).
     async fn spread(&self, state: &mut TaskState) {
-        let log = &self.pipeline.log;
-        let Ok(Some((held, instances))) = log.share().await else {
+        let Some(log) = self.pipeline.log.shared() else {
+            return;
+        };
+        let Ok((held, instances)) = log.share().await else {
             return;
         };
         let fair = self.sources_in_all.div_ceil(instances);
@@ -877,10 +884,10 @@ impl SourceTask {
         if self.pipeline.log.is_shared() && status.state != SourceState::Standby {
             // The other instances' dashboards show what the poller reports.
             let log = self.pipeline.log.clone();
-            let (source, at) = (self.name.clone(), Utc::now());
-            let json = serde_json::to_string(&status).expect("a status serializes");
+            let (shared_status, at) = (status.clone(), Utc::now());
             tokio::spawn(async move {
-                if let Err(e) = log.share_status(source, json, at).await {
+                let Some(shared) = log.shared() else { return };
+                if let Err(e) = shared.share_status(&shared_status, at).await {
                     debug!(error = %e, "could not share a source's status");
                 }
             });

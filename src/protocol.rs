@@ -3,10 +3,9 @@
 //! clients share (cloning one is a reference-count increment).
 
 use axum::extract::ws::Utf8Bytes;
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-use crate::comment::{Comment, rfc3339};
+use crate::comment::Comment;
 use crate::store::{Change, ChangeKind};
 
 /// A serialized server-to-client frame, ready for every socket.
@@ -104,57 +103,4 @@ impl Frame {
     }
 }
 
-/// What a source is doing, as dashboards show it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SourceState {
-    /// Not polled yet.
-    Starting,
-    Ok,
-    /// Retrying after errors.
-    Backoff,
-    /// Paused until the platform's quota resets.
-    Quota,
-    /// The platform needs a login cookie.
-    Login,
-    /// Will not poll again (comments closed, video gone, stream ended).
-    Stopped,
-    /// Another instance sharing the log polls this source (PostgreSQL).
-    Standby,
-}
-
-/// One source's state, the SOURCE_STATUS of DESIGN.md. It is read back
-/// from JSON only when another instance sharing the log sent it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SourceStatus {
-    pub source: String,
-    pub state: SourceState,
-    pub detail: Option<String>,
-    #[serde(serialize_with = "opt_time")]
-    pub last_ok: Option<DateTime<Utc>>,
-    pub last_error: Option<String>,
-    #[serde(serialize_with = "opt_time")]
-    pub next_poll: Option<DateTime<Utc>>,
-    pub quota_used: Option<i64>,
-}
-
-impl SourceStatus {
-    pub fn starting(source: String) -> SourceStatus {
-        SourceStatus {
-            source,
-            state: SourceState::Starting,
-            detail: None,
-            last_ok: None,
-            last_error: None,
-            next_poll: None,
-            quota_used: None,
-        }
-    }
-}
-
-fn opt_time<S: serde::Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
-    match t {
-        Some(t) => s.serialize_str(&rfc3339::format(t)),
-        None => s.serialize_none(),
-    }
-}
+pub use crate::status::{SourceState, SourceStatus};

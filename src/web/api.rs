@@ -8,7 +8,7 @@
 //!   busiest minutes, which the `/log` page draws.
 //!
 //! All of them take the parameters of `/log` (parsed by
-//! `store::query::Params`). A parameter that cannot be used is a 400 naming
+//! `params::Params`). A parameter that cannot be used is a 400 naming
 //! it, never a 500 and never a quietly broader selection. This module only
 //! reads the log; it never touches the hub or a source.
 
@@ -22,8 +22,8 @@ use serde::Serialize;
 use tracing::{debug, error};
 
 use super::{AppState, Cockpit};
-use crate::store::query::{self, ExportError, Flag, Format, ParamError, Params, Row};
-use crate::store::{CommentLog, LogError};
+use crate::params::{ParamError, Params};
+use crate::store::{self, CommentLog, ExportError, Flag, Format, LogError, Row};
 
 /// The API routes; `web::router` puts them behind the token.
 pub fn routes() -> Router<AppState> {
@@ -210,7 +210,7 @@ async fn stream(
             .reader()
             .map_err(ExportError::from)
             .and_then(|mut reader| {
-                query::export(
+                store::export(
                     &mut reader,
                     &params.selection,
                     params.before_seq,

@@ -21,9 +21,12 @@ use tracing::error;
 
 use super::{AppState, api};
 use crate::comment::{Comment, rfc3339};
+use crate::params::{AsParam, Params, ToParams};
 use crate::source::bilibili::{self, VideoId};
-use crate::store::CommentLog;
-use crate::store::query::{self, Params, SourceFilter, Stats};
+use crate::store::{CommentLog, SourceFilter, Stats};
+
+/// A comment's text split around the search's matches.
+mod highlight;
 
 /// The page and, behind it, the API it links to.
 pub fn routes() -> Router<AppState> {
@@ -88,7 +91,7 @@ struct Part {
 
 fn parts(text: &str, q: Option<&str>) -> Vec<Part> {
     match q {
-        Some(q) => query::split_matches(text, q)
+        Some(q) => highlight::split_matches(text, q)
             .into_iter()
             .map(|(t, hit)| Part {
                 text: t.to_owned(),

@@ -37,7 +37,7 @@ use super::hosts::Hosts;
 use super::{AppState, Cockpit, auth, ws};
 use crate::comment::Comment;
 use crate::featured::Featured;
-use crate::store::query::ParamError;
+use crate::params::ParamError;
 use crate::store::{CommentLog, FeaturedOp};
 
 /// The overlay's routes, which check the overlay key themselves: merge them
@@ -255,7 +255,8 @@ async fn dismiss(
 /// stream. This instance's queue changed already; a failure leaves the
 /// others as they were, and is logged.
 async fn share(log: &CommentLog, op: FeaturedOp) {
-    if let Err(e) = log.change_featured(op).await {
+    let Some(shared) = log.shared() else { return };
+    if let Err(e) = shared.change_featured(op).await {
         warn!(error = %e, "could not share the \"on stream\" queue with the other instances");
     }
 }
@@ -339,7 +340,7 @@ async fn today(
         .iter()
         .find(|(k, _)| k == "since")
         .ok_or_else(|| ParamError::new("since", "required: the moment to count from (RFC 3339)"))
-        .and_then(|(_, v)| crate::store::query::parse_time("since", v, Utc::now()));
+        .and_then(|(_, v)| crate::params::parse_time("since", v, Utc::now()));
     let since = match since {
         Ok(t) => t,
         Err(e) => return ApiError::BadParam(e).into_response(),

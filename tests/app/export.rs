@@ -4,7 +4,7 @@
 
 use commentwatch::comment::{Comment, RawComment};
 use commentwatch::store::Batch;
-use commentwatch::store::query::CSV_COLUMNS;
+use commentwatch::store::CSV_COLUMNS;
 use reqwest::StatusCode;
 use serde_json::Value;
 

@@ -8,8 +8,9 @@ use std::collections::BTreeSet;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use commentwatch::comment::{Comment, RawAmount, RawComment};
-use commentwatch::store::query::{Flag, Params, Selection, SourceFilter};
+use commentwatch::params::Params;
 use commentwatch::store::{Batch, CommentLog};
+use commentwatch::store::{Flag, Selection, SourceFilter};
 use reqwest::StatusCode;
 use serde_json::Value;
 

@@ -9,8 +9,9 @@ use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
 use commentwatch::comment::{Comment, RawAmount, RawComment};
-use commentwatch::store::query::{self, Flag, Format, Selection, SourceFilter};
-use commentwatch::store::{Batch, ChangeKind, CommentLog, Target};
+use commentwatch::store::{
+    self, Batch, ChangeKind, CommentLog, Flag, Format, Selection, SourceFilter, Target,
+};
 
 use crate::helpers;
 
@@ -113,7 +114,7 @@ async fn fill(log: &CommentLog) {
     .unwrap();
 }
 
-fn ids(page: &query::Page) -> Vec<String> {
+fn ids(page: &store::Page) -> Vec<String> {
     page.comments.iter().map(|(_, c)| c.id.clone()).collect()
 }
 
@@ -477,7 +478,7 @@ async fn both_backends_answer_exports_stats_and_the_feed_identically() {
                 let bytes = tokio::task::spawn_blocking(move || {
                     let mut reader = log.reader().unwrap();
                     let mut out = Vec::new();
-                    query::export(&mut reader, &sel, None, None, format, &mut out, &mut |_| {})
+                    store::export(&mut reader, &sel, None, None, format, &mut out, &mut |_| {})
                         .unwrap();
                     out
                 })

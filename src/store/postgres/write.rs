@@ -1,0 +1,286 @@
+//! Writing to the PostgreSQL log: a poll's batch in one transaction, in a
+//! few round trips whatever its size, numbered under the feed lock so that
+//! commit order is `seq` order, and announced with `NOTIFY`.
+
+use std::collections::HashMap;
+
+use chrono::Utc;
+use tokio_postgres::types::ToSql;
+
+use super::{CHANNEL, FEED_LOCK, PgLog};
+use crate::comment::{Comment, rfc3339};
+use crate::store::row::{COMMENT_COLUMNS, read_comment};
+use crate::store::{Batch, Change, ChangeKind, LogError, fold};
+
+impl PgLog {
+    /// Records a batch in a few round trips whatever its size: one query
+    /// finds which comments are known, one statement inserts every new
+    /// comment, one every change; only edits and deletions, which are rare,
+    /// go one by one.
+    pub(super) async fn write_batch(&self, batch: Batch) -> Result<Vec<Change>, LogError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&FEED_LOCK])
+            .await?;
+        let mut next: i64 = tx
+            .query_one("SELECT seq FROM feed_head", &[])
+            .await?
+            .try_get(0)?;
+        let Batch {
+            source,
+            comments,
+            deleted,
+            cursor,
+            quota,
+        } = batch;
+        // What the log holds of these comments: `(source, id)` → `(seq,
+        // text, html)`; comments new in this batch join it as they are
+        // numbered, so a repeat within the batch is handled like a repeat
+        // from an earlier poll.
+        let mut known: HashMap<(String, String), (i64, String, String)> = HashMap::new();
+        if !comments.is_empty() {
+            let (sources, ids): (Vec<&str>, Vec<&str>) = comments
+                .iter()
+                .map(|c| (c.source.as_str(), c.id.as_str()))
+                .unzip();
+            let find = tx
+                .prepare_cached(
+                    "SELECT c.source, c.id, c.seq, c.text, c.html FROM comments c \
+                     JOIN unnest($1::text[], $2::text[]) AS k(source, id) \
+                     ON c.source = k.source AND c.id = k.id",
+                )
+                .await?;
+            for row in tx.query(&find, &[&sources, &ids]).await? {
+                known.insert(
+                    (row.try_get(0)?, row.try_get(1)?),
+                    (row.try_get(2)?, row.try_get(3)?, row.try_get(4)?),
+                );
+            }
+        }
+        let edit = tx
+            .prepare_cached(
+                "UPDATE comments SET text = $2, html = $3, edited = true, likes = $4, \
+                 text_folded = $5 WHERE seq = $1",
+            )
+            .await?;
+        let mut fresh = NewRows::default();
+        // Where each comment new in this batch sits in `fresh`.
+        let mut fresh_at: HashMap<(String, String), usize> = HashMap::new();
+        let mut changes = Vec::new();
+        for c in comments {
+            let key = (c.source.clone(), c.id.clone());
+            match known.get_mut(&key) {
+                None => {
+                    next += 1;
+                    fresh_at.insert(key.clone(), fresh.seq.len());
+                    fresh.push(next, &c);
+                    known.insert(key, (next, c.text.clone(), c.html.as_str().to_owned()));
+                    changes.push(Change {
+                        seq: next,
+                        kind: ChangeKind::New,
+                        comment: c,
+                    });
+                }
+                // Known already: an edit on the platform is a change,
+                // anything else (a repeat on an overlapping page) is not.
+                Some((seq, text, html)) => {
+                    if c.edited && (*text != c.text || html != c.html.as_str()) {
+                        match fresh_at.get(&key) {
+                            // New in this very batch: not in the table yet.
+                            Some(&i) => fresh.edit(i, &c),
+                            None => {
+                                let folded = fold(&c.text);
+                                let params: [&(dyn ToSql + Sync); 5] =
+                                    [seq, &c.text, &c.html.as_str(), &c.likes, &folded];
+                                tx.execute(&edit, &params).await?;
+                            }
+                        }
+                        *text = c.text.clone();
+                        *html = c.html.as_str().to_owned();
+                        next += 1;
+                        changes.push(Change {
+                            seq: next,
+                            kind: ChangeKind::Update,
+                            comment: c,
+                        });
+                    }
+                }
+            }
+        }
+        fresh.insert(&tx).await?;
+        // The comment each change is about: its own seq, or the edited one's.
+        let mut about: Vec<i64> = changes
+            .iter()
+            .map(|ch| {
+                known
+                    .get(&(ch.comment.source.clone(), ch.comment.id.clone()))
+                    .map_or(ch.seq, |(seq, _, _)| *seq)
+            })
+            .collect();
+        if !deleted.is_empty() {
+            let retract = tx
+                .prepare_cached(&format!(
+                    "UPDATE comments AS c SET deleted = true \
+                     WHERE c.source = $1 AND c.id = $2 AND NOT c.deleted RETURNING {COMMENT_COLUMNS}"
+                ))
+                .await?;
+            for id in deleted {
+                if let Some(row) = tx.query_opt(&retract, &[&source, &id]).await? {
+                    next += 1;
+                    let (comment_seq, comment) = read_comment(&row)?;
+                    about.push(comment_seq);
+                    changes.push(Change {
+                        seq: next,
+                        kind: ChangeKind::Delete,
+                        comment,
+                    });
+                }
+            }
+        }
+        if !changes.is_empty() {
+            let seqs: Vec<i64> = changes.iter().map(|c| c.seq).collect();
+            let kinds: Vec<&str> = changes.iter().map(|c| c.kind.as_str()).collect();
+            tx.execute(
+                "INSERT INTO changes (seq, kind, comment) \
+                 SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[])",
+                &[&seqs, &kinds, &about],
+            )
+            .await?;
+        }
+        if let Some(cursor) = cursor {
+            tx.execute(
+                "INSERT INTO cursors (source, value, updated_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (source) DO UPDATE SET value = excluded.value, \
+                 updated_at = excluded.updated_at",
+                &[&source, &cursor, &rfc3339::format(&Utc::now())],
+            )
+            .await?;
+        }
+        if let Some((day, units)) = quota.filter(|(_, u)| *u > 0) {
+            tx.execute(
+                "INSERT INTO quota (day, units) VALUES ($1, $2) \
+                 ON CONFLICT (day) DO UPDATE SET units = quota.units + excluded.units",
+                &[&day, &units],
+            )
+            .await?;
+        }
+        if !changes.is_empty() {
+            tx.execute("UPDATE feed_head SET seq = $1", &[&next])
+                .await?;
+            // Delivered when (and only if) the transaction commits.
+            tx.execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &next.to_string()])
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(changes)
+    }
+}
+
+/// New comments as columns, for one `INSERT … SELECT * FROM unnest(…)`.
+#[derive(Default)]
+struct NewRows {
+    seq: Vec<i64>,
+    source: Vec<String>,
+    id: Vec<String>,
+    author_name: Vec<String>,
+    author_id: Vec<String>,
+    author_avatar: Vec<Option<String>>,
+    text: Vec<String>,
+    html: Vec<String>,
+    published_at: Vec<String>,
+    fetched_at: Vec<String>,
+    likes: Vec<i64>,
+    reply_to: Vec<Option<String>>,
+    amount_display: Vec<Option<String>>,
+    amount_micros: Vec<Option<i64>>,
+    amount_currency: Vec<Option<String>>,
+    edited: Vec<bool>,
+    deleted: Vec<bool>,
+    emotes: Vec<Option<String>>,
+    text_folded: Vec<String>,
+    author_folded: Vec<String>,
+}
+
+impl NewRows {
+    fn push(&mut self, seq: i64, c: &Comment) {
+        self.seq.push(seq);
+        self.source.push(c.source.clone());
+        self.id.push(c.id.clone());
+        self.author_name.push(c.author.name.clone());
+        self.author_id.push(c.author.id.clone());
+        self.author_avatar.push(c.author.avatar.clone());
+        self.text.push(c.text.clone());
+        self.html.push(c.html.as_str().to_owned());
+        self.published_at.push(rfc3339::format(&c.published_at));
+        self.fetched_at.push(rfc3339::format(&c.fetched_at));
+        self.likes.push(c.likes);
+        self.reply_to.push(c.reply_to.clone());
+        self.amount_display
+            .push(c.amount.as_ref().map(|a| a.display.clone()));
+        self.amount_micros.push(c.amount.as_ref().map(|a| a.micros));
+        self.amount_currency
+            .push(c.amount.as_ref().map(|a| a.currency.clone()));
+        self.edited.push(c.edited);
+        self.deleted.push(c.deleted);
+        self.emotes.push(
+            (!c.emotes.is_empty())
+                .then(|| serde_json::to_string(&c.emotes).expect("a map of strings")),
+        );
+        self.text_folded.push(fold(&c.text));
+        self.author_folded.push(fold(&c.author.name));
+    }
+
+    /// Applies an edit to the row at `i`, as an UPDATE would.
+    fn edit(&mut self, i: usize, c: &Comment) {
+        self.text[i] = c.text.clone();
+        self.html[i] = c.html.as_str().to_owned();
+        self.edited[i] = true;
+        self.likes[i] = c.likes;
+        self.text_folded[i] = fold(&c.text);
+    }
+
+    async fn insert(&self, tx: &deadpool_postgres::Transaction<'_>) -> Result<(), LogError> {
+        if self.seq.is_empty() {
+            return Ok(());
+        }
+        let stmt = tx
+            .prepare_cached(
+                "INSERT INTO comments (seq, source, id, author_name, author_id, author_avatar, \
+                 text, html, published_at, fetched_at, likes, reply_to, amount_display, \
+                 amount_micros, amount_currency, edited, deleted, emotes, text_folded, \
+                 author_folded) \
+                 SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], \
+                 $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], \
+                 $11::bigint[], $12::text[], $13::text[], $14::bigint[], $15::text[], \
+                 $16::boolean[], $17::boolean[], $18::text[], $19::text[], $20::text[])",
+            )
+            .await?;
+        tx.execute(
+            &stmt,
+            &[
+                &self.seq,
+                &self.source,
+                &self.id,
+                &self.author_name,
+                &self.author_id,
+                &self.author_avatar,
+                &self.text,
+                &self.html,
+                &self.published_at,
+                &self.fetched_at,
+                &self.likes,
+                &self.reply_to,
+                &self.amount_display,
+                &self.amount_micros,
+                &self.amount_currency,
+                &self.edited,
+                &self.deleted,
+                &self.emotes,
+                &self.text_folded,
+                &self.author_folded,
+            ],
+        )
+        .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,137 @@
+//! Writing to the SQLite log: a poll's batch in one transaction (new
+//! comments numbered in order, edits and deletions as changes, the cursor
+//! and the quota spent), and the feed's head. Reads live in `read`.
+
+use chrono::Utc;
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::comment::rfc3339;
+use crate::store::row::{read_comment, unqualified_columns};
+use crate::store::{Batch, Change, ChangeKind, LogError};
+
+pub(super) fn latest_seq(conn: &Connection) -> Result<i64, LogError> {
+    Ok(conn
+        .query_row(
+            "SELECT seq FROM sqlite_sequence WHERE name = 'changes'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?
+        .unwrap_or(0))
+}
+
+pub(super) fn record(conn: &mut Connection, batch: Batch) -> Result<Vec<Change>, LogError> {
+    let Batch {
+        source,
+        comments,
+        deleted,
+        cursor,
+        quota,
+    } = batch;
+    let tx = conn.transaction()?;
+    let mut changes = Vec::new();
+    {
+        let mut next = latest_seq(&tx)?;
+        let mut insert = tx.prepare_cached(
+            "INSERT INTO comments (seq, source, id, author_name, author_id, author_avatar, text, html, \
+             published_at, fetched_at, likes, reply_to, amount_display, amount_micros, amount_currency, \
+             edited, deleted, emotes) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18) \
+             ON CONFLICT (source, id) DO NOTHING",
+        )?;
+        let mut add_change =
+            tx.prepare_cached("INSERT INTO changes (seq, kind, comment) VALUES (?1, ?2, ?3)")?;
+        let mut find = tx.prepare_cached(
+            "SELECT seq, text, html, edited FROM comments WHERE source = ?1 AND id = ?2",
+        )?;
+        let mut edit = tx.prepare_cached(
+            "UPDATE comments SET text = ?2, html = ?3, edited = 1, likes = ?4 WHERE seq = ?1",
+        )?;
+        for c in comments {
+            let candidate = next + 1;
+            let inserted = insert.execute(params![
+                candidate,
+                c.source,
+                c.id,
+                c.author.name,
+                c.author.id,
+                c.author.avatar,
+                c.text,
+                c.html.as_str(),
+                rfc3339::format(&c.published_at),
+                rfc3339::format(&c.fetched_at),
+                c.likes,
+                c.reply_to,
+                c.amount.as_ref().map(|a| &a.display),
+                c.amount.as_ref().map(|a| a.micros),
+                c.amount.as_ref().map(|a| &a.currency),
+                c.edited,
+                c.deleted,
+                (!c.emotes.is_empty())
+                    .then(|| serde_json::to_string(&c.emotes).expect("a map of strings")),
+            ])?;
+            if inserted == 1 {
+                next = candidate;
+                add_change.execute(params![next, ChangeKind::New.as_str(), next])?;
+                changes.push(Change {
+                    seq: next,
+                    kind: ChangeKind::New,
+                    comment: c,
+                });
+                continue;
+            }
+            // Known already: an edit on the platform is a change, anything
+            // else (a repeat on an overlapping page) is not.
+            let (seq, text, html, _): (i64, String, String, bool) = find
+                .query_row(params![c.source, c.id], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                })?;
+            if c.edited && (text != c.text || html != c.html.as_str()) {
+                edit.execute(params![seq, c.text, c.html.as_str(), c.likes])?;
+                next += 1;
+                add_change.execute(params![next, ChangeKind::Update.as_str(), seq])?;
+                changes.push(Change {
+                    seq: next,
+                    kind: ChangeKind::Update,
+                    comment: c,
+                });
+            }
+        }
+        let mut retract = tx.prepare_cached(&format!(
+            "UPDATE comments SET deleted = 1 WHERE source = ?1 AND id = ?2 AND deleted = 0 \
+             RETURNING {}",
+            unqualified_columns()
+        ))?;
+        for id in deleted {
+            let row = retract
+                .query_row(params![source, id], |r| read_comment(r))
+                .optional()?;
+            if let Some((comment_seq, comment)) = row {
+                next += 1;
+                let kind = ChangeKind::Delete;
+                add_change.execute(params![next, kind.as_str(), comment_seq])?;
+                changes.push(Change {
+                    seq: next,
+                    kind,
+                    comment,
+                });
+            }
+        }
+        if let Some(cursor) = cursor {
+            tx.execute(
+                "INSERT INTO cursors (source, value, updated_at) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (source) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+                params![source, cursor, rfc3339::format(&Utc::now())],
+            )?;
+        }
+        if let Some((day, units)) = quota.filter(|(_, u)| *u > 0) {
+            tx.execute(
+                "INSERT INTO quota (day, units) VALUES (?1, ?2) \
+                 ON CONFLICT (day) DO UPDATE SET units = units + excluded.units",
+                params![day, units],
+            )?;
+        }
+    }
+    tx.commit()?;
+    Ok(changes)
+}
