@@ -14,12 +14,13 @@
 //! through any other. Comments come from the
 //! log, never from the request, so the overlay only ever shows what the
 //! sanitizer produced; and a featured comment that is edited or deleted on
-//! the platform is updated or taken off stream at once (`follow`), so a
-//! moderator's deletion never lingers on a broadcast.
+//! the platform is updated or taken off stream at once (`follow`, which
+//! reads each change from the log, typed, never from a frame's JSON), so a
+//! moderator's deletion never lingers on a broadcast. It never writes
+//! comments and never talks to a client but through the hub.
 
 use std::sync::{Arc, Mutex};
 
-use serde::Deserialize;
 use tokio::sync::broadcast::error::RecvError;
 use tokio_util::sync::CancellationToken;
 use tracing::warn;
@@ -27,7 +28,7 @@ use tracing::warn;
 use crate::comment::Comment;
 use crate::hub::Hub;
 use crate::protocol::Frame;
-use crate::store::CommentLog;
+use crate::store::{Change, CommentLog};
 
 /// A cheap, cloneable handle on the queue.
 #[derive(Clone)]
@@ -197,6 +198,13 @@ impl Featured {
         }
     }
 
+    /// Reads every featured comment again from the log.
+    async fn reread_all(&self, log: &CommentLog) {
+        for c in self.comments() {
+            self.reread(log, c.source, c.id).await;
+        }
+    }
+
     /// Applies `f` to the queue and, if it says something changed, publishes
     /// the new frame. Publishing under the lock keeps frames in the order of
     /// the changes (the hub's `publish` never blocks).
@@ -228,55 +236,33 @@ impl Featured {
             match received {
                 Ok(frame) => {
                     // Edits and deletions are rare and the queue is usually
-                    // empty: only those frames are parsed, and only then.
+                    // empty: only those frames are looked at, and only then.
                     if !frame.is_edit_or_delete() || self.lock().comments.is_empty() {
                         continue;
                     }
-                    let Ok(change) = serde_json::from_str::<ChangeFrame>(frame.json.as_str())
-                    else {
-                        continue;
-                    };
-                    let (source, id) = match change {
-                        ChangeFrame {
-                            comment: Some(key), ..
-                        } => (key.source, key.id),
-                        ChangeFrame {
-                            source: Some(source),
-                            id: Some(id),
-                            ..
-                        } => (source, id),
-                        _ => continue,
-                    };
-                    if self.is_featured(&source, &id) {
-                        self.reread(&log, source, id).await;
+                    let Some(seq) = frame.seq else { continue };
+                    // The frame is for the clients; the log says, typed,
+                    // which comment the change is about.
+                    match log.changes_since(seq - 1, 1).await {
+                        Ok(changes) => match changes.into_iter().find(|c| c.seq == seq) {
+                            Some(Change { comment, .. }) => {
+                                if self.is_featured(&comment.source, &comment.id) {
+                                    self.reread(&log, comment.source, comment.id).await;
+                                }
+                            }
+                            // Pruned already: whatever it was about may be gone.
+                            None => self.reread_all(&log).await,
+                        },
+                        Err(e) => warn!(error = %e, "reading a change from the log failed"),
                     }
                 }
                 // Missed frames might have edited or deleted one of ours:
                 // read each featured comment again from the log.
-                Err(RecvError::Lagged(_)) => {
-                    for c in self.comments() {
-                        self.reread(&log, c.source, c.id).await;
-                    }
-                }
+                Err(RecvError::Lagged(_)) => self.reread_all(&log).await,
                 Err(RecvError::Closed) => return,
             }
         }
     }
-}
-
-/// The parts of an `update` (`comment`) or `delete` (`source`, `id`) frame
-/// that name the comment.
-#[derive(Deserialize)]
-struct ChangeFrame {
-    comment: Option<Key>,
-    source: Option<String>,
-    id: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct Key {
-    source: String,
-    id: String,
 }
 
 #[cfg(test)]
