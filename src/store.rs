@@ -233,3 +233,53 @@ impl CommentLog {
         self.shared.is_some()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    /// The modules of the crate the store may use: values, the sanitizer
+    /// (for what it reads back) and itself. Never the platforms (`source`),
+    /// the web, the poller or request parameters.
+    const ALLOWED: &[&str] = &["comment", "sanitize", "status", "store"];
+
+    fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                rust_files(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(path);
+            }
+        }
+    }
+
+    #[test]
+    fn the_store_uses_nothing_of_the_crate_but_values_and_the_sanitizer() {
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut files = vec![src.join("store.rs")];
+        rust_files(&src.join("store"), &mut files);
+        for file in files {
+            let text = std::fs::read_to_string(&file).unwrap();
+            // Tests (this one included) may use what they like.
+            let code = text.split("#[cfg(test)]").next().unwrap_or("");
+            for (n, line) in code.lines().enumerate() {
+                if line.trim_start().starts_with("//") {
+                    continue;
+                }
+                for (at, _) in line.match_indices("crate::") {
+                    let module: String = line[at + 7..]
+                        .chars()
+                        .take_while(|c| c.is_alphanumeric() || *c == '_')
+                        .collect();
+                    assert!(
+                        ALLOWED.contains(&module.as_str()),
+                        "{}:{}: the store uses crate::{module}",
+                        file.display(),
+                        n + 1
+                    );
+                }
+            }
+        }
+    }
+}

@@ -22,6 +22,7 @@
 //! `author_folded`, so it finds the same substrings of any length, CJK
 //! included, as the SQLite indexes, whatever the server's locale. When the
 //! `pg_trgm` extension is available its trigram indexes speed up queries of
+//! three characters or more; without it search still works, by scanning.
 //!
 //! Rooms: `connect` (the pool and the dedicated connections), `shared` (the
 //! cluster's coordination: locks, notifications, the shared queue and

@@ -9,7 +9,8 @@
 //! without it, and its name against the host (rustls always checks the name,
 //! so `verify-ca` is as strict as `verify-full`). The driver itself knows
 //! only `disable`, `prefer` and `require`; this module turns the rest into
-//! those plus a certificate check.
+//! those plus a certificate check. It reads the URL and the certificate
+//! file, and never opens a connection itself.
 
 use std::str::FromStr;
 use std::sync::Arc;
