@@ -65,7 +65,7 @@ pub struct Row<'a> {
 }
 
 /// A connection for a long, blocking read (an export), to be used off the
-/// async runtime; see `CommentLog::reader`.
+/// async runtime; see [`super::LogBackend::reader`].
 pub struct Reader(Box<dyn BlockingReader + Send>);
 
 /// What a backend reads for an export, blocking the thread it runs on.

@@ -28,7 +28,7 @@ CREATE TABLE IF NOT EXISTS comments (
     -- When the streamer first put it on stream (the overlay), or NULL.
     featured_at     TEXT    COLLATE "C",
     -- The text and the author's name lowercased by commentwatch
-    -- (`query::fold`), which search matches substrings of: the same folding
+    -- (`store::fold`), which search matches substrings of: the same folding
     -- as the SQLite indexes, whatever the server's locale.
     text_folded     TEXT    COLLATE "C" NOT NULL,
     author_folded   TEXT    COLLATE "C" NOT NULL,

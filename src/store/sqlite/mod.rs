@@ -95,7 +95,7 @@ impl SqliteLog {
             add_column(&conn, "featured_at")?;
         }
         // Version 3 added search; its indexes fill in the background
-        // (`query`), for old files as for new comments.
+        // (`search`), for old files as for new comments.
         conn.execute_batch(SCHEMA)?;
         conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
         let fresh_id = format!("{:016x}", rand::random::<u64>());
