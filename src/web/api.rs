@@ -14,7 +14,7 @@
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Query, State};
-use axum::http::{StatusCode, header};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router, routing::get};
 use chrono::Utc;
@@ -23,7 +23,7 @@ use tracing::{debug, error};
 
 use super::{AppState, Cockpit};
 use crate::params::{ParamError, Params};
-use crate::store::{self, CommentLog, ExportError, Flag, Format, LogError, Row};
+use crate::store::{self, CommentLog, ExportError, Flag, Format, Row};
 
 /// The API routes; `web::router` puts them behind the token.
 pub fn routes() -> Router<AppState> {
@@ -34,48 +34,8 @@ pub fn routes() -> Router<AppState> {
         .route("/api/stats", get(stats))
 }
 
-/// Why an API request failed.
-#[derive(Debug, thiserror::Error)]
-pub enum ApiError {
-    /// Return `400 Bad Request` naming the parameter.
-    #[error(transparent)]
-    BadParam(#[from] ParamError),
-    /// Return `500 Internal Server Error`; logged here, once.
-    #[error(transparent)]
-    Log(#[from] LogError),
-}
-
-#[derive(Serialize)]
-struct ErrorBody<'a> {
-    error: String,
-    param: Option<&'a str>,
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        match self {
-            ApiError::BadParam(e) => (
-                StatusCode::BAD_REQUEST,
-                Json(ErrorBody {
-                    error: e.to_string(),
-                    param: Some(&e.param),
-                }),
-            )
-                .into_response(),
-            ApiError::Log(e) => {
-                error!(error = %e, "reading the comment log failed");
-                (
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    Json(ErrorBody {
-                        error: "the comment log could not be read".into(),
-                        param: None,
-                    }),
-                )
-                    .into_response()
-            }
-        }
-    }
-}
+/// API refusals; the one type every handler answers with.
+pub use super::Error as ApiError;
 
 /// Parses a request's parameters; shared with the page. The highlight
 /// words come from the server's settings (`CW_HIGHLIGHT`), never the URL.
@@ -185,14 +145,10 @@ async fn stream(
     format: Format,
 ) -> Result<Response, ApiError> {
     let Ok(slot) = exports.0.clone().try_acquire_owned() else {
-        return Ok((
-            StatusCode::SERVICE_UNAVAILABLE,
-            [(header::RETRY_AFTER, "5")],
-            Json(serde_json::json!({
-                "error": format!("{MAX_EXPORTS} exports are running already; try again in a few seconds")
-            })),
-        )
-            .into_response());
+        return Err(ApiError::Busy {
+            why: format!("{MAX_EXPORTS} exports are running already; try again in a few seconds"),
+            retry_after: 5,
+        });
     };
     if params.selection.uses_index() {
         log.index_pending().await?;

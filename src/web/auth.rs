@@ -26,7 +26,7 @@ use axum::Form;
 use axum::extract::{FromRequest, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use hmac::{Hmac, Mac};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -460,14 +460,8 @@ fn render_login(status: StatusCode, next: &str, error: Option<&str>) -> Response
 }
 
 fn render(status: StatusCode, page: &impl Template) -> Response {
-    match page.render() {
-        // A sign-in page must not be cached with a typed token in it.
-        Ok(html) => (status, [(header::CACHE_CONTROL, "no-store")], Html(html)).into_response(),
-        Err(e) => {
-            error!(error = %e, "the sign-in page failed to render");
-            (StatusCode::INTERNAL_SERVER_ERROR, "internal error\n").into_response()
-        }
-    }
+    // A sign-in page must not be cached with a typed token in it.
+    super::render::private_page(status, page)
 }
 
 fn session_cookie(id: &str, https: bool) -> HeaderValue {

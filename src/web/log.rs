@@ -13,7 +13,7 @@
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::Response;
 use axum::{Router, routing::get};
 use chrono::{DateTime, Duration, Utc};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
@@ -383,7 +383,7 @@ async fn page(
     let signed_in = auth.enabled();
     let render = |status, page: &mut LogPage| {
         page.signed_in = signed_in;
-        render(status, page)
+        super::render::page(status, page)
     };
     let params = match api::params(&pairs, &cockpit).and_then(|p| p.page_limit().map(|l| (p, l))) {
         Ok(ok) => ok,
@@ -508,16 +508,6 @@ fn source_menu(sources: Vec<String>, current: Option<&SourceFilter>) -> Vec<Stri
         menu.push(c.as_param().to_owned());
     }
     menu
-}
-
-fn render(status: StatusCode, page: &LogPage) -> Response {
-    match page.render() {
-        Ok(html) => (status, Html(html)).into_response(),
-        Err(e) => {
-            error!(error = %e, "the log page template failed to render");
-            (StatusCode::INTERNAL_SERVER_ERROR, "internal error\n").into_response()
-        }
-    }
 }
 
 #[cfg(test)]

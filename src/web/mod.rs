@@ -5,12 +5,14 @@ mod api;
 mod assets;
 mod auth;
 mod cockpit;
+mod error;
 mod hosts;
 mod limiter;
 /// `/log`, the comment log review page, and its API and exports.
 mod log;
 mod overlay;
 mod pages;
+mod render;
 pub mod serve;
 mod ws;
 
@@ -27,6 +29,7 @@ use tower_http::trace::TraceLayer;
 pub use api::Exports;
 pub use auth::Auth;
 pub use cockpit::Cockpit;
+pub use error::Error;
 pub use hosts::Hosts;
 
 use crate::featured::Featured;

@@ -24,17 +24,16 @@ use axum::body::Bytes;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{FromRequestParts, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use axum::{Json, Router};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use tracing::{error, warn};
+use tracing::warn;
 
-use super::api::ApiError;
 use super::hosts::Hosts;
-use super::{AppState, Cockpit, auth, ws};
+use super::{AppState, Cockpit, Error, auth, render, ws};
 use crate::comment::Comment;
 use crate::featured::Featured;
 use crate::params::ParamError;
@@ -87,14 +86,8 @@ async fn page(
         version: env!("CARGO_PKG_VERSION"),
         config: json!({ "block": state.cockpit.block() }).to_string(),
     };
-    match page.render() {
-        // The URL holds the key: keep the page out of every cache.
-        Ok(html) => ([(header::CACHE_CONTROL, "no-store")], Html(html)).into_response(),
-        Err(e) => {
-            error!(error = %e, "the overlay template failed to render");
-            (StatusCode::INTERNAL_SERVER_ERROR, "internal error\n").into_response()
-        }
-    }
+    // The URL holds the key: keep the page out of every cache.
+    render::private_page(StatusCode::OK, &page)
 }
 
 /// `GET /overlay/ws?key=&mode=&since=`: read-only. `mode=featured` gets only
@@ -185,15 +178,13 @@ async fn feature(
 ) -> Response {
     let target = match target(&hosts, &headers, &body) {
         Ok(Some(t)) => t,
-        Ok(None) => return Refused::BadBody.into_response(),
+        Ok(None) => return Error::BadBody(EXPECTED_BODY).into_response(),
         Err(refused) => return refused.into_response(),
     };
     match log.comment(target.source, target.id).await {
-        Ok(Some(c)) if c.deleted => (
-            StatusCode::CONFLICT,
-            Json(json!({ "error": "that comment was deleted on its platform" })),
-        )
-            .into_response(),
+        Ok(Some(c)) if c.deleted => {
+            Error::Conflict("that comment was deleted on its platform").into_response()
+        }
         Ok(Some(c)) => {
             // The log remembers it, for `/log?featured=1` after the stream.
             if let Err(e) = log.mark_featured(c.source.clone(), c.id.clone()).await {
@@ -208,19 +199,8 @@ async fn feature(
             share(&log, op).await;
             queue(&featured).into_response()
         }
-        Ok(None) => (
-            StatusCode::NOT_FOUND,
-            Json(json!({ "error": "no such comment in the log" })),
-        )
-            .into_response(),
-        Err(e) => {
-            error!(error = %e, "featuring: the comment log does not answer");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({ "error": "the comment log does not answer" })),
-            )
-                .into_response()
-        }
+        Ok(None) => Error::NotFound("no such comment in the log").into_response(),
+        Err(e) => Error::Unavailable(e).into_response(),
     }
 }
 
@@ -261,41 +241,17 @@ async fn share(log: &CommentLog, op: FeaturedOp) {
     }
 }
 
-/// Why a request to change the queue was refused.
-#[derive(Debug)]
-enum Refused {
-    /// Return `403 Forbidden`: another site's page sent it.
-    CrossSite,
-    /// Return `415 Unsupported Media Type`: a body that is not JSON.
-    NotJson,
-    /// Return `400 Bad Request`: JSON without `source` and `id`.
-    BadBody,
-}
-
-impl IntoResponse for Refused {
-    fn into_response(self) -> Response {
-        match self {
-            Refused::CrossSite => {
-                (StatusCode::FORBIDDEN, "cross-site request refused\n").into_response()
-            }
-            Refused::NotJson => (
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "expected Content-Type: application/json\n",
-            )
-                .into_response(),
-            Refused::BadBody => bad_request("expected a JSON body {\"source\":…,\"id\":…}"),
-        }
-    }
-}
+/// What a change of the queue must carry.
+const EXPECTED_BODY: &str = "expected a JSON body {\"source\":…,\"id\":…}";
 
 /// Reads a request that changes the queue. The session cookie is
 /// `SameSite=Strict` already; on top of that a change must come from this
 /// site (`Origin` among this server's own, `Sec-Fetch-Site`) and, if it has
 /// a body, as JSON, which a cross-site form cannot send without a CORS
 /// preflight that never passes.
-fn target(hosts: &Hosts, headers: &HeaderMap, body: &[u8]) -> Result<Option<Target>, Refused> {
+fn target(hosts: &Hosts, headers: &HeaderMap, body: &[u8]) -> Result<Option<Target>, Error> {
     if !hosts.same_site(headers) {
-        return Err(Refused::CrossSite);
+        return Err(Error::CrossSite);
     }
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
@@ -305,15 +261,11 @@ fn target(hosts: &Hosts, headers: &HeaderMap, body: &[u8]) -> Result<Option<Targ
         .and_then(|v| v.to_str().ok())
         .is_some_and(|t| t.starts_with("application/json"));
     if !json {
-        return Err(Refused::NotJson);
+        return Err(Error::NotJson);
     }
     serde_json::from_slice(body)
         .map(Some)
-        .map_err(|_| Refused::BadBody)
-}
-
-fn bad_request(why: &str) -> Response {
-    (StatusCode::BAD_REQUEST, Json(json!({ "error": why }))).into_response()
+        .map_err(|_| Error::BadBody(EXPECTED_BODY))
 }
 
 /// `GET /api/overlay`: what the dashboard needs to build the overlay URL.
@@ -343,19 +295,12 @@ async fn today(
         .and_then(|(_, v)| crate::params::parse_time("since", v, Utc::now()));
     let since = match since {
         Ok(t) => t,
-        Err(e) => return ApiError::BadParam(e).into_response(),
+        Err(e) => return Error::BadParam(e).into_response(),
     };
     match log.count_fetched_since(since).await {
         Ok((comments, latest_seq)) => {
             Json(json!({ "comments": comments, "latest_seq": latest_seq })).into_response()
         }
-        Err(e) => {
-            error!(error = %e, "stats: the comment log does not answer");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({ "error": "the comment log does not answer" })),
-            )
-                .into_response()
-        }
+        Err(e) => Error::Unavailable(e).into_response(),
     }
 }

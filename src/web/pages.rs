@@ -4,7 +4,7 @@ use askama::Template;
 use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use tracing::error;
 
@@ -32,11 +32,14 @@ pub async fn dashboard(
     State(featured): State<Featured>,
     State(auth): State<super::Auth>,
 ) -> Response {
-    render(&Dashboard {
-        version: env!("CARGO_PKG_VERSION"),
-        config: cockpit.dashboard_json(featured.max()),
-        signed_in: auth.enabled(),
-    })
+    super::render::page(
+        StatusCode::OK,
+        &Dashboard {
+            version: env!("CARGO_PKG_VERSION"),
+            config: cockpit.dashboard_json(featured.max()),
+            signed_in: auth.enabled(),
+        },
+    )
 }
 
 /// `/metrics`: Prometheus text (OpenMetrics), protected like the API.
@@ -122,14 +125,4 @@ pub async fn healthz(
         );
     }
     resp
-}
-
-fn render(t: &impl Template) -> Response {
-    match t.render() {
-        Ok(html) => Html(html).into_response(),
-        Err(e) => {
-            error!(error = %e, "a page template failed to render");
-            (StatusCode::INTERNAL_SERVER_ERROR, "internal error\n").into_response()
-        }
-    }
 }
