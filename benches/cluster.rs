@@ -23,7 +23,9 @@
 //! Everything (both instances, the clients, the PostgreSQL server) shares
 //! the machine, so on a small one the figures include CPU contention.
 
-use std::collections::{HashMap, HashSet};
+mod common;
+
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -37,7 +39,6 @@ use futures_util::StreamExt;
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
-use tokio_tungstenite::tungstenite::Message;
 
 /// Clients read by one task; small so that reading is not what waits.
 const CLIENTS_PER_TASK: usize = 10;
@@ -112,6 +113,18 @@ struct Side {
     out_of_order: AtomicU64,
 }
 
+impl common::Sink for &Side {
+    fn arrival(&mut self, k: u64, at: Duration) {
+        self.arrivals.lock().unwrap().push((k, at));
+    }
+    fn duplicate(&mut self) {
+        self.duplicates.fetch_add(1, Ordering::Relaxed);
+    }
+    fn out_of_order(&mut self) {
+        self.out_of_order.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
 impl Side {
     /// Clears the counters for the next scenario.
     fn reset(&self) {
@@ -120,18 +133,6 @@ impl Side {
         self.duplicates.store(0, Ordering::SeqCst);
         self.out_of_order.store(0, Ordering::SeqCst);
     }
-}
-
-/// The index of a benchmark comment in a frame, found without parsing.
-fn comment_index(frame: &str) -> Option<u64> {
-    let at = frame.find(ID_PREFIX)? + ID_PREFIX.len();
-    frame.get(at..at + 10)?.parse().ok()
-}
-
-fn seq_of(frame: &str) -> Option<i64> {
-    let at = frame.find("\"seq\":")? + 6;
-    let end = frame[at..].find([',', '}'])? + at;
-    frame[at..end].parse().ok()
 }
 
 /// Connects `n` clients to `addr`; returns when every one has its `hello`.
@@ -156,48 +157,17 @@ async fn connect_clients(
                     .expect("a WebSocket client connects");
                 streams.push(ws.map(move |m| (i, m)));
             }
-            let mut last_seq = vec![0i64; count];
-            let mut got: Vec<HashSet<u64>> = vec![HashSet::new(); count];
-            let mut hellos = 0;
-            loop {
-                let next = tokio::time::timeout(Duration::from_millis(200), streams.next()).await;
-                let Ok(Some((i, msg))) = next else {
-                    if stop.load(Ordering::Relaxed) {
-                        return;
-                    }
-                    continue;
-                };
-                let Ok(Message::Text(text)) = msg else {
-                    continue;
-                };
-                let text = text.as_str();
-                if text.starts_with(r#"{"type":"hello""#) {
-                    hellos += 1;
-                    if hellos == count {
-                        ready.fetch_add(count as u64, Ordering::SeqCst);
-                    }
-                    continue;
-                }
-                if !text.starts_with(r#"{"type":"comment""#) {
-                    continue;
-                }
-                let arrival = epoch.elapsed();
-                let Some(seq) = seq_of(text) else { continue };
-                if seq <= last_seq[i] {
-                    side.out_of_order.fetch_add(1, Ordering::Relaxed);
-                }
-                last_seq[i] = seq;
-                // The demo's backlog, replayed to every new client, is not ours.
-                let Some(k) = comment_index(text) else {
-                    continue;
-                };
-                if !got[i].insert(k) {
-                    side.duplicates.fetch_add(1, Ordering::Relaxed);
-                    continue;
-                }
-                side.arrivals.lock().unwrap().push((k, arrival));
-                side.delivered.fetch_add(1, Ordering::Relaxed);
-            }
+            common::read_frames(
+                streams,
+                count,
+                epoch,
+                ID_PREFIX,
+                &stop,
+                &ready,
+                &side.delivered,
+                &mut &*side,
+            )
+            .await;
         }));
     }
     while ready.load(Ordering::SeqCst) < n as u64 {
@@ -269,20 +239,12 @@ async fn drive(
     sent
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i]
-}
-
 fn summary(mut ms: Vec<f64>) -> Value {
     ms.sort_by(f64::total_cmp);
     json!({
         "count": ms.len(),
-        "p50": percentile(&ms, 0.50),
-        "p99": percentile(&ms, 0.99),
+        "p50": common::percentile(&ms, 0.50),
+        "p99": common::percentile(&ms, 0.99),
         "max": ms.last().copied().unwrap_or(f64::NAN),
     })
 }

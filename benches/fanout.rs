@@ -18,6 +18,8 @@
 //!
 //! Not part of `cargo test`: it takes minutes and wants a quiet machine.
 
+mod common;
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
@@ -30,7 +32,6 @@ use axum::extract::{Query, State};
 use axum::routing::get;
 use futures_util::StreamExt;
 use serde_json::{Value, json};
-use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 /// Clients handled by one task: the load generator must not be the
@@ -193,17 +194,20 @@ struct Seen {
     out_of_order: u64,
 }
 
-/// The comment index in a frame, found without building a JSON tree.
-fn comment_index(frame: &str) -> Option<u64> {
-    let at = frame.find("\"id\":\"Ugbench")? + "\"id\":\"Ugbench".len();
-    frame.get(at..at + 10)?.parse().ok()
+impl common::Sink for Seen {
+    fn arrival(&mut self, k: u64, at: Duration) {
+        self.arrivals.push((k, at));
+    }
+    fn duplicate(&mut self) {
+        self.duplicates += 1;
+    }
+    fn out_of_order(&mut self) {
+        self.out_of_order += 1;
+    }
 }
 
-fn seq_of(frame: &str) -> Option<i64> {
-    let at = frame.find("\"seq\":")? + 6;
-    let end = frame[at..].find([',', '}'])? + at;
-    frame[at..end].parse().ok()
-}
+/// The ids the benchmark's mock gives its comments.
+const ID_PREFIX: &str = "\"id\":\"Ugbench";
 
 /// Connects `n` clients; returns when all have their `hello`.
 async fn connect_clients(
@@ -237,46 +241,10 @@ async fn connect_clients(
                 streams.push(ws.map(move |m| (i, m)));
             }
             let mut seen = Seen::default();
-            let mut last_seq = vec![0i64; count];
-            let mut got: Vec<std::collections::HashSet<u64>> = vec![Default::default(); count];
-            let mut hellos = 0;
-            loop {
-                let next = tokio::time::timeout(Duration::from_millis(200), streams.next()).await;
-                let Ok(Some((i, msg))) = next else {
-                    if stop.load(Ordering::Relaxed) {
-                        break;
-                    }
-                    continue;
-                };
-                let Ok(Message::Text(text)) = msg else {
-                    continue;
-                };
-                let text = text.as_str();
-                if text.starts_with(r#"{"type":"hello""#) {
-                    hellos += 1;
-                    if hellos == count {
-                        ready.fetch_add(count as u64, Ordering::SeqCst);
-                    }
-                    continue;
-                }
-                if !text.starts_with(r#"{"type":"comment""#) {
-                    continue;
-                }
-                let arrival = epoch.elapsed();
-                let (Some(k), Some(seq)) = (comment_index(text), seq_of(text)) else {
-                    continue;
-                };
-                if seq <= last_seq[i] {
-                    seen.out_of_order += 1;
-                }
-                last_seq[i] = seq;
-                if !got[i].insert(k) {
-                    seen.duplicates += 1;
-                    continue;
-                }
-                seen.arrivals.push((k, arrival));
-                delivered.fetch_add(1, Ordering::Relaxed);
-            }
+            common::read_frames(
+                streams, count, epoch, ID_PREFIX, &stop, &ready, &delivered, &mut seen,
+            )
+            .await;
             seen
         }));
     }
@@ -284,14 +252,6 @@ async fn connect_clients(
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     tasks
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i]
 }
 
 enum Load {
@@ -407,8 +367,8 @@ async fn scenario(n: usize, load: Load, shared: Option<&str>) -> Value {
         "duplicates": duplicates,
         "out_of_order": out_of_order,
         "latency_ms": {
-            "p50": percentile(&latencies, 0.50),
-            "p99": percentile(&latencies, 0.99),
+            "p50": common::percentile(&latencies, 0.50),
+            "p99": common::percentile(&latencies, 0.99),
             "max": latencies.last().copied().unwrap_or(f64::NAN),
         },
         "messages_per_second": got as f64 / elapsed,
@@ -425,8 +385,8 @@ async fn scenario(n: usize, load: Load, shared: Option<&str>) -> Value {
     println!(
         "N={n:>5}  {label:<22} latency p50 {:>7.2} ms  p99 {:>7.2} ms  max {:>7.2} ms  | {:>9.0} msg/s | \
          missing {} dup {} disorder {} | CPU {:.3} µs/msg | RSS idle {} KiB ({:.1} KiB/client), end {} KiB, peak {} KiB",
-        percentile(&latencies, 0.5),
-        percentile(&latencies, 0.99),
+        common::percentile(&latencies, 0.5),
+        common::percentile(&latencies, 0.99),
         latencies.last().copied().unwrap_or(f64::NAN),
         got as f64 / elapsed,
         expected.saturating_sub(got),
