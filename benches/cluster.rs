@@ -31,7 +31,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use commentwatch::comment::RawComment;
+use commentwatch::domain::RawComment;
 use commentwatch::poller::Pipeline;
 use commentwatch::store::Batch;
 use commentwatch::{App, Config, StartError};
@@ -177,7 +177,7 @@ async fn connect_clients(
 }
 
 /// Comment `k` as a poller would hand it over: sanitized, fetched now.
-fn comment(k: u64) -> commentwatch::comment::Comment {
+fn comment(k: u64) -> commentwatch::domain::Comment {
     let text = format!("benchmark comment {k}: great stream, greetings from the load generator");
     let raw = RawComment {
         id: format!("bench{k:010}"),

@@ -21,7 +21,7 @@
 use std::time::{Duration, Instant};
 
 use chrono::{TimeZone, Utc};
-use commentwatch::comment::{RawAmount, RawComment};
+use commentwatch::domain::{RawAmount, RawComment};
 use commentwatch::store::{self, Batch, CommentLog, Format, Selection};
 use commentwatch::{App, Config};
 use rand::rngs::StdRng;
@@ -270,7 +270,7 @@ fn chat(rng: &mut StdRng) -> String {
     out
 }
 
-fn comment(rng: &mut StdRng, k: usize, source: &str) -> commentwatch::comment::Comment {
+fn comment(rng: &mut StdRng, k: usize, source: &str) -> commentwatch::domain::Comment {
     let start = Utc.with_ymd_and_hms(2026, 4, 1, 0, 0, 0).unwrap();
     // Thirty days, in order, with bursts: time advances unevenly.
     let at = start + chrono::Duration::milliseconds((k as i64) * 2_592);

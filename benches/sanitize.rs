@@ -7,7 +7,7 @@
 //! throughput in comments per second (target: at least 250,000/s on one core).
 
 use chrono::Utc;
-use commentwatch::comment::RawComment;
+use commentwatch::domain::RawComment;
 use commentwatch::sanitize::sanitize;
 use commentwatch::source::demo::DemoSource;
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};

@@ -318,7 +318,7 @@ pub async fn prune_once(log: &CommentLog, window: Duration) {
         Ok(n) => info!(
             comments.pruned = n,
             "retention: pruned {n} comments fetched before {}",
-            crate::comment::rfc3339::format(&cutoff)
+            crate::domain::rfc3339::format(&cutoff)
         ),
         Err(e) => warn!(error = %e, "retention: pruning old comments failed"),
     }

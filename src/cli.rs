@@ -403,7 +403,7 @@ fn short_time(t: &DateTime<Utc>) -> String {
 /// otherwise the text is whole (still on one line, still made safe).
 pub fn print_table(
     out: &mut dyn Write,
-    rows: &[(i64, crate::comment::Comment)],
+    rows: &[(i64, crate::domain::Comment)],
     width: Option<usize>,
 ) -> io::Result<()> {
     if rows.is_empty() {

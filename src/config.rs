@@ -11,7 +11,6 @@
 
 use std::collections::HashMap;
 use std::ffi::OsString;
-use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -20,7 +19,8 @@ use clap::{CommandFactory, FromArgMatches, Parser};
 mod access;
 pub use access::{AccessSettings, HostName};
 
-use crate::source::SourceSpec;
+use crate::domain::SourceSpec;
+pub use crate::domain::{ConfigError, Schedule, Secret};
 use crate::source::bilibili::BilibiliSettings;
 use crate::source::generic::GenericSettings;
 use crate::source::youtube::YouTubeSettings;
@@ -206,70 +206,6 @@ pub struct Config {
     pub access: AccessSettings,
 }
 
-/// A value that must never reach a log line: `Debug` prints `(hidden)`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("(hidden)")
-    }
-}
-
-/// When a source is polled.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Schedule {
-    Every(Duration),
-    /// A six-field cron expression (seconds first), evaluated in UTC.
-    Cron(String),
-}
-
-impl fmt::Display for Schedule {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Schedule::Every(d) => write!(f, "every {}", humantime::format_duration(*d)),
-            Schedule::Cron(c) => write!(f, "cron \"{c}\""),
-        }
-    }
-}
-
-/// Why the settings were refused.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// Unknown flags, `--help` and `--version`: clap prints and exits itself.
-    #[error(transparent)]
-    Cli(#[from] clap::Error),
-    /// A value that does not parse or is out of range.
-    #[error("{var}={value:?} is not valid: {expected}")]
-    Invalid {
-        var: String,
-        value: String,
-        expected: String,
-    },
-    /// A setting that the configured sources need is not set.
-    #[error("{var} is not set: {why}")]
-    Missing { var: String, why: String },
-    /// The `.env` file exists but cannot be read.
-    #[error(".env: {0}")]
-    DotEnv(String),
-}
-
-impl ConfigError {
-    pub fn invalid(var: impl Into<String>, value: &str, expected: impl Into<String>) -> Self {
-        ConfigError::Invalid {
-            var: var.into(),
-            value: value.to_owned(),
-            expected: expected.into(),
-        }
-    }
-}
-
 impl Config {
     /// Parses `args` (the first is the program name) with env vars taken from
     /// `lookup`. Flags win over env vars. A subcommand is ignored here: see
@@ -348,7 +284,7 @@ impl Config {
                     "expected at least 8 printable ASCII characters without spaces",
                 ));
             }
-            Some(t) => Some(Secret(t)),
+            Some(t) => Some(Secret::new(t)),
         };
         let backfill_pages = match cli.backfill_pages.parse::<u32>() {
             Ok(n @ 1..=100) => n,
@@ -476,7 +412,7 @@ impl Config {
                     "expected 16 to 128 letters, digits, - or _ (it goes into a URL)",
                 ));
             }
-            Some(k) => Some(Secret(k)),
+            Some(k) => Some(Secret::new(k)),
         };
         let max_clients = match cli.max_clients.trim().parse::<usize>() {
             Ok(n @ 1..=1_000_000) => n,
@@ -593,7 +529,7 @@ impl Invocation {
 /// Parses `CW_DB`; a password in a URL that does not parse is not echoed.
 fn parse_db(value: &str) -> Result<crate::store::Target, ConfigError> {
     crate::store::Target::parse(value)
-        .map_err(|why| ConfigError::invalid("CW_DB", &crate::store::postgres::redact(value), why))
+        .map_err(|why| ConfigError::invalid("CW_DB", &crate::domain::redact(value), why))
 }
 
 /// Parses `CW_RETENTION`: a duration of at least an hour, or unset, empty
@@ -615,57 +551,10 @@ fn parse_retention(value: Option<&str>) -> Result<Option<Duration>, ConfigError>
     }
 }
 
-const SCHEDULE_HELP: &str = "expected a duration without spaces (5s, 1m, 1m30s) or a cron \
-     expression with six fields, seconds first (sec min hour day month weekday, e.g. \"*/10 * * * * *\")";
-
 /// Parses `CW_POLL`: a duration, or a six-field cron expression.
 pub fn parse_schedule(value: &str) -> Result<Schedule, ConfigError> {
-    let trimmed = value.trim();
-    let fields = trimmed.split_whitespace().count();
-    if fields <= 1 {
-        let d = humantime::parse_duration(trimmed)
-            .map_err(|_| ConfigError::invalid("CW_POLL", value, SCHEDULE_HELP))?;
-        if d < Duration::from_secs(1) || d > Duration::from_secs(24 * 3600) {
-            return Err(ConfigError::invalid(
-                "CW_POLL",
-                value,
-                "expected a duration from 1s to 24h",
-            ));
-        }
-        return Ok(Schedule::Every(d));
-    }
-    if fields == 5 {
-        return Err(ConfigError::invalid(
-            "CW_POLL",
-            value,
-            format!(
-                "this cron expression has five fields, but six are needed, seconds first: \
-                 try \"0 {trimmed}\""
-            ),
-        ));
-    }
-    if fields != 6 {
-        return Err(ConfigError::invalid("CW_POLL", value, SCHEDULE_HELP));
-    }
-    let cron = croner::parser::CronParser::builder()
-        .seconds(croner::parser::Seconds::Required)
-        .dom_and_dow(true)
-        .build()
-        .parse(trimmed)
-        .map_err(|e| ConfigError::invalid("CW_POLL", value, format!("{e}; {SCHEDULE_HELP}")))?;
-    // A valid expression can still name no moment (30 February): it would
-    // poll once at start and never again.
-    if cron
-        .find_next_occurrence(&chrono::Utc::now(), false)
-        .is_err()
-    {
-        return Err(ConfigError::invalid(
-            "CW_POLL",
-            value,
-            "this cron expression never fires (no such date)",
-        ));
-    }
-    Ok(Schedule::Cron(trimmed.to_owned()))
+    Schedule::parse(value, chrono::Utc::now())
+        .map_err(|expected| ConfigError::invalid("CW_POLL", value, expected))
 }
 
 /// A base URL such as `https://api.example.com`: http(s), no trailing slash.
@@ -940,7 +829,7 @@ mod tests {
     #[test]
     fn a_six_field_cron_is_accepted() {
         let c = parse(&[("CW_POLL", "*/10 * * * * *")], &[]).unwrap();
-        assert_eq!(c.poll, Some(Schedule::Cron("*/10 * * * * *".into())));
+        assert_eq!(c.poll, Some(Schedule::cron("*/10 * * * * *")));
     }
 
     #[test]

@@ -25,7 +25,7 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio_util::sync::CancellationToken;
 use tracing::warn;
 
-use crate::comment::Comment;
+use crate::domain::Comment;
 use crate::hub::Hub;
 use crate::protocol::Frame;
 use crate::store::{Change, CommentLog};
@@ -272,7 +272,7 @@ mod tests {
     use chrono::Utc;
 
     use super::*;
-    use crate::comment::RawComment;
+    use crate::domain::RawComment;
     use crate::poller::Pipeline;
     use crate::store::Batch;
 

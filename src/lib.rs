@@ -22,10 +22,11 @@
 pub mod app;
 /// The `export`, `search` and `stats` subcommands.
 pub mod cli;
-/// The values that flow through the pipeline.
-pub mod comment;
 /// Settings from flags, env vars and `.env`, validated at start.
 pub mod config;
+/// The values that travel (comments, sources and platforms, video ids,
+/// schedules) and their pure rules; no I/O, depends on nothing else here.
+pub mod domain;
 /// The "on stream" queue the OBS overlay shows.
 pub mod featured;
 /// Changes from a log shared by several instances, to this one's hub.

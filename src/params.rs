@@ -13,9 +13,9 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, Utc};
 
-use crate::comment::rfc3339;
+use crate::domain::SourceSpec;
+use crate::domain::rfc3339;
 use crate::sanitize;
-use crate::source::SourceSpec;
 use crate::store::{Flag, Selection, SourceFilter};
 
 /// Comments on one page when `limit` is not given.
@@ -86,7 +86,7 @@ impl AsParam for SourceFilter {
 
 /// The platforms a `source` parameter may name to keep every one of their
 /// sources.
-const PLATFORMS: &[&str] = &["youtube", "youtube-live", "bilibili", "generic"];
+use crate::domain::PLATFORM_NAMES as PLATFORMS;
 
 /// A selection as parameters.
 pub trait ToParams {

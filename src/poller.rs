@@ -17,7 +17,7 @@ use rand::Rng;
 use tokio_cron_scheduler::{Job, JobScheduler, JobSchedulerError};
 use tracing::{debug, info, warn};
 
-use crate::config::Schedule;
+use crate::domain::Schedule;
 use crate::hub::Hub;
 use crate::metrics::Metrics;
 use crate::protocol::{Frame, SourceState, SourceStatus};
@@ -913,33 +913,11 @@ fn backoff(failures: u32) -> Duration {
 
 /// The time between two ticks of `schedule` (for cron, the next two).
 fn schedule_period(schedule: &Schedule) -> Option<Duration> {
-    match schedule {
-        Schedule::Every(d) => Some(*d),
-        Schedule::Cron(expr) => {
-            let cron = parse_cron(expr)?;
-            let a = cron.find_next_occurrence(&Utc::now(), false).ok()?;
-            let b = cron.find_next_occurrence(&a, false).ok()?;
-            (b - a).to_std().ok()
-        }
-    }
+    schedule.period(Utc::now())
 }
 
 fn next_tick(schedule: &Schedule) -> Option<DateTime<Utc>> {
-    match schedule {
-        Schedule::Every(d) => Some(Utc::now() + chrono::Duration::from_std(*d).ok()?),
-        Schedule::Cron(expr) => parse_cron(expr)?
-            .find_next_occurrence(&Utc::now(), false)
-            .ok(),
-    }
-}
-
-fn parse_cron(expr: &str) -> Option<croner::Cron> {
-    croner::parser::CronParser::builder()
-        .seconds(croner::parser::Seconds::Required)
-        .dom_and_dow(true)
-        .build()
-        .parse(expr)
-        .ok()
+    schedule.next_tick(Utc::now())
 }
 
 /// `1.5s`, `3m`: a duration rounded for people.
@@ -975,7 +953,7 @@ impl Poller {
             };
             let job = match &task.schedule {
                 Schedule::Every(d) => Job::new_repeated_async(*d, run)?,
-                Schedule::Cron(expr) => Job::new_async(expr.as_str(), run)?,
+                Schedule::Cron(cron) => Job::new_async(cron.as_str(), run)?,
             };
             scheduler.add(job).await?;
         }
@@ -1011,7 +989,7 @@ mod tests {
 
     #[test]
     fn a_cron_schedule_has_a_period() {
-        let p = schedule_period(&Schedule::Cron("*/15 * * * * *".into())).unwrap();
+        let p = schedule_period(&Schedule::cron("*/15 * * * * *")).unwrap();
         assert_eq!(p, Duration::from_secs(15));
     }
 }

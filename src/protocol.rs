@@ -5,7 +5,7 @@
 use axum::extract::ws::Utf8Bytes;
 use serde::Serialize;
 
-use crate::comment::Comment;
+use crate::domain::Comment;
 use crate::store::{Change, ChangeKind};
 
 /// A serialized server-to-client frame, ready for every socket.

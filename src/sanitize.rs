@@ -2,9 +2,10 @@
 //! `Comment` that is safe to store, send and show.
 //!
 //! It is pure computation — no I/O, no clock, no logging of comment bodies —
-//! so it can be tested exhaustively and run anywhere. `SafeHtml` has a private
-//! field: the functions in this module are the only way to make one, which is
-//! what lets templates and the dashboard trust `Comment::html` and nothing else.
+//! so it can be tested exhaustively and run anywhere. It is the only caller of
+//! `SafeHtml::from_sanitizer` (a test below checks), which is what lets
+//! templates and the dashboard trust `Comment::html` and nothing else. It
+//! must not touch the log, the web or the sources.
 //!
 //! What it does to each field:
 //! - plain text: control characters removed, bidi overrides/isolates and
@@ -12,7 +13,8 @@
 //!   capped, length capped;
 //! - HTML: ammonia with a tiny allowlist (`br`, `b`, `i`, `s`, `em`, `strong`,
 //!   and `a` with an `http(s)` `href`, given `rel="noopener noreferrer nofollow ugc"`);
-//! - avatars: kept only as `https` URLs on the platforms' own image hosts;
+//! - avatars: kept only as `https` URLs on the platforms' own image hosts
+//!   (`crate::domain::Platform::image_hosts`);
 //! - ids: control characters dropped and length capped.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -20,9 +22,9 @@ use std::sync::LazyLock;
 
 use ammonia::{Builder, UrlRelative};
 use chrono::{DateTime, Duration, Utc};
-use serde::{Serialize, Serializer};
 
-use crate::comment::{Amount, Author, Comment, RawAmount, RawComment};
+pub use crate::domain::SafeHtml;
+use crate::domain::{Amount, Author, Comment, RawAmount, RawComment, image_host_allowed};
 
 /// Longest comment text kept, in characters. YouTube allows 10,000.
 pub const MAX_TEXT_CHARS: usize = 10_000;
@@ -35,22 +37,6 @@ const MAX_HTML_BYTES: usize = 64 * 1024;
 /// Combining marks allowed on one base character; more is a Zalgo flood.
 const MAX_COMBINING_MARKS: usize = 4;
 
-/// HTML that went through this module's policy. Only this module can make one.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SafeHtml(String);
-
-impl SafeHtml {
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl Serialize for SafeHtml {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.0)
-    }
-}
-
 /// Why a raw comment could not become a `Comment`.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum Rejected {
@@ -58,18 +44,6 @@ pub enum Rejected {
     #[error("the comment has no usable id")]
     MissingId,
 }
-
-/// Image hosts that avatars may come from: the platforms' own CDNs. Anything
-/// else would let a commenter track the streamer's IP (and would violate the
-/// page's `img-src` policy anyway).
-pub const AVATAR_HOST_SUFFIXES: &[&str] = &[
-    // YouTube
-    "ggpht.com",
-    "googleusercontent.com",
-    "ytimg.com",
-    // Bilibili
-    "hdslb.com",
-];
 
 /// The HTML policy, built once.
 static POLICY: LazyLock<Builder<'static>> = LazyLock::new(|| {
@@ -155,7 +129,7 @@ pub fn html_from_platform(html: &str) -> SafeHtml {
     let capped = truncate_bytes(html, MAX_HTML_BYTES);
     // `Document` is `!Send`; turn it into a string at once.
     let cleaned = POLICY.clean(capped).to_string();
-    SafeHtml(filter_chars(&cleaned, Newlines::Keep))
+    SafeHtml::from_sanitizer(filter_chars(&cleaned, Newlines::Keep))
 }
 
 /// Builds HTML from clean plain text: escaped, with line breaks and `http(s)`
@@ -163,7 +137,7 @@ pub fn html_from_platform(html: &str) -> SafeHtml {
 /// that fast path is what keeps sanitizing cheap for chat-sized comments.
 pub fn html_from_text(text: &str) -> SafeHtml {
     if !text.contains("http://") && !text.contains("https://") {
-        return SafeHtml(escape_with_breaks(text));
+        return SafeHtml::from_sanitizer(escape_with_breaks(text));
     }
     let mut out = String::with_capacity(text.len() + 64);
     for (i, word) in text.split(' ').enumerate() {
@@ -182,7 +156,7 @@ pub fn html_from_text(text: &str) -> SafeHtml {
         }
     }
     // The link markup came from hostile text, so the real policy checks it.
-    SafeHtml(POLICY.clean(&out).to_string())
+    SafeHtml::from_sanitizer(POLICY.clean(&out).to_string())
 }
 
 fn escape_with_breaks(text: &str) -> String {
@@ -247,10 +221,7 @@ pub fn safe_avatar_url(raw: &str) -> Option<String> {
         return None;
     }
     let host = url.host_str()?.to_ascii_lowercase();
-    let allowed = AVATAR_HOST_SUFFIXES
-        .iter()
-        .any(|s| host == *s || host.ends_with(&format!(".{s}")));
-    allowed.then(|| url.to_string())
+    image_host_allowed(&host).then(|| url.to_string())
 }
 
 /// Most emotes kept per comment.
@@ -425,6 +396,45 @@ fn truncate_bytes(s: &str, max: usize) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every `.rs` file under `dir`, recursively.
+    fn rust_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                rust_files(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(path);
+            }
+        }
+    }
+
+    #[test]
+    fn only_the_sanitizer_makes_safe_html() {
+        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut files = Vec::new();
+        rust_files(&src, &mut files);
+        let callers: Vec<_> = files
+            .iter()
+            .filter(|f| !f.ends_with("sanitize.rs") && !f.ends_with("domain/comment.rs"))
+            .filter(|f| {
+                std::fs::read_to_string(f)
+                    .unwrap()
+                    .contains("SafeHtml::from_sanitizer")
+            })
+            .collect();
+        assert!(callers.is_empty(), "{callers:?}");
+    }
+
+    #[test]
+    fn the_page_policy_allows_every_image_host_the_sanitizer_keeps() {
+        for host in crate::domain::image_hosts() {
+            assert!(
+                crate::web::CSP.contains(&format!(" https://*.{host}")),
+                "the CSP's img-src does not name {host}"
+            );
+        }
+    }
 
     fn raw(text: &str) -> RawComment {
         RawComment {

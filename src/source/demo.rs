@@ -20,7 +20,7 @@ use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
 
 use super::{Page, SourceError};
-use crate::comment::{RawAmount, RawComment};
+use crate::domain::{RawAmount, RawComment};
 
 /// Comments already there when the demo starts.
 pub const BACKLOG: u64 = 20;

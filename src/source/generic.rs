@@ -23,8 +23,8 @@ use serde_json::Value;
 
 use super::http::Http;
 use super::{Page, SourceError};
-use crate::comment::RawComment;
-use crate::config::ConfigError;
+use crate::domain::ConfigError;
+use crate::domain::RawComment;
 
 /// Unix times above this are milliseconds, below it seconds: 10^11 seconds
 /// is the year 5138, 10^11 milliseconds is 1973.

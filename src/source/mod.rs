@@ -12,13 +12,14 @@ pub mod generic;
 pub mod http;
 pub mod youtube;
 
-use std::fmt;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::comment::RawComment;
-use crate::config::{Config, ConfigError, Schedule};
+use crate::config::Config;
+use crate::domain::RawComment;
+pub use crate::domain::SourceSpec;
+use crate::domain::{ConfigError, Schedule};
 
 /// Where a source with a daily quota asks, before each request, whether its
 /// units may be spent, and which records them if so: the budget several
@@ -41,84 +42,6 @@ pub struct SpentUnits {
     /// The part no [`QuotaGate`] recorded: the poller records it with the
     /// poll's comments.
     pub unrecorded: i64,
-}
-
-/// A source as configured in `CW_SOURCES`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SourceSpec {
-    /// The built-in simulator.
-    Demo,
-    /// `youtube:VIDEO_ID`: a video's comment threads.
-    YouTube(String),
-    /// `youtube-live:VIDEO_ID`: a live stream's chat.
-    YouTubeLive(String),
-    /// `bilibili:BVID_OR_AID`: a Bilibili video's replies.
-    Bilibili(String),
-    /// `generic:NAME`: a JSON API described by `CW_GENERIC_<NAME>_*`.
-    Generic(String),
-}
-
-impl fmt::Display for SourceSpec {
-    /// The name that comments carry in their `source` field.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            SourceSpec::Demo => write!(f, "demo"),
-            SourceSpec::YouTube(id) => write!(f, "youtube:{id}"),
-            SourceSpec::YouTubeLive(id) => write!(f, "youtube-live:{id}"),
-            SourceSpec::Bilibili(id) => write!(f, "bilibili:{id}"),
-            SourceSpec::Generic(name) => write!(f, "generic:{name}"),
-        }
-    }
-}
-
-impl SourceSpec {
-    /// Parses `CW_SOURCES`. The error says what is accepted.
-    pub fn parse_list(list: &str) -> Result<Vec<SourceSpec>, String> {
-        let mut specs = Vec::new();
-        for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-            let spec = SourceSpec::parse(item)?;
-            if specs.contains(&spec) {
-                return Err(format!("{spec} is listed twice"));
-            }
-            specs.push(spec);
-        }
-        if specs.is_empty() {
-            return Err("expected at least one source, e.g. demo or youtube:VIDEO_ID".into());
-        }
-        Ok(specs)
-    }
-
-    fn parse(item: &str) -> Result<SourceSpec, String> {
-        let (kind, arg) = item.split_once(':').unwrap_or((item, ""));
-        let arg = arg.trim();
-        let is_id = |s: &str| {
-            !s.is_empty()
-                && s.len() <= 64
-                && s.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-        };
-        match kind.trim() {
-            "demo" if arg.is_empty() => Ok(SourceSpec::Demo),
-            "youtube" if youtube::is_video_id(arg) => Ok(SourceSpec::YouTube(arg.to_owned())),
-            "youtube-live" if youtube::is_video_id(arg) => {
-                Ok(SourceSpec::YouTubeLive(arg.to_owned()))
-            }
-            "youtube" | "youtube-live" => Err(format!(
-                "{item:?}: a YouTube video id is 11 letters, digits, - or _ (the v= part of the URL)"
-            )),
-            "bilibili" if bilibili::parse_video_id(arg).is_some() => {
-                Ok(SourceSpec::Bilibili(arg.to_owned()))
-            }
-            "bilibili" => Err(format!(
-                "{item:?}: expected a BV id (BV1xx411c7mD) or an av number (av170001 or 170001)"
-            )),
-            "generic" if is_id(arg) => Ok(SourceSpec::Generic(arg.to_owned())),
-            _ => Err(format!(
-                "cannot read source {item:?}; expected demo, youtube:VIDEO_ID, \
-                 youtube-live:VIDEO_ID, bilibili:BVID_OR_AID or generic:NAME, comma-separated"
-            )),
-        }
-    }
 }
 
 /// How a source's pages relate to each other.

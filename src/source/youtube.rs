@@ -22,7 +22,8 @@ use serde_json::Value;
 
 use super::http::{Http, JsonResponse};
 use super::{Page, QuotaGate, SourceError, SpentUnits};
-use crate::comment::{RawAmount, RawComment};
+pub use crate::domain::video::youtube::is_video_id;
+use crate::domain::{RawAmount, RawComment};
 use crate::quota;
 
 /// Quota units of one `commentThreads.list` or `comments.list` call.
@@ -56,13 +57,6 @@ impl std::fmt::Debug for YouTubeSettings {
             .field("session_hours", &self.session_hours)
             .finish()
     }
-}
-
-/// True for an 11-character video id.
-pub fn is_video_id(s: &str) -> bool {
-    s.len() == 11
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// What both YouTube adapters share: the video, the key, the client, and

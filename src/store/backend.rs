@@ -18,7 +18,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
 
 use super::{Batch, Change, LogError, Page, Reader, Selection, Stats};
-use crate::comment::Comment;
+use crate::domain::Comment;
 use crate::status::SourceStatus;
 
 /// The comment log, whichever backend keeps it.

@@ -12,7 +12,7 @@ use std::io::{self, Write};
 use serde::Serialize;
 
 use super::{LogError, Page, Selection};
-use crate::comment::{Comment, rfc3339};
+use crate::domain::{Comment, rfc3339};
 
 /// Rows read per round trip while exporting: big enough to amortise the
 /// query, small enough that memory stays flat and the writer is never held

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 
-use crate::comment::{Amount, Author, Comment};
+use crate::domain::{Amount, Author, Comment};
 use crate::sanitize::{self, SafeHtml};
 
 /// A column of a stored comment. Its position in [`COMMENT_COLUMNS`] is

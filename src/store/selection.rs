@@ -9,7 +9,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::comment::Comment;
+use crate::domain::Comment;
 
 /// A yes/no property filter: `Only` keeps only comments that have it,
 /// `Without` only those that do not, `Any` keeps both.

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 use serde::Serialize;
 
-use crate::comment::rfc3339;
+use crate::domain::rfc3339;
 
 /// Most points in the comments-per-minute series.
 const MAX_BUCKETS: i64 = 240;

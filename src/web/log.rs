@@ -20,9 +20,9 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use tracing::error;
 
 use super::{AppState, api};
-use crate::comment::{Comment, rfc3339};
+use crate::domain::video::bilibili::{self, VideoId};
+use crate::domain::{Comment, rfc3339};
 use crate::params::{AsParam, Params, ToParams};
-use crate::source::bilibili::{self, VideoId};
 use crate::store::{CommentLog, SourceFilter, Stats};
 
 /// A comment's text split around the search's matches.

@@ -34,7 +34,7 @@ use tracing::warn;
 
 use super::hosts::Hosts;
 use super::{AppState, Cockpit, Error, auth, render, ws};
-use crate::comment::Comment;
+use crate::domain::Comment;
 use crate::featured::Featured;
 use crate::params::ParamError;
 use crate::store::{CommentLog, FeaturedOp};

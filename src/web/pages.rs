@@ -96,7 +96,7 @@ pub async fn healthz(
     let sources: Vec<_> = hub
         .statuses()
         .into_iter()
-        .map(|s| json!({ "source": s.source, "state": s.state, "last_ok": s.last_ok.map(|t| crate::comment::rfc3339::format(&t)) }))
+        .map(|s| json!({ "source": s.source, "state": s.state, "last_ok": s.last_ok.map(|t| crate::domain::rfc3339::format(&t)) }))
         .collect();
     // `database` names the backend; a PostgreSQL server that does not
     // answer fails the check, so a load balancer stops sending clients here.

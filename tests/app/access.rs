@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use commentwatch::comment::RawComment;
+use commentwatch::domain::RawComment;
 use commentwatch::sanitize::sanitize;
 use commentwatch::store::Batch;
 use reqwest::StatusCode;

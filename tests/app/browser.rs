@@ -15,7 +15,7 @@
 use std::collections::{BTreeSet, HashSet};
 use std::time::Duration;
 
-use commentwatch::comment::RawComment;
+use commentwatch::domain::RawComment;
 use commentwatch::source::demo::{BACKLOG, DemoSource};
 use serde::Deserialize;
 use tokio::time::Instant;

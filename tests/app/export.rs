@@ -2,7 +2,7 @@
 //! hostile cells, formula neutralising, the BOM, one JSON line per row, the
 //! same filters as the page, and a large export streamed whole.
 
-use commentwatch::comment::{Comment, RawComment};
+use commentwatch::domain::{Comment, RawComment};
 use commentwatch::store::Batch;
 use commentwatch::store::CSV_COLUMNS;
 use reqwest::StatusCode;

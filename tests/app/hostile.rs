@@ -4,7 +4,7 @@
 //! in every field a platform controls.
 
 use chrono::Utc;
-use commentwatch::comment::RawComment;
+use commentwatch::domain::RawComment;
 use commentwatch::sanitize::sanitize;
 use serde_json::Value;
 

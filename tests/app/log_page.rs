@@ -7,7 +7,7 @@
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use commentwatch::comment::{Comment, RawAmount, RawComment};
+use commentwatch::domain::{Comment, RawAmount, RawComment};
 use commentwatch::params::Params;
 use commentwatch::store::{Batch, CommentLog};
 use commentwatch::store::{Flag, Selection, SourceFilter};

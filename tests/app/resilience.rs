@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use chrono::Utc;
-use commentwatch::comment::RawComment;
+use commentwatch::domain::RawComment;
 use commentwatch::poller::Pipeline;
 use commentwatch::sanitize::sanitize;
 use commentwatch::store::Batch;

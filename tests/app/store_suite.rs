@@ -8,7 +8,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
-use commentwatch::comment::{Comment, RawAmount, RawComment};
+use commentwatch::domain::{Comment, RawAmount, RawComment};
 use commentwatch::store::{
     self, Batch, ChangeKind, CommentLog, Flag, Format, Selection, SourceFilter, Target,
 };

@@ -479,7 +479,7 @@ async fn the_harness_catches_the_corpus_when_a_page_renders_it_unsafely() {
 #[tokio::test]
 async fn the_corpus_is_inert_in_csv_jsonl_and_search_too() {
     use chrono::Utc;
-    use commentwatch::comment::RawComment;
+    use commentwatch::domain::RawComment;
     use commentwatch::sanitize::sanitize;
 
     let app = spawn_app(&[("CW_DEMO_RATE", "0")]).await;

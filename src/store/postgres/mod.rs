@@ -41,6 +41,7 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 
 #[cfg(doc)]
 use super::{LogBackend, SharedLog};
+pub use crate::domain::redact;
 
 /// The pool, and the connections of their own.
 mod connect;
@@ -105,44 +106,6 @@ pub fn describe(e: &tokio_postgres::Error) -> String {
         None => match std::error::Error::source(e) {
             Some(cause) => format!("{e}: {cause}"),
             None => e.to_string(),
-        },
-    }
-}
-
-/// `url` without its password, for messages and logs.
-pub fn redact(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut u) => {
-            if u.password().is_some() {
-                let _ = u.set_password(Some("***"));
-            }
-            // libpq also takes `?password=`.
-            if u.query_pairs().any(|(k, _)| k == "password") {
-                let pairs: Vec<(String, String)> = u
-                    .query_pairs()
-                    .map(|(k, v)| {
-                        let v = if k == "password" {
-                            "***".into()
-                        } else {
-                            v.into_owned()
-                        };
-                        (k.into_owned(), v)
-                    })
-                    .collect();
-                u.query_pairs_mut().clear().extend_pairs(pairs);
-            }
-            u.to_string()
-        }
-        // Unparseable: hide whatever follows a `:` in the user part.
-        Err(_) => match (url.find("://"), url.rfind('@')) {
-            (Some(scheme), Some(at)) if at > scheme => {
-                let user = &url[scheme + 3..at];
-                match user.split_once(':') {
-                    Some((name, _)) => format!("{}{name}:***{}", &url[..scheme + 3], &url[at..]),
-                    None => url.to_owned(),
-                }
-            }
-            _ => url.to_owned(),
         },
     }
 }

@@ -16,7 +16,7 @@ use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
 use super::{PRUNE_BATCH, PgLog, sessions};
-use crate::comment::{Comment, rfc3339};
+use crate::domain::{Comment, rfc3339};
 use crate::store::export::{BlockingReader, Format, format_page};
 use crate::store::row::{COMMENT_COLUMN_COUNT, COMMENT_COLUMNS, Col, Columns, read_comment};
 use crate::store::selection::where_clause;

@@ -8,7 +8,7 @@ use chrono::Utc;
 use tokio_postgres::types::ToSql;
 
 use super::{CHANNEL, FEED_LOCK, PgLog};
-use crate::comment::{Comment, rfc3339};
+use crate::domain::{Comment, rfc3339};
 use crate::store::row::{COMMENT_COLUMNS, read_comment};
 use crate::store::{Batch, Change, ChangeKind, LogError, fold};
 

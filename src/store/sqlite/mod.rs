@@ -18,7 +18,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
 use super::row::{COMMENT_COLUMN_COUNT, COMMENT_COLUMNS, read_comment};
 use super::{Batch, Change, ChangeKind, LogBackend, LogError, Page, Reader, Selection, Stats};
-use crate::comment::{Comment, rfc3339};
+use crate::domain::{Comment, rfc3339};
 
 /// Selections, pages, statistics and export batches.
 mod read;

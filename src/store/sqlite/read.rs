@@ -9,7 +9,7 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, params_from_iter};
 
 use super::search::{author_tokens, gram_token, phrase};
-use crate::comment::rfc3339;
+use crate::domain::rfc3339;
 use crate::store::export::{BlockingReader, Format, Row, csv_writer, neutralise};
 use crate::store::row::{COMMENT_COLUMNS, Col, Columns, read_comment};
 use crate::store::selection::{fold, where_clause};

@@ -5,7 +5,7 @@
 use chrono::Utc;
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::comment::rfc3339;
+use crate::domain::rfc3339;
 use crate::store::row::{read_comment, unqualified_columns};
 use crate::store::{Batch, Change, ChangeKind, LogError};
 

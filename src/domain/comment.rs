@@ -1,17 +1,40 @@
-//! The values that travel through the pipeline: what a source adapter produces
-//! (`RawComment`, untrusted) and what everything after the sanitizer works with
-//! (`Comment`, safe to show).
+//! The comment values that travel through the pipeline: what a source
+//! produces (`RawComment`, untrusted) and what everything after the sanitizer
+//! works with (`Comment`, safe to show).
 //!
-//! This module only defines shapes. It performs no I/O and holds no policy: the
-//! rules that turn one into the other live in `sanitize`, which is the only
-//! producer of `Comment::html`.
+//! This module only defines shapes. It performs no I/O, holds no policy and
+//! imports nothing else of the crate: the rules that turn one into the other
+//! live in `crate::sanitize`, the only caller of [`SafeHtml::from_sanitizer`].
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Serialize, Serializer};
 
-use crate::sanitize::SafeHtml;
+/// HTML that went through the sanitizer's policy.
+///
+/// Only `crate::sanitize` makes one (a test there checks that no other file
+/// calls [`SafeHtml::from_sanitizer`]), which is what lets templates and the
+/// dashboard trust `Comment::html` and nothing else.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SafeHtml(String);
+
+impl SafeHtml {
+    /// For `crate::sanitize` only: wraps HTML its policy produced.
+    pub(crate) fn from_sanitizer(html: String) -> SafeHtml {
+        SafeHtml(html)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Serialize for SafeHtml {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
 
 /// One comment exactly as a platform described it. Every field is hostile:
 /// text may carry markup or control characters, URLs may use any scheme, ids
