@@ -15,7 +15,7 @@ use crate::config::Config;
 use crate::featured::Featured;
 use crate::hub::Hub;
 use crate::poller::{Pipeline, Poller, QuotaBook, SourceTask};
-use crate::source::Source;
+use crate::source::{self, SourceKind};
 use crate::store::{CommentLog, LogError};
 use crate::web::{self, AppState, Auth, Cockpit, Exports, Hosts, Limits};
 
@@ -117,13 +117,23 @@ impl App {
         let hub = pipeline.hub.clone();
         let mut sources = Vec::new();
         for spec in &self.config.sources {
-            sources.push(Source::new(spec, &self.config).map_err(StartError::Config)?);
+            let built =
+                source::build(spec, self.config.source_settings()).map_err(StartError::Config)?;
+            match built {
+                SourceKind::Polled(s) => sources.push(s),
+                // No platform pushes yet: the runner for pushed sources
+                // comes with the first one.
+                SourceKind::Pushed(_) => {
+                    return Err(StartError::Config(crate::config::ConfigError::invalid(
+                        "CW_SOURCES",
+                        &spec.to_string(),
+                        "this source pushes, and pushed sources cannot run yet",
+                    )));
+                }
+            }
         }
         // Every YouTube source spends from the one API key's daily quota.
-        let youtube_sources = sources
-            .iter()
-            .filter(|s| s.quota_cost_per_poll().is_some())
-            .count();
+        let youtube_sources = sources.iter().filter(|s| s.quota().is_some()).count();
         let quota = (youtube_sources > 0).then(|| {
             Arc::new(QuotaBook {
                 daily: self.config.youtube.daily_quota,
@@ -135,9 +145,7 @@ impl App {
         // A generic source's pointers are checked against a first response
         // at start, so a typo is reported once, by variable, right away.
         for source in &sources {
-            if let Source::Generic(g) = source
-                && let Err(e) = g.check().await
-            {
+            if let Err(e) = source.check().await {
                 // The error may quote the API's response: one clean line.
                 let e = crate::sanitize::clean_line(&e.to_string(), 500);
                 warn!(source = %source.name(), error = %e, "{}: {e}", source.name());
@@ -153,9 +161,9 @@ impl App {
                 .clone()
                 .unwrap_or_else(|| source.default_schedule());
             info!(source = %spec, schedule = %schedule, "polling {spec} {schedule}");
-            let source_quota = source.quota_cost_per_poll().and(quota.clone());
+            let source_quota = source.quota().and(quota.clone());
             tasks.push(
-                SourceTask::new(
+                SourceTask::boxed(
                     source,
                     schedule,
                     pipeline.clone(),

@@ -22,7 +22,9 @@ pub use access::{AccessSettings, HostName};
 use crate::domain::SourceSpec;
 pub use crate::domain::{ConfigError, Schedule, Secret};
 use crate::source::bilibili::BilibiliSettings;
+use crate::source::demo::DemoSettings;
 use crate::source::generic::GenericSettings;
+use crate::source::http::HttpSettings;
 use crate::source::youtube::YouTubeSettings;
 
 /// The command line. Each flag also reads the env var named in `env`; the
@@ -180,8 +182,8 @@ pub struct Config {
     pub token: Option<Secret>,
     pub backfill_pages: u32,
     pub poll_timeout: Duration,
-    pub demo_rate_per_min: f64,
-    pub demo_seed: Option<u64>,
+    /// `CW_DEMO_RATE`, `CW_DEMO_SEED`.
+    pub demo: DemoSettings,
     /// `CW_RETENTION`: comments fetched longer ago are pruned; `None` keeps
     /// them forever.
     pub retention: Option<Duration>,
@@ -189,8 +191,8 @@ pub struct Config {
     pub bilibili: BilibiliSettings,
     /// Settings of each `generic:NAME` source, by name.
     pub generic: Vec<(String, GenericSettings)>,
-    pub http_timeout: Duration,
-    pub max_body: usize,
+    /// `CW_HTTP_TIMEOUT`, `CW_MAX_BODY`.
+    pub http: HttpSettings,
     pub max_clients: usize,
     /// `CW_LOG_FORMAT=json`: log lines as JSON objects instead of text.
     pub log_json: bool,
@@ -455,8 +457,10 @@ impl Config {
                 min_interval: bilibili_min_interval,
             },
             generic,
-            http_timeout,
-            max_body,
+            http: HttpSettings {
+                timeout: http_timeout,
+                max_body,
+            },
             max_clients,
             log_json,
             sources,
@@ -466,8 +470,10 @@ impl Config {
             token,
             backfill_pages,
             poll_timeout,
-            demo_rate_per_min,
-            demo_seed,
+            demo: DemoSettings {
+                rate_per_min: demo_rate_per_min,
+                seed: demo_seed,
+            },
             retention,
             highlight,
             block,
@@ -475,6 +481,17 @@ impl Config {
             overlay_key,
             access,
         })
+    }
+
+    /// What the sources are built from: each platform's own settings.
+    pub fn source_settings(&self) -> crate::source::Settings<'_> {
+        crate::source::Settings {
+            http: &self.http,
+            demo: &self.demo,
+            youtube: &self.youtube,
+            bilibili: &self.bilibili,
+            generic: &self.generic,
+        }
     }
 
     /// The defaults, as `cargo run` with nothing configured would use.

@@ -23,7 +23,7 @@ use crate::metrics::Metrics;
 use crate::protocol::{Frame, SourceState, SourceStatus};
 use crate::quota;
 use crate::sanitize;
-use crate::source::{Paging, Source, SourceError};
+use crate::source::{Paging, PolledSource, SourceError};
 use crate::store::{Batch, Change, ChangeKind, CommentLog, LogError};
 
 /// Pages a poll may read once a source has been backfilled: enough to catch
@@ -193,7 +193,7 @@ impl Pipeline {
 ///
 /// Either way, what was fetched before an error is kept.
 pub async fn poll_once(
-    source: &Source,
+    source: &dyn PolledSource,
     pipeline: &Pipeline,
     max_pages: u32,
     timeout: Duration,
@@ -322,7 +322,10 @@ pub async fn poll_once(
         // Pages come newest first; the log numbers comments as they were posted.
         batch.comments.reverse();
     }
-    let spent = source.take_spent_units();
+    let spent = source
+        .quota()
+        .map(|q| q.take_spent_units())
+        .unwrap_or_default();
     report.quota_units = spent.total;
     if spent.unrecorded > 0 {
         batch.quota = Some((quota::quota_day(Utc::now()), spent.unrecorded));
@@ -408,7 +411,7 @@ impl crate::source::QuotaGate for LogQuotaGate {
 
 /// One source with its schedule and the state between polls.
 pub struct SourceTask {
-    source: Source,
+    source: Box<dyn PolledSource>,
     name: String,
     schedule: Schedule,
     pipeline: Pipeline,
@@ -457,7 +460,26 @@ enum Lease {
 
 impl SourceTask {
     pub fn new(
-        source: Source,
+        source: impl PolledSource + 'static,
+        schedule: Schedule,
+        pipeline: Pipeline,
+        backfill_pages: u32,
+        timeout: Duration,
+        quota: Option<Arc<QuotaBook>>,
+    ) -> SourceTask {
+        SourceTask::boxed(
+            Box::new(source),
+            schedule,
+            pipeline,
+            backfill_pages,
+            timeout,
+            quota,
+        )
+    }
+
+    /// Like [`SourceTask::new`], for a source already boxed.
+    pub fn boxed(
+        source: Box<dyn PolledSource>,
         schedule: Schedule,
         pipeline: Pipeline,
         backfill_pages: u32,
@@ -468,10 +490,12 @@ impl SourceTask {
         if let Some(book) = &quota {
             // Every request reserves its units in the log first: sources and
             // instances sharing the key cannot together pass its budget.
-            source.set_quota_gate(Arc::new(LogQuotaGate {
-                log: pipeline.log.clone(),
-                daily: book.daily,
-            }));
+            if let Some(meter) = source.quota() {
+                meter.set_gate(Arc::new(LogQuotaGate {
+                    log: pipeline.log.clone(),
+                    daily: book.daily,
+                }));
+            }
         }
         pipeline
             .hub
@@ -624,7 +648,13 @@ impl SourceTask {
         } else {
             self.backfill_pages
         };
-        let result = poll_once(&self.source, &self.pipeline, max_pages, self.timeout).await;
+        let result = poll_once(
+            self.source.as_ref(),
+            &self.pipeline,
+            max_pages,
+            self.timeout,
+        )
+        .await;
         self.count(&result, started.elapsed().as_secs_f64());
         if let (Some(used), Ok(r)) = (quota_used.as_mut(), &result) {
             *used += r.quota_units;
@@ -744,7 +774,7 @@ impl SourceTask {
             .log
             .quota_used(quota::quota_day(Utc::now()))
             .await?;
-        let cost = self.source.quota_cost_per_poll().unwrap_or(1);
+        let cost = self.source.quota().map_or(1, |q| q.cost_per_poll());
         let session_left = book
             .session
             .saturating_sub(book.started.elapsed())

@@ -28,9 +28,9 @@ use reqwest::header::{COOKIE, HeaderValue, ORIGIN, REFERER, USER_AGENT};
 use serde_json::Value;
 
 use super::http::{BROWSER_UA, Http, JsonResponse};
-use super::{Page, SourceError};
-use crate::domain::RawComment;
+use super::{BoxFuture, Page, PolledSource, Source, SourceError};
 pub use crate::domain::video::bilibili::{VideoId, av_to_bv, bv_to_av, parse_video_id};
+use crate::domain::{RawComment, SourceSpec};
 
 /// The reply list, newest first with `mode=2`.
 const REPLY_PATH: &str = "/x/v2/reply/wbi/main";
@@ -133,6 +133,25 @@ pub fn sign_query(params: &[(&str, &str)], mixin: &str, wts: i64) -> String {
         .join("&");
     let w_rid = format!("{:x}", Md5::digest(format!("{query}{mixin}").as_bytes()));
     format!("{query}&w_rid={w_rid}")
+}
+
+impl Source for Bilibili {
+    fn name(&self) -> String {
+        SourceSpec::Bilibili(self.video.clone()).to_string()
+    }
+}
+
+impl PolledSource for Bilibili {
+    fn min_interval(&self) -> Option<Duration> {
+        Some(self.min_interval)
+    }
+
+    fn fetch_page<'a>(
+        &'a self,
+        cursor: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Page, SourceError>> {
+        Box::pin(Bilibili::fetch_page(self, cursor))
+    }
 }
 
 /// The mixin key with the moment it was derived.

@@ -19,13 +19,43 @@ use rand::rngs::StdRng;
 use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
 
-use super::{Page, SourceError};
-use crate::domain::{RawAmount, RawComment};
+use super::{BoxFuture, Page, PolledSource, Source, SourceError};
+use crate::domain::{RawAmount, RawComment, Schedule, SourceSpec};
 
 /// Comments already there when the demo starts.
 pub const BACKLOG: u64 = 20;
 /// Comments per page, like a platform's `maxResults`.
 pub const PAGE_SIZE: u64 = 20;
+
+/// The simulator's settings: `CW_DEMO_RATE`, `CW_DEMO_SEED`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DemoSettings {
+    /// New comments per minute; 0 for only the starting backlog.
+    pub rate_per_min: f64,
+    /// A fixed seed posts the same comments every run.
+    pub seed: Option<u64>,
+}
+
+impl Source for DemoSource {
+    fn name(&self) -> String {
+        SourceSpec::Demo.to_string()
+    }
+}
+
+impl PolledSource for DemoSource {
+    /// The simulator costs nothing to ask, so it polls often enough to look
+    /// like a live chat.
+    fn default_schedule(&self) -> Schedule {
+        Schedule::Every(Duration::from_secs(2))
+    }
+
+    fn fetch_page<'a>(
+        &'a self,
+        cursor: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Page, SourceError>> {
+        Box::pin(std::future::ready(DemoSource::fetch_page(self, cursor)))
+    }
+}
 
 pub struct DemoSource {
     seed: u64,

@@ -22,9 +22,9 @@ use reqwest::header::{ACCEPT, HeaderMap, HeaderName, HeaderValue};
 use serde_json::Value;
 
 use super::http::Http;
-use super::{Page, SourceError};
+use super::{BoxFuture, Page, PolledSource, Source, SourceError};
 use crate::domain::ConfigError;
-use crate::domain::RawComment;
+use crate::domain::{RawComment, SourceSpec};
 
 /// Unix times above this are milliseconds, below it seconds: 10^11 seconds
 /// is the year 5138, 10^11 milliseconds is 1973.
@@ -622,9 +622,28 @@ fn with_param(url: &Url, param: &str, value: &str) -> Url {
 }
 
 /// A `generic:NAME` source, ready to poll.
+impl Source for Generic {
+    fn name(&self) -> String {
+        SourceSpec::Generic(self.name.clone()).to_string()
+    }
+
+    fn check(&self) -> BoxFuture<'_, Result<(), SourceError>> {
+        Box::pin(Generic::check(self))
+    }
+}
+
+impl PolledSource for Generic {
+    fn fetch_page<'a>(
+        &'a self,
+        cursor: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Page, SourceError>> {
+        Box::pin(Generic::fetch_page(self, cursor))
+    }
+}
+
 pub struct Generic {
     name: String,
-    // Boxed: the settings are large and `Source` is an enum of adapters.
+    // Boxed: the settings are large, and a source moves into its task.
     settings: Box<GenericSettings>,
     http: Http,
 }

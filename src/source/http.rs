@@ -16,6 +16,14 @@ use super::SourceError;
 /// What a browser would send; some platforms refuse obvious bots.
 pub const BROWSER_UA: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0 Safari/537.36";
 
+/// Limits of every outbound request: `CW_HTTP_TIMEOUT`, `CW_MAX_BODY`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpSettings {
+    pub timeout: Duration,
+    /// The largest response body accepted, in bytes.
+    pub max_body: usize,
+}
+
 /// A shared, cheap-to-clone client.
 #[derive(Clone)]
 pub struct Http {

@@ -1,9 +1,16 @@
-//! Source adapters: one file per platform. Each knows how to ask its platform
-//! for one page of comments and how to turn the response into `RawComment`s.
-//! None of them stores, sanitizes or publishes anything; the poller drives
-//! paging and decides when a source has caught up.
+//! Sources: one folder or file per platform behind one interface. A source
+//! knows its platform and nothing else: it must not touch the log, the web,
+//! the sanitizer or the whole `Config` (it is built from its own platform's
+//! settings, [`Settings`]).
 //!
-//! Adapters parse items one by one: a malformed item is skipped and counted,
+//! A source is either **polled** ([`PolledSource`]: asked for one page at a
+//! time; the poller drives paging and decides when it has caught up) or
+//! **pushed** ([`PushedSource`]: a long-lived stream that yields batches, each
+//! with a resume token). [`SourceKind`] holds one or the other, so the code
+//! that runs sources can grow a runner for pushed ones beside the poller
+//! without touching the pipeline behind them.
+//!
+//! Sources parse items one by one: a malformed item is skipped and counted,
 //! never allowed to sink its neighbours.
 
 pub mod bilibili;
@@ -12,14 +19,13 @@ pub mod generic;
 pub mod http;
 pub mod youtube;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::config::Config;
-use crate::domain::RawComment;
 pub use crate::domain::SourceSpec;
-use crate::domain::{ConfigError, Schedule};
+use crate::domain::{ConfigError, RawComment, Schedule};
 
 /// Where a source with a daily quota asks, before each request, whether its
 /// units may be spent, and which records them if so: the budget several
@@ -109,127 +115,163 @@ impl SourceError {
     }
 }
 
-/// A configured, ready-to-poll source.
-pub enum Source {
-    Demo(demo::DemoSource),
-    YouTube(youtube::VideoComments),
-    YouTubeLive(youtube::LiveChat),
-    Bilibili(bilibili::Bilibili),
-    Generic(generic::Generic),
+/// What every source has, polled or pushed.
+pub trait Source: Send + Sync {
+    /// The name comments from it carry, e.g. `youtube:VIDEO_ID`.
+    fn name(&self) -> String;
+
+    /// Its quota meter, for sources with a daily quota.
+    fn quota(&self) -> Option<&dyn QuotaMeter> {
+        None
+    }
+
+    /// A check of the settings against a first response, run once at start
+    /// so that a mistake is reported right away (a generic source's
+    /// pointers). A failure is a warning, not a stop.
+    fn check(&self) -> BoxFuture<'_, Result<(), SourceError>> {
+        Box::pin(async { Ok(()) })
+    }
 }
 
-impl Source {
-    pub fn new(spec: &SourceSpec, config: &Config) -> Result<Source, ConfigError> {
-        let http = http::Http::new(config.http_timeout, config.max_body);
-        Ok(match spec {
-            SourceSpec::Demo => Source::Demo(demo::DemoSource::new(
-                config.demo_rate_per_min,
-                config.demo_seed,
-            )),
-            SourceSpec::YouTube(video) => Source::YouTube(youtube::VideoComments::new(
-                video,
-                config.youtube.clone(),
-                http,
-            )),
-            SourceSpec::YouTubeLive(video) => {
-                Source::YouTubeLive(youtube::LiveChat::new(video, config.youtube.clone(), http))
-            }
-            SourceSpec::Bilibili(video) => Source::Bilibili(
-                bilibili::Bilibili::new(video, config.bilibili.clone(), http)
-                    .map_err(|why| ConfigError::invalid("CW_SOURCES", &spec.to_string(), why))?,
-            ),
-            SourceSpec::Generic(name) => {
-                let settings = config
-                    .generic
-                    .iter()
-                    .find(|(n, _)| n == name)
-                    .map(|(_, s)| s.clone())
-                    .ok_or_else(|| {
-                        ConfigError::invalid(
-                            "CW_SOURCES",
-                            &spec.to_string(),
-                            "no CW_GENERIC_<NAME>_URL is set for this source",
-                        )
-                    })?;
-                Source::Generic(generic::Generic::new(name, settings, http))
-            }
-        })
-    }
-
-    /// The name comments from this source carry, e.g. `youtube:VIDEO_ID`.
-    pub fn name(&self) -> String {
-        match self {
-            Source::Demo(_) => SourceSpec::Demo.to_string(),
-            Source::YouTube(s) => SourceSpec::YouTube(s.video_id().to_owned()).to_string(),
-            Source::YouTubeLive(s) => SourceSpec::YouTubeLive(s.video_id().to_owned()).to_string(),
-            Source::Bilibili(s) => SourceSpec::Bilibili(s.video_id().to_owned()).to_string(),
-            Source::Generic(s) => SourceSpec::Generic(s.name().to_owned()).to_string(),
-        }
-    }
-
-    pub fn paging(&self) -> Paging {
-        match self {
-            Source::YouTubeLive(_) => Paging::Resume,
-            _ => Paging::NewestFirst,
-        }
+/// A source that is asked for one page at a time.
+pub trait PolledSource: Source {
+    /// How its pages relate to each other.
+    fn paging(&self) -> Paging {
+        Paging::NewestFirst
     }
 
     /// When to poll if `CW_POLL` is not set.
-    pub fn default_schedule(&self) -> Schedule {
-        match self {
-            // The simulator costs nothing to ask, so it polls often enough to
-            // look like a live chat.
-            Source::Demo(_) => Schedule::Every(Duration::from_secs(2)),
-            _ => Schedule::Every(Duration::from_secs(10)),
-        }
+    fn default_schedule(&self) -> Schedule {
+        Schedule::Every(Duration::from_secs(10))
     }
 
     /// The shortest time allowed between two polls, whatever `CW_POLL` says.
-    pub fn min_interval(&self) -> Option<Duration> {
-        match self {
-            Source::Bilibili(b) => Some(b.min_interval()),
-            _ => None,
-        }
-    }
-
-    /// Quota units one ordinary poll costs, for sources with a daily quota.
-    pub fn quota_cost_per_poll(&self) -> Option<i64> {
-        match self {
-            Source::YouTube(_) => Some(youtube::COST_COMMENT_THREADS),
-            Source::YouTubeLive(_) => Some(youtube::COST_LIVE_CHAT),
-            _ => None,
-        }
-    }
-
-    /// Quota units spent since the last call (every request counts, failed
-    /// ones included).
-    pub fn take_spent_units(&self) -> SpentUnits {
-        match self {
-            Source::YouTube(s) => s.take_spent_units(),
-            Source::YouTubeLive(s) => s.take_spent_units(),
-            _ => SpentUnits::default(),
-        }
-    }
-
-    /// Makes every request that spends quota ask `gate` first (a source
-    /// without a quota ignores it). Set once, before the first poll.
-    pub fn set_quota_gate(&self, gate: std::sync::Arc<dyn QuotaGate>) {
-        match self {
-            Source::YouTube(s) => s.set_quota_gate(gate),
-            Source::YouTubeLive(s) => s.set_quota_gate(gate),
-            _ => {}
-        }
+    fn min_interval(&self) -> Option<Duration> {
+        None
     }
 
     /// Fetches one page: the first (newest, or the stream's start) when
     /// `cursor` is `None`.
-    pub async fn fetch_page(&self, cursor: Option<&str>) -> Result<Page, SourceError> {
+    fn fetch_page<'a>(
+        &'a self,
+        cursor: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Page, SourceError>>;
+}
+
+/// A boxed stream, as [`PushedSource::open`] returns.
+pub type BoxStream<'a, T> = std::pin::Pin<Box<dyn futures_util::Stream<Item = T> + Send + 'a>>;
+
+/// One batch a pushed source yields.
+#[derive(Debug, Clone, Default)]
+pub struct PushedBatch {
+    /// Comments in the order they arrived (oldest first).
+    pub comments: Vec<RawComment>,
+    /// Ids of comments the platform retracted.
+    pub deleted: Vec<String>,
+    /// Where to resume after this batch: stored with it, in the same write,
+    /// and passed to [`PushedSource::open`] after a reconnect or a restart.
+    pub resume: Option<String>,
+    /// Items that could not be read and were skipped.
+    pub skipped: usize,
+}
+
+/// A source that pushes: a long-lived connection (WebSocket, streaming
+/// HTTP) that yields batches as the platform sends them.
+///
+/// No source pushes yet; this is the shape the runner of pushed sources is
+/// built against. The runner opens the stream with the resume token stored
+/// with the last batch, hands each batch to the same pipeline the poller
+/// uses (sanitize, log, hub) with its token, and reopens after an error
+/// with backoff. A stream that ends (`None`) is reopened too; an error that
+/// is not `Transient` ends the source as it would a polled one.
+pub trait PushedSource: Source {
+    /// Opens the stream, resuming after `resume` when given.
+    fn open<'a>(
+        &'a self,
+        resume: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<BoxStream<'a, Result<PushedBatch, SourceError>>, SourceError>>;
+}
+
+/// A configured source, ready to run.
+pub enum SourceKind {
+    Polled(Box<dyn PolledSource>),
+    Pushed(Box<dyn PushedSource>),
+}
+
+impl SourceKind {
+    /// What it has in common with every source.
+    pub fn source(&self) -> &dyn Source {
         match self {
-            Source::Demo(s) => s.fetch_page(cursor),
-            Source::YouTube(s) => s.fetch_page(cursor).await,
-            Source::YouTubeLive(s) => s.fetch_page(cursor).await,
-            Source::Bilibili(s) => s.fetch_page(cursor).await,
-            Source::Generic(s) => s.fetch_page(cursor).await,
+            SourceKind::Polled(s) => s.as_ref(),
+            SourceKind::Pushed(s) => s.as_ref(),
         }
     }
+}
+
+/// A source's quota: what one poll costs, what was spent, and the gate
+/// every request asks first.
+pub trait QuotaMeter: Send + Sync {
+    /// Quota units one ordinary poll costs.
+    fn cost_per_poll(&self) -> i64;
+
+    /// Quota units spent since the last call (every request counts, failed
+    /// ones included).
+    fn take_spent_units(&self) -> SpentUnits;
+
+    /// Makes every request that spends quota ask `gate` first. Set once,
+    /// before the first poll.
+    fn set_gate(&self, gate: Arc<dyn QuotaGate>);
+}
+
+/// The settings sources are built from: each platform's own, and the
+/// outbound HTTP limits they all share. Borrowed from the configuration.
+#[derive(Debug, Clone, Copy)]
+pub struct Settings<'a> {
+    pub http: &'a http::HttpSettings,
+    pub demo: &'a demo::DemoSettings,
+    pub youtube: &'a youtube::YouTubeSettings,
+    pub bilibili: &'a bilibili::BilibiliSettings,
+    /// Settings of each `generic:NAME` source, by name.
+    pub generic: &'a [(String, generic::GenericSettings)],
+}
+
+/// Builds the source `spec` names from its platform's settings.
+pub fn build(spec: &SourceSpec, settings: Settings<'_>) -> Result<SourceKind, ConfigError> {
+    let http = http::Http::new(settings.http.timeout, settings.http.max_body);
+    let polled: Box<dyn PolledSource> = match spec {
+        SourceSpec::Demo => Box::new(demo::DemoSource::new(
+            settings.demo.rate_per_min,
+            settings.demo.seed,
+        )),
+        SourceSpec::YouTube(video) => Box::new(youtube::VideoComments::new(
+            video,
+            settings.youtube.clone(),
+            http,
+        )),
+        SourceSpec::YouTubeLive(video) => Box::new(youtube::LiveChat::new(
+            video,
+            settings.youtube.clone(),
+            http,
+        )),
+        SourceSpec::Bilibili(video) => Box::new(
+            bilibili::Bilibili::new(video, settings.bilibili.clone(), http)
+                .map_err(|why| ConfigError::invalid("CW_SOURCES", &spec.to_string(), why))?,
+        ),
+        SourceSpec::Generic(name) => {
+            let generic = settings
+                .generic
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, s)| s.clone())
+                .ok_or_else(|| {
+                    ConfigError::invalid(
+                        "CW_SOURCES",
+                        &spec.to_string(),
+                        "no CW_GENERIC_<NAME>_URL is set for this source",
+                    )
+                })?;
+            Box::new(generic::Generic::new(name, generic, http))
+        }
+    };
+    Ok(SourceKind::Polled(polled))
 }

@@ -21,9 +21,11 @@ use reqwest::StatusCode;
 use serde_json::Value;
 
 use super::http::{Http, JsonResponse};
-use super::{Page, QuotaGate, SourceError, SpentUnits};
+use super::{
+    BoxFuture, Page, Paging, PolledSource, QuotaGate, QuotaMeter, Source, SourceError, SpentUnits,
+};
 pub use crate::domain::video::youtube::is_video_id;
-use crate::domain::{RawAmount, RawComment};
+use crate::domain::{RawAmount, RawComment, SourceSpec};
 use crate::quota;
 
 /// Quota units of one `commentThreads.list` or `comments.list` call.
@@ -132,6 +134,77 @@ impl Api {
 
     fn set_quota_gate(&self, gate: Arc<dyn QuotaGate>) {
         let _ = self.gate.set(gate);
+    }
+}
+
+impl Source for VideoComments {
+    fn name(&self) -> String {
+        SourceSpec::YouTube(self.api.video.clone()).to_string()
+    }
+
+    fn quota(&self) -> Option<&dyn QuotaMeter> {
+        Some(self)
+    }
+}
+
+impl PolledSource for VideoComments {
+    fn fetch_page<'a>(
+        &'a self,
+        cursor: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Page, SourceError>> {
+        Box::pin(VideoComments::fetch_page(self, cursor))
+    }
+}
+
+impl QuotaMeter for VideoComments {
+    fn cost_per_poll(&self) -> i64 {
+        COST_COMMENT_THREADS
+    }
+
+    fn take_spent_units(&self) -> SpentUnits {
+        self.api.take_spent_units()
+    }
+
+    fn set_gate(&self, gate: Arc<dyn QuotaGate>) {
+        self.api.set_quota_gate(gate);
+    }
+}
+
+impl Source for LiveChat {
+    fn name(&self) -> String {
+        SourceSpec::YouTubeLive(self.api.video.clone()).to_string()
+    }
+
+    fn quota(&self) -> Option<&dyn QuotaMeter> {
+        Some(self)
+    }
+}
+
+impl PolledSource for LiveChat {
+    /// A chat continues from where the last poll stopped.
+    fn paging(&self) -> Paging {
+        Paging::Resume
+    }
+
+    fn fetch_page<'a>(
+        &'a self,
+        cursor: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Page, SourceError>> {
+        Box::pin(LiveChat::fetch_page(self, cursor))
+    }
+}
+
+impl QuotaMeter for LiveChat {
+    fn cost_per_poll(&self) -> i64 {
+        COST_LIVE_CHAT
+    }
+
+    fn take_spent_units(&self) -> SpentUnits {
+        self.api.take_spent_units()
+    }
+
+    fn set_gate(&self, gate: Arc<dyn QuotaGate>) {
+        self.api.set_quota_gate(gate);
     }
 }
 

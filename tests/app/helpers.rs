@@ -442,7 +442,7 @@ pub fn pipeline() -> commentwatch::poller::Pipeline {
 /// One poll of `source` as the scheduler would run it (5 backfill pages,
 /// a 10 s timeout).
 pub async fn poll(
-    source: &commentwatch::source::Source,
+    source: &dyn commentwatch::source::PolledSource,
     pipeline: &commentwatch::poller::Pipeline,
 ) -> Result<commentwatch::poller::PollReport, commentwatch::poller::PollError> {
     commentwatch::poller::poll_once(source, pipeline, 5, Duration::from_secs(10)).await

@@ -186,7 +186,6 @@ fn every_attack_string_is_inert_in_every_field_a_platform_controls() {
 async fn escape_sequences_in_an_api_error_never_reach_status_or_logs() {
     use commentwatch::config::Schedule;
     use commentwatch::poller::SourceTask;
-    use commentwatch::source::Source;
     use commentwatch::source::http::Http;
     use commentwatch::source::youtube::{VideoComments, YouTubeSettings};
     use wiremock::matchers::path;
@@ -215,11 +214,11 @@ async fn escape_sequences_in_an_api_error_never_reach_status_or_logs() {
         daily_quota: 10_000,
         session_hours: 4.0,
     };
-    let source = Source::YouTube(VideoComments::new(
+    let source = VideoComments::new(
         "Xq3vLk9pT2w",
         settings,
         Http::new(std::time::Duration::from_secs(5), 1 << 20),
-    ));
+    );
     let task = SourceTask::new(
         source,
         Schedule::Every(std::time::Duration::from_secs(10)),

@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use commentwatch::hub::Hub;
 use commentwatch::poller::{Pipeline, poll_once};
-use commentwatch::source::Source;
 use commentwatch::source::demo::DemoSource;
 use commentwatch::store::CommentLog;
 use serde_json::Value;
@@ -172,7 +171,7 @@ async fn a_poll_that_returns_only_known_comments_publishes_nothing() {
     let hub = Hub::new();
     let pipeline = Pipeline::new(log.clone(), hub.clone());
     let mut rx = hub.subscribe();
-    let source = Source::Demo(DemoSource::new(0.0, Some(11)));
+    let source = DemoSource::new(0.0, Some(11));
 
     let first = poll_once(&source, &pipeline, 5, Duration::from_secs(5))
         .await

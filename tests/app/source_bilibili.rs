@@ -5,9 +5,9 @@
 use std::time::Duration;
 
 use commentwatch::poller::PollError;
+use commentwatch::source::SourceError;
 use commentwatch::source::bilibili::{Bilibili, BilibiliSettings};
 use commentwatch::source::http::Http;
-use commentwatch::source::{Source, SourceError};
 use md5::{Digest, Md5};
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path, query_param};
@@ -95,14 +95,14 @@ fn end_page() -> String {
     .to_string()
 }
 
-fn source(server: &MockServer, cookie: Option<&str>) -> Source {
+fn source(server: &MockServer, cookie: Option<&str>) -> Bilibili {
     let settings = BilibiliSettings {
         api_base: server.uri(),
         cookie: cookie.map(str::to_owned),
         min_interval: Duration::from_secs(10),
     };
     let http = Http::new(Duration::from_secs(5), 8 << 20);
-    Source::Bilibili(Bilibili::new(BVID, settings, http).expect("a valid BV id"))
+    Bilibili::new(BVID, settings, http).expect("a valid BV id")
 }
 
 async fn requests_to(server: &MockServer, to: &str) -> Vec<Request> {

@@ -5,9 +5,9 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use commentwatch::source::SourceError;
 use commentwatch::source::generic::{Generic, GenericSettings};
 use commentwatch::source::http::Http;
-use commentwatch::source::{Source, SourceError};
 use serde_json::{Value, json};
 use wiremock::matchers::{header, method, path, query_param, query_param_is_missing};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -16,13 +16,9 @@ use crate::helpers;
 
 /// A `generic:shop` source whose `CW_GENERIC_SHOP_URL` is `server` + `url_path`
 /// and whose other variables are `vars` (suffixes after the prefix).
-fn shop(server: &MockServer, url_path: &str, vars: &[(&str, &str)]) -> Source {
+fn shop(server: &MockServer, url_path: &str, vars: &[(&str, &str)]) -> Generic {
     let settings = settings(server, url_path, vars).expect("valid settings");
-    Source::Generic(Generic::new(
-        "shop",
-        settings,
-        Http::new(Duration::from_secs(5), 8 << 20),
-    ))
+    Generic::new("shop", settings, Http::new(Duration::from_secs(5), 8 << 20))
 }
 
 fn settings(
@@ -385,9 +381,6 @@ async fn the_start_check_passes_a_good_configuration_and_names_a_pointer_that_fi
             ("AUTHOR", "/user/name"),
         ],
     );
-    let Source::Generic(good) = good else {
-        unreachable!()
-    };
     good.check().await.expect("a good configuration passes");
     let bad = shop(
         &server,
@@ -399,9 +392,6 @@ async fn the_start_check_passes_a_good_configuration_and_names_a_pointer_that_fi
             ("AUTHOR", "/author/name"),
         ],
     );
-    let Source::Generic(bad) = bad else {
-        unreachable!()
-    };
     let e = bad.check().await.unwrap_err().to_string();
     assert!(
         e.starts_with("CW_GENERIC_SHOP_AUTHOR \"/author/name\""),

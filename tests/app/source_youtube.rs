@@ -11,7 +11,7 @@ use commentwatch::protocol::SourceState;
 use commentwatch::quota;
 use commentwatch::source::http::Http;
 use commentwatch::source::youtube::{LiveChat, VideoComments, YouTubeSettings};
-use commentwatch::source::{Source, SourceError};
+use commentwatch::source::{PolledSource, SourceError};
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path, query_param, query_param_is_missing};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -35,8 +35,8 @@ fn http() -> Http {
     Http::new(Duration::from_secs(5), 8 << 20)
 }
 
-fn video(server: &MockServer) -> Source {
-    Source::YouTube(VideoComments::new(VIDEO, settings(server), http()))
+fn video(server: &MockServer) -> VideoComments {
+    VideoComments::new(VIDEO, settings(server), http())
 }
 
 fn json_fixture(name: &str) -> Value {
@@ -249,7 +249,7 @@ async fn live_chat_arrives_in_order_with_super_chats_and_retracts_deleted_messag
     let server = MockServer::start().await;
     mount_live(&server, json_fixture("youtube_liveChatMessages.json")).await;
     let pipeline = pipeline();
-    let source = Source::YouTubeLive(LiveChat::new(VIDEO, settings(&server), http()));
+    let source = LiveChat::new(VIDEO, settings(&server), http());
     let mut rx = pipeline.hub.subscribe();
 
     let report = poll(&source, &pipeline).await.unwrap();
@@ -297,7 +297,7 @@ async fn live_chat_waits_at_least_the_polling_interval_the_api_asks_for() {
     let server = MockServer::start().await;
     mount_live(&server, json_fixture("youtube_liveChatMessages.json")).await;
     let pipeline = pipeline();
-    let source = Source::YouTubeLive(LiveChat::new(VIDEO, settings(&server), http()));
+    let source = LiveChat::new(VIDEO, settings(&server), http());
     let task = SourceTask::new(
         source,
         Schedule::Every(Duration::from_secs(1)),
@@ -319,7 +319,7 @@ async fn a_live_chat_that_went_offline_stops_the_source_after_its_last_messages(
     last["offlineAt"] = json!("2026-03-14T21:00:00Z");
     mount_live(&server, last).await;
     let pipeline = pipeline();
-    let source = Source::YouTubeLive(LiveChat::new(VIDEO, settings(&server), http()));
+    let source = LiveChat::new(VIDEO, settings(&server), http());
     assert_eq!(poll(&source, &pipeline).await.unwrap().new, 3);
     match poll(&source, &pipeline).await {
         Err(PollError::Source(SourceError::Stopped { reason })) => {
@@ -344,7 +344,10 @@ async fn state_after(
     (status.state, serde_json::to_value(&status).unwrap())
 }
 
-fn task(source: Source, pipeline: &commentwatch::poller::Pipeline) -> SourceTask {
+fn task(
+    source: impl PolledSource + 'static,
+    pipeline: &commentwatch::poller::Pipeline,
+) -> SourceTask {
     SourceTask::new(
         source,
         Schedule::Every(Duration::from_secs(10)),
