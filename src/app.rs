@@ -29,8 +29,6 @@ pub enum StartError {
         addr: SocketAddr,
         source: std::io::Error,
     },
-    #[error("CW_POLL: the poll scheduler could not start: {0}")]
-    Scheduler(#[from] tokio_cron_scheduler::JobSchedulerError),
     #[error("CW_RETENTION: the daily pruning job could not start: {0}")]
     Retention(tokio_cron_scheduler::JobSchedulerError),
     #[error(transparent)]
@@ -191,7 +189,7 @@ impl App {
             feed_from,
             cancel.clone(),
         ));
-        let poller = Poller::start(tasks).await?;
+        let poller = Poller::start(tasks);
         let upkeep = Upkeep::start(self.log.clone(), self.config.retention, cancel.clone())
             .await
             .map_err(StartError::Retention)?;
