@@ -58,3 +58,60 @@ pub mod web;
 
 pub use app::{App, StartError};
 pub use config::Config;
+
+/// The seams of the module map hold: no module imports one it must not
+/// (see each module's `//!` header).
+#[cfg(test)]
+mod boundaries {
+    use std::path::{Path, PathBuf};
+
+    fn files(dir: &Path, out: &mut Vec<PathBuf>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                files(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(path);
+            }
+        }
+    }
+
+    /// Files under `src/<under>` (a folder, and its `.rs` file beside it)
+    /// whose code (not comments) mentions `needle`.
+    fn offenders(under: &str, needle: &str) -> Vec<PathBuf> {
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut all = Vec::new();
+        files(&src.join(under), &mut all);
+        all.push(src.join(format!("{under}.rs")));
+        all.into_iter()
+            .filter(|f| {
+                std::fs::read_to_string(f).is_ok_and(|text| {
+                    text.lines()
+                        .any(|l| !l.trim_start().starts_with("//") && l.contains(needle))
+                })
+            })
+            .collect()
+    }
+
+    #[test]
+    fn no_module_imports_across_a_seam_it_must_not_cross() {
+        let rules = [
+            ("domain", "crate::"),
+            ("source", "crate::config"),
+            ("store", "crate::source"),
+            ("web", "crate::source"),
+            ("store", "crate::web"),
+            ("config", "crate::cli"),
+        ];
+        for (under, needle) in rules {
+            let found = offenders(under, needle);
+            assert!(
+                found.is_empty(),
+                "{needle} used under src/{under}: {found:?}"
+            );
+        }
+    }
+}
