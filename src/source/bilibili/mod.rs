@@ -7,6 +7,10 @@
 //! `SourceError`s: risk control backs off, closed or missing videos stop, a
 //! silent empty page 2 asks for a login cookie.
 //!
+//! Here: the settings and the requests. `wbi` signs them, `codes` reads
+//! the body codes, `replies` reads a page; video ids are
+//! `crate::domain::video::bilibili`'s.
+//!
 //! What it must not do: build HTML (the text goes out as plain text, emote
 //! tokens included, and the sanitizer escapes it), put the cookie or a request
 //! URL into any error or log line, or read an empty later page as "no new
@@ -16,53 +20,37 @@
 //! (shared/SOURCE-APIS.md §3.9); every field is therefore read defensively,
 //! one reply at a time.
 
-use std::collections::HashSet;
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use chrono::DateTime;
-use md5::{Digest, Md5};
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
-use reqwest::StatusCode;
 use reqwest::header::{COOKIE, HeaderValue, ORIGIN, REFERER, USER_AGENT};
-use serde_json::Value;
 
 use super::http::{BROWSER_UA, Http, JsonResponse};
 use super::{BoxFuture, Page, PolledSource, Source, SourceError};
+use crate::domain::SourceSpec;
 pub use crate::domain::video::bilibili::{VideoId, av_to_bv, bv_to_av, parse_video_id};
-use crate::domain::{RawComment, SourceSpec};
+
+mod codes;
+mod replies;
+mod wbi;
+
+use codes::*;
+use replies::*;
+use wbi::*;
+pub use wbi::{mixin_key, sign_query};
 
 /// The reply list, newest first with `mode=2`.
 const REPLY_PATH: &str = "/x/v2/reply/wbi/main";
+
 /// Where the WBI keys come from; answers logged out too.
 const NAV_PATH: &str = "/x/web-interface/nav";
+
 /// What the web player sends as `web_location` for the comment section.
 const WEB_LOCATION: &str = "1315875";
+
 /// The keys are said to rotate daily; refreshing twice as often costs one
 /// cheap request and keeps a stale key from ever meeting a risk check.
 const KEYS_MAX_AGE: Duration = Duration::from_secs(12 * 3600);
-/// The least wait after risk control. Community reports speak of bans of
-/// 15–30 minutes for clients that keep asking, so never retry within a minute.
-const RISK_BACKOFF: Duration = Duration::from_secs(60);
-/// Random extra wait after risk control, so several videos polled from one
-/// IP do not all come back in the same second.
-const RISK_JITTER_MS: u64 = 30_000;
-
-/// WBI: the order in which `img_key + sub_key` is shuffled into the mixin key.
-const MIXIN_KEY_ENC_TAB: [usize; 64] = [
-    46, 47, 18, 2, 53, 8, 23, 32, 15, 50, 10, 31, 58, 3, 45, 35, 27, 43, 5, 49, 33, 9, 42, 19, 29,
-    28, 14, 39, 12, 38, 41, 13, 37, 48, 7, 16, 24, 55, 40, 61, 26, 17, 0, 1, 60, 51, 30, 4, 22, 25,
-    54, 21, 56, 59, 6, 63, 57, 62, 11, 36, 20, 34, 44, 52,
-];
-
-/// `encodeURIComponent`: everything but letters, digits and `-_.~!*'()`
-/// is escaped. `!*'()` never reach the encoder (WBI strips them first), so
-/// leaving them in the set changes nothing.
-const URI_COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'~');
 
 /// Settings shared by every Bilibili source.
 #[derive(Clone)]
@@ -85,54 +73,6 @@ impl fmt::Debug for BilibiliSettings {
             .field("min_interval", &self.min_interval)
             .finish()
     }
-}
-
-/// The WBI mixin key: `img_key + sub_key` shuffled by `MIXIN_KEY_ENC_TAB`,
-/// first 32 characters. `None` if the keys are too short or not ASCII (the
-/// table indexes 64 characters).
-pub fn mixin_key(img_key: &str, sub_key: &str) -> Option<String> {
-    let raw: Vec<u8> = img_key.bytes().chain(sub_key.bytes()).collect();
-    if raw.len() < 64 || !raw.iter().all(u8::is_ascii_alphanumeric) {
-        return None;
-    }
-    let mixed: String = MIXIN_KEY_ENC_TAB
-        .iter()
-        .take(32)
-        .map(|&i| char::from(raw[i]))
-        .collect();
-    Some(mixed)
-}
-
-/// Signs `params` with WBI and returns the finished query string:
-/// the parameters plus `wts`, sorted by name, `!'()*` stripped from values,
-/// encoded like `encodeURIComponent`, then `&w_rid=md5(query + mixin)`.
-///
-/// The request must send exactly this string: the server recomputes `w_rid`
-/// from what it receives.
-pub fn sign_query(params: &[(&str, &str)], mixin: &str, wts: i64) -> String {
-    let wts = wts.to_string();
-    let mut all: Vec<(&str, String)> = params
-        .iter()
-        .map(|(k, v)| {
-            let clean: String = v.chars().filter(|c| !"!'()*".contains(*c)).collect();
-            (*k, clean)
-        })
-        .collect();
-    all.push(("wts", wts));
-    all.sort_by(|a, b| a.0.cmp(b.0));
-    let query = all
-        .iter()
-        .map(|(k, v)| {
-            format!(
-                "{}={}",
-                utf8_percent_encode(k, URI_COMPONENT),
-                utf8_percent_encode(v, URI_COMPONENT)
-            )
-        })
-        .collect::<Vec<_>>()
-        .join("&");
-    let w_rid = format!("{:x}", Md5::digest(format!("{query}{mixin}").as_bytes()));
-    format!("{query}&w_rid={w_rid}")
 }
 
 impl Source for Bilibili {
@@ -296,337 +236,13 @@ impl Bilibili {
     }
 }
 
-/// Bilibili's risk control often answers with an HTML page and HTTP 412,
-/// which `Http::json` reports as a transient error with a plain retry. A
-/// block must still back off for minutes, so the status is read back from
-/// the reason `Http::json` writes (it ends in "(HTTP 412)").
-fn blocked_page(e: SourceError) -> SourceError {
-    match e {
-        SourceError::Transient { reason, .. } if reason.ends_with("(HTTP 412)") => {
-            risk_control(&format!("HTTP 412, {reason}"))
-        }
-        other => other,
-    }
-}
-
-/// A risk-control error: at least a minute, plus jitter.
-fn risk_control(what: &str) -> SourceError {
-    let jitter = Duration::from_millis(rand::random_range(0..=RISK_JITTER_MS));
-    SourceError::Transient {
-        reason: format!("Bilibili risk control ({what}): backing off"),
-        retry_after: Some(RISK_BACKOFF + jitter),
-    }
-}
-
-/// The body's `code`, which is authoritative over the HTTP status.
-fn body_code(body: &Value) -> Option<i64> {
-    body.get("code").and_then(Value::as_i64)
-}
-
-/// True when the response blames the signature: re-sign with fresh keys.
-fn wants_new_signature(body: &Value) -> bool {
-    match body_code(body) {
-        Some(-352 | -403) => true,
-        Some(0) => body["data"].get("v_voucher").is_some(),
-        _ => false,
-    }
-}
-
-/// Reads the WBI keys out of a nav response. Logged out the body says
-/// `code: -101` but still carries `wbi_img`, so the code only matters when
-/// the keys are missing.
-fn read_nav(resp: &JsonResponse) -> Result<String, SourceError> {
-    let img = &resp.body["data"]["wbi_img"];
-    let key_of = |field: &str| {
-        let url = img.get(field)?.as_str()?;
-        let file = url.rsplit('/').next()?;
-        let stem = file.split('.').next()?;
-        (!stem.is_empty()).then_some(stem)
-    };
-    if let (Some(img_key), Some(sub_key)) = (key_of("img_url"), key_of("sub_url")) {
-        return mixin_key(img_key, sub_key).ok_or_else(|| {
-            SourceError::transient("Bilibili sent WBI keys of an unexpected shape")
-        });
-    }
-    Err(match body_code(&resp.body) {
-        Some(code) if is_risk_code(code) || resp.status == StatusCode::PRECONDITION_FAILED => {
-            risk_control(&describe(code))
-        }
-        Some(code) => {
-            SourceError::transient(format!("Bilibili sent no WBI signing keys (code {code})"))
-        }
-        None => SourceError::transient(format!(
-            "Bilibili sent no WBI signing keys (HTTP {})",
-            resp.status.as_u16()
-        )),
-    })
-}
-
-fn is_risk_code(code: i64) -> bool {
-    matches!(code, -412 | -352 | -799 | -509)
-}
-
-/// A code with its documented meaning, e.g. `-412 请求被拦截`.
-fn describe(code: i64) -> String {
-    let meaning = match code {
-        -101 => "账号未登录",
-        -352 => "风控校验失败",
-        -400 => "请求错误",
-        -403 => "访问权限不足",
-        -404 => "啥都木有",
-        -412 => "请求被拦截",
-        -509 => "超出限制",
-        -799 => "请求过于频繁",
-        12002 => "评论区已关闭",
-        12009 => "评论主体的type不合法",
-        _ => return code.to_string(),
-    };
-    format!("{code} {meaning}")
-}
-
-/// The error for a non-zero body code.
-fn code_error(code: i64, message: Option<&str>) -> SourceError {
-    match code {
-        c if is_risk_code(c) => risk_control(&describe(c)),
-        12002 => SourceError::Stopped {
-            reason: "comments are closed on this video (12002)".into(),
-        },
-        -404 => SourceError::Stopped {
-            reason: "Bilibili has no such video (-404 啥都木有)".into(),
-        },
-        -400 | 12009 => SourceError::Stopped {
-            reason: format!(
-                "Bilibili refused the request as malformed ({})",
-                describe(code)
-            ),
-        },
-        -101 => SourceError::Login {
-            reason:
-                "Bilibili wants a login for these comments (-101 账号未登录): set BILIBILI_COOKIE"
-                    .into(),
-        },
-        -403 => SourceError::transient(
-            "Bilibili refused the WBI signature even with fresh keys (-403 访问权限不足)",
-        ),
-        _ => {
-            // The server's own words help with unknown codes, but they are
-            // untrusted: keep only a short, single-line message that could not
-            // be echoing a URL or a cookie pair back at us.
-            let detail = message
-                .map(str::trim)
-                .filter(|m| {
-                    !m.is_empty()
-                        && m.chars().count() <= 60
-                        && !m.chars().any(char::is_control)
-                        && !m.contains("://")
-                        && !m.contains('=')
-                })
-                .map(|m| format!(": {m}"))
-                .unwrap_or_default();
-            SourceError::transient(format!("Bilibili answered with error code {code}{detail}"))
-        }
-    }
-}
-
-/// Turns a reply-list response into a page. `later_page` is true when the
-/// request carried a cursor (page 2 and on).
-fn read_page(resp: &JsonResponse, later_page: bool) -> Result<Page, SourceError> {
-    let body = &resp.body;
-    let Some(code) = body_code(body) else {
-        if resp.status == StatusCode::PRECONDITION_FAILED {
-            return Err(risk_control("HTTP 412"));
-        }
-        return Err(SourceError::transient(format!(
-            "the reply list came without a Bilibili code (HTTP {})",
-            resp.status.as_u16()
-        )));
-    };
-    if code != 0 {
-        return Err(code_error(code, body["message"].as_str()));
-    }
-    let data = &body["data"];
-    if !data.is_object() {
-        return Err(SourceError::transient(
-            "the reply list said code 0 but had no data",
-        ));
-    }
-    if data.get("v_voucher").is_some() {
-        // Still a captcha after re-signing with fresh keys.
-        return Err(risk_control("a captcha (v_voucher) instead of replies"));
-    }
-    let roots: &[Value] = match &data["replies"] {
-        Value::Null => &[],
-        Value::Array(items) => items,
-        _ => {
-            return Err(SourceError::transient(
-                "the reply list's replies field is not a list",
-            ));
-        }
-    };
-    let cursor = &data["cursor"];
-    let is_end = cursor["is_end"].as_bool().unwrap_or(false);
-    if later_page && roots.is_empty() && !is_end {
-        // Logged out, Bilibili answers page 2 with code 0, no replies and a
-        // zeroed cursor. Reading that as "nothing older" would silently lose
-        // every comment past the first page.
-        return Err(SourceError::Login {
-            reason: "Bilibili serves only the newest page without a login: set BILIBILI_COOKIE"
-                .into(),
-        });
-    }
-
-    // Roots with their preview children, then (first page only) the pinned
-    // comments, which Bilibili lists outside `replies`.
-    let mut items: Vec<&Value> = Vec::new();
-    fn with_children<'a>(items: &mut Vec<&'a Value>, reply: &'a Value) {
-        items.push(reply);
-        // `replies` is null when a root has no children; anything else that is
-        // not a list is treated the same way.
-        if let Some(children) = reply.get("replies").and_then(Value::as_array) {
-            items.extend(children);
-        }
-    }
-    for reply in roots {
-        with_children(&mut items, reply);
-    }
-    if !later_page {
-        for pinned in [&data["top"]["upper"], &data["top"]["admin"]] {
-            if pinned.is_object() {
-                with_children(&mut items, pinned);
-            }
-        }
-        if let Some(top) = data["top_replies"].as_array() {
-            for pinned in top {
-                with_children(&mut items, pinned);
-            }
-        }
-    }
-
-    let mut seen = HashSet::new();
-    let mut parsed = Vec::with_capacity(items.len());
-    let mut skipped = 0;
-    for item in items {
-        match read_reply(item) {
-            Some(reply) => {
-                // The pinned comment is listed twice (`top.upper` and
-                // `top_replies`) and may also sit in `replies`.
-                if seen.insert(reply.rpid) {
-                    parsed.push(reply);
-                }
-            }
-            None => skipped += 1,
-        }
-    }
-    // Newest first, as `Paging::NewestFirst` promises: children and pinned
-    // comments are interleaved by their own time, not their position.
-    parsed.sort_by_key(|r| std::cmp::Reverse((r.ctime, r.rpid)));
-
-    let next = if is_end {
-        None
-    } else {
-        cursor["pagination_reply"]["next_offset"]
-            .as_str()
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-    };
-    // Pinned comments and reply previews come back on every poll; only the
-    // roots, in time order, tell whether the poll has caught up.
-    let timeline = roots
-        .iter()
-        .filter_map(|r| id_field(r, "rpid"))
-        .map(|rpid| rpid.to_string())
-        .collect();
-    Ok(Page {
-        comments: parsed.into_iter().map(|r| r.comment).collect(),
-        next,
-        skipped,
-        timeline: Some(timeline),
-        ..Page::default()
-    })
-}
-
-/// A reply with the keys it is ordered and deduplicated by.
-struct Reply {
-    comment: RawComment,
-    rpid: u64,
-    ctime: i64,
-}
-
-/// A numeric id from its `*_str` twin or the number itself. Never through
-/// f64: mids and rpids reach 16 digits.
-fn id_field(v: &Value, key: &str) -> Option<u64> {
-    let from_str = |s: &Value| s.as_str().and_then(|s| s.trim().parse::<u64>().ok());
-    from_str(&v[format!("{key}_str").as_str()])
-        .or_else(|| v[key].as_u64())
-        .or_else(|| from_str(&v[key]))
-}
-
-/// One reply object, or `None` if it lacks what a comment needs (an id, a
-/// time, a text). Optional fields of the wrong type are treated as absent.
-fn read_reply(v: &Value) -> Option<Reply> {
-    let rpid = id_field(v, "rpid").filter(|id| *id > 0)?;
-    let ctime = v["ctime"].as_i64()?;
-    let published_at = DateTime::from_timestamp(ctime, 0)?;
-    let text = v["content"]["message"].as_str()?.to_owned();
-    let member = &v["member"];
-    let author_id = id_field(v, "mid")
-        .or_else(|| id_field(member, "mid"))
-        .map(|mid| mid.to_string())
-        .unwrap_or_default();
-    let author_avatar = member["avatar"]
-        .as_str()
-        .filter(|s| !s.trim().is_empty())
-        .map(https_avatar);
-    let reply_to = id_field(v, "parent")
-        .filter(|p| *p != 0)
-        .map(|p| p.to_string());
-    Some(Reply {
-        comment: RawComment {
-            id: rpid.to_string(),
-            author_name: member["uname"].as_str().unwrap_or_default().to_owned(),
-            author_id,
-            author_avatar,
-            // Plain text with `[emote]` tokens left as typed; their images go
-            // alongside, for the dashboard to draw (the sanitizer checks them).
-            emotes: v["content"]["emote"]
-                .as_object()
-                .map(|m| {
-                    m.iter()
-                        .filter_map(|(token, e)| {
-                            Some((token.clone(), https_avatar(e["url"].as_str()?)))
-                        })
-                        .collect()
-                })
-                .unwrap_or_default(),
-            text,
-            html: None,
-            published_at: Some(published_at),
-            updated_at: None,
-            likes: v["like"].as_i64().unwrap_or(0),
-            reply_to,
-            amount: None,
-        },
-        rpid,
-        ctime,
-    })
-}
-
-/// Bilibili still serves some avatars as `http://` or protocol-relative
-/// URLs; the same path works over https, which is all the sanitizer keeps.
-fn https_avatar(url: &str) -> String {
-    let url = url.trim();
-    if let Some(rest) = url.strip_prefix("http://") {
-        format!("https://{rest}")
-    } else if url.starts_with("//") {
-        format!("https:{url}")
-    } else {
-        url.to_owned()
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use reqwest::StatusCode;
+    use serde_json::Value;
+
     use super::*;
+    use crate::domain::RawComment;
 
     const MODE2: &str = include_str!(concat!(
         env!("CARGO_MANIFEST_DIR"),
