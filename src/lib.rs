@@ -101,6 +101,11 @@ mod boundaries {
         let rules = [
             ("domain", "crate::"),
             ("source", "crate::config"),
+            ("source", "crate::store"),
+            ("source", "crate::web"),
+            ("sanitize", "crate::store"),
+            ("sanitize", "crate::web"),
+            ("config", "crate::web"),
             ("store", "crate::source"),
             ("web", "crate::source"),
             ("store", "crate::web"),

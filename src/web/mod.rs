@@ -178,3 +178,16 @@ fn request_span(req: &axum::http::Request<axum::body::Body>) -> tracing::Span {
         .unwrap_or("(no route)");
     tracing::info_span!("http", http.method = %req.method(), http.route = route)
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_page_policy_allows_every_image_host_the_sanitizer_keeps() {
+        for host in crate::domain::image_hosts() {
+            assert!(
+                super::CSP.contains(&format!(" https://*.{host}")),
+                "the CSP's img-src does not name {host}"
+            );
+        }
+    }
+}

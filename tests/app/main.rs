@@ -27,6 +27,8 @@ mod crash;
 mod export;
 /// Hostile comments come out inert, checked on the frames clients receive.
 mod hostile;
+/// The house rules: rooms stay small, files say what they are.
+mod layering;
 /// The live feed: order, shape, resume with `since`, restarts, dedupe.
 mod live_feed;
 /// `/log` and `/api/comments`: search in any script, filters, paging, retention.
