@@ -1,4 +1,4 @@
-//! The WebSocket protocol of DESIGN.md: the frames a dashboard receives and
+//! The WebSocket protocol of docs/PROTOCOL.md: the frames a dashboard receives and
 //! their JSON. Each frame is serialized exactly once, into a `Frame` that all
 //! clients share (cloning one is a reference-count increment).
 
@@ -56,7 +56,7 @@ impl Frame {
     }
 
     /// `{"type":"hello","latest_seq":N,"log_id":"…"}`, the first frame on
-    /// every socket. `log_id` (an extension of DESIGN.md's protocol) changes
+    /// every socket. `log_id` (an extension; see docs/PROTOCOL.md) changes
     /// when the log file is replaced, so a client can tell its `seq`s are stale.
     pub fn hello(latest_seq: i64, log_id: &str) -> Frame {
         Frame::new(None, &Wire::Hello { latest_seq, log_id })

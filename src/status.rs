@@ -25,7 +25,7 @@ pub enum SourceState {
     Standby,
 }
 
-/// One source's state, the SOURCE_STATUS of DESIGN.md. It is read back
+/// One source's state, the SOURCE_STATUS of docs/PROTOCOL.md. It is read back
 /// from JSON only when another instance sharing the log sent it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SourceStatus {

@@ -72,7 +72,7 @@ pub struct RawAmount {
 }
 
 /// A comment that is safe to store, send and show. Serializes to the COMMENT
-/// shape of the WebSocket protocol in DESIGN.md.
+/// shape of the WebSocket protocol in docs/PROTOCOL.md.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Comment {
     pub id: String,
@@ -91,7 +91,7 @@ pub struct Comment {
     pub edited: bool,
     pub deleted: bool,
     /// Emote tokens in `text` and their image URLs (`https`, on the
-    /// platform's image host). An extension of DESIGN.md's COMMENT, present
+    /// platform's image host). An optional COMMENT field (docs/PROTOCOL.md), present
     /// only when there are emotes.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub emotes: BTreeMap<String, String>,

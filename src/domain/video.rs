@@ -15,7 +15,7 @@ pub mod youtube {
 
 /// Bilibili video ids: `BV1xx411c7mD`, `av170001` or `170001`.
 pub mod bilibili {
-    /// BV↔AV conversion constants (SOURCE-APIS.md §3.1).
+    /// BV↔AV conversion constants (docs/SOURCES.md, "Bilibili: what the code relies on").
     const BV_XOR: u64 = 23_442_827_791_579;
     const BV_MASK: u64 = (1 << 51) - 1;
     const BV_MAX_AID: u64 = 1 << 51;

@@ -19,7 +19,7 @@ use crate::domain::{Comment, rfc3339};
 /// up for long when the export shares its connection.
 pub const EXPORT_BATCH: u64 = 2_000;
 
-/// The CSV columns, in order (DESIGN.md).
+/// The CSV columns, in order (docs/PROTOCOL.md, "The log API").
 pub const CSV_COLUMNS: [&str; 11] = [
     "seq",
     "source",

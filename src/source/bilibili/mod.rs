@@ -17,7 +17,7 @@
 //! comments".
 //!
 //! The endpoints are undocumented by Bilibili and change without notice
-//! (shared/SOURCE-APIS.md §3.9); every field is therefore read defensively,
+//! (docs/SOURCES.md, "Bilibili: what the code relies on"); every field is therefore read defensively,
 //! one reply at a time.
 
 use std::fmt;
