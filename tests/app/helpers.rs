@@ -206,9 +206,18 @@ impl Client {
     }
 
     /// Reads frames until one satisfies `pred`; panics after `PATIENCE`.
-    pub async fn until(&mut self, mut pred: impl FnMut(&Value) -> bool) -> Vec<Value> {
+    pub async fn until(&mut self, pred: impl FnMut(&Value) -> bool) -> Vec<Value> {
+        self.until_within(PATIENCE, pred).await
+    }
+
+    /// Like `until`, with a deadline of its own.
+    pub async fn until_within(
+        &mut self,
+        within: Duration,
+        mut pred: impl FnMut(&Value) -> bool,
+    ) -> Vec<Value> {
         let mut seen = Vec::new();
-        let deadline = tokio::time::Instant::now() + PATIENCE;
+        let deadline = tokio::time::Instant::now() + within;
         loop {
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
             let frame = self
@@ -226,8 +235,14 @@ impl Client {
 
     /// Reads comment frames until at least `n` arrived; returns them.
     pub async fn comments(&mut self, n: usize) -> Vec<Value> {
+        self.comments_within(n, PATIENCE).await
+    }
+
+    /// Like `comments`, with a deadline of its own (a flood on a loaded
+    /// machine).
+    pub async fn comments_within(&mut self, n: usize, within: Duration) -> Vec<Value> {
         let mut count = 0;
-        self.until(|f| {
+        self.until_within(within, |f| {
             if f["type"] == "comment" {
                 count += 1;
             }
