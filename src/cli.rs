@@ -265,11 +265,7 @@ pub fn terminal_safe(s: &str) -> String {
             }
             '\u{7f}' => out.push('␡'),
             '\u{80}'..='\u{9f}' => out.push('\u{fffd}'),
-            '\u{200b}'..='\u{200f}'
-            | '\u{202a}'..='\u{202e}'
-            | '\u{2060}'..='\u{2069}'
-            | '\u{061c}'
-            | '\u{feff}' => {}
+            c if crate::sanitize::is_hidden(c) => {}
             c => out.push(c),
         }
     }

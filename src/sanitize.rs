@@ -268,6 +268,16 @@ fn is_bidi_control(c: char) -> bool {
     matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
+/// Every character that hides text or turns its direction: the bidi
+/// controls, the invisible characters, and also the joiners and direction
+/// marks (U+200C–U+200F, U+061C), which the sanitizer keeps in comments
+/// (emoji sequences and scripts need them) but which a terminal line or a
+/// spreadsheet cell must not start with or carry. The one list the CLI and
+/// exports use.
+pub fn is_hidden(c: char) -> bool {
+    is_bidi_control(c) || is_invisible(c) || matches!(c, '\u{200C}'..='\u{200F}' | '\u{061C}')
+}
+
 fn is_invisible(c: char) -> bool {
     matches!(
         c,

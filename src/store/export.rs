@@ -166,11 +166,9 @@ fn csv_io(e: csv::Error) -> io::Error {
 /// spreadsheets skip, and any cell that starts with a tab, CR or LF. YouTube
 /// handles (`@name`) are neutralised too: `@` starts a formula in Excel.
 pub fn neutralise(cell: &str) -> std::borrow::Cow<'_, str> {
-    let first = cell.chars().find(|c| {
-        !(c.is_whitespace()
-            || c.is_control()
-            || matches!(c, '\u{feff}' | '\u{200b}'..='\u{200d}' | '\u{2060}'))
-    });
+    let first = cell
+        .chars()
+        .find(|c| !(c.is_whitespace() || c.is_control() || crate::sanitize::is_hidden(*c)));
     let risky = matches!(
         first,
         Some('=' | '+' | '-' | '@' | '＝' | '＋' | '－' | '＠')

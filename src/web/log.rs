@@ -20,7 +20,6 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use tracing::error;
 
 use super::{AppState, api};
-use crate::domain::video::bilibili::{self, VideoId};
 use crate::domain::{Comment, rfc3339};
 use crate::params::{AsParam, Params, ToParams};
 use crate::store::{CommentLog, SourceFilter, Stats};
@@ -56,32 +55,9 @@ fn href(path: &str, pairs: &[(&str, String)]) -> String {
     out
 }
 
-/// The page's address of a comment on its platform: YouTube's
-/// `watch?v=VIDEO&lc=COMMENT`, Bilibili's video page with `#reply<rpid>`;
-/// none for the demo and generic APIs.
-pub fn platform_link(source: &str, id: &str) -> Option<String> {
-    let (kind, arg) = source.split_once(':')?;
-    match kind {
-        "youtube" | "youtube-live" => Some(format!(
-            "https://www.youtube.com/watch?v={}&lc={}",
-            enc(arg),
-            enc(id)
-        )),
-        "bilibili" => {
-            let video = match bilibili::parse_video_id(arg)? {
-                VideoId::Bv(bv) => bv,
-                VideoId::Av(n) => format!("av{n}"),
-            };
-            let mut url = format!("https://www.bilibili.com/video/{}", enc(&video));
-            if !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()) {
-                url.push_str("#reply");
-                url.push_str(id);
-            }
-            Some(url)
-        }
-        _ => None,
-    }
-}
+/// The page's address of a comment on its platform (`domain` knows each
+/// platform's format).
+pub use crate::domain::platform::permalink as platform_link;
 
 /// A piece of text, highlighted when it is a match.
 struct Part {
@@ -495,10 +471,10 @@ async fn empty_page(form: Form, error: String, log: &CommentLog) -> LogPage {
 /// filter is kept even when the log holds nothing from it.
 fn source_menu(sources: Vec<String>, current: Option<&SourceFilter>) -> Vec<String> {
     let mut menu: Vec<String> = Vec::new();
-    for p in ["youtube", "youtube-live", "bilibili", "generic"] {
+    for p in crate::domain::platform::PLATFORM_NAMES {
         let prefix = format!("{p}:");
         if sources.iter().filter(|s| s.starts_with(&prefix)).count() > 1 {
-            menu.push(p.to_owned());
+            menu.push((*p).to_owned());
         }
     }
     menu.extend(sources);
