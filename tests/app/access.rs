@@ -465,26 +465,31 @@ async fn error_pages_carry_the_security_headers_and_protected_answers_are_not_ca
     app.stop().await;
 }
 
-#[tokio::test]
-async fn signing_out_ends_the_session_on_the_server() {
-    let app = spawn_app(&[("CW_DEMO_RATE", "0"), ("CW_TOKEN", TOKEN)]).await;
-    let client = reqwest::Client::builder()
+fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
-        .unwrap();
-    let resp = client
+        .unwrap()
+}
+
+/// Signs in with the token; the `cw_session=…` pair a browser would send.
+async fn sign_in(app: &TestApp) -> String {
+    let resp = no_redirects()
         .post(app.url("/login"))
         .form(&[("token", TOKEN), ("next", "/")])
         .send()
         .await
         .unwrap();
-    let pair = resp.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let cookie = resp.headers()["set-cookie"].to_str().unwrap();
+    cookie.split(';').next().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn signing_out_ends_the_session_on_the_server() {
+    let app = spawn_app(&[("CW_DEMO_RATE", "0"), ("CW_TOKEN", TOKEN)]).await;
+    let client = no_redirects();
+    let pair = sign_in(&app).await;
     let api = |c: &reqwest::Client| {
         c.get(app.url("/api/comments"))
             .header("cookie", pair.clone())
@@ -522,23 +527,8 @@ async fn a_session_survives_a_restart_and_dies_when_the_token_changes() {
     let db = dir.path().join("comments.db");
     let app =
         crate::helpers::spawn_app_on(&db, &[("CW_DEMO_RATE", "0"), ("CW_TOKEN", TOKEN)]).await;
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let resp = client
-        .post(app.url("/login"))
-        .form(&[("token", TOKEN), ("next", "/")])
-        .send()
-        .await
-        .unwrap();
-    let pair = resp.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
+    let client = no_redirects();
+    let pair = sign_in(&app).await;
     app.stop().await;
     let app =
         crate::helpers::spawn_app_on(&db, &[("CW_DEMO_RATE", "0"), ("CW_TOKEN", TOKEN)]).await;
