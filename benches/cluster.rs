@@ -24,6 +24,10 @@
 //! the machine, so on a small one the figures include CPU contention.
 
 mod common;
+/// The integration tests' helpers: the same app, started the same way.
+#[allow(dead_code)]
+#[path = "../tests/app/helpers.rs"]
+mod helpers;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -34,10 +38,9 @@ use chrono::Utc;
 use commentwatch::domain::RawComment;
 use commentwatch::poller::Pipeline;
 use commentwatch::store::Batch;
-use commentwatch::{App, Config, StartError};
 use futures_util::StreamExt;
+use helpers::TestApp;
 use serde_json::{Value, json};
-use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 /// Clients read by one task; small so that reading is not what waits.
@@ -49,57 +52,21 @@ const SOURCE: &str = "bench";
 /// Longest wait for every expected frame after the last commit.
 const DRAIN: Duration = Duration::from_secs(60);
 
-/// One in-process instance.
-struct Instance {
-    addr: String,
-    pipeline: Pipeline,
-    stop: Option<oneshot::Sender<()>>,
-    handle: JoinHandle<Result<(), StartError>>,
-}
-
-impl Instance {
-    /// Starts an app on the shared database `db`. Its only source is the
-    /// demo, which posts its 20-comment backlog once (on whichever
-    /// instance takes the source's lock) and then nothing: rate 0, polled
-    /// once a day.
-    async fn start(db: &str) -> Instance {
-        let vars: HashMap<&str, String> = HashMap::from([
-            ("CW_DB", db.to_owned()),
-            ("CW_LISTEN", "127.0.0.1:0".to_owned()),
-            ("CW_SOURCES", "demo".to_owned()),
-            ("CW_DEMO_RATE", "0".to_owned()),
-            ("CW_DEMO_SEED", "7".to_owned()),
-            ("CW_POLL", "24h".to_owned()),
-            ("CW_MAX_CLIENTS", "20000".to_owned()),
-        ]);
-        let config = Config::from_lookup(["commentwatch"], |k| vars.get(k).cloned())
-            .expect("the bench config is valid");
-        let app = App::build(config).await.expect("the app builds");
-        let addr = app.local_addr().to_string();
-        let pipeline = app.pipeline();
-        let (stop, stopped) = oneshot::channel::<()>();
-        let handle = tokio::spawn(app.run(async move {
-            let _ = stopped.await;
-        }));
-        Instance {
-            addr,
-            pipeline,
-            stop: Some(stop),
-            handle,
-        }
-    }
-
-    async fn shutdown(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        match tokio::time::timeout(Duration::from_secs(30), self.handle).await {
-            Ok(Ok(Ok(()))) => {}
-            Ok(Ok(Err(e))) => eprintln!("an instance stopped with an error: {e}"),
-            Ok(Err(e)) => eprintln!("an instance panicked: {e}"),
-            Err(_) => eprintln!("an instance did not stop within 30 s"),
-        }
-    }
+/// One in-process instance: the integration tests' app, on the shared
+/// database. Its only source is the demo, which posts its 20-comment
+/// backlog once (on whichever instance takes the source's lock) and then
+/// nothing: rate 0, polled once a day.
+async fn instance(db: &str) -> TestApp {
+    helpers::spawn_app_with_db(
+        db,
+        &[
+            ("CW_SOURCES", "demo"),
+            ("CW_DEMO_RATE", "0"),
+            ("CW_POLL", "24h"),
+            ("CW_MAX_CLIENTS", "20000"),
+        ],
+    )
+    .await
 }
 
 /// What the clients of one instance saw, shared with their tasks. The main
@@ -286,8 +253,8 @@ fn side_figures(side: &Side, sent: &Sent, clients: usize) -> Value {
 }
 
 struct Cluster {
-    a: Instance,
-    b: Instance,
+    a: TestApp,
+    b: TestApp,
     side_a: Arc<Side>,
     side_b: Arc<Side>,
     clients: usize,
@@ -304,7 +271,7 @@ impl Cluster {
         let first = self.next;
         self.next += n;
         let started = Instant::now();
-        let sent = drive(&self.a.pipeline, self.epoch, first, n, size, every).await;
+        let sent = drive(&self.a.feed, self.epoch, first, n, size, every).await;
         let sending = started.elapsed();
         let expected = n * self.clients as u64;
         let deadline = Instant::now() + DRAIN;
@@ -413,13 +380,13 @@ async fn main() {
 
     let name = format!("bench_{}_{:08x}", std::process::id(), rand::random::<u32>());
     let db = create_database(&admin, &name).await;
-    let a = Instance::start(&db).await;
-    let b = Instance::start(&db).await;
+    let a = instance(&db).await;
+    let b = instance(&db).await;
     // The demo's backlog is committed once, by whichever instance polls it;
     // wait for it so it does not land in the middle of a measurement.
     let backlog = commentwatch::source::demo::BACKLOG as i64;
     let deadline = Instant::now() + Duration::from_secs(20);
-    while a.pipeline.log.latest_seq().await.unwrap_or(0) < backlog && Instant::now() < deadline {
+    while a.feed.log.latest_seq().await.unwrap_or(0) < backlog && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -428,8 +395,24 @@ async fn main() {
     let stop = Arc::new(AtomicBool::new(false));
     let side_a = Arc::new(Side::default());
     let side_b = Arc::new(Side::default());
-    let mut tasks = connect_clients(&b.addr, clients, epoch, side_b.clone(), stop.clone()).await;
-    tasks.extend(connect_clients(&a.addr, clients, epoch, side_a.clone(), stop.clone()).await);
+    let mut tasks = connect_clients(
+        &b.addr.to_string(),
+        clients,
+        epoch,
+        side_b.clone(),
+        stop.clone(),
+    )
+    .await;
+    tasks.extend(
+        connect_clients(
+            &a.addr.to_string(),
+            clients,
+            epoch,
+            side_a.clone(),
+            stop.clone(),
+        )
+        .await,
+    );
     let mut cluster = Cluster {
         a,
         b,
@@ -490,7 +473,7 @@ async fn main() {
         let _ = t.await;
     }
     let Cluster { a, b, .. } = cluster;
-    tokio::join!(a.shutdown(), b.shutdown());
+    tokio::join!(a.stop(), b.stop());
     // The instances' pooled connections outlive `App::run` in this process
     // (18 of them stay open); dropping the database closes them by force,
     // and their pool would report each one.
