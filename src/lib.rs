@@ -62,10 +62,12 @@ pub use config::Config;
 /// The seams of the module map hold: no module imports one it must not
 /// (see each module's `//!` header).
 #[cfg(test)]
-mod boundaries {
+pub(crate) mod boundaries {
     use std::path::{Path, PathBuf};
 
-    fn files(dir: &Path, out: &mut Vec<PathBuf>) {
+    /// Every `.rs` file under `dir`, recursively (none if it is missing):
+    /// what the tests that read the source walk.
+    pub(crate) fn files(dir: &Path, out: &mut Vec<PathBuf>) {
         let Ok(entries) = std::fs::read_dir(dir) else {
             return;
         };

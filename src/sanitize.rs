@@ -407,23 +407,11 @@ fn truncate_bytes(s: &str, max: usize) -> &str {
 mod tests {
     use super::*;
 
-    /// Every `.rs` file under `dir`, recursively.
-    fn rust_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                rust_files(&path, out);
-            } else if path.extension().is_some_and(|e| e == "rs") {
-                out.push(path);
-            }
-        }
-    }
-
     #[test]
     fn only_the_sanitizer_makes_safe_html() {
         let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
         let mut files = Vec::new();
-        rust_files(&src, &mut files);
+        crate::boundaries::files(&src, &mut files);
         let callers: Vec<_> = files
             .iter()
             .filter(|f| !f.ends_with("sanitize.rs") && !f.ends_with("domain/comment.rs"))

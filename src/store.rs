@@ -243,22 +243,11 @@ mod tests {
     /// the web, the poller or request parameters.
     const ALLOWED: &[&str] = &["domain", "sanitize", "status", "store"];
 
-    fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                rust_files(&path, out);
-            } else if path.extension().is_some_and(|e| e == "rs") {
-                out.push(path);
-            }
-        }
-    }
-
     #[test]
     fn the_store_uses_nothing_of_the_crate_but_values_and_the_sanitizer() {
         let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
         let mut files = vec![src.join("store.rs")];
-        rust_files(&src.join("store"), &mut files);
+        crate::boundaries::files(&src.join("store"), &mut files);
         for file in files {
             let text = std::fs::read_to_string(&file).unwrap();
             // Tests (this one included) may use what they like.
