@@ -2,8 +2,6 @@
 //! posts the way the browser posts it (under `Referrer-Policy: no-referrer`
 //! Chromium sends `Origin: null`), which an HTTP client never shows.
 
-use std::time::Duration;
-
 use fantoccini::Locator;
 
 use crate::chrome::Browser;
@@ -11,8 +9,13 @@ use crate::helpers::{PATIENCE, spawn_app};
 
 const TOKEN: &str = "correct-horse-battery";
 
-async fn path(browser: &Browser) -> String {
-    browser.eval("return location.pathname;").await
+/// Waits until the browser is at `path`, naming `what` if it never gets there.
+async fn at(browser: &Browser, what: &str, path: &str) {
+    browser
+        .poll(what, PATIENCE, "return location.pathname;", |p: &String| {
+            p == path
+        })
+        .await;
 }
 
 async fn type_token(browser: &Browser, token: &str) {
@@ -44,14 +47,7 @@ async fn a_person_signs_in_sees_comments_and_signs_out() {
     };
     let app = spawn_app(&[("CW_DEMO_RATE", "0"), ("CW_TOKEN", TOKEN)]).await;
     browser.goto(&app.url("/")).await;
-    browser
-        .poll(
-            "the sign-in page",
-            PATIENCE,
-            "return location.pathname;",
-            |p: &String| p == "/login",
-        )
-        .await;
+    at(&browser, "the sign-in page", "/login").await;
 
     // A wrong token: the error shows in the page, not as plain text.
     type_token(&browser, "not-the-token").await;
@@ -73,14 +69,7 @@ async fn a_person_signs_in_sees_comments_and_signs_out() {
 
     // The right one: the live dashboard, with comments.
     type_token(&browser, TOKEN).await;
-    browser
-        .poll(
-            "the dashboard",
-            PATIENCE,
-            "return location.pathname;",
-            |p: &String| p == "/",
-        )
-        .await;
+    at(&browser, "the dashboard", "/").await;
     browser
         .poll(
             "comments in the feed",
@@ -139,22 +128,10 @@ async fn a_person_signs_in_sees_comments_and_signs_out() {
     browser
         .check(sign_out.click().await, "click Sign out")
         .await;
-    browser
-        .poll(
-            "the sign-in page again",
-            PATIENCE,
-            "return location.pathname;",
-            |p: &String| p == "/login",
-        )
-        .await;
+    at(&browser, "the sign-in page again", "/login").await;
     assert_eq!(api().await.unwrap().status(), 401);
     browser.goto(&app.url("/log")).await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(
-        path(&browser).await,
-        "/login",
-        "the log needs signing in again"
-    );
+    at(&browser, "the log asking to sign in again", "/login").await;
 
     browser.close().await;
     app.stop().await;
@@ -167,23 +144,9 @@ async fn the_log_page_offers_sign_out() {
     };
     let app = spawn_app(&[("CW_DEMO_RATE", "0"), ("CW_TOKEN", TOKEN)]).await;
     browser.goto(&app.url("/log")).await;
-    browser
-        .poll(
-            "the sign-in page",
-            PATIENCE,
-            "return location.pathname;",
-            |p: &String| p == "/login",
-        )
-        .await;
+    at(&browser, "the sign-in page", "/login").await;
     type_token(&browser, TOKEN).await;
-    browser
-        .poll(
-            "back on the log",
-            PATIENCE,
-            "return location.pathname;",
-            |p: &String| p == "/log",
-        )
-        .await;
+    at(&browser, "back on the log", "/log").await;
     let sign_out = browser
         .check(
             browser.client.find(Locator::Css("#sign-out")).await,
@@ -193,14 +156,7 @@ async fn the_log_page_offers_sign_out() {
     browser
         .check(sign_out.click().await, "click Sign out")
         .await;
-    browser
-        .poll(
-            "signed out",
-            PATIENCE,
-            "return location.pathname;",
-            |p: &String| p == "/login",
-        )
-        .await;
+    at(&browser, "signed out", "/login").await;
     browser.close().await;
     app.stop().await;
 }
