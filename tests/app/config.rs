@@ -97,6 +97,20 @@ fn an_unknown_source_is_refused() {
 }
 
 #[test]
+fn a_bad_allowed_host_or_proxy_is_refused() {
+    refuse(
+        &[("CW_ALLOWED_HOSTS", "ok.example,http://bad")],
+        "CW_ALLOWED_HOSTS",
+        "http://bad",
+    );
+    refuse(
+        &[("CW_TRUSTED_PROXIES", "127.0.0.1,proxy")],
+        "CW_TRUSTED_PROXIES",
+        "proxy",
+    );
+}
+
+#[test]
 fn a_negative_demo_rate_is_refused() {
     refuse(&[("CW_DEMO_RATE", "-5")], "CW_DEMO_RATE", "-5");
 }
