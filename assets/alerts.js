@@ -5,7 +5,7 @@
 // Must not touch the feed or the model: it is handed each live entry that
 // passed the filters. A notification's text is the comment's plain text.
 import { t } from "./i18n.js";
-import { settings, save, bindCheck } from "./settings.js";
+import { settings, save, bindCheck, isHidden } from "./settings.js";
 import { select } from "./reading.js";
 import { toast } from "./toast.js";
 
@@ -14,6 +14,8 @@ let lastNotify = 0;
 let audio = null;
 /** Alerts for a live entry, if the settings ask for it. */
 export function alertFor(e, newAuthor) {
+  // Hidden words and authors are never alerted on nor read aloud.
+  if (isHidden(e.c)) return;
   const why = e.hl && settings.alHighlight ? "hl" : newAuthor && settings.alAuthor ? "author" : null;
   if (!why) return;
   const now = Date.now();
@@ -61,7 +63,7 @@ function beep(freq) {
 }
 let speaking = 0;
 function speak(c) {
-  if (speaking >= 2) return;
+  if (speaking >= 2 || isHidden(c)) return;
   const text = Array.from(((c.author && c.author.name) || "") + ": " + (c.text || "")).slice(0, 300).join("");
   const u = new SpeechSynthesisUtterance(text);
   // The voice follows the script of the comment, not the page's language.
@@ -71,6 +73,8 @@ function speak(c) {
   speaking += 1;
   const done = () => (speaking = Math.max(0, speaking - 1));
   u.addEventListener("end", done);
+  // Hidden while it waited in the queue: not a word of it.
+  u.addEventListener("start", () => isHidden(c) && speechSynthesis.cancel());
   u.addEventListener("error", done);
   speechSynthesis.speak(u);
 }

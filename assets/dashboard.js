@@ -20,7 +20,7 @@
 import { t } from "./i18n.js";
 import { computeLists } from "./settings.js";
 import { openFeed } from "./connection.js";
-import { renderChips } from "./hiding.js";
+import { renderChips, moveLocalHidden } from "./hiding.js";
 import { showFilters } from "./filters.js";
 import { applyLang } from "./theme.js";
 import { renderEmptyQueue } from "./featured.js";
@@ -38,6 +38,7 @@ applyLang();
 renderEmptyQueue();
 renderOverlayUrl();
 drawRate();
+moveLocalHidden();
 openFeed({
   path: "/ws",
   onFrame,

@@ -1,5 +1,6 @@
 // commentwatch dashboard: frames — what each /ws frame does to the page:
 // `hello` marks where the backlog ends, `status` and `featured` are drawn,
+// `hidden` replaces the hidden list,
 // and a `comment`, `update` or `delete` changes the model and then the
 // feed (at the next frame, or into `state.pending` while paused).
 // connection.js has already dropped frames it saw before.
@@ -10,6 +11,7 @@ import { t } from "./i18n.js";
 import { MAX_RENDERED, MODEL_CAP, key, model, state, seenAuthors, wasUnread, saveUnread, isPaused, passes, isHighlighted } from "./model.js";
 import { scheduleRender, fill, removeNode, clearFeed, updateCounts } from "./feed.js";
 import { renderFeatured } from "./featured.js";
+import { applyHidden } from "./hiding.js";
 import { setConn, renderStatus, refreshToday, resetToday, countRate, countToday } from "./status.js";
 import { alertFor } from "./alerts.js";
 
@@ -26,6 +28,9 @@ export function onFrame(frame) {
       break;
     case "featured":
       renderFeatured(frame.comments || [], frame.max);
+      break;
+    case "hidden":
+      applyHidden(frame.words, frame.authors);
       break;
     case "comment":
       add(frame.seq, frame.comment);

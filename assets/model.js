@@ -7,7 +7,7 @@
 // Must not touch the DOM (an entry's `node` is set and read by feed.js) nor
 // the network. State that other modules change lives in `state`, because
 // an imported binding cannot be assigned.
-import { SETTINGS_KEY, settings, norm, highlights, blockWords, blockAuthors } from "./settings.js";
+import { SETTINGS_KEY, settings, norm, highlights, isHidden } from "./settings.js";
 
 export const MAX_RENDERED = 500; // DOM cap: older comments stay in /log
 export const MODEL_CAP = 2000; // comments kept in memory for filtering
@@ -72,19 +72,10 @@ window.addEventListener("pagehide", () => saveUnreadNow());
 function isQuestion(text) {
   return /[?？]\s*$/.test(text || "");
 }
-function blocked(c) {
-  const a = c.author || {};
-  if (blockAuthors.size && (blockAuthors.has(norm(a.name || "")) || blockAuthors.has(norm(a.id || "")))) return true;
-  if (blockWords.length) {
-    const text = norm(c.text || "");
-    if (blockWords.some((w) => text.includes(w))) return true;
-  }
-  return false;
-}
 /** Whether an entry passes the hide lists and the toolbar's filters. */
 export function passes(e) {
   const c = e.c;
-  if (blocked(c)) return false;
+  if (isHidden(c)) return false;
   if (settings.source && c.source !== settings.source) return false;
   if (settings.questions && !isQuestion(c.text)) return false;
   const q = norm(settings.filter);

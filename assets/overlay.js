@@ -42,17 +42,29 @@ root.dataset.mode = mode;
 root.style.setProperty("--size", size + "px");
 if (font) root.style.setProperty("--font", '"' + font + '", ' + getComputedStyle(root).getPropertyValue("--font-fallback"));
 
-let blockWords = [];
+// Hidden words and authors (lower-cased), as the dashboard matches them:
+// a word anywhere in the text, an author by name or id. The page starts
+// with the list as it was at load; every `hidden` frame replaces it.
+let hiddenWords = [];
+let hiddenAuthors = new Set();
+const fold = (s) => String(s || "").trim().toLowerCase();
+function setHidden(words, authors) {
+  hiddenWords = (words || []).map(fold).filter(Boolean);
+  hiddenAuthors = new Set((authors || []).map(fold).filter(Boolean));
+}
 try {
   const cfg = JSON.parse(stage.dataset.config || "{}");
-  blockWords = (cfg.block || []).map((w) => String(w).trim().toLowerCase()).filter(Boolean);
+  const entries = (cfg.block || []).map(String);
+  const isAuthor = (w) => fold(w).startsWith("author:");
+  setHidden(entries.filter((w) => !isAuthor(w)), entries.filter(isAuthor).map((w) => w.trim().slice(7)));
 } catch (_) {
-  blockWords = [];
+  setHidden([], []);
 }
 function blocked(c) {
-  const name = ((c.author && c.author.name) || "").toLowerCase();
-  const text = (c.text || "").toLowerCase();
-  return blockWords.some((w) => (w.startsWith("author:") ? name === w.slice(7).trim() : text.includes(w)));
+  const a = c.author || {};
+  if (hiddenAuthors.size && (hiddenAuthors.has(fold(a.name)) || hiddenAuthors.has(fold(a.id)))) return true;
+  const text = fold(c.text);
+  return hiddenWords.some((w) => text.includes(w));
 }
 
 const key2 = (c) => c.source + "\u0000" + c.id;
@@ -171,6 +183,13 @@ if (fadeMs > 0) {
 // this says what each frame it accepts does to the cards.
 function handle(frame) {
   switch (frame.type) {
+    case "hidden": {
+      // Hiding someone takes their cards off at once, in either mode.
+      setHidden(frame.words, frame.authors);
+      wanted = wanted.filter((c) => !blocked(c));
+      schedule();
+      break;
+    }
     case "featured": {
       if (mode !== "featured") return;
       const list = (frame.comments || []).filter((c) => !blocked(c));
@@ -189,7 +208,7 @@ function handle(frame) {
         wanted = wanted.filter((c) => !(c.source === frame.source && c.id === frame.id));
       } else if (frame.type === "update") {
         const k = key2(frame.comment);
-        wanted = wanted.map((c) => (key2(c) === k ? frame.comment : c));
+        wanted = wanted.map((c) => (key2(c) === k ? frame.comment : c)).filter((c) => !blocked(c));
       } else if (!blocked(frame.comment) && !frame.comment.deleted) {
         wanted.push(frame.comment);
         // Only the newest `limit` can be shown: keep no more in memory.

@@ -1,7 +1,8 @@
 // commentwatch dashboard: settings — the server's starting settings (read
 // from #app's data-config, JSON that askama escaped), the page's own
-// settings kept in localStorage, the highlight and hide word lists made of
-// both, and the "Reset page settings" button.
+// settings kept in localStorage, the highlight words (the server's plus the
+// page's), the hidden words and authors (the server's list, live: `hidden`
+// frames replace it) and `isHidden`, and the "Reset page settings" button.
 //
 // Must not touch: the feed, the connection, or any element but the reset
 // button and the checkboxes `bindCheck` is handed. Other modules change
@@ -10,8 +11,10 @@ import { t } from "./i18n.js";
 
 export const SETTINGS_KEY = "cw.dashboard.v1";
 
-// The server's starting lists (CW_HIGHLIGHT, CW_BLOCK) plus what the page
-// added, minus what it removed: a later change of the env var still shows.
+// The server's starting settings: CW_HIGHLIGHT (plus what the page added,
+// minus what it removed: a later change of the env var still shows), and
+// the hidden list as it was when the page loaded (`block`, the entries as
+// typed), which the server keeps and every `hidden` frame replaces.
 function serverConfig() {
   try {
     return JSON.parse(document.getElementById("app").dataset.config || "{}");
@@ -23,6 +26,8 @@ export const server = serverConfig();
 
 const DEFAULTS = {
   order: "top", theme: "auto", lang: null, filter: "", source: "", questions: false,
+  // blockAdded/blockRemoved: what older versions hid in this browser only;
+  // hiding.js hands them to the server once, then empties them.
   hlAdded: [], hlRemoved: [], blockAdded: [], blockRemoved: [],
   alHighlight: true, alAuthor: false, alSound: false, alNotify: false, alSpeak: false,
   hoverPause: true, answered: [],
@@ -101,33 +106,64 @@ export function effective(base, added, removed) {
 export let highlights = []; // lower-cased words
 export let blockWords = []; // lower-cased words
 export let blockAuthors = new Set(); // lower-cased names or ids
+// The hidden list as the server last said: words, and authors without
+// `author:`, as typed.
+let hidden = { words: [], authors: [] };
+for (const w of server.block || []) {
+  const n = norm(w);
+  if (n.startsWith("author:")) hidden.authors.push(String(w).trim().slice(7).trim());
+  else if (n) hidden.words.push(String(w).trim());
+}
+/** The hidden entries as chips show them: words, then `author:NAME`s. */
+export function hiddenEntries() {
+  return [...hidden.words, ...hidden.authors.map((a) => "author:" + a)];
+}
+/**
+ * Takes the server's hidden list (a `hidden` frame or an /api/hidden
+ * answer); whether it changed.
+ */
+export function setHidden(words, authors) {
+  const next = { words: (words || []).map(String), authors: (authors || []).map(String) };
+  if (JSON.stringify(next) === JSON.stringify(hidden)) return false;
+  hidden = next;
+  computeLists();
+  return true;
+}
 /** Recomputes the three lists above from the server's and the page's. */
 export function computeLists() {
   highlights = effective(server.highlight, settings.hlAdded, settings.hlRemoved).map(norm);
-  blockWords = [];
-  blockAuthors = new Set();
-  for (const w of effective(server.block, settings.blockAdded, settings.blockRemoved)) {
-    const n = norm(w);
-    if (n.startsWith("author:")) blockAuthors.add(n.slice(7).trim());
-    else blockWords.push(n);
-  }
+  blockWords = hidden.words.map(norm).filter(Boolean);
+  blockAuthors = new Set(hidden.authors.map(norm).filter(Boolean));
 }
-/** Adds `word` to the highlights ("hl") or the hidden ("block"). */
-export function addTo(kind, word) {
+/**
+ * Whether a comment is hidden: its text contains a hidden word, or its
+ * author's name or id is a hidden author, ignoring case (the server's
+ * `crate::hidden` matches the same way). The feed, alerts and read-aloud
+ * all ask this.
+ */
+export function isHidden(c) {
+  const a = c.author || {};
+  if (blockAuthors.size && (blockAuthors.has(norm(a.name || "")) || blockAuthors.has(norm(a.id || "")))) return true;
+  if (blockWords.length) {
+    const text = norm(c.text || "");
+    if (blockWords.some((w) => text.includes(w))) return true;
+  }
+  return false;
+}
+/** Adds `word` to the highlights. */
+export function addHighlight(word) {
   word = String(word).trim();
   if (!word) return;
   const n = norm(word);
-  settings[kind + "Removed"] = settings[kind + "Removed"].filter((w) => norm(w) !== n);
-  const base = (kind === "hl" ? server.highlight : server.block) || [];
-  if (!base.some((w) => norm(w) === n) && !settings[kind + "Added"].some((w) => norm(w) === n)) {
-    settings[kind + "Added"].push(word);
+  settings.hlRemoved = settings.hlRemoved.filter((w) => norm(w) !== n);
+  if (!(server.highlight || []).some((w) => norm(w) === n) && !settings.hlAdded.some((w) => norm(w) === n)) {
+    settings.hlAdded.push(word);
   }
   save();
 }
-export function removeFrom(kind, word) {
+export function removeHighlight(word) {
   const n = norm(word);
-  settings[kind + "Added"] = settings[kind + "Added"].filter((w) => norm(w) !== n);
-  const base = (kind === "hl" ? server.highlight : server.block) || [];
-  if (base.some((w) => norm(w) === n)) settings[kind + "Removed"].push(word);
+  settings.hlAdded = settings.hlAdded.filter((w) => norm(w) !== n);
+  if ((server.highlight || []).some((w) => norm(w) === n)) settings.hlRemoved.push(word);
   save();
 }

@@ -13,6 +13,7 @@ use tracing::{info, warn};
 
 use crate::config::Config;
 use crate::featured::Featured;
+use crate::hidden::Hidden;
 use crate::hub::Hub;
 use crate::poller::{Pipeline, Poller, QuotaBook, SourceTask};
 use crate::source::{self, SourceKind};
@@ -176,6 +177,11 @@ impl App {
         // With a shared log, every instance's changes reach this hub here;
         // it starts before the first poll can commit.
         let featured = Featured::new(self.config.featured_max, hub.clone());
+        // What was on stream and hidden before a restart, from the log;
+        // `CW_BLOCK` adds what the log has never known.
+        featured.reload(&self.log).await;
+        let hidden = Hidden::new(hub.clone());
+        hidden.start(&self.log, &self.config.block).await;
         // Where the feed starts, read before any poll can commit.
         let feed_from = if self.log.is_shared() {
             self.log.latest_seq().await.ok()
@@ -186,6 +192,7 @@ impl App {
             self.log.clone(),
             hub.clone(),
             featured.clone(),
+            hidden.clone(),
             feed_from,
             cancel.clone(),
         ));
@@ -216,6 +223,7 @@ impl App {
             auth,
             shutdown: cancel.clone(),
             featured,
+            hidden,
             cockpit: Cockpit::from_config(&self.config),
             hosts,
             exports: Exports::default(),

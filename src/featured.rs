@@ -6,12 +6,12 @@
 //! `featured` frame shared by every socket, and the latest frame is kept for
 //! sockets that connect later.
 //!
-//! The queue lives in memory: after a restart the overlay is empty, which is
-//! the safe failure (nothing stale goes on stream). With a log several
-//! instances share, each change is also written to the log's copy of the
-//! queue, and every instance shows that copy (`reload`, driven by
-//! `crate::feed`), so an overlay on any instance shows what was featured
-//! through any other. Comments come from the
+//! The queue lives in memory, and each change is also written to the log's
+//! copy of it (`record`), which `app` reads back at start (`reload`): after
+//! a restart the overlay and the dashboard show what was on stream before.
+//! With a log several instances share, every instance shows that copy
+//! (`reload`, driven by `crate::feed`), so an overlay on any instance shows
+//! what was featured through any other. Comments come from the
 //! log, never from the request, so the overlay only ever shows what the
 //! sanitizer produced; and a featured comment that is edited or deleted on
 //! the platform is updated or taken off stream at once (`follow`, which
@@ -28,7 +28,7 @@ use tracing::warn;
 use crate::domain::Comment;
 use crate::hub::Hub;
 use crate::protocol::Frame;
-use crate::store::{Change, CommentLog};
+use crate::store::{Change, CommentLog, FeaturedOp};
 
 /// A cheap, cloneable handle on the queue.
 #[derive(Clone)]
@@ -131,16 +131,14 @@ impl Featured {
         })
     }
 
-    /// With a log several instances share: reads the shared queue and shows
-    /// it, each comment as the log has it now (deleted ones left out).
+    /// Reads the log's copy of the queue and shows it, each comment as the
+    /// log has it now (deleted or pruned ones left out): at start, and, with
+    /// a log several instances share, whenever any of them changed it.
     pub async fn reload(&self, log: &CommentLog) {
-        let Some(shared) = log.shared() else {
-            return;
-        };
-        let keys = match shared.featured().await {
+        let keys = match log.featured().await {
             Ok(keys) => keys,
             Err(e) => {
-                warn!(error = %e, "reading the shared \"on stream\" queue failed");
+                warn!(error = %e, "reading the \"on stream\" queue from the log failed");
                 return;
             }
         };
@@ -156,6 +154,29 @@ impl Featured {
             }
         }
         self.replace(comments);
+    }
+
+    /// Takes every comment `hidden` says is hidden off stream, in memory and
+    /// in the log: a streamer who hides a troll expects them gone from the
+    /// broadcast too. Returns how many left.
+    pub async fn dismiss_matching(
+        &self,
+        log: &CommentLog,
+        hidden: impl Fn(&Comment) -> bool,
+    ) -> usize {
+        let gone: Vec<Comment> = self.comments().into_iter().filter(|c| hidden(c)).collect();
+        for c in &gone {
+            self.dismiss(&c.source, &c.id);
+            record(
+                log,
+                FeaturedOp::Remove {
+                    source: c.source.clone(),
+                    id: c.id.clone(),
+                },
+            )
+            .await;
+        }
+        gone.len()
     }
 
     /// Replaces a featured comment by its current version from the log, or
@@ -262,6 +283,16 @@ impl Featured {
                 Err(RecvError::Closed) => return,
             }
         }
+    }
+}
+
+/// Writes a change of the queue to the log's copy (which, on a shared log,
+/// tells the other instances). This instance's queue changed already; a
+/// failure leaves the log's copy as it was (a restart, or another instance,
+/// would not see the change), and is logged.
+pub async fn record(log: &CommentLog, op: FeaturedOp) {
+    if let Err(e) = log.change_featured(op).await {
+        warn!(error = %e, "could not keep the \"on stream\" queue in the log");
     }
 }
 

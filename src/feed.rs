@@ -6,7 +6,9 @@
 //! feeds the hub; it never writes, and it never talks to a client.
 //!
 //! The same connection hears when any instance changes the "on stream"
-//! queue, and this instance's overlay then shows the shared queue; and when
+//! queue, and this instance's overlay then shows the shared queue; when any
+//! instance changes the hidden words and authors, which this instance's
+//! pages then apply; and when
 //! the instance polling a source reports its state, which this instance's
 //! dashboards then show for that source.
 //!
@@ -21,6 +23,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::featured::Featured;
+use crate::hidden::Hidden;
 use crate::hub::Hub;
 use crate::protocol::Frame;
 use crate::store::{CommentLog, Notice, SharedLog};
@@ -33,13 +36,15 @@ const SAFETY_READ: Duration = Duration::from_secs(5);
 const RETRY: Duration = Duration::from_secs(1);
 
 /// Publishes every change committed to a shared log after `from` (or after
-/// the moment it is called), and keeps `featured` showing the shared "on stream" queue, until
-/// `stop`. Returns at once for a log only this process writes (the
-/// pipeline publishes those).
+/// the moment it is called), and keeps `featured` showing the shared "on
+/// stream" queue and `hidden` the shared hidden list, until `stop`. Returns
+/// at once for a log only this process writes (the pipeline publishes
+/// those).
 pub async fn follow(
     log: CommentLog,
     hub: Hub,
     featured: Featured,
+    hidden: Hidden,
     from: Option<i64>,
     stop: CancellationToken,
 ) {
@@ -79,10 +84,11 @@ pub async fn follow(
         if lost {
             info!("listening for other instances' comments again; reading what was missed");
         }
-        // Whatever was committed, put on stream or reported while nobody
-        // listened.
+        // Whatever was committed, put on stream, hidden or reported while
+        // nobody listened.
         publish_new(&log, &hub, &mut last).await;
         featured.reload(&log).await;
+        hidden.reload(&log).await;
         show_statuses(shared, &hub, None).await;
         loop {
             let notice = tokio::select! {
@@ -102,6 +108,9 @@ pub async fn follow(
             }
             if notice.featured {
                 featured.reload(&log).await;
+            }
+            if notice.hidden {
+                hidden.reload(&log).await;
             }
             if !notice.statuses.is_empty() {
                 show_statuses(shared, &hub, Some(notice.statuses.into_iter().collect())).await;

@@ -31,6 +31,8 @@ pub mod domain;
 pub mod featured;
 /// Changes from a log shared by several instances, to this one's hub.
 pub mod feed;
+/// The hidden words and authors, kept in the log and sent to every page.
+pub mod hidden;
 /// Fan-out of serialized frames to every connected dashboard.
 pub mod hub;
 /// Counters and histograms for `/metrics`.

@@ -44,6 +44,10 @@ enum Wire<'a> {
         comments: &'a [Comment],
         max: usize,
     },
+    Hidden {
+        words: &'a [String],
+        authors: &'a [String],
+    },
 }
 
 impl Frame {
@@ -87,6 +91,19 @@ impl Frame {
     /// put on stream, oldest first. Not a change of the log, so no `seq`.
     pub fn featured(comments: &[Comment], max: usize) -> Frame {
         Frame::new(None, &Wire::Featured { comments, max })
+    }
+
+    /// `{"type":"hidden","words":[…],"authors":[…]}`: the hidden words, and
+    /// the hidden authors' names or ids (without `author:`), as the streamer
+    /// typed them. The whole list each time; not a change of the log, so no
+    /// `seq`.
+    pub fn hidden(words: &[String], authors: &[String]) -> Frame {
+        Frame::new(None, &Wire::Hidden { words, authors })
+    }
+
+    /// Whether this is a `hidden` frame (see `is_featured`).
+    pub fn is_hidden(&self) -> bool {
+        self.json.as_str().starts_with(r#"{"type":"hidden""#)
     }
 
     /// Whether this is a `featured` frame. serde writes an internally tagged

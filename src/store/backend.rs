@@ -1,10 +1,12 @@
 //! The two interfaces of the comment log, documented here once.
 //!
 //! [`LogBackend`] is the log itself: what every backend keeps with the same
-//! semantics (SQLite embedded, PostgreSQL shared). [`SharedLog`] is what
-//! only a log several instances write to offers: source locks,
-//! notifications of each other's commits, the shared "on stream" queue and
-//! the sources' shared statuses. A backend that is not shared does not
+//! semantics (SQLite embedded, PostgreSQL shared), the streamer's "on
+//! stream" queue and hidden words and authors included, so both survive a
+//! restart. [`SharedLog`] is what only a log several instances write to
+//! offers: source locks, notifications of each other's commits and changes
+//! (of the queue and the hidden list too), and the sources' shared
+//! statuses. A backend that is not shared does not
 //! implement it, so nothing in the program calls a method that does
 //! nothing. `CommentLog` holds one of each (the second optional).
 //!
@@ -162,6 +164,29 @@ pub trait LogBackend: Send + Sync {
         now: i64,
     ) -> Result<Option<i64>, LogError>;
 
+    /// The "on stream" queue as the log keeps it, `(source, id)`, oldest
+    /// first: what the overlay shows again after a restart, and, on a shared
+    /// log, what every instance shows.
+    async fn featured(&self) -> Result<Vec<(String, String)>, LogError>;
+
+    /// Applies a change of the "on stream" queue to the log's copy (on a
+    /// shared log, and tells every instance).
+    async fn change_featured(&self, op: FeaturedOp) -> Result<(), LogError>;
+
+    /// The hidden words and `author:` entries, as the streamer typed them,
+    /// in the order they were (last) hidden.
+    async fn hidden(&self) -> Result<Vec<String>, LogError>;
+
+    /// Hides `entry` (`hide`), or unhides it, known by `key` (its folded
+    /// form: `Bot` and `bot` are one entry); whether the list changed. An
+    /// unhidden entry is kept as removed, so [`LogBackend::seed_hidden`]
+    /// never brings it back. On a shared log, tells every instance.
+    async fn set_hidden(&self, key: String, entry: String, hide: bool) -> Result<bool, LogError>;
+
+    /// Hides each `(key, entry)` the log has never known, hidden or
+    /// unhidden (`CW_BLOCK` at start); returns how many it added.
+    async fn seed_hidden(&self, entries: Vec<(String, String)>) -> Result<usize, LogError>;
+
     /// Moves a session's expiry (a sliding expiry).
     async fn extend_session(&self, id_hash: String, expires_at: i64) -> Result<(), LogError>;
 
@@ -183,7 +208,7 @@ pub trait LogBackend: Send + Sync {
 #[async_trait]
 pub trait SharedLog: Send + Sync {
     /// Wakes whenever any instance commits a change, changes the "on
-    /// stream" queue or reports a source's status.
+    /// stream" queue or the hidden list, or reports a source's status.
     async fn listen(&self) -> Result<Listener, LogError>;
 
     /// Shares a source's status (as of `at`) with the other instances,
@@ -194,14 +219,6 @@ pub trait SharedLog: Send + Sync {
     /// `None`), by source. A stored status this build cannot read is
     /// skipped, with a warning.
     async fn statuses(&self, sources: Option<Vec<String>>) -> Result<Vec<SourceStatus>, LogError>;
-
-    /// The "on stream" queue shared by every instance, `(source, id)`,
-    /// oldest first.
-    async fn featured(&self) -> Result<Vec<(String, String)>, LogError>;
-
-    /// Applies a change of the "on stream" queue to the shared copy and
-    /// tells every instance.
-    async fn change_featured(&self, op: FeaturedOp) -> Result<(), LogError>;
 
     /// Whether this instance may poll `source` now: only while it holds the
     /// source's lock, which it takes here when no live instance holds it. An
@@ -217,7 +234,7 @@ pub trait SharedLog: Send + Sync {
     async fn share(&self) -> Result<(usize, usize), LogError>;
 }
 
-/// One change to the shared "on stream" queue.
+/// One change to the log's copy of the "on stream" queue.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FeaturedOp {
     /// Put on stream (kept in place if it is already on); the oldest
@@ -242,12 +259,14 @@ pub struct Notice {
     pub changes: bool,
     /// The "on stream" queue changed.
     pub featured: bool,
+    /// The hidden words and authors changed.
+    pub hidden: bool,
     /// The sources whose status changed.
     pub statuses: BTreeSet<String>,
 }
 
 /// Wakes when any instance commits changes, changes the "on stream" queue
-/// or reports a status; see [`SharedLog::listen`].
+/// or the hidden list, or reports a status; see [`SharedLog::listen`].
 pub struct Listener {
     rx: mpsc::UnboundedReceiver<Notice>,
     /// Whatever keeps the notifications coming (the listening connection).
@@ -274,6 +293,7 @@ impl Listener {
         while let Ok(more) = self.rx.try_recv() {
             notice.changes |= more.changes;
             notice.featured |= more.featured;
+            notice.hidden |= more.hidden;
             notice.statuses.extend(more.statuses);
         }
         Some(notice)

@@ -84,9 +84,10 @@ CREATE INDEX IF NOT EXISTS comments_edited ON comments (seq) WHERE edited;
 CREATE INDEX IF NOT EXISTS comments_paid ON comments (seq) WHERE amount_display IS NOT NULL;
 CREATE INDEX IF NOT EXISTS comments_featured ON comments (seq) WHERE featured_at IS NOT NULL;
 
--- The "on stream" queue the overlay shows, shared so that a comment featured
--- through one instance shows on an overlay connected to any other. Oldest
--- first by `position`; the comments themselves are read from `comments`.
+-- The "on stream" queue the overlay shows, kept so that a restart keeps it
+-- and shared so that a comment featured through one instance shows on an
+-- overlay connected to any other. Oldest first by `position`; the comments
+-- themselves are read from `comments`.
 CREATE TABLE IF NOT EXISTS featured (
     position BIGINT GENERATED ALWAYS AS IDENTITY,
     source   TEXT COLLATE "C" NOT NULL,
@@ -110,4 +111,16 @@ CREATE TABLE IF NOT EXISTS sessions (
     id_hash    TEXT COLLATE "C" PRIMARY KEY,
     token_tag  TEXT NOT NULL,
     expires_at BIGINT NOT NULL
+);
+
+-- Hidden words and `author:NAME` entries (version 3), shared by every
+-- instance: as the streamer typed them (`entry`), one row per folded form
+-- (`key`, lowercased), in the order they were hidden (`position`).
+-- Unhiding keeps the row with `removed`, so `CW_BLOCK`, which seeds the list
+-- at every start with what the log has never known, does not bring it back.
+CREATE TABLE IF NOT EXISTS hidden (
+    key      TEXT    COLLATE "C" PRIMARY KEY,
+    entry    TEXT    NOT NULL,
+    position BIGINT  NOT NULL,
+    removed  BOOLEAN NOT NULL DEFAULT false
 );

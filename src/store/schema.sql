@@ -121,3 +121,25 @@ CREATE TABLE IF NOT EXISTS sessions (
     token_tag  TEXT NOT NULL,
     expires_at INTEGER NOT NULL
 );
+
+-- What the streamer set from the dashboard (version 6), kept so a restart
+-- keeps it. The "on stream" queue the overlay shows, oldest first by
+-- `position`; the comments themselves are read from `comments`.
+CREATE TABLE IF NOT EXISTS featured (
+    position INTEGER PRIMARY KEY AUTOINCREMENT,
+    source   TEXT NOT NULL,
+    id       TEXT NOT NULL,
+    UNIQUE (source, id)
+);
+
+-- Hidden words and `author:NAME` entries, as the streamer typed them
+-- (`entry`), one row per folded form (`key`: lowercased, so `Bot` and `bot`
+-- are one entry), in the order they were hidden (`position`). Unhiding keeps
+-- the row with `removed = 1`, so `CW_BLOCK`, which seeds the list at every
+-- start with what the log has never known, does not bring it back.
+CREATE TABLE IF NOT EXISTS hidden (
+    key      TEXT PRIMARY KEY,
+    entry    TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    removed  INTEGER NOT NULL DEFAULT 0
+);

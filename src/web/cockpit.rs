@@ -1,7 +1,9 @@
 //! The dashboard's and the overlay's settings, taken once from the
-//! configuration: highlight and block words (`CW_HIGHLIGHT`, `CW_BLOCK`), the
-//! YouTube daily quota the status bar counts down from, and the overlay's
-//! read-only key (see `overlay` for why OBS gets a key of its own).
+//! configuration: highlight words (`CW_HIGHLIGHT`), the YouTube daily quota
+//! the status bar counts down from, and the overlay's read-only key (see
+//! `overlay` for why OBS gets a key of its own). Hidden words and authors
+//! (`CW_BLOCK` seeds them) are live state, `crate::hidden`'s, which pages
+//! get from `dashboard_json` at load and from `hidden` frames after.
 
 use std::sync::Arc;
 
@@ -18,7 +20,6 @@ pub struct Cockpit(Arc<Settings>);
 #[derive(Default)]
 struct Settings {
     highlight: Vec<String>,
-    block: Vec<String>,
     daily_quota: i64,
     /// `None` without `CW_TOKEN`: the overlay is then as open as the rest.
     overlay_key: Option<String>,
@@ -44,7 +45,6 @@ impl Cockpit {
         });
         Cockpit(Arc::new(Settings {
             highlight: config.highlight.clone(),
-            block: config.block.clone(),
             daily_quota: config.youtube.daily_quota,
             overlay_key,
         }))
@@ -60,22 +60,18 @@ impl Cockpit {
             .collect()
     }
 
-    /// `CW_BLOCK`'s words and `author:` entries, which the overlay hides too.
-    pub fn block(&self) -> &[String] {
-        &self.0.block
-    }
-
     /// The overlay's read-only key (`None` without `CW_TOKEN`).
     pub fn overlay_key(&self) -> Option<&str> {
         self.0.overlay_key.as_deref()
     }
 
     /// The dashboard's starting settings, as JSON for a `data-` attribute
-    /// (askama escapes it; the page parses it).
-    pub fn dashboard_json(&self, featured_max: usize) -> String {
+    /// (askama escapes it; the page parses it). `block` is the hidden list
+    /// as it is now (each entry as typed), until the first `hidden` frame.
+    pub fn dashboard_json(&self, featured_max: usize, hidden: &[String]) -> String {
         json!({
             "highlight": self.0.highlight,
-            "block": self.0.block,
+            "block": hidden,
             "youtube_daily_quota": self.0.daily_quota,
             "featured_max": featured_max,
         })

@@ -6,6 +6,8 @@ mod assets;
 mod auth;
 mod cockpit;
 mod error;
+/// `/api/hidden`: the hidden words and authors.
+mod hidden;
 mod hosts;
 mod limiter;
 /// `/log`, the comment log review page, and its API and exports.
@@ -33,6 +35,7 @@ pub use error::Error;
 pub use hosts::Hosts;
 
 use crate::featured::Featured;
+use crate::hidden::Hidden;
 use crate::hub::Hub;
 use crate::metrics::Metrics;
 use crate::store::CommentLog;
@@ -47,7 +50,9 @@ pub struct AppState {
     pub shutdown: CancellationToken,
     /// The "on stream" queue the overlay shows.
     pub featured: Featured,
-    /// Dashboard and overlay settings (highlight, block, overlay key).
+    /// The hidden words and authors, which every page applies.
+    pub hidden: Hidden,
+    /// Dashboard and overlay settings (highlight, quota, overlay key).
     pub cockpit: Cockpit,
     pub metrics: Metrics,
     pub limits: Limits,
@@ -101,6 +106,7 @@ pub fn router(state: AppState) -> Router {
         .route("/ws", any(ws::live))
         .route("/metrics", get(pages::metrics))
         .merge(overlay::api())
+        .merge(hidden::api())
         .merge(log::routes())
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -36,6 +36,7 @@ use super::hosts::Hosts;
 use super::{AppState, Cockpit, Error, auth, render, ws};
 use crate::domain::Comment;
 use crate::featured::Featured;
+use crate::hidden::Hidden;
 use crate::params::ParamError;
 use crate::store::{CommentLog, FeaturedOp};
 
@@ -59,7 +60,8 @@ pub fn api() -> Router<AppState> {
 #[template(path = "overlay.html")]
 struct OverlayPage {
     version: &'static str,
-    /// `CW_BLOCK` as JSON: the overlay hides those words and authors too.
+    /// The hidden list as it is now, as JSON: the overlay hides those words
+    /// and authors from the start (and follows `hidden` frames after).
     config: String,
 }
 
@@ -84,7 +86,7 @@ async fn page(
     }
     let page = OverlayPage {
         version: env!("CARGO_PKG_VERSION"),
-        config: json!({ "block": state.cockpit.block() }).to_string(),
+        config: json!({ "block": state.hidden.entries() }).to_string(),
     };
     // The URL holds the key: keep the page out of every cache.
     render::private_page(StatusCode::OK, &page)
@@ -168,9 +170,10 @@ async fn list(State(featured): State<Featured>) -> Json<Queue> {
 }
 
 /// `POST /api/featured` with `{"source":…,"id":…}`: puts that comment (as
-/// the log has it) on stream.
+/// the log has it) on stream, unless it was deleted or is hidden (409).
 async fn feature(
     State(featured): State<Featured>,
+    State(hidden): State<Hidden>,
     State(log): State<CommentLog>,
     State(hosts): State<Hosts>,
     headers: HeaderMap,
@@ -185,6 +188,11 @@ async fn feature(
         Ok(Some(c)) if c.deleted => {
             Error::Conflict("that comment was deleted on its platform").into_response()
         }
+        // Hidden from every page, so never put on stream either.
+        Ok(Some(c)) if hidden.matches(&c) => {
+            Error::Conflict("that comment is hidden: unhide its word or author first")
+                .into_response()
+        }
         Ok(Some(c)) => {
             // The log remembers it, for `/log?featured=1` after the stream.
             if let Err(e) = log.mark_featured(c.source.clone(), c.id.clone()).await {
@@ -196,7 +204,7 @@ async fn feature(
                 max: featured.max(),
             };
             featured.feature(c);
-            share(&log, op).await;
+            crate::featured::record(&log, op).await;
             queue(&featured).into_response()
         }
         Ok(None) => Error::NotFound("no such comment in the log").into_response(),
@@ -227,29 +235,30 @@ async fn dismiss(
         }
         Err(refused) => return refused.into_response(),
     };
-    share(&log, op).await;
+    crate::featured::record(&log, op).await;
     queue(&featured).into_response()
-}
-
-/// Tells the other instances sharing the log (if any) what changed on
-/// stream. This instance's queue changed already; a failure leaves the
-/// others as they were, and is logged.
-async fn share(log: &CommentLog, op: FeaturedOp) {
-    let Some(shared) = log.shared() else { return };
-    if let Err(e) = shared.change_featured(op).await {
-        warn!(error = %e, "could not share the \"on stream\" queue with the other instances");
-    }
 }
 
 /// What a change of the queue must carry.
 const EXPECTED_BODY: &str = "expected a JSON body {\"source\":…,\"id\":…}";
 
-/// Reads a request that changes the queue. The session cookie is
+/// Reads a request that changes the queue (see [`json_body`]).
+fn target(hosts: &Hosts, headers: &HeaderMap, body: &[u8]) -> Result<Option<Target>, Error> {
+    json_body(hosts, headers, body, EXPECTED_BODY)
+}
+
+/// Reads a request that changes the streamer's state (the queue, the
+/// hidden list): `None` for an empty body. The session cookie is
 /// `SameSite=Strict` already; on top of that a change must come from this
 /// site (`Origin` among this server's own, `Sec-Fetch-Site`) and, if it has
 /// a body, as JSON, which a cross-site form cannot send without a CORS
-/// preflight that never passes.
-fn target(hosts: &Hosts, headers: &HeaderMap, body: &[u8]) -> Result<Option<Target>, Error> {
+/// preflight that never passes. A body that is not `T` is `expected`.
+pub(super) fn json_body<T: serde::de::DeserializeOwned>(
+    hosts: &Hosts,
+    headers: &HeaderMap,
+    body: &[u8],
+    expected: &'static str,
+) -> Result<Option<T>, Error> {
     if !hosts.same_site(headers) {
         return Err(Error::CrossSite);
     }
@@ -265,7 +274,7 @@ fn target(hosts: &Hosts, headers: &HeaderMap, body: &[u8]) -> Result<Option<Targ
     }
     serde_json::from_slice(body)
         .map(Some)
-        .map_err(|_| Error::BadBody(EXPECTED_BODY))
+        .map_err(|_| Error::BadBody(expected))
 }
 
 /// `GET /api/overlay`: what the dashboard needs to build the overlay URL.

@@ -11,6 +11,7 @@ use tracing::error;
 use super::Cockpit;
 use super::auth::{self, Caller, Verdict};
 use crate::featured::Featured;
+use crate::hidden::Hidden;
 use crate::hub::Hub;
 use crate::metrics::Metrics;
 use crate::store::CommentLog;
@@ -19,7 +20,7 @@ use crate::store::CommentLog;
 #[template(path = "dashboard.html")]
 struct Dashboard {
     version: &'static str,
-    /// Starting settings (`CW_HIGHLIGHT`, `CW_BLOCK`, …) as JSON, read by
+    /// Starting settings (`CW_HIGHLIGHT`, the hidden list, …) as JSON, read by
     /// `dashboard.js` from a `data-` attribute: no inline script.
     config: String,
     /// Shows *Sign out* (a token is set, so this browser signed in).
@@ -30,13 +31,14 @@ struct Dashboard {
 pub async fn dashboard(
     State(cockpit): State<Cockpit>,
     State(featured): State<Featured>,
+    State(hidden): State<Hidden>,
     State(auth): State<super::Auth>,
 ) -> Response {
     super::render::page(
         StatusCode::OK,
         &Dashboard {
             version: env!("CARGO_PKG_VERSION"),
-            config: cockpit.dashboard_json(featured.max()),
+            config: cockpit.dashboard_json(featured.max(), &hidden.entries()),
             signed_in: auth.enabled(),
         },
     )

@@ -19,6 +19,8 @@ use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tracing::{Instrument, debug, warn};
 
 use super::AppState;
+use crate::featured::Featured;
+use crate::hidden::Hidden;
 use crate::hub::ClientGuard;
 use crate::metrics::Metrics;
 use crate::protocol::Frame;
@@ -81,8 +83,8 @@ pub fn open(
         .on_upgrade(move |socket| stream(socket, state, params.since, counted).instrument(span))
 }
 
-/// The overlay's `mode=featured` feed: only `featured` frames, with the
-/// same admission, limits and liveness checks as `/ws`.
+/// The overlay's `mode=featured` feed: only `featured` and `hidden` frames,
+/// with the same admission, limits and liveness checks as `/ws`.
 pub fn featured(ws: WebSocketUpgrade, headers: &HeaderMap, state: AppState) -> Response {
     let counted = match admit(headers, &state, Reader::Overlay) {
         Ok(counted) => counted,
@@ -146,8 +148,8 @@ fn small_buffers(ws: WebSocketUpgrade) -> WebSocketUpgrade {
         .max_write_buffer_size(MAX_QUEUED_BYTES)
 }
 
-/// The "on stream" queue now, then every change of it, until either side
-/// closes.
+/// The "on stream" queue and the hidden list now, then every change of
+/// either, until either side closes.
 async fn featured_stream(mut socket: WebSocket, state: AppState, counted: ClientGuard) {
     let metrics = state.metrics;
     let _counted = counted;
@@ -156,6 +158,9 @@ async fn featured_stream(mut socket: WebSocket, state: AppState, counted: Client
     if send(&mut socket, &metrics, state.featured.frame())
         .await
         .is_err()
+        || send(&mut socket, &metrics, state.hidden.frame())
+            .await
+            .is_err()
     {
         return;
     }
@@ -168,15 +173,17 @@ async fn featured_stream(mut socket: WebSocket, state: AppState, counted: Client
                 return close(&mut socket, close_code::AWAY, "server shutting down").await;
             }
             received = rx.recv() => match received {
-                Ok(frame) if frame.is_featured() => {
+                Ok(frame) if frame.is_featured() || frame.is_hidden() => {
                     if send(&mut socket, &metrics, frame).await.is_err() {
                         return;
                     }
                 }
                 Ok(_) => {}
-                // Whatever was missed, the latest queue says it all.
+                // Whatever was missed, the latest queue and list say it all.
                 Err(RecvError::Lagged(_)) => {
-                    if send(&mut socket, &metrics, state.featured.frame()).await.is_err() {
+                    if send(&mut socket, &metrics, state.featured.frame()).await.is_err()
+                        || send(&mut socket, &metrics, state.hidden.frame()).await.is_err()
+                    {
                         return;
                     }
                 }
@@ -218,6 +225,9 @@ async fn stream(mut socket: WebSocket, state: AppState, since: Option<i64>, coun
             .await
             .is_err()
         || send(&mut socket, &metrics, state.featured.frame())
+            .await
+            .is_err()
+        || send(&mut socket, &metrics, state.hidden.frame())
             .await
             .is_err()
     {
@@ -269,7 +279,7 @@ async fn stream(mut socket: WebSocket, state: AppState, since: Option<i64>, coun
                     }
                     if lagged {
                         metrics.ws_resync();
-                        if catch_up(&mut socket, &metrics, &log, &mut sent).await.is_err() {
+                        if resync(&mut socket, &state.featured, &state.hidden, &metrics, &log, &mut sent).await.is_err() {
                             return;
                         }
                     }
@@ -277,7 +287,7 @@ async fn stream(mut socket: WebSocket, state: AppState, since: Option<i64>, coun
                 Err(RecvError::Lagged(missed)) => {
                     metrics.ws_resync();
                     debug!(missed, "a dashboard fell behind; catching it up from the log");
-                    if catch_up(&mut socket, &metrics, &log, &mut sent).await.is_err() {
+                    if resync(&mut socket, &state.featured, &state.hidden, &metrics, &log, &mut sent).await.is_err() {
                         return;
                     }
                 }
@@ -302,6 +312,22 @@ async fn stream(mut socket: WebSocket, state: AppState, since: Option<i64>, coun
             },
         }
     }
+}
+
+/// Catches a client that fell behind the hub up: every change from the log,
+/// then the "on stream" queue and the hidden list as they are now (frames
+/// of either may have been among those it missed).
+async fn resync(
+    socket: &mut WebSocket,
+    featured: &Featured,
+    hidden: &Hidden,
+    metrics: &Metrics,
+    log: &CommentLog,
+    sent: &mut i64,
+) -> Result<(), ()> {
+    catch_up(socket, metrics, log, sent).await?;
+    send(socket, metrics, featured.frame()).await?;
+    send(socket, metrics, hidden.frame()).await
 }
 
 /// Sends every change after `*sent` from the log, advancing `*sent`.

@@ -25,8 +25,9 @@
 //! three characters or more; without it search still works, by scanning.
 //!
 //! Rooms: `connect` (the pool and the dedicated connections), `shared` (the
-//! cluster's coordination: locks, notifications, the shared queue and
-//! statuses), `write`, `read`, `migrate` and `tls`. Nothing of HTTP or the
+//! cluster's coordination: locks, notifications and statuses), `streamer`
+//! (the "on stream" queue and the hidden list, which notify every instance
+//! of a change), `write`, `read`, `migrate` and `tls`. Nothing of HTTP or the
 //! platforms.
 
 use std::collections::HashSet;
@@ -51,8 +52,10 @@ mod migrate;
 mod read;
 /// Sign-in sessions.
 mod sessions;
-/// Locks, notifications, the shared queue and statuses.
+/// Locks, notifications and statuses.
 mod shared;
+/// The "on stream" queue and the hidden words and authors.
+mod streamer;
 /// TLS to PostgreSQL, with libpq's `sslmode` and `sslrootcert`.
 mod tls;
 /// A batch in one transaction.
@@ -61,7 +64,7 @@ mod write;
 const SCHEMA: &str = include_str!("../postgres.sql");
 /// Bumped whenever `postgres.sql` changes in a way old databases need
 /// migrating for.
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 /// The advisory lock every write to the feed holds until it commits.
 const FEED_LOCK: i64 = 0x636f_6d6d_656e_7401;
 /// The advisory lock that lets one instance at a time migrate the schema.
@@ -73,6 +76,8 @@ const SOURCE_LOCK_CLASS: i32 = 0x6377_0001;
 const CHANNEL: &str = "commentwatch_changes";
 /// The channel `NOTIFY` announces a changed "on stream" queue on.
 const FEATURED_CHANNEL: &str = "commentwatch_featured";
+/// The channel `NOTIFY` announces a changed hidden list on.
+const HIDDEN_CHANNEL: &str = "commentwatch_hidden";
 /// The channel `NOTIFY` announces a source's new status on.
 const STATUS_CHANNEL: &str = "commentwatch_status";
 /// Connections in the pool of one instance.

@@ -15,15 +15,15 @@ use futures_util::StreamExt;
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
-use super::{PRUNE_BATCH, PgLog, sessions};
+use super::{PRUNE_BATCH, PgLog, sessions, streamer};
 use crate::domain::{Comment, rfc3339};
 use crate::store::export::{BlockingReader, Format, format_page};
 use crate::store::row::{COMMENT_COLUMN_COUNT, COMMENT_COLUMNS, Col, Columns, read_comment};
 use crate::store::selection::where_clause;
 use crate::store::stats::{STATS_COLUMNS, StatsBuilder};
 use crate::store::{
-    Batch, Change, ChangeKind, Flag, LogBackend, LogError, Page, Reader, Selection, SourceFilter,
-    Stats, fold,
+    Batch, Change, ChangeKind, FeaturedOp, Flag, LogBackend, LogError, Page, Reader, Selection,
+    SourceFilter, Stats, fold,
 };
 
 #[async_trait]
@@ -298,6 +298,26 @@ impl LogBackend for PgLog {
                 return Ok(total);
             }
         }
+    }
+
+    async fn featured(&self) -> Result<Vec<(String, String)>, LogError> {
+        streamer::featured(self).await
+    }
+
+    async fn change_featured(&self, op: FeaturedOp) -> Result<(), LogError> {
+        streamer::change_featured(self, op).await
+    }
+
+    async fn hidden(&self) -> Result<Vec<String>, LogError> {
+        streamer::hidden(self).await
+    }
+
+    async fn set_hidden(&self, key: String, entry: String, hide: bool) -> Result<bool, LogError> {
+        streamer::set_hidden(self, key, entry, hide).await
+    }
+
+    async fn seed_hidden(&self, entries: Vec<(String, String)>) -> Result<usize, LogError> {
+        streamer::seed_hidden(self, entries).await
     }
 
     async fn create_session(

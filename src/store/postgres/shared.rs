@@ -1,7 +1,8 @@
 //! The cluster's coordination, what only a shared log offers
 //! ([`SharedLog`]): per-source advisory locks on a connection of their own,
-//! `LISTEN`/`NOTIFY` between instances, the shared "on stream" queue and
-//! the sources' shared statuses. It never touches the comments.
+//! `LISTEN`/`NOTIFY` between instances (of new changes, of a changed "on
+//! stream" queue or hidden list, of a source's status) and the sources'
+//! shared statuses. It never touches the comments.
 
 use std::collections::BTreeSet;
 
@@ -13,9 +14,12 @@ use tokio_postgres::AsyncMessage;
 use tokio_postgres::types::ToSql;
 use tracing::{debug, warn};
 
-use super::{CHANNEL, CONNECT_TIMEOUT, FEATURED_CHANNEL, PgLog, SOURCE_LOCK_CLASS, STATUS_CHANNEL};
+use super::{
+    CHANNEL, CONNECT_TIMEOUT, FEATURED_CHANNEL, HIDDEN_CHANNEL, PgLog, SOURCE_LOCK_CLASS,
+    STATUS_CHANNEL,
+};
 use crate::status::SourceStatus;
-use crate::store::{FeaturedOp, Listener, LogError, Notice, SharedLog};
+use crate::store::{Listener, LogError, Notice, SharedLog};
 
 #[async_trait]
 impl SharedLog for PgLog {
@@ -31,6 +35,7 @@ impl SharedLog for PgLog {
                         let notice = Notice {
                             changes: n.channel() == CHANNEL,
                             featured: n.channel() == FEATURED_CHANNEL,
+                            hidden: n.channel() == HIDDEN_CHANNEL,
                             statuses: if n.channel() == STATUS_CHANNEL {
                                 BTreeSet::from([n.payload().to_owned()])
                             } else {
@@ -51,7 +56,8 @@ impl SharedLog for PgLog {
         });
         client
             .batch_execute(&format!(
-                "LISTEN {CHANNEL}; LISTEN {FEATURED_CHANNEL}; LISTEN {STATUS_CHANNEL};"
+                "LISTEN {CHANNEL}; LISTEN {FEATURED_CHANNEL}; LISTEN {HIDDEN_CHANNEL}; \
+                 LISTEN {STATUS_CHANNEL};"
             ))
             .await?;
         Ok(Listener::new(rx, client))
@@ -188,51 +194,5 @@ impl SharedLog for PgLog {
             }
         }
         Ok(statuses)
-    }
-
-    async fn featured(&self) -> Result<Vec<(String, String)>, LogError> {
-        let client = self.client().await?;
-        let rows = client
-            .query("SELECT source, id FROM featured ORDER BY position", &[])
-            .await?;
-        rows.iter()
-            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
-            .collect()
-    }
-
-    /// Applies `op` to the shared queue and tells every instance.
-    async fn change_featured(&self, op: FeaturedOp) -> Result<(), LogError> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await?;
-        match op {
-            FeaturedOp::Add { source, id, max } => {
-                tx.execute(
-                    "INSERT INTO featured (source, id) VALUES ($1, $2) \
-                     ON CONFLICT (source, id) DO NOTHING",
-                    &[&source, &id],
-                )
-                .await?;
-                tx.execute(
-                    "DELETE FROM featured WHERE position NOT IN \
-                     (SELECT position FROM featured ORDER BY position DESC LIMIT $1)",
-                    &[&(max as i64)],
-                )
-                .await?;
-            }
-            FeaturedOp::Remove { source, id } => {
-                tx.execute(
-                    "DELETE FROM featured WHERE source = $1 AND id = $2",
-                    &[&source, &id],
-                )
-                .await?;
-            }
-            FeaturedOp::Clear => {
-                tx.execute("DELETE FROM featured", &[]).await?;
-            }
-        }
-        tx.execute("SELECT pg_notify($1, '')", &[&FEATURED_CHANNEL])
-            .await?;
-        tx.commit().await?;
-        Ok(())
     }
 }

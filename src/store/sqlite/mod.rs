@@ -17,7 +17,9 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
 use super::row::{COMMENT_COLUMN_COUNT, COMMENT_COLUMNS, read_comment};
-use super::{Batch, Change, ChangeKind, LogBackend, LogError, Page, Reader, Selection, Stats};
+use super::{
+    Batch, Change, ChangeKind, FeaturedOp, LogBackend, LogError, Page, Reader, Selection, Stats,
+};
 use crate::domain::{Comment, rfc3339};
 
 /// Selections, pages, statistics and export batches.
@@ -26,12 +28,14 @@ mod read;
 mod search;
 /// Sign-in sessions.
 mod sessions;
+/// The "on stream" queue and the hidden words and authors.
+mod streamer;
 /// A batch in one transaction.
 mod write;
 
 const SCHEMA: &str = include_str!("../schema.sql");
 /// Bumped whenever `schema.sql` changes in a way old files need migrating for.
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 /// Rows deleted per transaction when pruning: big enough to amortise the
 /// statement, small enough that polls are never held up for long.
 const PRUNE_BATCH: i64 = 2_000;
@@ -95,7 +99,9 @@ impl SqliteLog {
             add_column(&conn, "featured_at")?;
         }
         // Version 3 added search; its indexes fill in the background
-        // (`search`), for old files as for new comments.
+        // (`search`), for old files as for new comments. Versions 5 and 6
+        // added tables only (sessions; the "on stream" queue and the hidden
+        // list), which `CREATE TABLE IF NOT EXISTS` adds to older files.
         conn.execute_batch(SCHEMA)?;
         conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
         let fresh_id = format!("{:016x}", rand::random::<u64>());
@@ -450,6 +456,29 @@ impl LogBackend for SqliteLog {
             .await?;
         }
         Ok(total)
+    }
+
+    async fn featured(&self) -> Result<Vec<(String, String)>, LogError> {
+        self.with(|conn| streamer::featured(conn)).await
+    }
+
+    async fn change_featured(&self, op: FeaturedOp) -> Result<(), LogError> {
+        self.with(move |conn| streamer::change_featured(conn, op))
+            .await
+    }
+
+    async fn hidden(&self) -> Result<Vec<String>, LogError> {
+        self.with(|conn| streamer::hidden(conn)).await
+    }
+
+    async fn set_hidden(&self, key: String, entry: String, hide: bool) -> Result<bool, LogError> {
+        self.with(move |conn| streamer::set_hidden(conn, &key, &entry, hide))
+            .await
+    }
+
+    async fn seed_hidden(&self, entries: Vec<(String, String)>) -> Result<usize, LogError> {
+        self.with(move |conn| streamer::seed_hidden(conn, &entries))
+            .await
     }
 
     async fn create_session(
