@@ -25,6 +25,9 @@ mod config;
 mod crash;
 /// CSV and JSONL exports: hostile cells, formulas, BOM, streaming, filters.
 mod export;
+/// Hidden words and authors and the on-stream queue, kept in the log: the
+/// overlay, restarts, the API, a shared log.
+mod hidden;
 /// Hostile comments come out inert, checked on the frames clients receive.
 mod hostile;
 /// The house rules: rooms stay small, files say what they are.

@@ -10,7 +10,7 @@ use std::time::Duration;
 use chrono::{TimeZone, Utc};
 use commentwatch::domain::{Comment, RawAmount, RawComment};
 use commentwatch::store::{
-    self, Batch, ChangeKind, CommentLog, Flag, Format, Selection, SourceFilter, Target,
+    self, Batch, ChangeKind, CommentLog, FeaturedOp, Flag, Format, Selection, SourceFilter, Target,
 };
 
 use crate::helpers;
@@ -273,6 +273,135 @@ async fn quota_is_counted_per_day_and_reserved_only_within_the_budget() {
             "{backend}"
         );
     }
+}
+
+#[tokio::test]
+async fn the_on_stream_queue_is_kept_in_order_and_trimmed_to_its_size() {
+    for (backend, log) in backends().await.logs {
+        let add = |id: &str| FeaturedOp::Add {
+            source: "demo".into(),
+            id: id.into(),
+            max: 3,
+        };
+        for id in ["a", "b", "a", "c", "d"] {
+            log.change_featured(add(id)).await.unwrap();
+        }
+        let ids = |q: Vec<(String, String)>| q.into_iter().map(|(_, id)| id).collect::<Vec<_>>();
+        assert_eq!(
+            ids(log.featured().await.unwrap()),
+            ["b", "c", "d"],
+            "{backend}: featured again keeps its place; the oldest made room"
+        );
+        log.change_featured(FeaturedOp::Remove {
+            source: "demo".into(),
+            id: "c".into(),
+        })
+        .await
+        .unwrap();
+        assert_eq!(ids(log.featured().await.unwrap()), ["b", "d"], "{backend}");
+        log.change_featured(FeaturedOp::Clear).await.unwrap();
+        assert!(log.featured().await.unwrap().is_empty(), "{backend}");
+    }
+}
+
+#[tokio::test]
+async fn hidden_entries_are_kept_unhidden_ones_are_remembered_and_seeding_adds_only_the_unknown() {
+    for (backend, log) in backends().await.logs {
+        let e = |key: &str, entry: &str| (key.to_owned(), entry.to_owned());
+        assert_eq!(
+            log.seed_hidden(vec![e("spam", "Spam"), e("author:bot", "author:Bot")])
+                .await
+                .unwrap(),
+            2,
+            "{backend}"
+        );
+        assert!(
+            log.set_hidden("author:troll".into(), "author:Troll".into(), true)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !log.set_hidden("author:troll".into(), "AUTHOR:troll".into(), true)
+                .await
+                .unwrap(),
+            "{backend}: hidden already"
+        );
+        assert_eq!(
+            log.hidden().await.unwrap(),
+            ["Spam", "author:Bot", "author:Troll"],
+            "{backend}: as typed, in the order hidden"
+        );
+        assert!(
+            log.set_hidden("spam".into(), "spam".into(), false)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !log.set_hidden("spam".into(), "spam".into(), false)
+                .await
+                .unwrap(),
+            "{backend}: unhidden already"
+        );
+        assert!(
+            !log.set_hidden("never".into(), "never".into(), false)
+                .await
+                .unwrap(),
+            "{backend}: never hidden"
+        );
+        // Seeding again (a restart with the same CW_BLOCK and one more entry)
+        // brings back nothing the streamer unhid.
+        assert_eq!(
+            log.seed_hidden(vec![
+                e("spam", "spam"),
+                e("author:bot", "author:Bot"),
+                e("new", "new")
+            ])
+            .await
+            .unwrap(),
+            1,
+            "{backend}"
+        );
+        assert_eq!(
+            log.hidden().await.unwrap(),
+            ["author:Bot", "author:Troll", "new"],
+            "{backend}"
+        );
+        // Hidden again by hand: back, at the end.
+        assert!(
+            log.set_hidden("spam".into(), "SPAM".into(), true)
+                .await
+                .unwrap()
+        );
+        assert_eq!(
+            log.hidden().await.unwrap(),
+            ["author:Bot", "author:Troll", "new", "SPAM"],
+            "{backend}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_log_file_from_before_the_hidden_list_opens_and_keeps_its_comments() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.db");
+    let log = CommentLog::open(&path).unwrap();
+    fill(&log).await;
+    let count = log.count().await.unwrap();
+    log.shut_down().await.unwrap();
+    drop(log);
+    // What a version-5 file looks like: no queue, no hidden list.
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch("DROP TABLE featured; DROP TABLE hidden; PRAGMA user_version = 5;")
+        .unwrap();
+    drop(conn);
+    let log = CommentLog::open(&path).unwrap();
+    assert_eq!(log.count().await.unwrap(), count);
+    assert!(log.hidden().await.unwrap().is_empty());
+    assert!(log.featured().await.unwrap().is_empty());
+    log.set_hidden("spam".into(), "spam".into(), true)
+        .await
+        .unwrap();
+    assert_eq!(log.hidden().await.unwrap(), ["spam"]);
 }
 
 #[tokio::test]
