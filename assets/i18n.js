@@ -148,3 +148,13 @@ export function translate(root) {
   for (const el of root.querySelectorAll("[data-i18n-placeholder]")) el.placeholder = t(el.dataset.i18nPlaceholder);
   for (const el of root.querySelectorAll("[data-i18n-aria-label]")) el.setAttribute("aria-label", t(el.dataset.i18nAriaLabel));
 }
+
+// ------------------------------------------------- seeing well, alerts
+// Words of the text size, "more", the source badges, the alerts' triggers
+// and outputs and read-aloud (legible.js, badges.js, alerts.js).
+Object.assign(I18N.en, {
+  textSize: "Text size", more: "more", less: "less",
+});
+Object.assign(I18N["zh-CN"], {
+  textSize: "文字大小", more: "展开", less: "收起",
+});

@@ -31,6 +31,8 @@ const DEFAULTS = {
   hlAdded: [], hlRemoved: [], blockAdded: [], blockRemoved: [],
   alHighlight: true, alAuthor: false, alSound: false, alNotify: false, alSpeak: false,
   hoverPause: true, answered: [],
+  // The comments' text size in px (legible.js offers the choices).
+  textSize: 18,
   overlay: { mode: "featured", limit: 5, fade: 0, size: 28, theme: "dark", font: "" },
 };
 export const settings = loadSettings();

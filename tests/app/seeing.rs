@@ -1,0 +1,210 @@
+//! Seeing well on the dashboard, in a real headless Chromium: the comments'
+//! text size (a setting that persists) and line length, long comments
+//! clamped to four lines with "more".
+//!
+//! Comments are put on the app's own feed (`TestApp::feed`), so each test
+//! knows exactly what the page must show; the demo source runs at rate 0.
+
+use commentwatch::domain::{Comment, RawAmount, RawComment};
+use commentwatch::store::Batch;
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::chrome::Browser;
+use crate::helpers::{PATIENCE, TestApp, spawn_app};
+
+const WINDOW: &str = "--window-size=1440,900";
+const SRC: &str = "youtube:seeingwell1";
+
+/// A comment `id` by `author` saying `text`, paid `amount` (in the
+/// currency's micros, in yen) if given.
+fn comment(id: &str, author: &str, text: &str, amount: Option<i64>) -> Comment {
+    let now = chrono::Utc::now();
+    commentwatch::sanitize::sanitize(
+        SRC,
+        RawComment {
+            id: id.into(),
+            author_name: author.into(),
+            author_id: format!("UC-{author}"),
+            text: text.into(),
+            published_at: Some(now),
+            amount: amount.map(|micros| RawAmount {
+                display: format!("¥{}", micros / 1_000_000),
+                micros,
+                currency: "JPY".into(),
+            }),
+            ..RawComment::default()
+        },
+        now,
+    )
+    .expect("a valid comment")
+}
+
+/// Puts `comments` on the app's feed as one poll would.
+async fn say(app: &TestApp, comments: Vec<Comment>) {
+    app.feed
+        .ingest(Batch {
+            source: SRC.into(),
+            comments,
+            ..Batch::default()
+        })
+        .await
+        .unwrap();
+}
+
+/// The dashboard of a fresh app, live, with its backlog drawn.
+async fn dashboard(browser: &Browser) -> TestApp {
+    let app = spawn_app(&[("CW_DEMO_RATE", "0")]).await;
+    browser.goto(&app.url("/")).await;
+    let _: bool = browser
+        .poll(
+            "the dashboard to go live",
+            PATIENCE,
+            "return document.getElementById('conn').dataset.state === 'live';",
+            |live| *live,
+        )
+        .await;
+    app
+}
+
+/// Waits until the comment `id` is on the page.
+async fn shown(browser: &Browser, id: &str) {
+    let script = format!("return !!document.querySelector('#feed li.comment[data-id=\"{id}\"]');");
+    let _: bool = browser
+        .poll(
+            &format!("comment {id} on the page"),
+            PATIENCE,
+            &script,
+            |b| *b,
+        )
+        .await;
+}
+
+#[derive(Debug, Deserialize)]
+struct Clamp {
+    clamped: bool,
+    more_shown: bool,
+    client: f64,
+    scroll: f64,
+    line: f64,
+    overflow_y: String,
+}
+
+fn clamp_of(id: &str) -> String {
+    format!(
+        r#"const li = document.querySelector('#feed li.comment[data-id="{id}"]');
+           const body = li.querySelector('.body');
+           const st = getComputedStyle(body);
+           return {{
+             clamped: li.classList.contains('clamped'),
+             more_shown: !li.querySelector('.more').hidden,
+             client: body.clientHeight,
+             scroll: body.scrollHeight,
+             line: parseFloat(st.lineHeight),
+             overflow_y: st.overflowY,
+           }};"#
+    )
+}
+
+#[tokio::test]
+async fn a_long_comment_is_clamped_with_more_and_the_text_size_persists() {
+    let Some(browser) = Browser::launch_with(&[WINDOW]).await else {
+        return;
+    };
+    let app = dashboard(&browser).await;
+    let long: String = "All work and no play makes a long comment. ".repeat(47);
+    let long = &long[..2000];
+    say(
+        &app,
+        vec![
+            comment("short1", "brief", "a short one", None),
+            comment("long1", "essayist", long, None),
+        ],
+    )
+    .await;
+    shown(&browser, "long1").await;
+    shown(&browser, "short1").await;
+
+    // Clamped to four whole lines, with "more" (not an inner scroll box).
+    let c: Clamp = browser
+        .poll(
+            "the long comment clamped",
+            PATIENCE,
+            &clamp_of("long1"),
+            |c: &Clamp| c.clamped && c.more_shown,
+        )
+        .await;
+    assert!(
+        (c.client - 4.0 * c.line).abs() < 2.0,
+        "four lines tall: {c:?}"
+    );
+    assert!(c.scroll > c.client * 2.0, "most of it is cut: {c:?}");
+    assert_ne!(c.overflow_y, "auto", "no inner scroll box");
+    let s: Clamp = browser.eval(&clamp_of("short1")).await;
+    assert!(
+        !s.clamped && !s.more_shown,
+        "a short comment has no more: {s:?}"
+    );
+
+    // A readable line length: at most about 80 characters a line.
+    let ratio: f64 = browser
+        .eval(
+            r#"const body = document.querySelector('#feed li.comment[data-id="long1"] .body');
+               const ctx = document.createElement('canvas').getContext('2d');
+               const st = getComputedStyle(body);
+               ctx.font = st.fontWeight + ' ' + st.fontSize + ' ' + st.fontFamily;
+               return body.getBoundingClientRect().width / ctx.measureText('0').width;"#,
+        )
+        .await;
+    assert!((60.0..=81.0).contains(&ratio), "line length {ratio} ch");
+
+    // "more" shows it all; "less" clamps it again.
+    browser
+        .eval::<Value>(
+            "document.querySelector('#feed li.comment[data-id=\"long1\"] .more').click(); return null;",
+        )
+        .await;
+    let open: Clamp = browser.eval(&clamp_of("long1")).await;
+    assert!(
+        open.scroll - open.client < 1.0 && open.client > 10.0 * open.line,
+        "whole comment shown: {open:?}"
+    );
+    let label: String = browser
+        .eval("return document.querySelector('#feed li.comment[data-id=\"long1\"] .more').textContent;")
+        .await;
+    assert_eq!(label, "less");
+
+    // The text size: larger than the page's by default, changed by the
+    // setting, and kept across a reload.
+    let size = "return getComputedStyle(document.querySelector('#feed li.comment[data-id=\"short1\"] .body')).fontSize;";
+    let before: String = browser.eval(size).await;
+    assert_eq!(before, "18px");
+    browser
+        .eval::<Value>(
+            r#"const sel = document.getElementById('text-size');
+               sel.value = '22';
+               sel.dispatchEvent(new Event('change'));
+               return null;"#,
+        )
+        .await;
+    let after: String = browser.eval(size).await;
+    assert_eq!(after, "22px");
+    let _: bool = browser
+        .poll(
+            "the size saved",
+            PATIENCE,
+            "return (localStorage.getItem('cw.dashboard.v1') || '').includes('\"textSize\":22');",
+            |b| *b,
+        )
+        .await;
+    browser.client.refresh().await.unwrap();
+    shown(&browser, "short1").await;
+    let reloaded: String = browser.eval(size).await;
+    assert_eq!(reloaded, "22px", "the size survives a reload");
+    let chosen: String = browser
+        .eval("return document.getElementById('text-size').value;")
+        .await;
+    assert_eq!(chosen, "22");
+    browser.screenshot("seeing-clamp").await;
+    browser.close().await;
+}
