@@ -1,10 +1,13 @@
-// commentwatch: render — how a comment's body reaches a page, shared by the
-// dashboard and the overlay so there is exactly one place that does it.
+// commentwatch: render — how a comment's body and its source's badge reach
+// a page, shared by the dashboard and the overlay so there is exactly one
+// place that does each.
 //
 // Safety rule: `comment.html` (produced by the server's sanitizer) is the
 // only string ever assigned to innerHTML, here and nowhere else; everything
-// else from a comment goes through textContent or element properties.
-// Must not touch anything but the body element it is handed.
+// else from a comment goes through textContent or element properties, and
+// so does a source's title (untrusted: the platform's video title).
+// Must not touch anything but the body element it is handed and the badges
+// `fillBadge` drew (relabelled when a title arrives).
 
 // Replaces emote tokens such as "[doge]" in the body's text with their
 // images (https URLs on the platform's image host, checked server-side),
@@ -55,4 +58,45 @@ export function fillBody(body, comment) {
     body.textContent = comment.text;
   }
   if (comment.emotes) drawEmotes(body, comment.emotes);
+}
+
+// --------------------------------------------------------------- badges
+// A source's badge: its platform (data-platform, which the CSS turns into
+// an icon and a colour) and the video's or room's title when the status
+// frame's SOURCE_STATUS carries one, else the source's id.
+const titles = new Map(); // source id -> title
+const TITLE_MAX = 120; // characters shown; the rest is in the tooltip
+
+/** The platform of a source id: "youtube" of "youtube:AAAA". */
+export const platformOf = (source) => String(source).split(":")[0];
+
+/** The name to show for a source: its title, else its id. */
+export function sourceName(source) {
+  return titles.get(source) || source;
+}
+
+/**
+ * Takes the titles of a status frame's sources (`[{source, title?}]`);
+ * relabels every badge already drawn if any changed. Whether one did.
+ */
+export function setSourceTitles(list) {
+  let changed = false;
+  for (const s of list || []) {
+    const title = typeof s.title === "string" ? s.title.replace(/\s+/g, " ").trim() : "";
+    if (!s.source || (titles.get(s.source) || "") === title) continue;
+    if (title) titles.set(s.source, title);
+    else titles.delete(s.source);
+    changed = true;
+  }
+  if (changed) for (const el of document.querySelectorAll("[data-badge]")) fillBadge(el, el.dataset.badge);
+  return changed;
+}
+
+/** Fills `el` (a `.source` span) as the badge of `source`: text only. */
+export function fillBadge(el, source) {
+  const title = titles.get(source);
+  el.dataset.badge = source;
+  el.dataset.platform = platformOf(source);
+  el.textContent = title ? Array.from(title).slice(0, TITLE_MAX).join("") : source;
+  el.title = title ? title + "\n" + source : source;
 }

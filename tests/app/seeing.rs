@@ -208,3 +208,94 @@ async fn a_long_comment_is_clamped_with_more_and_the_text_size_persists() {
     browser.screenshot("seeing-clamp").await;
     browser.close().await;
 }
+
+#[derive(Debug, Deserialize, PartialEq)]
+struct Badge {
+    text: String,
+    icon: String,
+    platform: String,
+}
+
+fn badge_of(id: &str) -> String {
+    format!(
+        r#"const el = document.querySelector('#feed li.comment[data-id="{id}"] .source');
+           return {{
+             text: el.textContent,
+             icon: getComputedStyle(el, '::before').content,
+             platform: el.dataset.platform,
+           }};"#
+    )
+}
+
+#[tokio::test]
+async fn source_badges_show_the_platform_icon_and_the_title_as_text() {
+    let Some(browser) = Browser::launch_with(&[WINDOW]).await else {
+        return;
+    };
+    let app = dashboard(&browser).await;
+    say(&app, vec![comment("yt1", "viewer", "hello", None)]).await;
+    shown(&browser, "yt1").await;
+
+    // Each platform has its icon; without a title, the source's id.
+    let yt: Badge = browser.eval(&badge_of("yt1")).await;
+    assert_eq!(yt.platform, "youtube");
+    assert_eq!(yt.icon, "\"▶\"");
+    assert_eq!(yt.text, SRC, "no title yet: the source's id");
+    let demo: String = browser
+        .eval(
+            r#"const el = document.querySelector('#feed li.comment .source[data-platform="demo"]');
+               return getComputedStyle(el, '::before').content;"#,
+        )
+        .await;
+    assert_eq!(demo, "\"✦\"");
+    let icons: Vec<String> = browser
+        .eval(
+            r#"const el = document.createElement('span');
+               el.className = 'source';
+               document.getElementById('feed').append(el);
+               const out = ['youtube', 'youtube-live', 'bilibili', 'bilibili-live', 'twitch', 'generic', 'demo']
+                 .map((p) => { el.dataset.platform = p; return getComputedStyle(el, '::before').content; });
+               el.remove();
+               return out;"#,
+        )
+        .await;
+    let distinct: std::collections::HashSet<_> = icons.iter().collect();
+    assert_eq!(distinct.len(), 7, "one icon per platform: {icons:?}");
+    assert!(icons.iter().all(|i| i != "none"), "{icons:?}");
+
+    // A status frame's title (untrusted text) becomes the label, as text;
+    // badges already drawn are relabelled, and the id stays in the tooltip.
+    let titled: Value = browser
+        .eval(&format!(
+            r#"const r = await import('/assets/render.js');
+               const drawn = document.createElement('span');
+               r.fillBadge(drawn, '{SRC}');
+               document.body.append(drawn);
+               const before = drawn.textContent;
+               r.setSourceTitles([{{ source: '{SRC}', title: '<img src=x onerror=__cwTrap()>  Big   stream ' }}]);
+               const out = {{
+                 before,
+                 after: drawn.textContent,
+                 tip: drawn.title,
+                 elements: drawn.children.length,
+                 name: r.sourceName('{SRC}'),
+                 other: r.sourceName('bilibili:BV1'),
+               }};
+               r.setSourceTitles([{{ source: '{SRC}' }}]);
+               out.gone = drawn.textContent;
+               drawn.remove();
+               return out;"#
+        ))
+        .await;
+    assert_eq!(titled["before"], SRC);
+    assert_eq!(titled["after"], "<img src=x onerror=__cwTrap()> Big stream");
+    assert_eq!(titled["elements"], 0, "text, never markup");
+    assert_eq!(
+        titled["tip"],
+        format!("<img src=x onerror=__cwTrap()> Big stream\n{SRC}")
+    );
+    assert_eq!(titled["name"], "<img src=x onerror=__cwTrap()> Big stream");
+    assert_eq!(titled["other"], "bilibili:BV1", "no title: the id");
+    assert_eq!(titled["gone"], SRC, "a title that goes away: the id again");
+    browser.close().await;
+}
