@@ -11,7 +11,7 @@ const I18N = {
   en: {
     focusTools: "Focus tools", filterPlaceholder: "Filter text, author or source  ( / )",
     filterLabel: "Filter comments", sourceLabel: "Source", allSources: "All sources",
-    onlyQuestions: "Questions", onlyQuestionsTitle: "Only comments that end in ? or ？ (Q)",
+    onlyQuestions: "Questions", onlyQuestionsTitle: "Only questions: ?, ？, 吗, 呢, 什么, か, 教えて… near the end (Q)",
     pause: "Pause", resume: "Resume", pauseTitle: "Pause the feed (P)",
     orderTop: "Newest on top", orderBottom: "Newest at bottom",
     orderTitle: "Newest on top, or at the bottom like a chat",
@@ -70,7 +70,7 @@ const I18N = {
   "zh-CN": {
     focusTools: "筛选工具", filterPlaceholder: "按内容、作者或来源筛选  ( / )",
     filterLabel: "筛选评论", sourceLabel: "来源", allSources: "全部来源",
-    onlyQuestions: "只看提问", onlyQuestionsTitle: "只显示以 ? 或 ？ 结尾的评论 (Q)",
+    onlyQuestions: "只看提问", onlyQuestionsTitle: "只看提问：结尾附近有 ?、？、吗、呢、什么、か、教えて… (Q)",
     pause: "暂停", resume: "继续", pauseTitle: "暂停滚动 (P)",
     orderTop: "最新在上", orderBottom: "最新在下",
     orderTitle: "最新评论在顶部，或像聊天一样在底部",

@@ -299,3 +299,77 @@ async fn source_badges_show_the_platform_icon_and_the_title_as_text() {
     assert_eq!(titled["gone"], SRC, "a title that goes away: the id again");
     browser.close().await;
 }
+
+#[tokio::test]
+async fn questions_in_chinese_and_japanese_count_not_only_a_trailing_question_mark() {
+    let Some(browser) = Browser::launch_with(&[WINDOW]).await else {
+        return;
+    };
+    let app = spawn_app(&[("CW_DEMO_RATE", "0")]).await;
+    browser.goto(&app.url("/")).await;
+    let questions = [
+        "what time is it?",
+        "is this live ?  ",
+        "really?!",
+        "why?? 😂😂",
+        "you ok? 👍🏽",
+        "真的吗",
+        "你好吗😊",
+        "真的吗？！",
+        "[doge]真的吗[doge]",
+        "你吃饭了吗啊",
+        "好吃吗～",
+        "你在干嘛呢",
+        "在哪里",
+        "这是什么歌",
+        "你叫什么名字",
+        "为什么",
+        "怎么做到的",
+        "谁赢了",
+        "几点开始",
+        "本当？",
+        "いつですか",
+        "これは何ですか？",
+        "どうするの？",
+        "行くんですかね",
+        "配信はいつまでかな",
+        "教えてください",
+        "この曲の名前を教えて！",
+    ];
+    let statements = [
+        "",
+        "lol",
+        "great stream!",
+        "what a game.",
+        "hello 😂",
+        "[doge]",
+        "I asked? no, I said it is fine and went on talking for a while",
+        "我爱你",
+        "没什么",
+        "今天不怎么样",
+        "几乎完美",
+        "谁都可以",
+        "什么都行",
+        "ばか",
+        "静かだ",
+        "確か",
+        "ありがとう",
+    ];
+    let script = format!(
+        r#"const {{ isQuestion }} = await import('/assets/settings.js');
+           return {{
+             missed: {q}.filter((t) => !isQuestion(t)),
+             wrong: {s}.filter((t) => isQuestion(t)),
+           }};"#,
+        q = serde_json::to_string(&questions).unwrap(),
+        s = serde_json::to_string(&statements).unwrap(),
+    );
+    let found: Value = browser.eval(&script).await;
+    assert_eq!(found["missed"], serde_json::json!([]), "questions missed");
+    assert_eq!(
+        found["wrong"],
+        serde_json::json!([]),
+        "statements taken for questions"
+    );
+    browser.close().await;
+}
