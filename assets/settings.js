@@ -30,7 +30,10 @@ const DEFAULTS = {
   // blockAdded/blockRemoved: what older versions hid in this browser only;
   // hiding.js hands them to the server once, then empties them.
   hlAdded: [], hlRemoved: [], blockAdded: [], blockRemoved: [],
-  alHighlight: true, alAuthor: false, alSound: false, alNotify: false, alSpeak: false,
+  // Alerts: triggers (paid messages on by default, so they alert once any
+  // output is on), outputs, and what reading aloud reads (alerts.js).
+  alHighlight: true, alPaid: true, alAuthor: false,
+  alSound: false, alFlash: false, alNotify: false, alSpeak: false, alSpeakMode: "alerts",
   hoverPause: true, answered: [],
   // The comments' text size in px (legible.js offers the choices).
   textSize: 18,
