@@ -56,7 +56,24 @@ $("lang-btn").addEventListener("click", () => {
   save();
   applyLang();
 });
-$("side-btn").addEventListener("click", () => $("app").classList.toggle("show-side"));
+// The "Panels" drawer of narrow screens: its button opens and closes it;
+// Esc or a click anywhere outside it closes it.
+const sideBtn = $("side-btn");
+function setDrawer(open) {
+  $("app").classList.toggle("show-side", open);
+  sideBtn.setAttribute("aria-expanded", String(open));
+}
+const drawerOpen = () => $("app").classList.contains("show-side");
+sideBtn.addEventListener("click", () => setDrawer(!drawerOpen()));
+document.addEventListener("keydown", (ev) => {
+  if (ev.key !== "Escape" || !drawerOpen() || $("help").open) return;
+  setDrawer(false);
+  sideBtn.focus();
+});
+document.addEventListener("pointerdown", (ev) => {
+  if (!drawerOpen() || ev.target.closest("#side, #side-btn, dialog, .toast")) return;
+  setDrawer(false);
+});
 
 // ------------------------------------------------------------ text size
 const sizeSelect = $("text-size");

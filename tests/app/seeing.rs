@@ -572,3 +572,108 @@ async fn paid_messages_alert_by_default_and_read_aloud_is_queued_capped_and_neve
     browser.screenshot("seeing-alerts").await;
     browser.close().await;
 }
+
+#[derive(Debug, Deserialize)]
+struct Narrow {
+    header_height: f64,
+    placeholder_width: f64,
+    input_room: f64,
+    overflow_x: f64,
+}
+
+const NARROW: &str = r#"
+const input = document.getElementById('filter');
+const st = getComputedStyle(input);
+const ctx = document.createElement('canvas').getContext('2d');
+ctx.font = st.fontStyle + ' ' + st.fontWeight + ' ' + st.fontSize + ' ' + st.fontFamily;
+return {
+  header_height: document.querySelector('header.top').getBoundingClientRect().height,
+  placeholder_width: ctx.measureText(input.placeholder).width,
+  input_room: input.clientWidth - parseFloat(st.paddingLeft) - parseFloat(st.paddingRight),
+  overflow_x: document.documentElement.scrollWidth - document.documentElement.clientWidth,
+};"#;
+
+#[tokio::test]
+async fn at_420_px_the_header_is_compact_the_filter_placeholder_shows_and_the_drawer_closes() {
+    let Some(browser) = Browser::launch_with(&[WINDOW]).await else {
+        return;
+    };
+    // Chromium's windows are at least 500 px wide: emulate the phone.
+    browser
+        .cdp(
+            "Emulation.setDeviceMetricsOverride",
+            serde_json::json!({ "width": 420, "height": 860, "deviceScaleFactor": 1, "mobile": false }),
+        )
+        .await;
+    let app = dashboard(&browser).await;
+    say(
+        &app,
+        vec![comment("n1", "viewer", "hello from a phone", None)],
+    )
+    .await;
+    shown(&browser, "n1").await;
+    let width: f64 = browser.eval("return window.innerWidth;").await;
+    assert!(width <= 420.0, "a narrow window: {width}");
+    browser.screenshot("seeing-420").await;
+
+    for lang in ["en", "zh"] {
+        let n: Narrow = browser.eval(NARROW).await;
+        assert!(
+            n.placeholder_width <= n.input_room,
+            "{lang}: the filter's placeholder fits: {n:?}"
+        );
+        assert!(n.header_height <= 100.0, "{lang}: a compact header: {n:?}");
+        assert!(
+            n.overflow_x < 1.0,
+            "{lang}: nothing wider than the screen: {n:?}"
+        );
+        browser
+            .eval::<Value>("document.getElementById('lang-btn').click(); return null;")
+            .await;
+    }
+
+    // The panels drawer: opened by its button, closed by Esc, and by a
+    // click outside it (not by one inside).
+    let open = "return document.getElementById('app').classList.contains('show-side') && getComputedStyle(document.getElementById('side')).display !== 'none';";
+    let click_side = "document.getElementById('side-btn').click(); return null;";
+    browser.eval::<Value>(click_side).await;
+    assert!(browser.eval::<bool>(open).await, "the button opens it");
+    browser.screenshot("seeing-420-drawer").await;
+    browser
+        .eval::<Value>(
+            "document.dispatchEvent(new KeyboardEvent('keydown', { key: 'Escape', bubbles: true })); return null;",
+        )
+        .await;
+    assert!(!browser.eval::<bool>(open).await, "Esc closes it");
+
+    browser.eval::<Value>(click_side).await;
+    assert!(browser.eval::<bool>(open).await);
+    let (x, y): (f64, f64) = browser
+        .eval(
+            "const r = document.getElementById('hl-input').getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2];",
+        )
+        .await;
+    click_at(&browser, x, y).await;
+    assert!(
+        browser.eval::<bool>(open).await,
+        "a click inside keeps it open"
+    );
+    click_at(&browser, 12.0, 400.0).await;
+    assert!(
+        !browser.eval::<bool>(open).await,
+        "a click outside closes it"
+    );
+    browser.close().await;
+}
+
+/// A real mouse click (pressed, released) at `x`, `y` of the viewport.
+async fn click_at(browser: &Browser, x: f64, y: f64) {
+    for kind in ["mousePressed", "mouseReleased"] {
+        browser
+            .cdp(
+                "Input.dispatchMouseEvent",
+                serde_json::json!({ "type": kind, "x": x, "y": y, "button": "left", "clickCount": 1 }),
+            )
+            .await;
+    }
+}
