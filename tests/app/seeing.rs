@@ -677,3 +677,99 @@ async fn click_at(browser: &Browser, x: f64, y: f64) {
             .await;
     }
 }
+
+#[derive(Debug, Deserialize)]
+struct Bar {
+    h: f64,
+    w: f64,
+    x: f64,
+    n: f64,
+}
+
+#[tokio::test]
+async fn the_rate_chart_scales_to_its_window_and_never_becomes_a_flat_block() {
+    let Some(browser) = Browser::launch_with(&[WINDOW]).await else {
+        return;
+    };
+    let app = spawn_app(&[("CW_DEMO_RATE", "0")]).await;
+    browser.goto(&app.url("/")).await;
+    let bars = |counts: Vec<u32>| {
+        format!(
+            r#"const r = await import('/assets/render.js');
+               return r.rateBars({}, 120, 24);"#,
+            serde_json::to_string(&counts).unwrap()
+        )
+    };
+
+    // A steady 30 a minute (5 per 10 s): equal bars with gaps, below the top.
+    let steady: Vec<Bar> = browser.eval(&bars(vec![5; 60])).await;
+    assert_eq!(steady.len(), 60);
+    assert!(steady.iter().all(|b| (b.h - steady[0].h).abs() < 1e-9));
+    assert!(
+        steady[0].h <= 24.0 * 0.85 && steady[0].h >= 24.0 * 0.7,
+        "high, never full: {:?}",
+        steady[0]
+    );
+    assert!(steady[0].w < 2.0, "a gap between bars: {:?}", steady[0]);
+    let covered: f64 = steady.iter().map(|b| b.w * b.h).sum();
+    assert!(covered < 0.7 * 120.0 * 24.0, "not a block: {covered}");
+
+    // A burst: scaled to the busiest bucket of the window; a quiet bucket has
+    // no bar, a single comment still shows.
+    let mut counts = vec![0; 60];
+    counts[10] = 1;
+    counts[30] = 60;
+    counts[59] = 30;
+    let burst: Vec<Bar> = browser.eval(&bars(counts)).await;
+    let tallest = burst.iter().map(|b| b.h).fold(0.0, f64::max);
+    assert_eq!(burst[30].h, tallest);
+    assert!(
+        (burst[30].h - 20.0).abs() < 1e-6,
+        "5/6 of the height: {:?}",
+        burst[30]
+    );
+    assert!(
+        (burst[59].h - 10.0).abs() < 1e-6,
+        "half the busiest: {:?}",
+        burst[59]
+    );
+    assert!(
+        burst[10].h >= 1.0 && burst[10].h < 2.0,
+        "a sliver: {:?}",
+        burst[10]
+    );
+    assert_eq!(burst[0].h, 0.0);
+    assert_eq!(burst[0].n, 0.0);
+    assert!(burst[59].x + burst[59].w <= 120.0);
+
+    // A trickle (one now and then) stays low: the scale is at least 4.
+    let trickle: Vec<Bar> = browser.eval(&bars(vec![1; 60])).await;
+    assert!(trickle[0].h < 6.0, "a trickle stays low: {:?}", trickle[0]);
+
+    // Drawn into an svg: one rect per bucket, on a base line.
+    let drawn: Value = browser
+        .eval(
+            r#"const r = await import('/assets/render.js');
+               const svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
+               svg.setAttribute('viewBox', '0 0 120 24');
+               svg.setAttribute('class', 'spark');
+               document.body.append(svg);
+               r.drawRateChart(svg, Array.from({ length: 60 }, (_, i) => i % 7));
+               r.drawRateChart(svg, Array.from({ length: 60 }, (_, i) => i % 5));
+               const rects = Array.from(svg.querySelectorAll('rect'));
+               const out = {
+                 rects: rects.length,
+                 shown: rects.filter((x) => Number(x.getAttribute('height')) > 0).length,
+                 lines: svg.querySelectorAll('line').length,
+                 max: Math.max(...rects.map((x) => Number(x.getAttribute('height')))),
+               };
+               svg.remove();
+               return out;"#,
+        )
+        .await;
+    assert_eq!(drawn["rects"], 60, "redrawn, not added to: {drawn}");
+    assert_eq!(drawn["shown"], 48);
+    assert_eq!(drawn["lines"], 1);
+    assert!(drawn["max"].as_f64().unwrap() < 24.0);
+    browser.close().await;
+}
