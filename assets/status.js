@@ -8,6 +8,7 @@
 import { t, lang } from "./i18n.js";
 import { server, settings } from "./settings.js";
 import { api } from "./connection.js";
+import { setSourceTitles, sourceName, platformOf, drawRateChart } from "./render.js";
 
 const $ = (id) => document.getElementById(id);
 const conn = $("conn");
@@ -26,19 +27,23 @@ let lastStatus = null;
 let quotaUsed = null;
 export function renderStatus(list) {
   lastStatus = list;
+  setSourceTitles(list);
   const fmt = (iso) => new Date(iso).toLocaleString(lang);
   const items = list.map((s) => {
     const li = document.createElement("li");
     li.className = "source-status";
     li.dataset.source = s.source;
     li.dataset.state = s.state;
-    let label = s.source + ": " + (STATE_KEYS.includes(s.state) ? t("st_" + s.state) : s.state);
+    const icon = document.createElement("span");
+    icon.className = "source-icon";
+    icon.dataset.platform = platformOf(s.source);
+    let label = sourceName(s.source) + ": " + (STATE_KEYS.includes(s.state) ? t("st_" + s.state) : s.state);
     if ((s.state === "backoff" || s.state === "quota") && s.next_poll) {
       label += " " + t("until", new Date(s.next_poll).toLocaleTimeString(lang));
     }
     if (typeof s.quota_used === "number") label += " · " + t("unitsToday", s.quota_used);
-    li.textContent = label;
-    const lines = [];
+    li.replaceChildren(icon, label);
+    const lines = sourceName(s.source) === s.source ? [] : [s.source];
     if (s.detail) lines.push(s.detail);
     if (s.last_error) lines.push(t("lastError") + s.last_error);
     if (s.last_ok) lines.push(t("lastOk") + fmt(s.last_ok));
@@ -60,7 +65,7 @@ export function renderStatus(list) {
     const opts = names.map((n) => {
       const o = document.createElement("option");
       o.value = n;
-      o.textContent = n;
+      o.textContent = sourceName(n);
       return o;
     });
     if (settings.source && !names.includes(settings.source)) {
@@ -72,6 +77,8 @@ export function renderStatus(list) {
     sourceSelect.replaceChildren(first, ...opts);
     sourceSelect.value = settings.source;
   }
+  // A title may come after the source: the choices follow it.
+  for (const o of sourceSelect.options) if (o.value) o.textContent = sourceName(o.value);
 }
 /** Draws the last status again (after a change of language). */
 export function redrawStatus() {
@@ -114,11 +121,7 @@ export function drawRate() {
   // Comments in the last minute: five whole buckets and the current one.
   const perMin = counts.slice(-6).reduce((a, b) => a + b, 0);
   $("rate").textContent = perMin.toLocaleString(lang);
-  const max = Math.max(4, ...counts);
-  const pts = ["0,24"];
-  counts.forEach((n, i) => pts.push(((i / (BUCKETS - 1)) * 120).toFixed(1) + "," + (23 - (n / max) * 21).toFixed(1)));
-  pts.push("120,24");
-  $("spark-line").setAttribute("points", pts.join(" "));
+  drawRateChart($("spark"), counts);
 }
 /** Draws the rate within a second: arrivals redraw it, not once each. */
 export function drawRateSoon() {

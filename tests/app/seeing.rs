@@ -773,3 +773,60 @@ async fn the_rate_chart_scales_to_its_window_and_never_becomes_a_flat_block() {
     assert!(drawn["max"].as_f64().unwrap() < 24.0);
     browser.close().await;
 }
+
+#[tokio::test]
+async fn wired_the_feed_status_bar_and_filter_follow_titles_questions_and_the_chart() {
+    let Some(browser) = Browser::launch_with(&[WINDOW]).await else {
+        return;
+    };
+    let app = dashboard(&browser).await;
+    say(
+        &app,
+        vec![
+            comment("w1", "viewer", "这首歌叫什么名字", None),
+            comment("w2", "viewer", "great stream!", None),
+        ],
+    )
+    .await;
+    shown(&browser, "w2").await;
+    // A title reaches the badges already drawn and the source choices.
+    let got: Value = browser
+        .eval(&format!(
+            r#"const r = await import('/assets/render.js');
+               r.setSourceTitles([{{ source: '{SRC}', title: 'My <b>stream</b>' }}]);
+               return {{
+                 badge: document.querySelector('#feed li.comment[data-id="w1"] .source').textContent,
+                 demo: document.querySelector('#sources .source-status').textContent,
+                 icon: getComputedStyle(document.querySelector('#sources .source-icon'), '::before').content,
+               }};"#
+        ))
+        .await;
+    assert_eq!(got["badge"], "My <b>stream</b>");
+    assert_eq!(got["demo"], "demo: ok");
+    assert_eq!(got["icon"], "\"✦\"");
+    // "Only questions" lets the Chinese question through, not the other.
+    browser
+        .eval::<Value>("document.getElementById('only-questions').click(); return null;")
+        .await;
+    let ids: Vec<String> = browser
+        .poll(
+            "only questions",
+            PATIENCE,
+            "return Array.from(document.querySelectorAll('#feed li.comment'), (li) => li.dataset.id);",
+            |ids: &Vec<String>| !ids.contains(&"w2".to_owned()),
+        )
+        .await;
+    assert!(ids.contains(&"w1".to_owned()), "{ids:?}");
+    // The status bar's chart is bars.
+    let rects: u32 = browser
+        .poll(
+            "the chart drawn",
+            PATIENCE,
+            "return document.querySelectorAll('#spark rect').length;",
+            |n| *n == 60,
+        )
+        .await;
+    assert_eq!(rects, 60);
+    browser.screenshot("seeing-wired").await;
+    browser.close().await;
+}
