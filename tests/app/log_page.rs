@@ -16,6 +16,9 @@ use serde_json::Value;
 
 use crate::helpers::{PATIENCE, eventually, spawn_app};
 
+/// The page in headless Chromium.
+mod in_browser;
+
 pub const YT: &str = "youtube:dQw4w9WgXcQ";
 pub const BILI: &str = "bilibili:BV1xx411c7mD";
 
