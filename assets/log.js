@@ -1,5 +1,6 @@
 // commentwatch: the comment log page (/log). The page works without this
-// script; it adds local times, the "/" shortcut, and the statistics panel,
+// script; it shows, and reads typed, times in the browser's time zone (or
+// UTC, by a toggle), adds the "/" shortcut, and the statistics panel,
 // drawn from /api/stats (JSON) as SVG. Text from the log only ever reaches
 // the page through textContent and attributes, never as HTML; no inline
 // script or style, as the Content-Security-Policy requires.
@@ -29,21 +30,150 @@
     return u.pathname + u.search;
   }
 
-  function localTime(iso, withSeconds) {
-    const d = new Date(iso);
-    if (Number.isNaN(d.getTime())) return iso;
-    const opts = { year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit" };
-    if (withSeconds) opts.second = "2-digit";
-    return d.toLocaleString(undefined, opts);
+  // Times: the server writes UTC (and so does the page without this
+  // script); here every time shown, hovered or typed is in the browser's
+  // time zone, or in UTC when the toggle says so (kept in localStorage).
+  const UTC_KEY = "cw.log.utc";
+  let utc = false;
+  try {
+    utc = localStorage.getItem(UTC_KEY) === "1";
+  } catch (e) {
+    /* storage may be off; local time then */
   }
 
-  /** Server times are UTC; show them in the viewer's zone, UTC on hover. */
+  const pad = (n) => String(n).padStart(2, "0");
+
+  /** [year, month, day, hours, minutes, seconds] of `d` in the shown zone. */
+  function fields(d) {
+    return utc
+      ? [d.getUTCFullYear(), d.getUTCMonth() + 1, d.getUTCDate(), d.getUTCHours(), d.getUTCMinutes(), d.getUTCSeconds()]
+      : [d.getFullYear(), d.getMonth() + 1, d.getDate(), d.getHours(), d.getMinutes(), d.getSeconds()];
+  }
+
+  /** The shown zone as an offset: "UTC", "UTC+08:00", "UTC-05:30". */
+  function zoneText(d) {
+    if (utc) return "UTC";
+    const m = -(d || new Date()).getTimezoneOffset();
+    const a = Math.abs(m);
+    return `UTC${m < 0 ? "-" : "+"}${pad(Math.floor(a / 60))}:${pad(a % 60)}`;
+  }
+
+  /** The browser's zone by name (Asia/Shanghai), when it has one. */
+  function zoneName() {
+    try {
+      return Intl.DateTimeFormat().resolvedOptions().timeZone || "";
+    } catch (e) {
+      return "";
+    }
+  }
+
+  /** `2026-04-02 04:01` (or with seconds) in the shown zone. */
+  function localTime(iso, withSeconds) {
+    const d = iso instanceof Date ? iso : new Date(iso);
+    if (Number.isNaN(d.getTime())) return String(iso);
+    const [y, mo, da, h, mi, s] = fields(d);
+    return `${y}-${pad(mo)}-${pad(da)} ${pad(h)}:${pad(mi)}${withSeconds ? ":" + pad(s) : ""}`;
+  }
+
+  /** The same, with its zone: for hover texts. */
+  function zonedTime(iso, withSeconds) {
+    const d = iso instanceof Date ? iso : new Date(iso);
+    return `${localTime(d, withSeconds)} ${zoneText(d)}`;
+  }
+
+  /** What a datetime-local field shows for `d` in the shown zone. */
+  function inputValue(d) {
+    const [y, mo, da, h, mi, s] = fields(d);
+    return `${y}-${pad(mo)}-${pad(da)}T${pad(h)}:${pad(mi)}:${pad(s)}`;
+  }
+
+  /** The instant a datetime-local value means in the shown zone. */
+  function fromInput(v) {
+    // Without an offset, ECMAScript reads a date-time as local time.
+    return new Date(utc ? v + "Z" : v);
+  }
+
+  /** RFC 3339 in UTC, as the server takes it. */
+  const rfc3339 = (d) => d.toISOString().replace(".000Z", "Z");
+
+  function timeInputs() {
+    return document.querySelectorAll('.log-form input[type="datetime-local"]');
+  }
+
+  /** Server times are UTC; show them in the chosen zone, zone on hover. */
   function localiseTimes(root) {
     for (const t of root.querySelectorAll("time[datetime]")) {
       const iso = t.getAttribute("datetime");
-      if (!t.title) t.title = t.textContent + " (UTC)";
-      t.textContent = localTime(iso, t.closest(".log-list") !== null);
+      const withSeconds = t.closest(".log-list") !== null;
+      t.textContent = localTime(iso, withSeconds);
+      t.title = zonedTime(iso, withSeconds);
     }
+    for (const rect of root.querySelectorAll(".log-chart rect[data-start]")) {
+      const title = rect.querySelector("title");
+      if (title) title.textContent = barTitle(rect.dataset.start, Number(rect.dataset.count));
+    }
+  }
+
+  function barTitle(start, count) {
+    return `${zonedTime(start)}: ${count} comment${count === 1 ? "" : "s"}`;
+  }
+
+  /** Labels and the toggle button say which zone the page shows. */
+  function showZone() {
+    const zone = zoneText();
+    for (const z of document.querySelectorAll(".log-zone")) z.textContent = `(${zone})`;
+    const btn = document.getElementById("log-utc");
+    if (!btn) return;
+    btn.hidden = false;
+    btn.setAttribute("aria-pressed", utc ? "true" : "false");
+    const name = zoneName();
+    const where = name ? ` (${name})` : "";
+    btn.textContent = utc ? "Show local times" : "Show UTC";
+    btn.title = utc
+      ? `Times are in UTC; show them in this browser's time zone${where}`
+      : `Times are in ${zone}${where}; show them in UTC`;
+  }
+
+  /** Turns the page's times (shown and typed) between local and UTC. */
+  function setUtc(on) {
+    const typed = [...timeInputs()].map((i) => (i.value ? fromInput(i.value) : null));
+    utc = on;
+    try {
+      localStorage.setItem(UTC_KEY, on ? "1" : "0");
+    } catch (e) {
+      /* the choice lasts for this page only */
+    }
+    timeInputs().forEach((input, i) => {
+      if (typed[i] && !Number.isNaN(typed[i].getTime())) input.value = inputValue(typed[i]);
+    });
+    localiseTimes(document);
+    showZone();
+    const panel = document.getElementById("stats");
+    if (panel && panel.__stats) renderStats(panel.querySelector(".log-stats-body"), panel.__stats);
+  }
+
+  /** The filter form: fields show the chosen zone, the URL gets UTC. */
+  function initTimeFilters() {
+    for (const input of timeInputs()) {
+      // The server filled them in UTC.
+      if (input.value) {
+        const d = new Date(input.value + "Z");
+        if (!Number.isNaN(d.getTime())) input.value = inputValue(d);
+      }
+    }
+    const form = document.querySelector(".log-form");
+    if (!form) return;
+    form.addEventListener("formdata", (e) => {
+      for (const name of ["since", "until"]) {
+        const v = e.formData.get(name);
+        if (!v) continue;
+        const d = fromInput(String(v));
+        if (!Number.isNaN(d.getTime())) e.formData.set(name, rfc3339(d));
+      }
+    });
+    const btn = document.getElementById("log-utc");
+    if (btn) btn.addEventListener("click", () => setUtc(!utc));
+    showZone();
   }
 
   function link(href, text, cls) {
@@ -86,8 +216,8 @@
       const start = new Date(b.start);
       const end = new Date(start.getTime() + width);
       a.setAttribute("href", pageWith({
-        since: start.toISOString().replace(".000Z", "Z"),
-        until: end.toISOString().replace(".000Z", "Z"),
+        since: rfc3339(start),
+        until: rfc3339(end),
       }));
       const rect = document.createElementNS(SVG, "rect");
       rect.setAttribute("x", String(slots - buckets.length + i));
@@ -95,7 +225,7 @@
       rect.setAttribute("width", "0.85");
       rect.setAttribute("height", h.toFixed(2));
       const title = document.createElementNS(SVG, "title");
-      title.textContent = `${localTime(b.start)}: ${b.count} comment${b.count === 1 ? "" : "s"}`;
+      title.textContent = barTitle(b.start, b.count);
       rect.appendChild(title);
       a.appendChild(rect);
       svg.appendChild(a);
@@ -126,7 +256,7 @@
       rankList(stats.busiest.map((m) => {
         const start = new Date(m.minute);
         const end = new Date(start.getTime() + 60000).toISOString().replace(".000Z", "Z");
-        return [localTime(m.minute), m.count, pageWith({ since: m.minute, until: end }), m.minute];
+        return [localTime(m.minute), m.count, pageWith({ since: m.minute, until: end }), zonedTime(m.minute)];
       })),
       el("h3", null, "Most active"),
       rankList(stats.top_authors.map((a) => [a.name, a.count, pageWith({ author: a.id || a.name }), a.id || undefined])),
@@ -141,7 +271,8 @@
     try {
       const resp = await fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } });
       if (!resp.ok) throw new Error(`HTTP ${resp.status}`);
-      renderStats(body, await resp.json());
+      panel.__stats = await resp.json();
+      renderStats(body, panel.__stats);
     } catch (e) {
       body.replaceChildren(el("p", "log-muted", "Statistics could not be loaded. "));
       body.firstChild.appendChild(link(panel.dataset.statsPage || "?stats=1", "Try without JavaScript"));
@@ -149,6 +280,7 @@
   }
 
   function init() {
+    initTimeFilters();
     localiseTimes(document);
     const panel = document.getElementById("stats");
     if (panel) loadStats(panel);

@@ -223,13 +223,23 @@ struct Ranked {
     url: String,
 }
 
+/// One bar of the server-rendered chart; `start` (RFC 3339, UTC) and
+/// `count` also let `log.js` retitle it in the viewer's time zone.
+struct Bar {
+    x: usize,
+    y: f64,
+    height: f64,
+    start: String,
+    count: u64,
+}
+
 /// The statistics panel, rendered on the server (`?stats=1`).
 struct StatsView {
     stats: Stats,
     authors: Vec<Ranked>,
     busiest: Vec<Ranked>,
-    /// `(x, y, height, title)` of each bar of the chart, in a 0–100 box.
-    bars: Vec<(usize, f64, f64, String)>,
+    /// The bars of the chart, in a 0–100 box.
+    bars: Vec<Bar>,
     /// Width of the chart in bars: at least 24, so a short stretch still
     /// reads as bars (they sit at the right, the latest end).
     slots: usize,
@@ -306,12 +316,13 @@ impl StatsView {
                 } else {
                     0.0
                 };
-                (
-                    offset + i,
-                    100.0 - h,
-                    h,
-                    format!("{}: {} comments", b.start, b.count),
-                )
+                Bar {
+                    x: offset + i,
+                    y: 100.0 - h,
+                    height: h,
+                    start: b.start.clone(),
+                    count: b.count,
+                }
             })
             .collect();
         StatsView {
@@ -345,6 +356,10 @@ struct LogPage {
     stats_api_url: String,
     stats_page_url: String,
     stats: Option<StatsView>,
+    /// The selected range (RFC 3339, UTC; empty when open): the chart's
+    /// edges in `log.js`.
+    since_iso: String,
+    until_iso: String,
     /// Shows *Sign out* (a token is set, so this browser signed in).
     signed_in: bool,
 }
@@ -438,6 +453,8 @@ async fn build(
         stats_api_url: href("/api/stats", &selection_only),
         stats_page_url: href("/log", &stats_page),
         stats,
+        since_iso: sel.since.as_ref().map(rfc3339::format).unwrap_or_default(),
+        until_iso: sel.until.as_ref().map(rfc3339::format).unwrap_or_default(),
         signed_in: false,
     })
 }
@@ -463,6 +480,8 @@ async fn empty_page(form: Form, error: String, log: &CommentLog) -> LogPage {
         stats_api_url: String::new(),
         stats_page_url: "/log?stats=1".into(),
         stats: None,
+        since_iso: String::new(),
+        until_iso: String::new(),
         signed_in: false,
     }
 }

@@ -54,3 +54,111 @@ async fn a_csv_export_of_a_super_chat_from_the_log_page_carries_its_amount() {
     assert!(browser.console_errors().await.is_empty());
     browser.close().await;
 }
+
+/// What the page shows of its times: each row's time text and hover text,
+/// the zone in the filter labels, the toggle's state, the "from" field.
+const TIMES: &str = "
+    const rows = [...document.querySelectorAll('.log-list time')];
+    return {
+      shown: rows.map(t => t.textContent),
+      hover: rows.map(t => t.title),
+      zone: document.querySelector('.log-zone').textContent,
+      utc: document.getElementById('log-utc').getAttribute('aria-pressed'),
+      since: document.querySelector('input[name=since]').value,
+      search: location.search,
+    };";
+
+#[derive(serde::Deserialize, Debug)]
+struct Times {
+    shown: Vec<String>,
+    hover: Vec<String>,
+    zone: String,
+    utc: String,
+    since: String,
+    search: String,
+}
+
+// See: issue 15, "times in the streamer's time zone on /log (shown and
+// typed; a UTC toggle), consistent in hover texts and filters".
+#[tokio::test]
+async fn the_log_page_shows_and_reads_times_in_the_browsers_time_zone_with_a_utc_toggle() {
+    let Some(browser) = Browser::launch().await else {
+        return;
+    };
+    let app = spawn_app(&[("CW_DEMO_RATE", "0")]).await;
+    // 20:01 and 20:02 UTC on 1 April: 04:01 and 04:02 on 2 April in Shanghai.
+    ingest(
+        &app,
+        vec![
+            comment(YT, "tz1", "early", "posted at one past", 1),
+            comment(YT, "tz2", "later", "posted at two past", 2),
+        ],
+    )
+    .await;
+    browser
+        .cdp(
+            "Emulation.setTimezoneOverride",
+            serde_json::json!({ "timezoneId": "Asia/Shanghai" }),
+        )
+        .await;
+    browser.goto(&app.url(&format!("/log?source={YT}"))).await;
+    let t: Times = browser.eval(TIMES).await;
+    assert_eq!(
+        t.shown,
+        ["2026-04-02 04:02:00", "2026-04-02 04:01:00"],
+        "{t:?}"
+    );
+    assert!(t.hover.iter().all(|h| h.ends_with("UTC+08:00")), "{t:?}");
+    assert_eq!((t.zone.as_str(), t.utc.as_str()), ("(UTC+08:00)", "false"));
+
+    // The toggle shows UTC everywhere, and the choice outlives a reload.
+    browser
+        .eval::<()>("document.getElementById('log-utc').click()")
+        .await;
+    let t: Times = browser.eval(TIMES).await;
+    assert_eq!(
+        t.shown,
+        ["2026-04-01 20:02:00", "2026-04-01 20:01:00"],
+        "{t:?}"
+    );
+    assert!(t.hover.iter().all(|h| h.ends_with(" UTC")), "{t:?}");
+    assert_eq!((t.zone.as_str(), t.utc.as_str()), ("(UTC)", "true"));
+    browser.goto(&app.url(&format!("/log?source={YT}"))).await;
+    let t: Times = browser.eval(TIMES).await;
+    assert_eq!(
+        t.shown[0], "2026-04-01 20:02:00",
+        "still UTC after a reload"
+    );
+    browser
+        .eval::<()>("document.getElementById('log-utc').click()")
+        .await;
+
+    // A "from" typed in local time filters by that local time.
+    browser
+        .eval::<()>(
+            "document.querySelector('input[name=since]').value = '2026-04-02T04:01:30';
+             document.querySelector('.log-form').requestSubmit();",
+        )
+        .await;
+    let t: Times = browser
+        .poll("the filtered page", PATIENCE, TIMES, |t: &Times| {
+            t.search.contains("since")
+        })
+        .await;
+    assert!(
+        t.search.contains("since=2026-04-01T20%3A01%3A30Z"),
+        "sent in UTC: {}",
+        t.search
+    );
+    assert_eq!(
+        t.shown,
+        ["2026-04-02 04:02:00"],
+        "only what came after: {t:?}"
+    );
+    assert_eq!(
+        t.since, "2026-04-02T04:01:30",
+        "the field shows what was typed"
+    );
+    assert!(browser.console_errors().await.is_empty());
+    browser.close().await;
+}
