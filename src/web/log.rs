@@ -26,6 +26,8 @@ use crate::store::{CommentLog, SourceFilter, Stats};
 
 /// A comment's text split around the search's matches.
 mod highlight;
+/// Who each reply answers, and where that comment is.
+mod reply;
 
 /// The page and, behind it, the API it links to.
 pub fn routes() -> Router<AppState> {
@@ -81,6 +83,23 @@ fn parts(text: &str, q: Option<&str>) -> Vec<Part> {
     }
 }
 
+/// The log a few minutes either side of `c`, same source — the
+/// conversation it was in — scrolled to it.
+fn around_url(c: &Comment, seq: i64) -> String {
+    let around = [
+        ("source", c.source.clone()),
+        (
+            "since",
+            rfc3339::format(&(c.published_at - Duration::minutes(2))),
+        ),
+        (
+            "until",
+            rfc3339::format(&(c.published_at + Duration::minutes(3))),
+        ),
+    ];
+    format!("{}#c{seq}", href("/log", &around))
+}
+
 /// One comment as the page shows it.
 struct RowView {
     seq: i64,
@@ -98,6 +117,8 @@ struct RowView {
     link: Option<String>,
     reply_to: Option<String>,
     reply_link: Option<String>,
+    /// The comment `reply_to` names, when the log holds it.
+    parent: Option<reply::Parent>,
     amount: Option<String>,
     likes: i64,
     edited: bool,
@@ -105,24 +126,12 @@ struct RowView {
 }
 
 impl RowView {
-    fn new(seq: i64, c: &Comment, q: Option<&str>) -> RowView {
+    fn new(seq: i64, c: &Comment, q: Option<&str>, parent: Option<reply::Parent>) -> RowView {
         let author_key = if c.author.id.is_empty() {
             &c.author.name
         } else {
             &c.author.id
         };
-        // A few minutes either side, same source: the conversation it was in.
-        let around = [
-            ("source", c.source.clone()),
-            (
-                "since",
-                rfc3339::format(&(c.published_at - Duration::minutes(2))),
-            ),
-            (
-                "until",
-                rfc3339::format(&(c.published_at + Duration::minutes(3))),
-            ),
-        ];
         RowView {
             seq,
             source: c.source.clone(),
@@ -131,7 +140,7 @@ impl RowView {
             author_url: href("/log", &[("author", author_key.clone())]),
             time_iso: rfc3339::format(&c.published_at),
             time_text: c.published_at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
-            around_url: format!("{}#c{seq}", href("/log", &around)),
+            around_url: around_url(c, seq),
             text: q.map(|q| parts(&c.text, Some(q))),
             html: c.html.as_str().to_owned(),
             link: platform_link(&c.source, &c.id),
@@ -140,6 +149,7 @@ impl RowView {
                 .as_deref()
                 .and_then(|parent| platform_link(&c.source, parent)),
             reply_to: c.reply_to.clone(),
+            parent,
             amount: c.amount.as_ref().map(|a| a.display.clone()),
             likes: c.likes,
             edited: c.edited,
@@ -420,10 +430,17 @@ async fn build(
         pairs
     };
     let q = sel.q.as_deref();
+    let parents = reply::parents(log, &page.comments).await?;
     let rows = page
         .comments
         .iter()
-        .map(|(seq, c)| RowView::new(*seq, c, q))
+        .map(|(seq, c)| {
+            let parent = c
+                .reply_to
+                .as_ref()
+                .and_then(|p| parents.get(&(c.source.clone(), p.clone())).cloned());
+            RowView::new(*seq, c, q, parent)
+        })
         .collect();
     let selection_only = sel.to_pairs();
     let stats = stats.map(|s| StatsView::new(s, &selection_only));

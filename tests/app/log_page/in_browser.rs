@@ -162,3 +162,69 @@ async fn the_log_page_shows_and_reads_times_in_the_browsers_time_zone_with_a_utc
     assert!(browser.console_errors().await.is_empty());
     browser.close().await;
 }
+
+/// The reply lines of the page: (who, the parent's text, where the link goes).
+const REPLIES: &str = "
+    return [...document.querySelectorAll('.log-parent')].map(a => [
+      a.textContent,
+      (a.parentElement.querySelector('.log-parent-text') || {}).textContent || '',
+      a.getAttribute('href'),
+    ]);";
+
+// See: issue 15, "a reply on /log links to its parent and shows the
+// parent's author, as the dashboard does".
+#[tokio::test]
+async fn a_reply_on_the_log_names_its_parents_author_and_links_to_the_parent() {
+    let Some(browser) = Browser::launch().await else {
+        return;
+    };
+    let app = spawn_app(&[("CW_DEMO_RATE", "0")]).await;
+    let mut reply = comment(YT, "r2", "Bob", "yes, at eight", 5);
+    reply.reply_to = Some("r1".into());
+    ingest(
+        &app,
+        vec![
+            comment(YT, "r1", "Alice", "when is the next stream?", 1),
+            reply,
+        ],
+    )
+    .await;
+    browser.goto(&app.url(&format!("/log?source={YT}"))).await;
+    let replies: Vec<(String, String, String)> = browser.eval(REPLIES).await;
+    assert_eq!(replies.len(), 1, "{replies:?}");
+    let (who, said, href) = &replies[0];
+    assert_eq!(
+        (who.as_str(), said.as_str()),
+        ("Alice", "when is the next stream?")
+    );
+    let parent_row: String = browser
+        .eval("return document.querySelectorAll('.log-item')[1].id")
+        .await;
+    assert_eq!(
+        href,
+        &format!("#{parent_row}"),
+        "the parent is on this page"
+    );
+    browser
+        .eval::<()>("document.querySelector('.log-parent').click()")
+        .await;
+    let hash: String = browser.eval("return location.hash").await;
+    assert_eq!(hash, format!("#{parent_row}"));
+
+    // On a page without the parent, the link opens the log around it.
+    browser
+        .goto(&app.url(&format!("/log?source={YT}&limit=1")))
+        .await;
+    let replies: Vec<(String, String, String)> = browser.eval(REPLIES).await;
+    assert_eq!(replies[0].0, "Alice");
+    assert!(replies[0].2.starts_with("/log?") && replies[0].2.ends_with(&format!("#{parent_row}")));
+    browser
+        .eval::<()>("document.querySelector('.log-parent').click()")
+        .await;
+    let target: String = browser
+        .poll("the parent's page", PATIENCE, "return location.hash && document.querySelector(location.hash) ? document.querySelector(location.hash + ' .log-author').textContent : ''", |s: &String| !s.is_empty())
+        .await;
+    assert_eq!(target, "Alice");
+    assert!(browser.console_errors().await.is_empty());
+    browser.close().await;
+}
