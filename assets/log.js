@@ -196,20 +196,42 @@
     return ol;
   }
 
+  /**
+   * The times at the chart's left and right edges, in ms. The left edge is
+   * the start of the selected range ("from"), or the first comment's minute
+   * when the range is open; the right edge its end ("until"), or the end of
+   * the last bucket. At least 24 buckets wide, so a short stretch still
+   * reads as bars; a range far wider than its comments (a year around one
+   * evening) falls back to the comments' own span, where bars can be seen.
+   */
+  function chartEdges(buckets, width) {
+    const panel = document.getElementById("stats");
+    const since = Date.parse((panel && panel.dataset.since) || "");
+    const until = Date.parse((panel && panel.dataset.until) || "");
+    const first = Date.parse(buckets[0].start);
+    const last = Date.parse(buckets[buckets.length - 1].start) + width;
+    const MAX_SLOTS = 2000;
+    let left = first;
+    if (!Number.isNaN(since) && since <= first && (last - since) / width <= MAX_SLOTS) left = since;
+    let right = last;
+    if (!Number.isNaN(until) && until >= last && (until - left) / width <= MAX_SLOTS) right = until;
+    return [left, Math.max(right, left + 24 * width)];
+  }
+
   /** Comments per minute as bars; each bar links to its stretch of time. */
   function chart(stats) {
     const buckets = stats.per_minute;
     const peak = buckets.reduce((m, b) => Math.max(m, b.per_minute), 0);
     const svg = document.createElementNS(SVG, "svg");
     svg.setAttribute("class", "log-chart");
-    // At least 24 slots wide, so a short stretch still reads as bars.
-    const slots = Math.max(buckets.length, 24);
+    const width = stats.bucket_minutes * 60 * 1000;
+    const [left, right] = chartEdges(buckets, width);
+    const slots = (right - left) / width;
     svg.setAttribute("viewBox", `0 0 ${slots} 100`);
     svg.setAttribute("preserveAspectRatio", "none");
     svg.setAttribute("role", "img");
     svg.setAttribute("aria-label", `Comments per minute over time; peak ${peak.toFixed(1)}`);
-    const width = stats.bucket_minutes * 60 * 1000;
-    buckets.forEach((b, i) => {
+    buckets.forEach((b) => {
       if (b.count === 0 || peak === 0) return;
       const h = (b.per_minute / peak) * 100;
       const a = document.createElementNS(SVG, "a");
@@ -220,7 +242,7 @@
         until: rfc3339(end),
       }));
       const rect = document.createElementNS(SVG, "rect");
-      rect.setAttribute("x", String(slots - buckets.length + i));
+      rect.setAttribute("x", ((start.getTime() - left) / width).toFixed(3));
       rect.setAttribute("y", (100 - h).toFixed(2));
       rect.setAttribute("width", "0.85");
       rect.setAttribute("height", h.toFixed(2));
@@ -233,7 +255,12 @@
     const wrap = el("div", "log-chart-wrap");
     wrap.appendChild(svg);
     const axis = el("div", "log-axis");
-    axis.append(el("span", null, localTime(stats.first)), el("span", null, localTime(stats.last)));
+    const edge = (t, cls) => {
+      const span = el("span", cls, localTime(new Date(t)));
+      span.title = zonedTime(new Date(t));
+      return span;
+    };
+    axis.append(edge(left, "log-axis-start"), edge(right, "log-axis-end"));
     wrap.appendChild(axis);
     const unit = stats.bucket_minutes === 1 ? "one minute" : `${stats.bucket_minutes} minutes`;
     wrap.appendChild(el("p", "log-muted", `Each bar is ${unit}; peak ${peak.toFixed(1)} comments a minute. Click a bar to see that stretch.`));

@@ -228,3 +228,60 @@ async fn a_reply_on_the_log_names_its_parents_author_and_links_to_the_parent() {
     assert!(browser.console_errors().await.is_empty());
     browser.close().await;
 }
+
+/// The chart's edge labels once the statistics have loaded.
+const EDGES: &str = "
+    const a = document.querySelector('.log-axis-start');
+    const b = document.querySelector('.log-axis-end');
+    const bars = [...document.querySelectorAll('.log-chart rect')].map(r => Number(r.getAttribute('x')));
+    return a && b ? [a.textContent, b.textContent, bars] : null;";
+
+// See: issue 15, "the log chart labelling its left edge with the first
+// minute of data".
+#[tokio::test]
+async fn the_log_chart_starts_at_the_start_of_the_selected_range() {
+    let Some(browser) = Browser::launch().await else {
+        return;
+    };
+    let app = spawn_app(&[("CW_DEMO_RATE", "0")]).await;
+    // Comments from 20:07 to 20:09 UTC.
+    ingest(
+        &app,
+        (7..10)
+            .map(|m| comment(YT, &format!("ch{m}"), "viewer", "hello", m))
+            .collect(),
+    )
+    .await;
+    browser
+        .cdp(
+            "Emulation.setTimezoneOverride",
+            serde_json::json!({ "timezoneId": "UTC" }),
+        )
+        .await;
+    let edges = |path: String| {
+        let browser = &browser;
+        let url = app.url(&path);
+        async move {
+            browser.goto(&url).await;
+            browser
+                .poll("the chart", PATIENCE, EDGES, Option::is_some)
+                .await
+                .map(|e: (String, String, Vec<f64>)| e)
+                .unwrap()
+        }
+    };
+    let (left, right, bars) = edges(format!(
+        "/log?source={YT}&since=2026-04-01T20:00:00Z&until=2026-04-01T20:30:00Z"
+    ))
+    .await;
+    assert_eq!(
+        (left.as_str(), right.as_str()),
+        ("2026-04-01 20:00", "2026-04-01 20:30")
+    );
+    assert_eq!(bars, [7.0, 8.0, 9.0], "each bar at its minute of the range");
+    // An open range starts at the first comment.
+    let (left, _, bars) = edges(format!("/log?source={YT}")).await;
+    assert_eq!(left, "2026-04-01 20:07");
+    assert_eq!(bars, [0.0, 1.0, 2.0]);
+    browser.close().await;
+}
