@@ -148,3 +148,13 @@ export function translate(root) {
   for (const el of root.querySelectorAll("[data-i18n-placeholder]")) el.placeholder = t(el.dataset.i18nPlaceholder);
   for (const el of root.querySelectorAll("[data-i18n-aria-label]")) el.setAttribute("aria-label", t(el.dataset.i18nAriaLabel));
 }
+
+// The overlay builder's corner and chat-bubble style (overlay-url.js).
+Object.assign(I18N.en, {
+  ovPos: "Corner", posBottomLeft: "Bottom left", posTopLeft: "Top left",
+  posBottomRight: "Bottom right", posTopRight: "Top right", ovBubble: "Chat bubbles",
+});
+Object.assign(I18N["zh-CN"], {
+  ovPos: "位置", posBottomLeft: "左下", posTopLeft: "左上",
+  posBottomRight: "右下", posTopRight: "右上", ovBubble: "聊天气泡",
+});

@@ -85,6 +85,13 @@ pub async fn serve(Path(name): Path<String>) -> Response {
     }
 }
 
+/// `GET /favicon.ico`: the SVG icon. Every page names it with
+/// `<link rel="icon">`, but browsers, OBS and tools still ask for the
+/// old path; an answer keeps a 404 out of every log and console.
+pub async fn favicon() -> Response {
+    serve(Path("favicon.svg".to_owned())).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
