@@ -8,6 +8,9 @@
 
 (function () {
   const SVG = "http://www.w3.org/2000/svg";
+  // The page's words, from log-i18n.js (loaded first).
+  const i18n = window.cwI18n;
+  const t = (key, ...args) => i18n.t(key, ...args);
 
   /** An element with a class and optional text. */
   function el(tag, cls, text) {
@@ -115,7 +118,7 @@
   }
 
   function barTitle(start, count) {
-    return `${zonedTime(start)}: ${count} comment${count === 1 ? "" : "s"}`;
+    return t("barTitle", zonedTime(start), count);
   }
 
   /** Labels and the toggle button say which zone the page shows. */
@@ -128,10 +131,8 @@
     btn.setAttribute("aria-pressed", utc ? "true" : "false");
     const name = zoneName();
     const where = name ? ` (${name})` : "";
-    btn.textContent = utc ? "Show local times" : "Show UTC";
-    btn.title = utc
-      ? `Times are in UTC; show them in this browser's time zone${where}`
-      : `Times are in ${zone}${where}; show them in UTC`;
+    btn.textContent = utc ? t("showLocal") : t("showUtc");
+    btn.title = utc ? t("utcTitle", where) : t("localTitle", zone, where);
   }
 
   /** Turns the page's times (shown and typed) between local and UTC. */
@@ -230,7 +231,7 @@
     svg.setAttribute("viewBox", `0 0 ${slots} 100`);
     svg.setAttribute("preserveAspectRatio", "none");
     svg.setAttribute("role", "img");
-    svg.setAttribute("aria-label", `Comments per minute over time; peak ${peak.toFixed(1)}`);
+    svg.setAttribute("aria-label", t("chartLabel", peak.toFixed(1)));
     buckets.forEach((b) => {
       if (b.count === 0 || peak === 0) return;
       const h = (b.per_minute / peak) * 100;
@@ -262,30 +263,29 @@
     };
     axis.append(edge(left, "log-axis-start"), edge(right, "log-axis-end"));
     wrap.appendChild(axis);
-    const unit = stats.bucket_minutes === 1 ? "one minute" : `${stats.bucket_minutes} minutes`;
-    wrap.appendChild(el("p", "log-muted", `Each bar is ${unit}; peak ${peak.toFixed(1)} comments a minute. Click a bar to see that stretch.`));
+    wrap.appendChild(el("p", "log-muted", t("eachBar", stats.bucket_minutes, peak.toFixed(1))));
     return wrap;
   }
 
   function renderStats(body, stats) {
     body.replaceChildren();
     const total = el("p", "log-total");
-    total.append(el("strong", null, String(stats.total)), ` comment${stats.total === 1 ? "" : "s"}`);
+    total.append(el("strong", null, String(stats.total)), " ", t("nComments", stats.total).replace(/^[\d,.\s]+/, ""));
     body.appendChild(total);
     if (stats.total === 0) return;
     if (stats.per_minute.length > 0) {
-      body.append(el("h3", null, "Comments per minute"), chart(stats));
+      body.append(el("h3", null, t("perMinute")), chart(stats));
     }
     body.append(
-      el("h3", null, "By source"),
+      el("h3", null, t("bySource")),
       rankList(stats.sources.map((s) => [s.source, s.count, pageWith({ source: s.source })])),
-      el("h3", null, "Busiest moments"),
+      el("h3", null, t("busiest")),
       rankList(stats.busiest.map((m) => {
         const start = new Date(m.minute);
         const end = new Date(start.getTime() + 60000).toISOString().replace(".000Z", "Z");
         return [localTime(m.minute), m.count, pageWith({ since: m.minute, until: end }), zonedTime(m.minute)];
       })),
-      el("h3", null, "Most active"),
+      el("h3", null, t("mostActive")),
       rankList(stats.top_authors.map((a) => [a.name, a.count, pageWith({ author: a.id || a.name }), a.id || undefined])),
     );
   }
@@ -294,19 +294,24 @@
     const url = panel.dataset.statsUrl;
     const body = panel.querySelector(".log-stats-body");
     if (!url || !body) return;
-    body.replaceChildren(el("p", "log-muted", "Counting…"));
+    body.replaceChildren(el("p", "log-muted", t("counting")));
     try {
       const resp = await fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } });
       if (!resp.ok) throw new Error(`HTTP ${resp.status}`);
       panel.__stats = await resp.json();
       renderStats(body, panel.__stats);
     } catch (e) {
-      body.replaceChildren(el("p", "log-muted", "Statistics could not be loaded. "));
-      body.firstChild.appendChild(link(panel.dataset.statsPage || "?stats=1", "Try without JavaScript"));
+      body.replaceChildren(el("p", "log-muted", t("statsFailed")));
+      body.firstChild.appendChild(link(panel.dataset.statsPage || "?stats=1", t("tryNoJs")));
     }
   }
 
   function init() {
+    i18n.onChange(() => {
+      showZone();
+      const panel = document.getElementById("stats");
+      if (panel && panel.__stats) renderStats(panel.querySelector(".log-stats-body"), panel.__stats);
+    });
     initTimeFilters();
     localiseTimes(document);
     const panel = document.getElementById("stats");

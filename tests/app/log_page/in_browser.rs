@@ -2,6 +2,8 @@
 //! there (the exports, times in their own time zone, replies, language).
 //! HTTP-only behaviour of the page stays in `log_page.rs`.
 
+use serde_json::Value;
+
 use crate::chrome::Browser;
 use crate::export::ingest;
 use crate::helpers::{PATIENCE, spawn_app};
@@ -283,5 +285,117 @@ async fn the_log_chart_starts_at_the_start_of_the_selected_range() {
     let (left, _, bars) = edges(format!("/log?source={YT}")).await;
     assert_eq!(left, "2026-04-01 20:07");
     assert_eq!(bars, [0.0, 1.0, 2.0]);
+    browser.close().await;
+}
+
+/// A few of the page's words, its language and title.
+const WORDS: &str = "
+    const q = (s) => (document.querySelector(s) || {}).textContent || '';
+    return {
+      lang: document.documentElement.lang,
+      title: document.title,
+      search: q('.log-btn-primary'),
+      summary: q('.log-summary p'),
+      stats: q('#stats-title'),
+      toggle: q('#log-utc'),
+      button: q('#lang-btn'),
+    };";
+
+#[derive(serde::Deserialize, Debug)]
+struct Words {
+    lang: String,
+    title: String,
+    search: String,
+    summary: String,
+    stats: String,
+    toggle: String,
+    button: String,
+}
+
+// See: issue 15, "/log and /login in Chinese too (same language choice as
+// the dashboard)".
+#[tokio::test]
+async fn the_log_and_sign_in_pages_speak_the_dashboards_language() {
+    // A browser whose language is Chinese (what it sends as Accept-Language).
+    let Some(browser) = Browser::launch_with(&["--lang=zh-CN", "--accept-lang=zh-CN,zh"]).await
+    else {
+        return;
+    };
+    let app = spawn_app(&[("CW_DEMO_RATE", "0")]).await;
+    ingest(&app, vec![comment(YT, "l1", "viewer", "hello", 1)]).await;
+    browser.goto(&app.url(&format!("/log?source={YT}"))).await;
+    let w: Words = browser
+        .poll("the page in Chinese", PATIENCE, WORDS, |w: &Words| {
+            w.lang == "zh-CN"
+        })
+        .await;
+    assert_eq!(w.search, "搜索", "{w:?}");
+    assert!(
+        w.summary.contains("1 条评论") && w.summary.contains("最新的在前"),
+        "{w:?}"
+    );
+    assert_eq!((w.stats.as_str(), w.toggle.as_str()), ("统计", "显示 UTC"));
+    assert!(w.title.starts_with("评论记录"), "{w:?}");
+    assert_eq!(w.button, "English");
+
+    // The language button switches, and the choice is the dashboard's too.
+    browser
+        .eval::<()>("document.getElementById('lang-btn').click()")
+        .await;
+    let w: Words = browser.eval(WORDS).await;
+    assert_eq!(
+        (w.lang.as_str(), w.search.as_str()),
+        ("en", "Search"),
+        "{w:?}"
+    );
+    assert!(w.summary.starts_with("1 comment,"), "{w:?}");
+    let saved: String = browser
+        .eval("return JSON.parse(localStorage.getItem('cw.dashboard.v1')).lang")
+        .await;
+    assert_eq!(saved, "en");
+    browser.goto(&app.url("/")).await;
+    let dashboard: String = browser
+        .poll(
+            "the dashboard in English",
+            PATIENCE,
+            "return document.getElementById('lang-btn').textContent",
+            |s: &String| !s.is_empty(),
+        )
+        .await;
+    assert_eq!(
+        dashboard, "中文",
+        "the dashboard follows the choice made on /log"
+    );
+
+    // The sign-in page of a protected server (another origin, so no saved
+    // choice there: the browser's language decides) speaks Chinese, the
+    // server's messages included.
+    let guarded = spawn_app(&[("CW_DEMO_RATE", "0"), ("CW_TOKEN", "correct-horse")]).await;
+    browser.goto(&guarded.url("/login")).await;
+    let login: Value = browser
+        .poll(
+            "the sign-in page in Chinese",
+            PATIENCE,
+            "return { lang: document.documentElement.lang, button: document.querySelector('.login-form button').textContent, label: document.querySelector('label[for=token]').textContent };",
+            |v: &Value| v["lang"] == "zh-CN",
+        )
+        .await;
+    assert_eq!(login["button"], "登录");
+    assert_eq!(login["label"], "令牌");
+    browser
+        .eval::<()>(
+            "document.getElementById('token').value = 'wrong'; document.querySelector('.login-form').requestSubmit();",
+        )
+        .await;
+    let error: String = browser
+        .poll(
+            "the refusal",
+            PATIENCE,
+            "const e = document.querySelector('.login-error'); return e ? e.textContent : '';",
+            |s: &String| !s.is_empty(),
+        )
+        .await;
+    assert_eq!(error, "这不是 commentwatch 启动时设置的令牌。");
+    assert!(browser.console_errors().await.is_empty());
     browser.close().await;
 }
