@@ -299,6 +299,7 @@ const WORDS: &str = "
       stats: q('#stats-title'),
       toggle: q('#log-utc'),
       button: q('#lang-btn'),
+      untranslated: [...document.querySelectorAll('.log-form select:not([name=source]) option')].filter(o => /^[a-z ]+$/.test(o.textContent)).length,
     };";
 
 #[derive(serde::Deserialize, Debug)]
@@ -310,6 +311,8 @@ struct Words {
     stats: String,
     toggle: String,
     button: String,
+    /// Filter choices still in English.
+    untranslated: usize,
 }
 
 // See: issue 15, "/log and /login in Chinese too (same language choice as
@@ -317,7 +320,12 @@ struct Words {
 #[tokio::test]
 async fn the_log_and_sign_in_pages_speak_the_dashboards_language() {
     // A browser whose language is Chinese (what it sends as Accept-Language).
-    let Some(browser) = Browser::launch_with(&["--lang=zh-CN", "--accept-lang=zh-CN,zh"]).await
+    let Some(browser) = Browser::launch_with(&[
+        "--lang=zh-CN",
+        "--accept-lang=zh-CN,zh",
+        "--window-size=1920,1080",
+    ])
+    .await
     else {
         return;
     };
@@ -337,6 +345,8 @@ async fn the_log_and_sign_in_pages_speak_the_dashboards_language() {
     assert_eq!((w.stats.as_str(), w.toggle.as_str()), ("统计", "显示 UTC"));
     assert!(w.title.starts_with("评论记录"), "{w:?}");
     assert_eq!(w.button, "English");
+    assert_eq!(w.untranslated, 0, "every filter choice is in Chinese");
+    browser.screenshot("log-zh-1920").await;
 
     // The language button switches, and the choice is the dashboard's too.
     browser
