@@ -84,7 +84,8 @@ struct Times {
 // typed; a UTC toggle), consistent in hover texts and filters".
 #[tokio::test]
 async fn the_log_page_shows_and_reads_times_in_the_browsers_time_zone_with_a_utc_toggle() {
-    let Some(browser) = Browser::launch().await else {
+    // A phone-sized window: the screenshot shows the filters at 420 px.
+    let Some(browser) = Browser::launch_with(&["--window-size=420,900"]).await else {
         return;
     };
     let app = spawn_app(&[("CW_DEMO_RATE", "0")]).await;
@@ -112,6 +113,7 @@ async fn the_log_page_shows_and_reads_times_in_the_browsers_time_zone_with_a_utc
     );
     assert!(t.hover.iter().all(|h| h.ends_with("UTC+08:00")), "{t:?}");
     assert_eq!((t.zone.as_str(), t.utc.as_str()), ("(UTC+08:00)", "false"));
+    browser.screenshot("log-shanghai-420").await;
 
     // The toggle shows UTC everywhere, and the choice outlives a reload.
     browser
