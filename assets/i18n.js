@@ -147,7 +147,7 @@ export function translate(root) {
 
 // ------------------------------------------------- seeing well, alerts
 // Words of the text size, "more", the source badges, the alerts' triggers
-// and outputs and read-aloud (legible.js, badges.js, alerts.js).
+// and outputs and read-aloud (theme.js, render.js, alerts.js).
 Object.assign(I18N.en, {
   textSize: "Text size", more: "more", less: "less",
   alTriggers: "When", alOutputs: "Then", alOnHighlight: "a highlighted word appears",
@@ -163,4 +163,14 @@ Object.assign(I18N["zh-CN"], {
   alFlash: "页面闪烁", alSpeak: "朗读：", alSpeakWhat: "朗读哪些评论",
   alSpeakAlerts: "触发提醒的评论", alSpeakPaid: "只读付费消息", alSpeakAll: "所有评论",
   notifyPaid: (amount) => "付费消息 " + amount,
+});
+
+// The overlay builder's corner and chat-bubble style (overlay-url.js).
+Object.assign(I18N.en, {
+  ovPos: "Corner", posBottomLeft: "Bottom left", posTopLeft: "Top left",
+  posBottomRight: "Bottom right", posTopRight: "Top right", ovBubble: "Chat bubbles",
+});
+Object.assign(I18N["zh-CN"], {
+  ovPos: "位置", posBottomLeft: "左下", posTopLeft: "左上",
+  posBottomRight: "右下", posTopRight: "右上", ovBubble: "聊天气泡",
 });

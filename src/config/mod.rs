@@ -149,10 +149,19 @@ impl Invocation {
             None => Ok(Invocation::Serve(Box::new(validate::validate(
                 cli, &lookup,
             )?))),
-            Some(command) => Ok(Invocation::Log {
-                db: parse::parse_db(&cli.db)?,
-                command: Box::new(command),
-            }),
+            Some(mut command) => {
+                // `--highlighted` selects by the words the server highlights;
+                // without it CW_HIGHLIGHT is a server setting and not read.
+                let filters = command.filters_mut();
+                if filters.highlighted.is_some() {
+                    filters.highlight_words =
+                        parse::parse_word_list("CW_HIGHLIGHT", cli.highlight.as_deref())?;
+                }
+                Ok(Invocation::Log {
+                    db: parse::parse_db(&cli.db)?,
+                    command: Box::new(command),
+                })
+            }
         }
     }
 }
