@@ -46,6 +46,8 @@ pub(super) struct TaskState {
     pub(super) stopped: bool,
     /// The state last reported, so a log line is written per change only.
     pub(super) reported: Option<(SourceState, Option<String>)>,
+    /// When the state last reported began.
+    pub(super) since: Option<DateTime<Utc>>,
     /// Whether the quota clamp was already announced.
     pub(super) clamp_announced: bool,
     /// A `Login` report stays on until a poll passes without one.
@@ -345,13 +347,18 @@ impl SourceTask {
             last_error,
             next_poll,
             quota_used,
+            since: None,
         }
     }
 
     /// Sends the status to the hub and logs a line when the state changed.
-    pub(super) fn report(&self, state: &mut TaskState, status: SourceStatus) {
+    pub(super) fn report(&self, state: &mut TaskState, mut status: SourceStatus) {
         let key = (status.state, status.last_error.clone());
         let changed = state.reported.as_ref().map(|(s, _)| *s) != Some(status.state);
+        if changed || state.since.is_none() {
+            state.since = Some(Utc::now());
+        }
+        status.since = state.since;
         if changed {
             match status.state {
                 SourceState::Ok => info!(source = %self.name, "{} is polling normally", self.name),
