@@ -269,6 +269,25 @@ mod tests {
     }
 
     #[test]
+    fn a_listen_host_name_is_resolved_to_a_loopback_address() {
+        let c = parse(&[("CW_LISTEN", "localhost:3000")], &[]).unwrap();
+        assert!(c.listen.ip().is_loopback(), "{}", c.listen);
+        assert_eq!(c.listen.port(), 3000);
+        let c = parse(&[("CW_LISTEN", "[::1]:8080")], &[]).unwrap();
+        assert_eq!(c.listen.to_string(), "[::1]:8080");
+        for bad in [
+            "localhost",
+            "localhost:http",
+            ":3000",
+            "no-such-host.invalid:3000",
+        ] {
+            let line = error_line(&[("CW_LISTEN", bad)]);
+            assert!(line.starts_with("CW_LISTEN="), "{line}");
+            assert!(line.contains("localhost:3000"), "says what works: {line}");
+        }
+    }
+
+    #[test]
     fn env_vars_are_read_and_flags_win_over_them() {
         let c = parse(&[("CW_POLL", "5s"), ("CW_LISTEN", "127.0.0.1:4000")], &[]).unwrap();
         assert_eq!(c.poll, Some(Schedule::Every(Duration::from_secs(5))));

@@ -269,3 +269,19 @@ async fn healthz_without_the_token_says_degraded_but_not_why() {
             .contains("youtube:AAAAAAAAAAA")
     );
 }
+
+#[tokio::test]
+async fn a_listen_address_given_as_localhost_is_served_on_loopback() {
+    let app = spawn_app(&[("CW_LISTEN", "localhost:0"), ("CW_DEMO_RATE", "0")]).await;
+    assert!(app.addr.ip().is_loopback(), "{}", app.addr);
+    let resp = client()
+        .get(format!("http://localhost:{}/healthz", app.addr.port()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        resp.status(),
+        StatusCode::OK,
+        "localhost is an allowed Host"
+    );
+}
