@@ -29,6 +29,9 @@ fn main() -> ExitCode {
     } else {
         builder.init();
     }
+    for note in &config.notes {
+        tracing::info!("{note}");
+    }
     let runtime = tokio::runtime::Runtime::new().expect("the tokio runtime starts");
     let result = runtime.block_on(async {
         let app = App::build(config).await?;

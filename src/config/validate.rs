@@ -23,8 +23,12 @@ pub(super) fn validate(
     cli: Cli,
     lookup: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Config, ConfigError> {
-    let sources = SourceSpec::parse_list(&cli.sources)
+    let (sources, read) = SourceSpec::read_list(&cli.sources)
         .map_err(|why| ConfigError::invalid("CW_SOURCES", &cli.sources, why))?;
+    let notes = read
+        .iter()
+        .map(|(address, spec)| read_note(address, spec))
+        .collect();
     let poll = cli.poll.as_deref().map(parse_schedule).transpose()?;
     let listen = parse_listen(&cli.listen)?;
     let db = parse_db(&cli.db)?;
@@ -76,6 +80,7 @@ pub(super) fn validate(
         }
     }
     Ok(Config {
+        notes,
         youtube,
         bilibili,
         generic,
@@ -97,6 +102,18 @@ pub(super) fn validate(
         overlay_key,
         access,
     })
+}
+
+/// The line that says how a pasted video address was read. A live stream's
+/// address read as its comments gets a hint about its chat.
+fn read_note(address: &str, spec: &SourceSpec) -> String {
+    let mut note = format!("CW_SOURCES: read {address} as {spec}");
+    if let SourceSpec::YouTube(id) = spec
+        && address.contains("/live/")
+    {
+        note.push_str(&format!(" (for the live chat, write youtube-live:{id})"));
+    }
+    note
 }
 
 /// `CW_TOKEN`: unset or empty for none, else 8+ printable ASCII characters.

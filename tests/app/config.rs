@@ -97,6 +97,49 @@ fn an_unknown_source_is_refused() {
 }
 
 #[test]
+fn a_pasted_address_that_names_no_video_is_refused_with_what_to_write() {
+    let address = "https://www.youtube.com/channel/UCabcdefghijklmnopqrstuv";
+    let e = refuse(&[("CW_SOURCES", address)], "CW_SOURCES", address);
+    assert!(e.contains("youtube:VIDEO_ID"), "{e}");
+    let e = refuse(
+        &[("CW_SOURCES", "demo,twitch:foo")],
+        "CW_SOURCES",
+        "twitch:foo",
+    );
+    assert!(
+        e.contains("bilibili:BVID_OR_AID"),
+        "lists the platforms: {e}"
+    );
+}
+
+#[test]
+fn a_pasted_video_address_is_read_and_said_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("c.db");
+    let db = db.to_str().unwrap();
+    let address = "https://www.youtube.com/watch?v=dQw4w9WgXcQ&t=42s";
+    let app = crate::helpers::Binary::start(
+        dir.path(),
+        &[
+            ("CW_LISTEN", "127.0.0.1:0"),
+            ("CW_DB", db),
+            ("CW_SOURCES", address),
+            ("YOUTUBE_API_KEY", "test-key-123"),
+            // Nothing listens there: the poll fails, which is not the point.
+            ("YOUTUBE_API_BASE", "http://127.0.0.1:9"),
+        ],
+        "",
+    );
+    assert!(!app.addr.is_empty(), "it serves");
+    app.signal("KILL");
+    let (_, stderr) = app.wait(std::time::Duration::from_secs(20));
+    assert!(
+        stderr.contains(&format!("read {address} as youtube:dQw4w9WgXcQ")),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn a_bad_allowed_host_or_proxy_is_refused() {
     refuse(
         &[("CW_ALLOWED_HOSTS", "ok.example,http://bad")],
