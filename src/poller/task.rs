@@ -207,18 +207,29 @@ impl SourceTask {
         }
         match result {
             Ok(r) => {
-                info!(
-                    source = %self.name,
-                    pages = r.pages,
-                    comments.fetched = r.fetched,
-                    comments.new = r.new,
-                    comments.updated = r.updated,
-                    comments.deleted = r.deleted,
-                    comments.skipped = r.skipped,
-                    quota.units = r.quota_units,
-                    duration_ms = r.duration.as_millis() as u64,
-                    "poll of {} stored {} new comments", self.name, r.new
-                );
+                // One line per poll that changed something; a quiet poll
+                // is DEBUG, or a quiet stream would fill the log with zeros.
+                macro_rules! poll_line {
+                    ($level:ident) => {
+                        $level!(
+                            source = %self.name,
+                            pages = r.pages,
+                            comments.fetched = r.fetched,
+                            comments.new = r.new,
+                            comments.updated = r.updated,
+                            comments.deleted = r.deleted,
+                            comments.skipped = r.skipped,
+                            quota.units = r.quota_units,
+                            duration_ms = r.duration.as_millis() as u64,
+                            "poll of {} stored {} new comments", self.name, r.new
+                        )
+                    };
+                }
+                if r.new + r.updated + r.deleted > 0 {
+                    poll_line!(info);
+                } else {
+                    poll_line!(debug);
+                }
                 state.backfilled = true;
                 state.failures = 0;
                 state.login = None;

@@ -241,3 +241,49 @@ fn a_token_that_is_not_utf8_stops_the_start_instead_of_turning_auth_off() {
     assert!(err.contains("UTF-8"), "{err}");
     assert!(!err.contains("secret"), "the value is not shown: {err}");
 }
+
+#[tokio::test]
+async fn the_log_in_a_pipe_is_plain_and_quiet_polls_are_not_logged_at_info() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("c.db");
+    let app = crate::helpers::Binary::start(
+        dir.path(),
+        &[
+            ("CW_LISTEN", "127.0.0.1:0"),
+            ("CW_DB", db.to_str().unwrap()),
+            ("CW_DEMO_RATE", "0"),
+            ("CW_DEMO_SEED", "7"),
+            ("CW_POLL", "1s"),
+        ],
+        "",
+    );
+    // The backlog's poll, then quiet ones: wait for a few polls.
+    let metrics = format!("http://{}/metrics", app.addr);
+    crate::helpers::eventually("three polls", crate::helpers::PATIENCE, || async {
+        let text = reqwest::get(&metrics).await.unwrap().text().await.unwrap();
+        let polls: f64 = text
+            .lines()
+            .filter(|l| l.starts_with("commentwatch_polls_total{"))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum();
+        polls >= 3.0
+    })
+    .await;
+    app.signal("TERM");
+    let (_, stderr) = app.wait(std::time::Duration::from_secs(20));
+    assert!(
+        !stderr.contains('\x1b'),
+        "no colour codes in a pipe: {stderr}"
+    );
+    let poll_lines: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("poll of demo"))
+        .collect();
+    assert_eq!(
+        poll_lines.len(),
+        1,
+        "only the poll that stored something: {stderr}"
+    );
+    assert!(poll_lines[0].contains("stored 20 new comments"), "{stderr}");
+    assert!(poll_lines[0].contains("INFO"), "{stderr}");
+}
