@@ -262,6 +262,7 @@ impl SourceTask {
                     PollError::Source(SourceError::Quota { .. }) => "quota",
                     PollError::Source(SourceError::Login { .. }) => "login",
                     PollError::Source(SourceError::Stopped { .. }) => "stopped",
+                    PollError::Source(SourceError::NotYet { .. }) => "not_yet",
                     PollError::Timeout(_) => "timeout",
                     PollError::Log(_) => "log_error",
                 };
@@ -301,6 +302,15 @@ impl SourceTask {
                 state.failures = 0;
                 state.last_ok = Some(Utc::now());
                 (SourceState::Login, reason.clone(), None)
+            }
+            PollError::Source(SourceError::NotYet {
+                reason,
+                retry_every,
+            }) => {
+                // Not a failure streak: the same slow pace for as long as
+                // it takes, and a normal poll once it is there.
+                state.failures = 0;
+                (SourceState::Backoff, reason.clone(), Some(*retry_every))
             }
             PollError::Source(SourceError::Transient { retry_after, .. }) => {
                 state.failures += 1;

@@ -104,6 +104,14 @@ pub enum SourceError {
     /// a key the platform refuses.
     #[error("{reason}")]
     Stopped { reason: String },
+    /// What the source reads is not there, but may appear: a video that is
+    /// private, unlisted or a scheduled premiere. Asked again every
+    /// `retry_every`, however long it takes; `reason` says so to people.
+    #[error("{reason}")]
+    NotYet {
+        reason: String,
+        retry_every: Duration,
+    },
 }
 
 impl SourceError {

@@ -557,3 +557,50 @@ async fn the_quota_planner_slows_a_fast_poll_and_reports_units_used() {
         "the clamp is shown"
     );
 }
+
+/// YouTube's answer for a video it does not show (private, unlisted, a
+/// premiere not yet public).
+fn video_not_found() -> ResponseTemplate {
+    ResponseTemplate::new(404).set_body_json(json!({
+        "error": {"code": 404, "message": "The video identified by the <code>videoId</code> parameter could not be found.",
+            "errors": [{"reason": "videoNotFound", "domain": "youtube.commentThread", "location": "videoId"}]}
+    }))
+}
+
+#[tokio::test]
+async fn a_video_not_found_is_checked_again_every_five_minutes_until_it_appears() {
+    let server = MockServer::start().await;
+    Mock::given(path("/youtube/v3/commentThreads"))
+        .respond_with(video_not_found())
+        .up_to_n_times(2)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    mount_video(&server).await;
+    let pipeline = pipeline();
+    let t = task(video(&server), &pipeline);
+    for _ in 0..2 {
+        let (state, status) = state_after(&t, &pipeline).await;
+        assert_eq!(state, SourceState::Backoff, "not stopped: {status}");
+        let detail = status["detail"].as_str().unwrap();
+        assert!(detail.contains("video not found"), "{detail}");
+        assert!(detail.contains("every 5 min"), "{detail}");
+        let next: chrono::DateTime<chrono::Utc> =
+            status["next_poll"].as_str().unwrap().parse().unwrap();
+        let wait = next - chrono::Utc::now();
+        assert!(
+            wait > chrono::Duration::minutes(4) && wait <= chrono::Duration::minutes(5),
+            "the next look is in five minutes, not a growing backoff: {status}"
+        );
+        // A scheduled tick waits for it.
+        t.tick().await;
+    }
+    assert_eq!(requests_to(&server, "/youtube/v3/commentThreads").await, 2);
+    // The video turns public: the next look reads it as usual.
+    let (state, status) = state_after(&t, &pipeline).await;
+    assert_eq!(state, SourceState::Ok, "{status}");
+    assert!(
+        pipeline.log.latest_seq().await.unwrap() > 0,
+        "comments stored"
+    );
+}

@@ -164,9 +164,7 @@ impl LiveChat {
             .get("videos", &query, COST_VIDEOS, Kind::LiveChat)
             .await?;
         let Some(video) = body.pointer("/items/0") else {
-            return Err(SourceError::Stopped {
-                reason: "the video does not exist or is private".into(),
-            });
+            return Err(video_not_found());
         };
         let Some(details) = video.get("liveStreamingDetails") else {
             return Err(SourceError::Stopped {

@@ -200,9 +200,7 @@ pub(super) fn check(resp: JsonResponse, kind: Kind) -> Result<Value, SourceError
         ("commentsDisabled", _) => SourceError::Stopped {
             reason: "comments are disabled on this video".into(),
         },
-        ("videoNotFound", _) => SourceError::Stopped {
-            reason: "the video does not exist or is private".into(),
-        },
+        ("videoNotFound", _) => video_not_found(),
         ("liveChatEnded" | "liveChatNotFound" | "liveChatDisabled", Kind::LiveChat) => {
             SourceError::Stopped {
                 reason: format!("the live chat is not available ({reason})"),
@@ -219,6 +217,21 @@ pub(super) fn check(resp: JsonResponse, kind: Kind) -> Result<Value, SourceError
         },
         _ => SourceError::transient(with_message),
     })
+}
+
+/// How often a video that is not found is looked for again.
+pub const NOT_FOUND_RETRY: Duration = Duration::from_secs(300);
+
+/// A video YouTube does not show: it may be private, unlisted (and not yet
+/// shared), or a premiere not yet public, all of which turn public later.
+pub(super) fn video_not_found() -> SourceError {
+    SourceError::NotYet {
+        reason: format!(
+            "video not found (private, unlisted or a premiere?) — checking again every {} min",
+            NOT_FOUND_RETRY.as_secs() / 60
+        ),
+        retry_every: NOT_FOUND_RETRY,
+    }
 }
 
 pub(super) fn strip_tags(s: &str) -> String {

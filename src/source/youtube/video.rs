@@ -140,7 +140,11 @@ impl VideoComments {
                     }
                     // Quota and stops end the page; a failed reply fetch
                     // alone keeps the inline replies and tries next time.
-                    Err(e @ (SourceError::Quota { .. } | SourceError::Stopped { .. })) => {
+                    Err(
+                        e @ (SourceError::Quota { .. }
+                        | SourceError::Stopped { .. }
+                        | SourceError::NotYet { .. }),
+                    ) => {
                         return Err(e);
                     }
                     Err(_) => {}
