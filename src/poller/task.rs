@@ -258,7 +258,9 @@ impl SourceTask {
             ),
             Err(e) => {
                 let outcome = match e {
-                    PollError::Source(SourceError::Transient { .. }) => "error",
+                    PollError::Source(
+                        SourceError::Transient { .. } | SourceError::Settings { .. },
+                    ) => "error",
                     PollError::Source(SourceError::Quota { .. }) => "quota",
                     PollError::Source(SourceError::Login { .. }) => "login",
                     PollError::Source(SourceError::Stopped { .. }) => "stopped",
@@ -321,6 +323,12 @@ impl SourceTask {
                     if state.failures == 1 { "" } else { "s" },
                     human(wait)
                 );
+                (SourceState::Backoff, detail, Some(wait))
+            }
+            PollError::Source(SourceError::Settings { reason }) => {
+                state.failures += 1;
+                let wait = backoff(state.failures);
+                let detail = format!("{reason}; retrying in {}", human(wait));
                 (SourceState::Backoff, detail, Some(wait))
             }
             PollError::Log(_) | PollError::Timeout(_) => {

@@ -104,6 +104,12 @@ pub enum SourceError {
     /// a key the platform refuses.
     #[error("{reason}")]
     Stopped { reason: String },
+    /// The answer does not fit the source's settings: a JSON pointer of a
+    /// `generic:` source that finds nothing. Retried with backoff like
+    /// `Transient` (an API answering an error body with status 200 looks the
+    /// same), but `reason`, which names the setting, is what people see.
+    #[error("{reason}")]
+    Settings { reason: String },
     /// What the source reads is not there, but may appear: a video that is
     /// private, unlisted or a scheduled premiere. Asked again every
     /// `retry_every`, however long it takes; `reason` says so to people.
