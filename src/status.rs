@@ -46,7 +46,14 @@ pub struct SourceStatus {
         skip_serializing_if = "Option::is_none"
     )]
     pub since: Option<DateTime<Utc>>,
+    /// The video's (or stream's) title as the platform gives it, as one
+    /// plain-text line of at most [`MAX_TITLE_CHARS`]; absent until known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
 }
+
+/// The longest title a status carries, in characters.
+pub const MAX_TITLE_CHARS: usize = 120;
 
 /// How long a source may back off, wait for its quota or for a login before
 /// `/healthz` calls the instance degraded: a few failed polls are normal, a
@@ -64,6 +71,7 @@ impl SourceStatus {
             next_poll: None,
             quota_used: None,
             since: None,
+            title: None,
         }
     }
 

@@ -377,6 +377,14 @@ impl SourceTask {
             next_poll,
             quota_used,
             since: None,
+            // Titles are the platform's text: one clean line, hidden
+            // characters removed, and shown only as text. A cut title ends
+            // in "…", which counts towards the limit.
+            title: self
+                .source
+                .title()
+                .map(|t| sanitize::clean_line(&t, crate::status::MAX_TITLE_CHARS - 1))
+                .filter(|t| !t.is_empty()),
         }
     }
 

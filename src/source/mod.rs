@@ -139,6 +139,12 @@ pub trait Source: Send + Sync {
         None
     }
 
+    /// The title of what it reads (a video, a stream), once the platform
+    /// gave it; raw text, cleaned by whoever shows it.
+    fn title(&self) -> Option<String> {
+        None
+    }
+
     /// A check of the settings against a first response, run once at start
     /// so that a mistake is reported right away (a generic source's
     /// pointers). A failure is a warning, not a stop.

@@ -133,6 +133,16 @@ impl Api {
         check(self.http.json(request).await?, kind)
     }
 
+    /// The video's title via `videos.list?part=snippet` (1 unit, counted
+    /// like every call, so the quota planner sees it). No item means YouTube
+    /// does not show the video: [`video_not_found`].
+    pub(super) async fn video_title(&self, kind: Kind) -> Result<String, SourceError> {
+        let query = [("part", "snippet"), ("id", self.video.as_str())];
+        let body = self.get("videos", &query, COST_VIDEOS, kind).await?;
+        let video = body.pointer("/items/0").ok_or_else(video_not_found)?;
+        Ok(str_of(video.pointer("/snippet/title")))
+    }
+
     pub(super) fn take_spent_units(&self) -> SpentUnits {
         SpentUnits {
             total: self.spent.swap(0, Ordering::Relaxed),
