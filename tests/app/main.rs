@@ -43,6 +43,7 @@ mod resilience;
 /// Seeing well on the dashboard: text size, long comments, badges,
 /// questions, alerts and read-aloud, a narrow screen, the rate chart.
 mod seeing;
+mod seeing_alerts;
 /// Two instances on one PostgreSQL log: comments and the on-stream queue cross over.
 mod shared_log;
 /// Several real-format sources on one feed, configured by env vars.
