@@ -11,7 +11,7 @@
 import { t, lang } from "./i18n.js";
 import { settings, highlights } from "./settings.js";
 import { fillBody } from "./render.js";
-import { MAX_RENDERED, key, model, state, answered, featuredKeys, entryOf, isPaused, passes, isHighlighted } from "./model.js";
+import { MAX_RENDERED, key, model, state, answered, featuredKeys, entryOf, isPaused, holdReason, passes, isHighlighted } from "./model.js";
 import { drawRateSoon } from "./status.js";
 
 const EDGE_PX = 8; // this close to the live edge counts as "at" it
@@ -58,6 +58,12 @@ function renderBatch() {
   let batch = state.toInsert;
   state.toInsert = [];
   if (batch.length === 0) return;
+  if (isPaused()) {
+    // The feed began to hold after these were queued: they wait too.
+    hold(batch);
+    updateCounts();
+    return;
+  }
   // Of a flood, only the newest MAX_RENDERED can be on the page anyway.
   if (batch.length > MAX_RENDERED) batch = batch.slice(batch.length - MAX_RENDERED);
   const frag = document.createDocumentFragment();
@@ -278,6 +284,13 @@ feed.addEventListener(
   true,
 );
 
+/** Entries that arrive while the feed holds wait behind the "N new" button. */
+export function hold(entries) {
+  for (const e of entries) state.pending.push(e);
+  state.pendingCount += entries.length;
+  if (state.pending.length > MAX_RENDERED) state.pending.splice(0, state.pending.length - MAX_RENDERED);
+}
+
 // Back to the live edge: what waited comes in, in one go.
 export function resume() {
   if (state.pendingCount > state.pending.length) {
@@ -298,12 +311,13 @@ export function resume() {
 
 export function goLive() {
   state.manualPause = false;
-  state.hoverUntil = 0;
   state.scrolledAway = false;
   resume();
   toEdge();
   updateCounts();
 }
+
+const HOLD_TEXT = { manual: "pausedManual", scroll: "pausedScroll", selected: "pausedSelected", menu: "pausedMenu", hover: "pausedHover" };
 
 /** The counters above the feed, the pause note and the "N new" button. */
 export function updateCounts() {
@@ -312,9 +326,10 @@ export function updateCounts() {
   if (n) newBtn.textContent = t("newComments", n) + (bottom() ? " ↓" : " ↑");
   newBtn.dataset.count = String(n);
   const note = $("pause-note");
-  const paused = isPaused();
-  note.hidden = !paused;
-  if (paused) note.textContent = state.manualPause ? t("pausedManual") : state.scrolledAway ? t("pausedScroll") : t("pausedHover");
+  const why = holdReason();
+  note.hidden = !why;
+  note.dataset.reason = why;
+  if (why) note.textContent = t(HOLD_TEXT[why]);
   const pauseBtn = $("pause-btn");
   pauseBtn.setAttribute("aria-pressed", String(state.manualPause));
   pauseBtn.lastElementChild.textContent = state.manualPause ? t("resume") : t("pause");

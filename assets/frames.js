@@ -8,8 +8,8 @@
 // Must not touch the socket (connection.js) nor draw anything itself: it
 // calls the module that owns each part of the page.
 import { t } from "./i18n.js";
-import { MAX_RENDERED, MODEL_CAP, key, model, state, seenAuthors, wasUnread, saveUnread, isPaused, passes, isHighlighted } from "./model.js";
-import { scheduleRender, fill, removeNode, clearFeed, updateCounts } from "./feed.js";
+import { MODEL_CAP, key, model, state, seenAuthors, wasUnread, saveUnread, isPaused, passes, isHighlighted } from "./model.js";
+import { scheduleRender, fill, removeNode, clearFeed, updateCounts, hold } from "./feed.js";
 import { renderFeatured } from "./featured.js";
 import { applyHidden } from "./hiding.js";
 import { setConn, renderStatus, refreshToday, resetToday, countRate, countToday } from "./status.js";
@@ -90,9 +90,7 @@ function add(seq, c) {
   e.hl = isHighlighted(c);
   if (live) alertFor(e, newAuthor);
   if (isPaused()) {
-    state.pending.push(e);
-    state.pendingCount += 1;
-    if (state.pending.length > MAX_RENDERED) state.pending.splice(0, state.pending.length - MAX_RENDERED);
+    hold([e]);
     updateCounts();
     return;
   }

@@ -11,7 +11,6 @@ import { SETTINGS_KEY, settings, norm, highlights, isHidden } from "./settings.j
 
 export const MAX_RENDERED = 500; // DOM cap: older comments stay in /log
 export const MODEL_CAP = 2000; // comments kept in memory for filtering
-export const HOVER_HOLD_MS = 2500; // mouse still this long over the feed: resume
 
 export const key = (source, id) => source + "\u0000" + id;
 export const model = new Map(); // key -> entry
@@ -24,17 +23,27 @@ export const state = {
   backlogSeq: null, // latest_seq at the first hello: older is backlog
   unreadCount: 0,
   selected: null, // the selected entry (keyboard cursor)
-  // Why the feed holds still (see scroll.js): any of these pauses it.
+  // Why the feed holds still (see scroll.js): any of these pauses it,
+  // and so does a selected comment. None of them lapses with time.
   scrolledAway: false,
   manualPause: false,
-  hoverUntil: 0,
+  hovering: false, // the pointer is over the feed (still or moving)
+  menuOpen: false, // a dialog or a drop-down list has the focus
 };
 export const answered = new Set(settings.answered);
 export const featuredKeys = new Set();
 export const seenAuthors = new Set();
 
-const hoverHold = () => settings.hoverPause && Date.now() < state.hoverUntil;
-export const isPaused = () => state.scrolledAway || state.manualPause || hoverHold();
+/** Why the feed holds, most deliberate first, or "" while it runs. */
+export function holdReason() {
+  if (state.manualPause) return "manual";
+  if (state.scrolledAway) return "scroll";
+  if (state.selected) return "selected";
+  if (state.menuOpen) return "menu";
+  if (state.hovering && settings.hoverPause) return "hover";
+  return "";
+}
+export const isPaused = () => holdReason() !== "";
 
 /** The entry a feed item (`li.comment`) shows, if any. */
 export function entryOf(li) {

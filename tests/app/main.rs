@@ -25,6 +25,9 @@ mod config;
 mod crash;
 /// CSV and JSONL exports: hostile cells, formulas, BOM, streaming, filters.
 mod export;
+/// Acting on the right comment: the feed holds under a resting pointer,
+/// F selects before it features.
+mod feed_hold;
 /// Hidden words and authors and the on-stream queue, kept in the log: the
 /// overlay, restarts, the API, a shared log.
 mod hidden;

@@ -1,0 +1,225 @@
+//! Acting on the right comment, in a real headless Chromium: a resting
+//! pointer holds the feed for as long as it rests (new comments wait behind
+//! the "N new" button and the comment under the cursor never moves), and F
+//! with nothing selected selects the newest comment instead of putting it on
+//! stream.
+//!
+//! Every wait polls the page up to a deadline (`Browser::poll`).
+
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio::time::Instant;
+
+use crate::chrome::Browser;
+use crate::helpers::{self, PATIENCE, TestApp};
+
+const WINDOW: &str = "--window-size=1440,900";
+
+/// The feed at a glance: the seqs shown (top to bottom), the "N new"
+/// button's count, the pause note's reason, the selected comment.
+const LOOK: &str = r#"
+const items = Array.from(document.querySelectorAll('#feed > li.comment'));
+const btn = document.getElementById('new-btn');
+const note = document.getElementById('pause-note');
+const sel = document.querySelector('#feed > li.comment.selected');
+return {
+    live: document.getElementById('conn').dataset.state === 'live',
+    seqs: items.map((li) => Number(li.dataset.seq)),
+    new_count: btn.hidden ? 0 : Number(btn.dataset.count),
+    hold: note.hidden ? '' : note.dataset.reason,
+    selected: sel ? Number(sel.dataset.seq) : null,
+};
+"#;
+
+#[derive(Debug, Deserialize)]
+pub struct Look {
+    pub live: bool,
+    pub seqs: Vec<i64>,
+    pub new_count: i64,
+    pub hold: String,
+    pub selected: Option<i64>,
+}
+
+impl Look {
+    pub fn top(&self) -> i64 {
+        self.seqs.iter().copied().max().unwrap_or(0)
+    }
+}
+
+pub async fn wait(browser: &Browser, what: &str, done: impl Fn(&Look) -> bool) -> Look {
+    browser.poll(what, PATIENCE, LOOK, done).await
+}
+
+/// The server's latest `seq`, from `/healthz`.
+pub async fn server_seq(app: &TestApp) -> i64 {
+    let v: Value = serde_json::from_str(&app.get_text("/healthz").await).unwrap();
+    v["latest_seq"].as_i64().unwrap()
+}
+
+/// A real pointer move to (x, y) in the viewport, through DevTools.
+pub async fn mouse_to(browser: &Browser, x: f64, y: f64) {
+    browser
+        .cdp(
+            "Input.dispatchMouseEvent",
+            json!({ "type": "mouseMoved", "x": x, "y": y }),
+        )
+        .await;
+}
+
+/// A real key press (down and up), through DevTools.
+pub async fn press(browser: &Browser, key: &str) {
+    for kind in ["keyDown", "keyUp"] {
+        let mut params = json!({ "type": kind, "key": key });
+        if kind == "keyDown" && key.chars().count() == 1 {
+            params["text"] = json!(key);
+        }
+        browser.cdp("Input.dispatchKeyEvent", params).await;
+    }
+}
+
+/// The comment under (x, y): its seq and how far from the top it is drawn.
+fn under(x: f64, y: f64) -> String {
+    format!(
+        "const el = document.elementFromPoint({x}, {y});
+         const li = el && el.closest('li.comment');
+         return li ? [Number(li.dataset.seq), li.getBoundingClientRect().top] : null;"
+    )
+}
+
+#[tokio::test]
+async fn a_resting_pointer_holds_the_feed_until_it_leaves() {
+    let Some(browser) = Browser::launch_with(&[WINDOW]).await else {
+        return;
+    };
+    // Ten comments a second.
+    let app = helpers::spawn_app(&[("CW_DEMO_RATE", "600"), ("CW_POLL", "1s")]).await;
+    browser.goto(&app.url("/")).await;
+    let first = wait(&browser, "the backlog", |l| l.live && l.seqs.len() >= 20).await;
+    wait(&browser, "live comments", |l| l.top() > first.top()).await;
+
+    // The middle of the feed, where a streamer rests the cursor to read.
+    let (x, y): (f64, f64) = browser
+        .eval(
+            "const r = document.getElementById('scroller').getBoundingClientRect();
+             return [r.left + r.width / 2, r.top + r.height / 2];",
+        )
+        .await;
+    // One move, then stillness: no more pointer events for ten seconds.
+    mouse_to(&browser, x, y).await;
+    let held = wait(&browser, "the hold", |l| l.hold == "hover").await;
+    let anchor: (i64, f64) = browser.eval(&under(x, y)).await;
+    let held_at = server_seq(&app).await.max(held.top());
+
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(10) {
+        let now: Look = browser.eval(LOOK).await;
+        assert_eq!(
+            now.hold,
+            "hover",
+            "the hold lapsed after {:?}",
+            start.elapsed()
+        );
+        assert_eq!(now.top(), held.top(), "a comment was inserted while held");
+        let still: (i64, f64) = browser.eval(&under(x, y)).await;
+        assert_eq!(
+            still,
+            anchor,
+            "the comment under the cursor changed after {:?}",
+            start.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    // Comments did arrive meanwhile, and they all wait behind the button.
+    let server = server_seq(&app).await;
+    assert!(
+        server >= held_at + 20,
+        "the demo added only {} comments in 10 s",
+        server - held_at
+    );
+    wait(&browser, "the button to count what waits", |l| {
+        l.new_count >= server - held.top()
+    })
+    .await;
+
+    // The pointer leaves (to the side panel): the feed runs again.
+    mouse_to(&browser, 1400.0, 400.0).await;
+    let resumed = wait(&browser, "the feed to resume", |l| {
+        l.hold.is_empty() && l.new_count == 0 && l.top() >= server
+    })
+    .await;
+    let mut sorted = resumed.seqs.clone();
+    sorted.sort_unstable_by(|a, b| b.cmp(a));
+    sorted.dedup();
+    assert_eq!(sorted, resumed.seqs, "newest first, each once");
+    browser.close().await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn f_with_nothing_selected_selects_the_newest_and_a_second_f_features_it() {
+    let Some(browser) = Browser::launch_with(&[WINDOW]).await else {
+        return;
+    };
+    let app = helpers::spawn_app(&[("CW_DEMO_RATE", "0")]).await;
+    browser.goto(&app.url("/")).await;
+    let all = wait(&browser, "the backlog", |l| l.live && l.seqs.len() == 20).await;
+    let newest = all.top();
+
+    // First F: the newest comment is selected, shown with a focus ring,
+    // and nothing goes on stream.
+    press(&browser, "f").await;
+    let look = wait(&browser, "the newest selected", |l| l.selected.is_some()).await;
+    assert_eq!(look.selected, Some(newest), "F selects the newest");
+    assert_eq!(look.hold, "selected", "a selection holds the feed");
+    let ring: (String, bool) = browser
+        .eval(
+            "const li = document.querySelector('#feed > li.comment.selected');
+             const r = li.getBoundingClientRect();
+             const s = document.getElementById('scroller').getBoundingClientRect();
+             return [getComputedStyle(li).outlineStyle, r.top >= s.top && r.bottom <= s.bottom];",
+        )
+        .await;
+    assert_ne!(ring.0, "none", "the selected comment has a focus ring");
+    assert!(ring.1, "the selected comment is in view");
+    let queue = app.get_json("/api/featured").await;
+    assert_eq!(queue["comments"], json!([]), "the first F features nothing");
+    let on_page: u64 = browser
+        .eval("return document.querySelectorAll('#featured > li').length;")
+        .await;
+    assert_eq!(on_page, 0);
+
+    // Second F: that comment goes on stream (had the first F featured it,
+    // this one would take it off again).
+    press(&browser, "f").await;
+    let seq_of_featured = "const f = document.querySelector('#featured > li');
+        if (!f) return null;
+        const li = Array.from(document.querySelectorAll('#feed > li.comment'))
+            .find((li) => li.dataset.source === f.dataset.source && li.dataset.id === f.dataset.id);
+        return li ? Number(li.dataset.seq) : -1;";
+    let featured: Option<i64> = browser
+        .poll(
+            "the comment on stream",
+            PATIENCE,
+            seq_of_featured,
+            |s: &Option<i64>| s.is_some(),
+        )
+        .await;
+    assert_eq!(
+        featured,
+        Some(newest),
+        "the second F features the selected one"
+    );
+    let queue = app.get_json("/api/featured").await;
+    assert_eq!(queue["comments"].as_array().map(Vec::len), Some(1));
+
+    // Esc lets the feed run again.
+    press(&browser, "Escape").await;
+    wait(&browser, "the selection released", |l| {
+        l.selected.is_none() && l.hold.is_empty()
+    })
+    .await;
+    browser.close().await;
+    app.stop().await;
+}
