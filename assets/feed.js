@@ -195,6 +195,57 @@ export function fill(li, e) {
   const body = li.querySelector(".body");
   fillBody(body, c);
   if (e.hl) markWords(body);
+  drawGap(li, e);
+}
+
+// ------------------------------------------------------------------ gap
+// Where the connection dropped: a mark on the live-edge side of the newest
+// comment the page had then, so whatever came after (caught up on
+// reconnect) lands beyond it. It says when, and how many were caught up.
+/** The connection dropped: mark the newest comment that passes the filters. */
+export function markGap() {
+  const entries = state.entries;
+  let e = null;
+  for (let i = entries.length - 1; i >= 0 && i >= entries.length - MAX_RENDERED; i--) {
+    if (passes(entries[i])) {
+      e = entries[i];
+      break;
+    }
+  }
+  if (!e) return;
+  e.gap = { from: Date.now(), to: 0, caught: null };
+  state.gapEntry = e;
+  if (e.node) drawGap(e.node, e);
+}
+/** Connected again: `caught` comments came with the resume (null: unknown). */
+export function closeGap(caught) {
+  const e = state.gapEntry;
+  state.gapEntry = null;
+  if (!e || !e.gap || e.gap.to) return;
+  e.gap.to = Date.now();
+  e.gap.caught = caught;
+  if (e.node) drawGap(e.node, e);
+}
+function drawGap(li, e) {
+  let mark = li.querySelector(":scope > .gap-mark");
+  li.classList.toggle("gap-after", !!e.gap);
+  if (!e.gap) {
+    if (mark) mark.remove();
+    return;
+  }
+  if (!mark) {
+    mark = document.createElement("div");
+    mark.className = "gap-mark";
+    mark.setAttribute("role", "separator");
+    li.append(mark);
+  }
+  const g = e.gap;
+  const at = (ms) => new Date(ms).toLocaleTimeString(lang);
+  if (!g.to) mark.textContent = t("gapOpen", at(g.from));
+  else if (g.caught === null) mark.textContent = t("gapClosed", at(g.from), at(g.to));
+  else mark.textContent = t("gapCaught", at(g.from), at(g.to), g.caught);
+  if (g.caught === null) delete mark.dataset.caught;
+  else mark.dataset.caught = String(g.caught);
 }
 
 /** The star of an item: on stream or not. */

@@ -9,19 +9,47 @@
 // calls the module that owns each part of the page.
 import { t } from "./i18n.js";
 import { MODEL_CAP, key, model, state, seenAuthors, wasUnread, saveUnread, isPaused, passes, isHighlighted } from "./model.js";
-import { scheduleRender, fill, removeNode, clearFeed, updateCounts, hold } from "./feed.js";
+import { scheduleRender, fill, removeNode, clearFeed, updateCounts, hold, markGap, closeGap } from "./feed.js";
 import { renderFeatured } from "./featured.js";
 import { applyHidden } from "./hiding.js";
-import { setConn, renderStatus, refreshToday, resetToday, countRate, countToday } from "./status.js";
+import { setConn, renderStatus, refreshToday, resetToday, countRate, countToday, showOffline, showBackOnline, isOffline } from "./status.js";
 import { alertFor } from "./alerts.js";
+
+// After a reconnect, until the resume's replay is in: the seq the server
+// had at `hello` and how many new comments came up to it.
+let catchUp = null;
+let lostTrack = false; // the log changed while offline: no honest count
+
+/** The connection dropped (called again at each failed retry). */
+export function connectionLost() {
+  setConn("offline", t("offline"));
+  if (isOffline()) return;
+  catchUp = null;
+  lostTrack = false;
+  showOffline(state.lastFrameAt);
+  markGap();
+}
+function caughtUp() {
+  const n = lostTrack ? null : catchUp.count;
+  catchUp = null;
+  lostTrack = false;
+  showBackOnline(n);
+  closeGap(n);
+}
 
 /** One frame the connection accepted. */
 export function onFrame(frame) {
+  state.lastFrameAt = Date.now();
+  if (typeof frame.seq === "number") state.lastSeq = Math.max(state.lastSeq, frame.seq);
   switch (frame.type) {
     case "hello":
       if (state.backlogSeq === null) state.backlogSeq = frame.latest_seq;
       setConn("live", t("live"));
       refreshToday();
+      if (isOffline()) {
+        catchUp = { upTo: frame.latest_seq, count: 0 };
+        if (frame.latest_seq <= state.lastSeq) caughtUp();
+      }
       break;
     case "status":
       renderStatus(frame.sources || []);
@@ -42,6 +70,7 @@ export function onFrame(frame) {
       markDeleted(frame.source, frame.id);
       break;
   }
+  if (catchUp && typeof frame.seq === "number" && frame.seq >= catchUp.upTo) caughtUp();
 }
 
 /** The server keeps another log now: forget every comment. */
@@ -55,6 +84,9 @@ export function clearAll() {
   state.unreadCount = 0;
   state.selected = null;
   state.backlogSeq = null;
+  state.lastSeq = 0;
+  state.gapEntry = null;
+  if (isOffline()) lostTrack = true;
   resetToday();
   updateCounts();
 }
@@ -73,6 +105,7 @@ function add(seq, c) {
   // Live comments are unread, and so are those left unread before a reload.
   const unread = live || wasUnread.has(k);
   const e = { seq, c, node: null, unread, hl: false };
+  if (catchUp && seq <= catchUp.upTo) catchUp.count += 1;
   model.set(k, e);
   state.entries.push(e);
   if (unread) {

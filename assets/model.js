@@ -22,6 +22,9 @@ export const state = {
   toInsert: [], // visible entries waiting for the next frame
   backlogSeq: null, // latest_seq at the first hello: older is backlog
   unreadCount: 0,
+  lastSeq: 0, // the highest seq applied
+  lastFrameAt: 0, // when the last frame of any kind arrived
+  gapEntry: null, // the entry marked where the connection dropped
   selected: null, // the selected entry (keyboard cursor)
   // Why the feed holds still (see scroll.js): any of these pauses it,
   // and so does a selected comment. None of them lapses with time.

@@ -39,6 +39,9 @@ mod layering;
 mod live_feed;
 /// `/log` and `/api/comments`: search in any script, filters, paging, retention.
 mod log_page;
+/// Offline looks offline: the banner, grey sources, the gap mark, the
+/// catch-up count after a restart.
+mod offline;
 /// The OBS overlay and featuring: the queue, the read-only key, transparency.
 mod overlay;
 /// Stuck clients, caps, storage faults, metrics.
