@@ -87,7 +87,7 @@ function nodeFor(e, fresh) {
   li.dataset.seq = String(e.seq);
   e.node = li;
   fill(li, e);
-  if (fresh && e.unread) li.classList.add("fresh");
+  if (fresh) li.classList.add("fresh");
   return li;
 }
 

@@ -102,8 +102,11 @@ function add(seq, c) {
     return;
   }
   const live = state.backlogSeq !== null && seq > state.backlogSeq;
-  // Live comments are unread, and so are those left unread before a reload.
-  const unread = live || wasUnread.has(k);
+  // Unread: what arrives while nobody can see it come in (the tab is
+  // hidden, or the feed holds), and what was left unread before a reload.
+  // A comment that appears on a visible, running feed is seen as it comes.
+  const unseen = document.visibilityState === "hidden" || isPaused();
+  const unread = (live && unseen) || wasUnread.has(k);
   const e = { seq, c, node: null, unread, hl: false };
   if (catchUp && seq <= catchUp.upTo) catchUp.count += 1;
   model.set(k, e);

@@ -3,14 +3,16 @@
 // while the pointer is over the feed (resting or moving: a still cursor
 // never lapses), while a comment is selected, and while a dialog or a
 // drop-down list is open. New comments wait, counted on the "N new
-// comments" button; clicking it (or L) goes back to the live edge.
+// comments" button; clicking it (or L) goes back to the live edge. And it
+// clears the unread mark of a comment once it has been in view a moment.
 //
 // Must not touch the feed's items: it only changes the hold state in
-// `state` and calls feed.js's `resume`, `goLive` and `updateCounts`.
+// `state`, calls feed.js's `resume`, `goLive` and `updateCounts`, and
+// reading.js's `select` and `markRead`.
 import { bindCheck } from "./settings.js";
-import { state, isPaused } from "./model.js";
+import { state, isPaused, entryOf } from "./model.js";
 import { scroller, atEdge, resume, goLive, updateCounts } from "./feed.js";
-import { select } from "./reading.js";
+import { select, markRead } from "./reading.js";
 
 /** After a reason to hold went away: run again if none is left. */
 export function release() {
@@ -75,3 +77,61 @@ function togglePause() {
 document.getElementById("pause-btn").addEventListener("click", togglePause);
 
 bindCheck("hover-pause", "hoverPause", release);
+
+// ------------------------------------------------------------- unread
+// An unread comment is read once it has been in view for a moment (long
+// enough to see its stripe) while the tab is visible: scrolling to it is
+// reading it. The observer watches every unread item the feed adds.
+const DWELL_MS = 1500;
+const inView = new Map(); // item -> when it came into view on a visible tab (0: not yet)
+const visible = () => document.visibilityState === "visible";
+const seen = new IntersectionObserver(
+  (changes) => {
+    for (const ch of changes) {
+      // Half of it in view, or half the view for one taller than that.
+      const root = ch.rootBounds ? ch.rootBounds.height : Infinity;
+      const shown = ch.isIntersecting && (ch.intersectionRatio >= 0.5 || ch.intersectionRect.height >= root * 0.5);
+      if (!shown) inView.delete(ch.target);
+      else if (!inView.has(ch.target)) inView.set(ch.target, visible() ? Date.now() : 0);
+    }
+  },
+  { root: scroller, threshold: [0, 0.25, 0.5, 0.75, 1] },
+);
+function watch(li) {
+  if (li.classList && li.classList.contains("unread")) seen.observe(li);
+}
+new MutationObserver((muts) => {
+  // Removed first: a rebuild removes and adds the same items in one record.
+  for (const m of muts) {
+    for (const n of m.removedNodes) {
+      if (n.nodeType !== 1) continue;
+      seen.unobserve(n);
+      inView.delete(n);
+    }
+    for (const n of m.addedNodes) watch(n);
+  }
+}).observe(document.getElementById("feed"), { childList: true });
+document.addEventListener("visibilitychange", () => {
+  const at = visible() ? Date.now() : 0;
+  for (const li of inView.keys()) inView.set(li, at);
+});
+setInterval(() => {
+  if (!visible() || inView.size === 0) return;
+  const now = Date.now();
+  let changed = false;
+  for (const [li, since] of inView) {
+    if (!since) {
+      inView.set(li, now);
+      continue;
+    }
+    if (now - since < DWELL_MS) continue;
+    const e = entryOf(li);
+    if (e && e.unread) {
+      markRead(e);
+      changed = true;
+    }
+    seen.unobserve(li);
+    inView.delete(li);
+  }
+  if (changed) updateCounts();
+}, 250);

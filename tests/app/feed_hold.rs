@@ -223,3 +223,111 @@ async fn f_with_nothing_selected_selects_the_newest_and_a_second_f_features_it()
     browser.close().await;
     app.stop().await;
 }
+
+/// Unread marks: how many items carry one, how many of those are in view
+/// (wholly inside the scroller), and the counter's numbers.
+const UNREAD: &str = r#"
+const s = document.getElementById('scroller').getBoundingClientRect();
+const unread = Array.from(document.querySelectorAll('#feed > li.comment.unread'));
+const inView = unread.filter((li) => {
+    const r = li.getBoundingClientRect();
+    const overlap = Math.min(r.bottom, s.bottom) - Math.max(r.top, s.top);
+    return overlap >= r.height - 1;
+});
+const counter = document.getElementById('counter');
+return {
+    shown: document.querySelectorAll('#feed > li.comment').length,
+    marked: unread.length,
+    in_view: inView.length,
+    counter: counter.textContent,
+};
+"#;
+
+#[derive(Debug, Deserialize)]
+struct Unread {
+    shown: usize,
+    marked: usize,
+    in_view: usize,
+    counter: String,
+}
+
+async fn unread(browser: &Browser, what: &str, done: impl Fn(&Unread) -> bool) -> Unread {
+    browser.poll(what, PATIENCE, UNREAD, done).await
+}
+
+/// `n` new comments from one viewer, straight into the app's pipeline.
+pub async fn say(app: &TestApp, tag: &str, n: usize) {
+    let comments = (0..n)
+        .map(|i| {
+            crate::log_page::comment(
+                crate::log_page::YT,
+                &format!("{tag}-{i}"),
+                "Viewer",
+                &format!("{tag} number {i}"),
+                i as i64,
+            )
+        })
+        .collect();
+    crate::export::ingest(app, comments).await;
+}
+
+#[tokio::test]
+async fn only_what_arrives_unseen_is_unread_and_it_clears_once_in_view() {
+    let Some(browser) = Browser::launch_with(&[WINDOW]).await else {
+        return;
+    };
+    let app = helpers::spawn_app(&[("CW_DEMO_RATE", "0")]).await;
+    browser.goto(&app.url("/")).await;
+    wait(&browser, "the backlog", |l| l.live && l.seqs.len() == 20).await;
+
+    // On a visible, running feed a comment is seen as it comes.
+    say(&app, "seen", 2).await;
+    let seen = unread(&browser, "two live comments", |u| u.shown == 22).await;
+    assert_eq!(seen.marked, 0, "comments that came in view are not unread");
+
+    // While the feed holds (Pause), what arrives is unread.
+    browser
+        .eval::<Value>("document.getElementById('pause-btn').click(); return null;")
+        .await;
+    say(&app, "held", 3).await;
+    wait(&browser, "three waiting", |l| l.new_count == 3).await;
+    let held = unread(&browser, "the counter", |u| u.counter.starts_with("3 ")).await;
+    assert_eq!(held.shown, 22, "nothing inserted while paused");
+    browser
+        .eval::<Value>("document.getElementById('pause-btn').click(); return null;")
+        .await;
+    unread(&browser, "the three shown", |u| u.shown == 25).await;
+    // In view on a visible tab, they are read after a moment.
+    unread(&browser, "the three read in view", |u| u.marked == 0).await;
+
+    // While the tab is hidden (another tab in front), what arrives is unread,
+    // and stays so however long it waits.
+    let dashboard = browser.client.window().await.unwrap();
+    let other = browser.client.new_window(true).await.unwrap().handle;
+    browser.client.switch_to_window(other).await.unwrap();
+    browser.goto(&app.url("/log")).await;
+    say(&app, "away", 30).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    browser.client.switch_to_window(dashboard).await.unwrap();
+    let back = unread(&browser, "thirty unread", |u| u.shown == 55).await;
+    assert_eq!(
+        back.marked, 30,
+        "everything that came while hidden is unread"
+    );
+    // Back in front: those in view are read, those below the fold are not.
+    let settled = unread(&browser, "the ones in view read", |u| u.in_view == 0).await;
+    assert!(
+        settled.marked > 0 && settled.marked < 30,
+        "only the comments in view are read: {settled:?}"
+    );
+    // Scrolling down a screen brings more into view, and they are read too.
+    browser
+        .eval::<Value>("const s = document.getElementById('scroller'); s.scrollTop += s.clientHeight * 0.8; return null;")
+        .await;
+    unread(&browser, "the scrolled-to ones read", |u| {
+        u.marked < settled.marked && u.in_view == 0
+    })
+    .await;
+    browser.close().await;
+    app.stop().await;
+}
