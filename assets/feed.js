@@ -384,10 +384,25 @@ export function updateCounts() {
   const pauseBtn = $("pause-btn");
   pauseBtn.setAttribute("aria-pressed", String(state.manualPause));
   pauseBtn.lastElementChild.textContent = state.manualPause ? t("resume") : t("pause");
+  // Unread that the page can still reach (shown, or waiting to be): more
+  // than that is not "unread here" but "new since you looked".
+  const shown = feed.childElementCount;
+  let reachable = feed.querySelectorAll(":scope > li.comment.unread").length;
+  for (const e of state.pending) if (e.unread) reachable += 1;
+  const total = state.unreadCount;
   counter.replaceChildren();
   const b = document.createElement("b");
-  b.textContent = t("unread", state.unreadCount);
-  counter.append(b, " · " + t("shown", feed.childElementCount));
+  counter.dataset.unread = String(Math.min(total, reachable));
+  counter.dataset.total = String(total);
+  if (total > reachable) {
+    b.textContent = t("newSince", total);
+    counter.append(b, " · " + t("showingLatest", shown));
+    counter.title = t("unreadHere", reachable);
+  } else {
+    b.textContent = t("unread", total);
+    counter.append(b, " · " + t("shown", shown));
+    counter.removeAttribute("title");
+  }
   empty.hidden = feed.childElementCount > 0 || model.size > 0;
 }
 

@@ -331,3 +331,41 @@ async fn only_what_arrives_unseen_is_unread_and_it_clears_once_in_view() {
     browser.close().await;
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_counter_never_claims_more_unread_than_the_page_can_show() {
+    let Some(browser) = Browser::launch_with(&[WINDOW]).await else {
+        return;
+    };
+    let app = helpers::spawn_app(&[("CW_DEMO_RATE", "0")]).await;
+    browser.goto(&app.url("/")).await;
+    wait(&browser, "the backlog", |l| l.live && l.seqs.len() == 20).await;
+
+    // 600 comments while another tab is in front: more than the page keeps.
+    let dashboard = browser.client.window().await.unwrap();
+    let other = browser.client.new_window(true).await.unwrap().handle;
+    browser.client.switch_to_window(other).await.unwrap();
+    browser.goto(&app.url("/log")).await;
+    say(&app, "flood", 600).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    browser.client.switch_to_window(dashboard).await.unwrap();
+    let full = unread(&browser, "the page full", |u| u.shown == 500).await;
+    let (n, rest) = full
+        .counter
+        .split_once(" new since you looked · ")
+        .unwrap_or_else(|| panic!("the counter says {:?}", full.counter));
+    let n: usize = n.replace(',', "").parse().unwrap();
+    assert!(n > 500 && n <= 600, "{}", full.counter);
+    assert_eq!(rest, "showing the latest 500");
+    let (unread_here, total): (usize, usize) = browser
+        .eval("const c = document.getElementById('counter'); return [Number(c.dataset.unread), Number(c.dataset.total)];")
+        .await;
+    assert!(unread_here <= full.shown && unread_here <= total);
+
+    // Mark all read: back to plain numbers, and they add up.
+    press(&browser, "m").await;
+    let read = unread(&browser, "all read", |u| u.marked == 0).await;
+    assert_eq!(read.counter, "0 unread · 500 shown");
+    browser.close().await;
+    app.stop().await;
+}
