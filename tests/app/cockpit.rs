@@ -496,6 +496,36 @@ async fn the_dashboard_is_captured_in_light_and_dark() {
         browser.screenshot(&format!("dashboard-{theme}")).await;
     }
     assert_ne!(backgrounds[0], backgrounds[1], "the themes look different");
+    // A second monitor and a phone: 1920 and 420 px wide, both themes.
+    for (width, height) in [(1920, 1080), (420, 900)] {
+        browser
+            .client
+            .set_window_size(width, height)
+            .await
+            .expect("resize the window");
+        let inner: u32 = browser
+            .poll(
+                "the new width",
+                PATIENCE,
+                "return window.innerWidth;",
+                |w: &u32| w.abs_diff(width) < 40,
+            )
+            .await;
+        let overflow: bool = browser
+            .eval("return document.documentElement.scrollWidth > window.innerWidth + 1;")
+            .await;
+        assert!(!overflow, "the page scrolls sideways at {inner} px");
+        for theme in ["light", "dark"] {
+            browser
+                .eval::<Value>(&format!(
+                    "document.documentElement.dataset.theme = '{theme}'; return null;"
+                ))
+                .await;
+            browser
+                .screenshot(&format!("dashboard-{width}-{theme}"))
+                .await;
+        }
+    }
     browser.close().await;
     app.stop().await;
 }
