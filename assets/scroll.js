@@ -46,20 +46,39 @@ scroller.addEventListener("pointerleave", () => {
   release();
 });
 
-// A dialog (the help) or an open drop-down list takes the focus: hold
-// while it has it, so the comment read before stays where it was.
-const isMenu = (el) => !!(el && el.closest && el.closest("dialog, select"));
-document.addEventListener("focusin", (ev) => {
-  const open = isMenu(ev.target);
+// A menu is open: a dialog (the help), the panels drawer of a narrow
+// screen, or a drop-down list from the moment it is clicked until a choice,
+// Esc or leaving it. The comment read before stays where it was.
+const app = document.getElementById("app");
+const sideBtn = document.getElementById("side-btn");
+let listOpen = false;
+function refreshMenu() {
+  const drawer = app.classList.contains("show-side") && sideBtn.offsetParent !== null;
+  const open = listOpen || drawer || !!document.querySelector("dialog[open]");
   if (open === state.menuOpen) return;
   state.menuOpen = open;
   release();
-});
-document.addEventListener("focusout", (ev) => {
-  if (!state.menuOpen || isMenu(ev.relatedTarget)) return;
-  state.menuOpen = false;
-  release();
-});
+}
+new MutationObserver(refreshMenu).observe(app, { attributes: true, attributeFilter: ["class"] });
+for (const dialog of document.querySelectorAll("dialog")) {
+  new MutationObserver(refreshMenu).observe(dialog, { attributes: true, attributeFilter: ["open"] });
+}
+for (const list of document.querySelectorAll("select")) {
+  list.addEventListener("pointerdown", () => {
+    listOpen = true;
+    refreshMenu();
+  });
+  const closed = () => {
+    listOpen = false;
+    refreshMenu();
+  };
+  list.addEventListener("change", closed);
+  list.addEventListener("blur", closed);
+  list.addEventListener("keydown", (ev) => {
+    if (ev.key === "Escape" || ev.key === "Enter" || ev.key === "Tab") closed();
+  });
+}
+window.addEventListener("resize", refreshMenu);
 
 /** Back to the newest: the selection and the pointer stop holding. */
 export function backToLive() {

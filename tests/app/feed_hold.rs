@@ -1,8 +1,10 @@
 //! Acting on the right comment, in a real headless Chromium: a resting
 //! pointer holds the feed for as long as it rests (new comments wait behind
-//! the "N new" button and the comment under the cursor never moves), and F
-//! with nothing selected selects the newest comment instead of putting it on
-//! stream.
+//! the "N new" button and the comment under the cursor never moves), so do a
+//! selection and an open menu; F with nothing selected selects the newest
+//! comment instead of putting it on stream. And what is unread: only what
+//! arrived unseen (a hidden tab, a held feed), cleared once in view, and
+//! never counted beyond what the page can show.
 //!
 //! Every wait polls the page up to a deadline (`Browser::poll`).
 
@@ -74,6 +76,11 @@ pub async fn press(browser: &Browser, key: &str) {
         let mut params = json!({ "type": kind, "key": key });
         if kind == "keyDown" && key.chars().count() == 1 {
             params["text"] = json!(key);
+        }
+        if key == "Escape" {
+            // What the browser's own handling (closing a dialog) looks at.
+            params["code"] = json!("Escape");
+            params["windowsVirtualKeyCode"] = json!(27);
         }
         browser.cdp("Input.dispatchKeyEvent", params).await;
     }
@@ -220,6 +227,12 @@ async fn f_with_nothing_selected_selects_the_newest_and_a_second_f_features_it()
         l.selected.is_none() && l.hold.is_empty()
     })
     .await;
+
+    // An open menu (the help dialog) holds the feed too, until it closes.
+    press(&browser, "?").await;
+    wait(&browser, "the help to hold the feed", |l| l.hold == "menu").await;
+    press(&browser, "Escape").await;
+    wait(&browser, "the help closed", |l| l.hold.is_empty()).await;
     browser.close().await;
     app.stop().await;
 }
