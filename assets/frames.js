@@ -103,12 +103,14 @@ function add(seq, c) {
   }
   const live = state.backlogSeq !== null && seq > state.backlogSeq;
   // Unread: what arrives while nobody can see it come in (the tab is
-  // hidden, or the feed holds), and what was left unread before a reload.
-  // A comment that appears on a visible, running feed is seen as it comes.
-  const unseen = document.visibilityState === "hidden" || isPaused();
+  // hidden, the feed holds, or the connection was down and the resume
+  // catches it up), and what was left unread before a reload. A comment
+  // that appears on a visible, running feed is seen as it comes.
+  const caught = catchUp !== null && seq <= catchUp.upTo;
+  const unseen = document.visibilityState === "hidden" || isPaused() || caught;
   const unread = (live && unseen) || wasUnread.has(k);
   const e = { seq, c, node: null, unread, hl: false };
-  if (catchUp && seq <= catchUp.upTo) catchUp.count += 1;
+  if (caught) catchUp.count += 1;
   model.set(k, e);
   state.entries.push(e);
   if (unread) {

@@ -36,6 +36,7 @@ banner.hidden = true;
 bar.prepend(banner);
 let offlineSince = 0; // when the connection dropped (0: it is up)
 let lastHeard = 0; // when the last frame came before that
+let heardNothing = false; // no frame at all since the page loaded
 let tick = 0;
 let fadeTimer = 0;
 let sourcesUnknown = false;
@@ -47,13 +48,16 @@ const clock = (ms) => {
 };
 function drawOffline() {
   const since = Date.now() - lastHeard;
-  banner.textContent = t("offlineBanner", clock(since), new Date(lastHeard).toLocaleTimeString(lang));
+  // Never connected since the page loaded: there is no "last" to name.
+  if (heardNothing) banner.textContent = t("offlineNever", clock(since));
+  else banner.textContent = t("offlineBanner", clock(since), new Date(lastHeard).toLocaleTimeString(lang));
   banner.dataset.seconds = String(Math.floor(since / 1000));
 }
 /** The connection dropped; `heardAt` is when the last frame arrived. */
 export function showOffline(heardAt) {
   if (offlineSince) return;
   offlineSince = Date.now();
+  heardNothing = !heardAt;
   lastHeard = heardAt || offlineSince;
   clearTimeout(fadeTimer);
   bar.classList.add("offline");
