@@ -16,21 +16,30 @@ import { setConn, renderStatus, refreshToday, resetToday, countRate, countToday,
 import { alertFor } from "./alerts.js";
 
 // After a reconnect, until the resume's replay is in: the seq the server
-// had at `hello` and how many new comments came up to it.
+// had at `hello` and how many new comments came up to it. The replay
+// follows `hello` at once; should its last seq never come (pruned, or a
+// change the replay leaves out), a quiet second ends it too.
+const REPLAY_QUIET_MS = 1500;
 let catchUp = null;
+let caughtCount = 0; // new comments caught up since the connection dropped
 let lostTrack = false; // the log changed while offline: no honest count
 
 /** The connection dropped (called again at each failed retry). */
 export function connectionLost() {
   setConn("offline", t("offline"));
-  if (isOffline()) return;
+  // Dropped again before the replay was in: the next replay goes on
+  // from where this one stopped, and the count with it.
+  if (catchUp) clearTimeout(catchUp.timer);
   catchUp = null;
+  if (isOffline()) return;
+  caughtCount = 0;
   lostTrack = false;
   showOffline(state.lastFrameAt);
   markGap();
 }
 function caughtUp() {
-  const n = lostTrack ? null : catchUp.count;
+  clearTimeout(catchUp.timer);
+  const n = lostTrack ? null : caughtCount;
   catchUp = null;
   lostTrack = false;
   showBackOnline(n);
@@ -47,8 +56,10 @@ export function onFrame(frame) {
       setConn("live", t("live"));
       refreshToday();
       if (isOffline()) {
-        catchUp = { upTo: frame.latest_seq, count: 0 };
+        if (catchUp) clearTimeout(catchUp.timer);
+        catchUp = { upTo: frame.latest_seq, timer: 0 };
         if (frame.latest_seq <= state.lastSeq) caughtUp();
+        else catchUp.timer = setTimeout(caughtUp, REPLAY_QUIET_MS);
       }
       break;
     case "status":
@@ -70,7 +81,13 @@ export function onFrame(frame) {
       markDeleted(frame.source, frame.id);
       break;
   }
-  if (catchUp && typeof frame.seq === "number" && frame.seq >= catchUp.upTo) caughtUp();
+  if (catchUp && typeof frame.seq === "number") {
+    if (frame.seq >= catchUp.upTo) caughtUp();
+    else {
+      clearTimeout(catchUp.timer);
+      catchUp.timer = setTimeout(caughtUp, REPLAY_QUIET_MS);
+    }
+  }
 }
 
 /** The server keeps another log now: forget every comment. */
@@ -110,7 +127,7 @@ function add(seq, c) {
   const unseen = document.visibilityState === "hidden" || isPaused() || caught;
   const unread = (live && unseen) || wasUnread.has(k);
   const e = { seq, c, node: null, unread, hl: false };
-  if (caught) catchUp.count += 1;
+  if (caught) caughtCount += 1;
   model.set(k, e);
   state.entries.push(e);
   if (unread) {
