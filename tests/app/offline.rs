@@ -103,6 +103,23 @@ async fn offline_shows_a_banner_and_a_gap_and_the_restart_says_what_was_caught_u
     )
     .await;
     browser.screenshot("dashboard-offline").await;
+    // On a phone the banner still fits the width.
+    browser.client.set_window_size(420, 900).await.unwrap();
+    let (width, wide): (f64, f64) = browser
+        .poll(
+            "the narrow window",
+            PATIENCE,
+            "const b = document.getElementById('offline-banner').getBoundingClientRect();
+             return [window.innerWidth, b.right];",
+            |(w, _): &(f64, f64)| *w < 460.0,
+        )
+        .await;
+    assert!(
+        wide <= width,
+        "the banner runs past the edge: {wide} > {width}"
+    );
+    browser.screenshot("dashboard-420-offline").await;
+    browser.client.set_window_size(1440, 900).await.unwrap();
 
     // While the server is down, seven comments reach the log (as another
     // instance or a poll before the restart would leave them).
