@@ -40,11 +40,17 @@ function hover(ev) {
 }
 scroller.addEventListener("pointerenter", hover);
 scroller.addEventListener("pointermove", hover);
-scroller.addEventListener("pointerleave", () => {
-  if (!state.hovering) return;
+// The "N new" button floats over the feed: appearing under a resting
+// cursor, it must not count as the cursor leaving (and let the feed run).
+const newBtn = document.getElementById("new-btn");
+const overFeed = (el) => !!el && (scroller.contains(el) || newBtn.contains(el));
+function leave(ev) {
+  if (!state.hovering || overFeed(ev.relatedTarget)) return;
   state.hovering = false;
   release();
-});
+}
+scroller.addEventListener("pointerleave", leave);
+newBtn.addEventListener("pointerleave", leave);
 
 // A menu is open: a dialog (the help), the panels drawer of a narrow
 // screen, or a drop-down list from the moment it is clicked until a choice,
@@ -86,7 +92,7 @@ export function backToLive() {
   state.hovering = false;
   goLive();
 }
-document.getElementById("new-btn").addEventListener("click", backToLive);
+newBtn.addEventListener("click", backToLive);
 
 // The Pause button (P clicks it too).
 function togglePause() {

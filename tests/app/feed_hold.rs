@@ -160,6 +160,35 @@ async fn a_resting_pointer_holds_the_feed_until_it_leaves() {
     sorted.sort_unstable_by(|a, b| b.cmp(a));
     sorted.dedup();
     assert_eq!(sorted, resumed.seqs, "newest first, each once");
+
+    // Resting where the "N new" button appears (the top of the feed): the
+    // button showing up under the cursor does not let the feed run.
+    let (bx, by): (f64, f64) = browser
+        .eval(
+            "const b = document.getElementById('new-btn');
+             b.hidden = false;
+             const r = b.getBoundingClientRect();
+             b.hidden = true;
+             return [r.left + r.width / 2, r.top + r.height / 2];",
+        )
+        .await;
+    mouse_to(&browser, bx, by).await;
+    let held = wait(&browser, "the hold at the top", |l| l.hold == "hover").await;
+    let shown = wait(&browser, "the button under the cursor", |l| {
+        l.new_count >= 5
+    })
+    .await;
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(3) {
+        let now: Look = browser.eval(LOOK).await;
+        assert_eq!(now.hold, "hover", "the button let the feed run");
+        assert_eq!(
+            now.top(),
+            held.top().max(shown.top()),
+            "inserted under the button"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     browser.close().await;
     app.stop().await;
 }
