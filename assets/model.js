@@ -31,7 +31,7 @@ export const state = {
   scrolledAway: false,
   manualPause: false,
   hovering: false, // the pointer is over the feed (still or moving)
-  menuOpen: false, // a dialog or a drop-down list has the focus
+  menuOpen: false, // a dialog, the panels drawer or a drop-down list is open
 };
 export const answered = new Set(settings.answered);
 export const featuredKeys = new Set();

@@ -1,8 +1,8 @@
 // commentwatch dashboard: scroll — when the feed holds still. It holds while
 // the reader is away from the live edge, while the Pause button (P) is on,
 // while the pointer is over the feed (resting or moving: a still cursor
-// never lapses), while a comment is selected, and while a dialog or a
-// drop-down list is open. New comments wait, counted on the "N new
+// never lapses), while a comment is selected, and while a menu is open (a
+// dialog, the panels drawer of a narrow screen, a drop-down list). New comments wait, counted on the "N new
 // comments" button; clicking it (or L) goes back to the live edge. And it
 // clears the unread mark of a comment once it has been in view a moment.
 //
