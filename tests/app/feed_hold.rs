@@ -411,3 +411,32 @@ async fn the_counter_never_claims_more_unread_than_the_page_can_show() {
     browser.close().await;
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_panels_drawer_on_a_narrow_screen_holds_the_feed_while_open() {
+    let Some(browser) = Browser::launch_with(&["--window-size=420,900"]).await else {
+        return;
+    };
+    let app = helpers::spawn_app(&[("CW_DEMO_RATE", "600"), ("CW_POLL", "1s")]).await;
+    browser.goto(&app.url("/")).await;
+    let first = wait(&browser, "the backlog", |l| l.live && l.seqs.len() >= 20).await;
+    wait(&browser, "live comments", |l| l.top() > first.top()).await;
+
+    let toggle = "document.getElementById('side-btn').click(); return null;";
+    browser.eval::<Value>(toggle).await;
+    let held = wait(&browser, "the drawer to hold the feed", |l| {
+        l.hold == "menu"
+    })
+    .await;
+    wait(&browser, "comments waiting behind the button", |l| {
+        l.new_count >= 5 && l.top() == held.top()
+    })
+    .await;
+    browser.eval::<Value>(toggle).await;
+    wait(&browser, "the feed to run again", |l| {
+        l.hold.is_empty() && l.new_count == 0 && l.top() > held.top()
+    })
+    .await;
+    browser.close().await;
+    app.stop().await;
+}
