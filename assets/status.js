@@ -31,7 +31,9 @@ const bar = document.querySelector("footer.statusbar");
 const banner = document.createElement("div");
 banner.id = "offline-banner";
 banner.className = "offline-banner";
-banner.setAttribute("role", "alert");
+// Not a live region: it ticks every second. The connection pill (a
+// status role) announces the change once.
+banner.setAttribute("aria-live", "off");
 banner.hidden = true;
 bar.prepend(banner);
 let offlineSince = 0; // when the connection dropped (0: it is up)

@@ -551,6 +551,9 @@ async fn unread_marks_survive_a_reload() {
     let other = browser.client.new_window(true).await.unwrap().handle;
     browser.client.switch_to_window(other).await.unwrap();
     crate::feed_hold::say(&app, "away", 30).await;
+    // Away for a while, as a streamer in another tab would be: the frames
+    // reach the background tab meanwhile.
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
     browser.client.switch_to_window(dashboard).await.unwrap();
     // Back in front, those in view are read; those below the fold are not.
     const BELOW: &str = "const s = document.getElementById('scroller').getBoundingClientRect();
