@@ -10,7 +10,7 @@
 // No HTML is built from strings here.
 import { t, lang } from "./i18n.js";
 import { settings, highlights } from "./settings.js";
-import { fillBody } from "./render.js";
+import { fillBody, fillBadge } from "./render.js";
 import { MAX_RENDERED, key, model, state, answered, featuredKeys, entryOf, isPaused, holdReason, passes, isHighlighted } from "./model.js";
 import { drawRateSoon } from "./status.js";
 
@@ -164,10 +164,7 @@ export function fill(li, e) {
   const author = c.author || {};
   li.querySelector(".author").textContent = author.name || t("noName");
   renderAvatar(li.querySelector(".avatar"), author);
-  const badge = li.querySelector(".source");
-  badge.textContent = c.source;
-  badge.title = c.source;
-  badge.dataset.platform = c.source.split(":")[0];
+  fillBadge(li.querySelector(".source"), c.source);
   const time = li.querySelector(".time");
   time.dateTime = c.published_at;
   time.title = new Date(c.published_at).toLocaleString(lang);

@@ -6,13 +6,14 @@
 // (any dashboard's change) arrives through `applyHidden`.
 //
 // Must not touch any element outside those two panels but through
-// `rebuild` and `toast`; the network only through `api` on /api/hidden.
+// `rebuild`, `toast` and `silenceHidden` (read-aloud stops a hidden word); the network only through `api` on /api/hidden.
 // Words are shown with textContent.
 import { t, translate } from "./i18n.js";
 import { server, settings, save, effective, computeLists, addHighlight, removeHighlight, hiddenEntries, setHidden } from "./settings.js";
 import { api } from "./connection.js";
 import { rebuild } from "./feed.js";
 import { toast, hideToast } from "./toast.js";
+import { silenceHidden } from "./alerts.js";
 
 const $ = (id) => document.getElementById(id);
 const chipTemplate = $("chip-template");
@@ -21,6 +22,7 @@ let lastHidden = null;
 /** The server's hidden list changed (a frame, or the answer to a change). */
 export function applyHidden(words, authors) {
   if (!setHidden(words, authors)) return;
+  silenceHidden();
   renderChips();
   rebuild();
 }

@@ -11,7 +11,7 @@ const I18N = {
   en: {
     focusTools: "Focus tools", filterPlaceholder: "Filter text, author or source  ( / )",
     filterLabel: "Filter comments", sourceLabel: "Source", allSources: "All sources",
-    onlyQuestions: "Questions", onlyQuestionsTitle: "Only comments that end in ? or ？ (Q)",
+    onlyQuestions: "Questions", onlyQuestionsTitle: "Only questions: ?, ？, 吗, 呢, 什么, か, 教えて… near the end (Q)",
     pause: "Pause", resume: "Resume", pauseTitle: "Pause the feed (P)",
     orderTop: "Newest on top", orderBottom: "Newest at bottom",
     orderTitle: "Newest on top, or at the bottom like a chat",
@@ -29,9 +29,7 @@ const I18N = {
     overlayHint: "In OBS: Sources → + → Browser, paste the URL, width 1920 × height 1080. The URL holds no password.",
     highlight: "Highlight", hlPlaceholder: "word or phrase", add: "Add", hidden: "Hidden",
     blockPlaceholder: "word, or author:name", alerts: "Alerts",
-    alertsWhen: "When a highlighted word or a new author appears:",
-    alOnHighlight: "on highlighted words", alOnAuthor: "on new authors", alSound: "play a sound",
-    alNotify: "desktop notification", alSpeak: "read highlighted comments aloud",
+    alSound: "play a sound", alNotify: "desktop notification",
     hoverPause: "hold the feed while the mouse is over it",
     resetSettings: "Reset page settings", status: "Status", sources: "Sources",
     rateTitle: "Comments per minute, last 10 minutes", perMinute: "/min", today: "today",
@@ -81,7 +79,7 @@ const I18N = {
   "zh-CN": {
     focusTools: "筛选工具", filterPlaceholder: "按内容、作者或来源筛选  ( / )",
     filterLabel: "筛选评论", sourceLabel: "来源", allSources: "全部来源",
-    onlyQuestions: "只看提问", onlyQuestionsTitle: "只显示以 ? 或 ？ 结尾的评论 (Q)",
+    onlyQuestions: "只看提问", onlyQuestionsTitle: "只看提问：结尾附近有 ?、？、吗、呢、什么、か、教えて… (Q)",
     pause: "暂停", resume: "继续", pauseTitle: "暂停滚动 (P)",
     orderTop: "最新在上", orderBottom: "最新在下",
     orderTitle: "最新评论在顶部，或像聊天一样在底部",
@@ -99,9 +97,7 @@ const I18N = {
     overlayHint: "在 OBS 中：来源 → + → 浏览器，粘贴网址，宽 1920 × 高 1080。网址里没有密码。",
     highlight: "高亮", hlPlaceholder: "词语", add: "添加", hidden: "屏蔽",
     blockPlaceholder: "词语，或 author:用户名", alerts: "提醒",
-    alertsWhen: "出现高亮词或新观众时：",
-    alOnHighlight: "高亮词出现时", alOnAuthor: "新观众发言时", alSound: "播放提示音",
-    alNotify: "桌面通知", alSpeak: "朗读高亮评论",
+    alSound: "播放提示音", alNotify: "桌面通知",
     hoverPause: "鼠标停在评论区时暂停滚动",
     resetSettings: "重置页面设置", status: "状态", sources: "来源",
     rateTitle: "每分钟评论数（最近 10 分钟）", perMinute: "/分钟", today: "今天",
@@ -170,3 +166,33 @@ export function translate(root) {
   for (const el of root.querySelectorAll("[data-i18n-placeholder]")) el.placeholder = t(el.dataset.i18nPlaceholder);
   for (const el of root.querySelectorAll("[data-i18n-aria-label]")) el.setAttribute("aria-label", t(el.dataset.i18nAriaLabel));
 }
+
+// ------------------------------------------------- seeing well, alerts
+// Words of the text size, "more", the source badges, the alerts' triggers
+// and outputs and read-aloud (theme.js, render.js, alerts.js).
+Object.assign(I18N.en, {
+  textSize: "Text size", more: "more", less: "less",
+  alTriggers: "When", alOutputs: "Then", alOnHighlight: "a highlighted word appears",
+  alOnPaid: "a Super Chat or other paid message arrives", alOnAuthor: "a new author writes",
+  alFlash: "flash the page", alSpeak: "read aloud:", alSpeakWhat: "What to read aloud",
+  alSpeakAlerts: "what triggers an alert", alSpeakPaid: "paid messages only", alSpeakAll: "every comment",
+  notifyPaid: (amount) => "Paid message " + amount,
+});
+Object.assign(I18N["zh-CN"], {
+  textSize: "文字大小", more: "展开", less: "收起",
+  alTriggers: "何时提醒", alOutputs: "提醒方式", alOnHighlight: "出现高亮词",
+  alOnPaid: "收到醒目留言（Super Chat）等付费消息", alOnAuthor: "新观众发言",
+  alFlash: "页面闪烁", alSpeak: "朗读：", alSpeakWhat: "朗读哪些评论",
+  alSpeakAlerts: "触发提醒的评论", alSpeakPaid: "只读付费消息", alSpeakAll: "所有评论",
+  notifyPaid: (amount) => "付费消息 " + amount,
+});
+
+// The overlay builder's corner and chat-bubble style (overlay-url.js).
+Object.assign(I18N.en, {
+  ovPos: "Corner", posBottomLeft: "Bottom left", posTopLeft: "Top left",
+  posBottomRight: "Bottom right", posTopRight: "Top right", ovBubble: "Chat bubbles",
+});
+Object.assign(I18N["zh-CN"], {
+  ovPos: "位置", posBottomLeft: "左下", posTopLeft: "左上",
+  posBottomRight: "右下", posTopRight: "右上", ovBubble: "聊天气泡",
+});

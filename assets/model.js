@@ -7,7 +7,8 @@
 // Must not touch the DOM (an entry's `node` is set and read by feed.js) nor
 // the network. State that other modules change lives in `state`, because
 // an imported binding cannot be assigned.
-import { SETTINGS_KEY, settings, norm, highlights, isHidden } from "./settings.js";
+import { SETTINGS_KEY, settings, norm, highlights, isHidden, isQuestion } from "./settings.js";
+import { sourceName } from "./render.js";
 
 export const MAX_RENDERED = 500; // DOM cap: older comments stay in /log
 export const MODEL_CAP = 2000; // comments kept in memory for filtering
@@ -81,9 +82,6 @@ function saveUnreadNow() {
 }
 window.addEventListener("pagehide", () => saveUnreadNow());
 
-function isQuestion(text) {
-  return /[?？]\s*$/.test(text || "");
-}
 /** Whether an entry passes the hide lists and the toolbar's filters. */
 export function passes(e) {
   const c = e.c;
@@ -93,7 +91,7 @@ export function passes(e) {
   const q = norm(settings.filter);
   if (q) {
     const a = c.author || {};
-    const hay = norm((c.text || "") + "\n" + (a.name || "") + "\n" + c.source);
+    const hay = norm((c.text || "") + "\n" + (a.name || "") + "\n" + c.source + "\n" + sourceName(c.source));
     if (!hay.includes(q)) return false;
   }
   return true;

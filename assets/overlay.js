@@ -25,7 +25,11 @@ const mode = params.get("mode") === "latest" ? "latest" : "featured";
 const limit = int("limit", 5, 1, 20);
 const fadeMs = int("fade", 0, 0, 3600) * 1000;
 const size = int("size", 28, 10, 96);
-const theme = ["dark", "light", "plain"].includes(params.get("theme")) ? params.get("theme") : "dark";
+const theme = ["dark", "light", "plain", "bubble"].includes(params.get("theme")) ? params.get("theme") : "dark";
+// Which corner the cards stack in; the newest is always nearest the edge
+// the stack grows from (the bottom, or the top).
+const POSITIONS = ["bottom-left", "top-left", "bottom-right", "top-right"];
+const pos = POSITIONS.includes(params.get("pos")) ? params.get("pos") : "bottom-left";
 // A locally installed font by name; anything but letters, digits, spaces
 // and - is dropped, and the name is quoted, so it stays one family name.
 const font = (params.get("font") || "").replace(/[^\p{L}\p{N} \-]/gu, "").trim().slice(0, 60);
@@ -39,6 +43,7 @@ const template = document.getElementById("card-template");
 const root = document.documentElement;
 root.dataset.theme = theme;
 root.dataset.mode = mode;
+root.dataset.pos = pos;
 root.style.setProperty("--size", size + "px");
 if (font) root.style.setProperty("--font", '"' + font + '", ' + getComputedStyle(root).getPropertyValue("--font-fallback"));
 
@@ -116,6 +121,37 @@ function render() {
   // Leaving cards sit where they were; if too many pile up, go at once.
   const leaving = stage.querySelectorAll(".card.leaving");
   for (let i = 0; i < leaving.length - MAX_LEAVING; i++) leaving[i].remove();
+  fit();
+}
+
+// Cards never run off the screen: at large sizes, or with many long
+// comments, the oldest cards that do not fit whole are not shown (the
+// newest always is; its text is clamped to a few lines by the CSS).
+function fit() {
+  const live = [...stage.querySelectorAll(".card:not(.leaving)")];
+  for (const li of live) li.classList.remove("no-room");
+  const cs = getComputedStyle(stage);
+  const gap = parseFloat(cs.rowGap) || 0;
+  let room = stage.clientHeight - parseFloat(cs.paddingTop) - parseFloat(cs.paddingBottom);
+  for (const li of stage.querySelectorAll(".card.leaving")) room -= li.offsetHeight + gap;
+  for (let i = live.length - 1; i >= 0; i--) {
+    const h = live[i].offsetHeight;
+    if (h > room && i < live.length - 1) {
+      // Unshown, a card runs no animation, so it would stay "entering".
+      for (let j = i; j >= 0; j--) live[j].classList.replace("entering", "no-room") || live[j].classList.add("no-room");
+      break;
+    }
+    room -= h + gap;
+  }
+}
+window.addEventListener("resize", fit);
+
+// Each author keeps one avatar colour, from their id (or name): a hue from
+// a small string hash, so the same viewer is the same colour every time.
+function hue(s) {
+  let h = 0;
+  for (const ch of String(s)) h = (Math.imul(h, 31) + ch.codePointAt(0)) >>> 0;
+  return h % 360;
 }
 
 function leave(k, card) {
@@ -138,6 +174,7 @@ function fill(li, c) {
   const author = c.author || {};
   li.querySelector(".author").textContent = author.name || "";
   const avatar = li.querySelector(".avatar");
+  avatar.style.setProperty("--hue", String(hue(author.id || author.name || "")));
   const src = author.avatar || "";
   if (avatar.dataset.src !== src || !avatar.childNodes.length) {
     avatar.dataset.src = src;

@@ -1,10 +1,14 @@
-// commentwatch: render — how a comment's body reaches a page, shared by the
-// dashboard and the overlay so there is exactly one place that does it.
+// commentwatch: render — how a comment's body and its source's badge reach
+// a page, shared by the dashboard and the overlay so there is exactly one
+// place that does each; and the status bar's rate chart (numbers only).
 //
 // Safety rule: `comment.html` (produced by the server's sanitizer) is the
 // only string ever assigned to innerHTML, here and nowhere else; everything
-// else from a comment goes through textContent or element properties.
-// Must not touch anything but the body element it is handed.
+// else from a comment goes through textContent or element properties, and
+// so does a source's title (untrusted: the platform's video title).
+// Must not touch anything but the body element it is handed, the badges
+// `fillBadge` drew (relabelled when a title arrives) and the chart svg
+// `drawRateChart` is handed.
 
 // Replaces emote tokens such as "[doge]" in the body's text with their
 // images (https URLs on the platform's image host, checked server-side),
@@ -55,4 +59,84 @@ export function fillBody(body, comment) {
     body.textContent = comment.text;
   }
   if (comment.emotes) drawEmotes(body, comment.emotes);
+}
+
+// --------------------------------------------------------------- badges
+// A source's badge: its platform (data-platform, which the CSS turns into
+// an icon and a colour) and the video's or room's title when the status
+// frame's SOURCE_STATUS carries one, else the source's id.
+const titles = new Map(); // source id -> title
+const TITLE_MAX = 120; // characters shown; the rest is in the tooltip
+
+/** The platform of a source id: "youtube" of "youtube:AAAA". */
+export const platformOf = (source) => String(source).split(":")[0];
+
+/** The name to show for a source: its title, else its id. */
+export function sourceName(source) {
+  return titles.get(source) || source;
+}
+
+/**
+ * Takes the titles of a status frame's sources (`[{source, title?}]`);
+ * relabels every badge already drawn if any changed. Whether one did.
+ */
+export function setSourceTitles(list) {
+  let changed = false;
+  for (const s of list || []) {
+    const title = typeof s.title === "string" ? s.title.replace(/\s+/g, " ").trim() : "";
+    if (!s.source || (titles.get(s.source) || "") === title) continue;
+    if (title) titles.set(s.source, title);
+    else titles.delete(s.source);
+    changed = true;
+  }
+  if (changed) for (const el of document.querySelectorAll("[data-badge]")) fillBadge(el, el.dataset.badge);
+  return changed;
+}
+
+/** Fills `el` (a `.source` span) as the badge of `source`: text only. */
+export function fillBadge(el, source) {
+  const title = titles.get(source);
+  el.dataset.badge = source;
+  el.dataset.platform = platformOf(source);
+  el.textContent = title ? Array.from(title).slice(0, TITLE_MAX).join("") : source;
+  el.title = title ? title + "\n" + source : source;
+}
+
+// ------------------------------------------------------------ rate chart
+// Comments per 10 s over the last ten minutes as bars, scaled to the
+// busiest bucket of the window with headroom (at least 4 a bucket, so a
+// trickle stays low): the tallest bar reaches 5/6 of the height, a quiet
+// bucket has no bar, a busy one at least a sliver. A steady rate is a row
+// of bars with gaps below the top, never a flat block.
+export const CHART_HEADROOM = 1.2;
+/** The bars of `counts` (oldest first) in a `width` × `height` box. */
+export function rateBars(counts, width = 120, height = 24) {
+  const top = Math.max(4, ...counts) * CHART_HEADROOM;
+  const slot = width / Math.max(1, counts.length);
+  const w = slot * 0.7;
+  return counts.map((n, i) => {
+    const h = n > 0 ? Math.max(1, (n / top) * height) : 0;
+    return { x: i * slot + (slot - w) / 2, y: height - h, w, h, n };
+  });
+}
+/** Draws `counts` into `svg` (its viewBox gives the size) as bars. */
+export function drawRateChart(svg, counts) {
+  const box = svg.viewBox.baseVal;
+  const ns = "http://www.w3.org/2000/svg";
+  const rects = rateBars(counts, box.width || 120, box.height || 24).map((b) => {
+    const r = document.createElementNS(ns, "rect");
+    r.setAttribute("class", b.n > 0 ? "bar" : "bar none");
+    r.setAttribute("x", b.x.toFixed(2));
+    r.setAttribute("y", b.y.toFixed(2));
+    r.setAttribute("width", b.w.toFixed(2));
+    r.setAttribute("height", b.h.toFixed(2));
+    return r;
+  });
+  const base = document.createElementNS(ns, "line");
+  base.setAttribute("class", "base");
+  base.setAttribute("x1", "0");
+  base.setAttribute("x2", String(box.width || 120));
+  base.setAttribute("y1", String(box.height || 24));
+  base.setAttribute("y2", String(box.height || 24));
+  svg.replaceChildren(base, ...rects);
 }

@@ -2,7 +2,8 @@
 // from #app's data-config, JSON that askama escaped), the page's own
 // settings kept in localStorage, the highlight words (the server's plus the
 // page's), the hidden words and authors (the server's list, live: `hidden`
-// frames replace it) and `isHidden`, and the "Reset page settings" button.
+// frames replace it) and `isHidden`, `isQuestion` (what "only questions"
+// lets through), and the "Reset page settings" button.
 //
 // Must not touch: the feed, the connection, or any element but the reset
 // button and the checkboxes `bindCheck` is handed. Other modules change
@@ -29,8 +30,13 @@ const DEFAULTS = {
   // blockAdded/blockRemoved: what older versions hid in this browser only;
   // hiding.js hands them to the server once, then empties them.
   hlAdded: [], hlRemoved: [], blockAdded: [], blockRemoved: [],
-  alHighlight: true, alAuthor: false, alSound: false, alNotify: false, alSpeak: false,
+  // Alerts: triggers (paid messages on by default, so they alert once any
+  // output is on), outputs, and what reading aloud reads (alerts.js).
+  alHighlight: true, alPaid: true, alAuthor: false,
+  alSound: false, alFlash: false, alNotify: false, alSpeak: false, alSpeakMode: "alerts",
   hoverPause: true, answered: [],
+  // The comments' text size in px (legible.js offers the choices).
+  textSize: 18,
   overlay: { mode: "featured", limit: 5, fade: 0, size: 28, theme: "dark", font: "" },
 };
 export const settings = loadSettings();
@@ -166,4 +172,36 @@ export function removeHighlight(word) {
   settings.hlAdded = settings.hlAdded.filter((w) => norm(w) !== n);
   if ((server.highlight || []).some((w) => norm(w) === n)) settings.hlRemoved.push(word);
   save();
+}
+
+// ------------------------------------------------------------ questions
+// Whether a comment asks something, for "only questions" (model.js's
+// filter): a question mark, or a question word or particle of Chinese or
+// Japanese, near the end, after stripping what trails a sentence (spaces,
+// emoji, emote tokens such as "[doge]", punctuation other than ? and ？).
+const TRAILING = /(?:[\s\p{Extended_Pictographic}\p{Emoji_Modifier}\u200d\ufe0f\u20e3]|[^\P{P}?？]|\p{S}|\[[^[\]\s]{1,16}\])+$/u;
+// Sentence-final particles: 吗 呢 (and 干嘛), and Japanese か after the
+// sounds that make it a question (ですか, ますか, でしょうか, のか…), not
+// after any syllable (ばか, 静か, 確か are no questions). A softener may
+// follow (啊 呀 ね な).
+const PARTICLE = /(?:[吗呢]|干嘛|[すうのんるたいくだで]か)[啊呀哇吧ねなの]?$/u;
+// Question words in the last few characters, but not in the phrases where
+// they mean something else: 没什么 (nothing much), 不怎么 (not very),
+// 几乎 (almost), 谁都 / 什么都 / 哪都 (anyone, anything, anywhere).
+const WORDS = /什么|怎么|为什么|哪|谁|几|教えて/gu;
+const NOT_ASKING = /没什么|不怎么|几乎|(?:什么|谁|哪[里儿]?)[都也]/gu;
+const NEAR_END = 6; // characters
+
+export function isQuestion(text) {
+  const s = String(text || "").replace(TRAILING, "");
+  if (!s) return false;
+  // A question mark among the last characters: "why?", "真的？？啊".
+  if (/[?？][^?？]{0,2}$/u.test(s)) return true;
+  if (PARTICLE.test(s)) return true;
+  const chars = Array.from(s);
+  const tail = chars.slice(-NEAR_END - 4).join("");
+  const from = tail.length - chars.slice(-NEAR_END).join("").length;
+  const masked = tail.replace(NOT_ASKING, (m) => "\u0000".repeat(m.length));
+  for (const m of masked.matchAll(WORDS)) if (m.index + m[0].length > from) return true;
+  return false;
 }

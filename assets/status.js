@@ -8,6 +8,7 @@
 import { t, lang } from "./i18n.js";
 import { server, settings } from "./settings.js";
 import { api } from "./connection.js";
+import { setSourceTitles, sourceName, platformOf, drawRateChart } from "./render.js";
 
 const $ = (id) => document.getElementById(id);
 const conn = $("conn");
@@ -100,6 +101,7 @@ let quotaUsed = null;
 export function renderStatus(list) {
   lastStatus = list;
   sourcesUnknown = false;
+  setSourceTitles(list);
   drawSources(list);
 }
 function drawSources(list) {
@@ -108,21 +110,24 @@ function drawSources(list) {
     const li = document.createElement("li");
     li.className = "source-status";
     li.dataset.source = s.source;
+    const icon = document.createElement("span");
+    icon.className = "source-icon";
+    icon.dataset.platform = platformOf(s.source);
     if (sourcesUnknown) {
       // Offline: what the server said last may no longer be true.
       li.dataset.state = "unknown";
-      li.textContent = s.source + ": " + t("st_unknown");
+      li.replaceChildren(icon, sourceName(s.source) + ": " + t("st_unknown"));
       li.title = t("unknownTitle");
       return li;
     }
     li.dataset.state = s.state;
-    let label = s.source + ": " + (STATE_KEYS.includes(s.state) ? t("st_" + s.state) : s.state);
+    let label = sourceName(s.source) + ": " + (STATE_KEYS.includes(s.state) ? t("st_" + s.state) : s.state);
     if ((s.state === "backoff" || s.state === "quota") && s.next_poll) {
       label += " " + t("until", new Date(s.next_poll).toLocaleTimeString(lang));
     }
     if (typeof s.quota_used === "number") label += " · " + t("unitsToday", s.quota_used);
-    li.textContent = label;
-    const lines = [];
+    li.replaceChildren(icon, label);
+    const lines = sourceName(s.source) === s.source ? [] : [s.source];
     if (s.detail) lines.push(s.detail);
     if (s.last_error) lines.push(t("lastError") + s.last_error);
     if (s.last_ok) lines.push(t("lastOk") + fmt(s.last_ok));
@@ -144,7 +149,7 @@ function drawSources(list) {
     const opts = names.map((n) => {
       const o = document.createElement("option");
       o.value = n;
-      o.textContent = n;
+      o.textContent = sourceName(n);
       return o;
     });
     if (settings.source && !names.includes(settings.source)) {
@@ -156,6 +161,8 @@ function drawSources(list) {
     sourceSelect.replaceChildren(first, ...opts);
     sourceSelect.value = settings.source;
   }
+  // A title may come after the source: the choices follow it.
+  for (const o of sourceSelect.options) if (o.value) o.textContent = sourceName(o.value);
 }
 /** Draws the last status again (after a change of language). */
 export function redrawStatus() {
@@ -199,11 +206,7 @@ export function drawRate() {
   // Comments in the last minute: five whole buckets and the current one.
   const perMin = counts.slice(-6).reduce((a, b) => a + b, 0);
   $("rate").textContent = perMin.toLocaleString(lang);
-  const max = Math.max(4, ...counts);
-  const pts = ["0,24"];
-  counts.forEach((n, i) => pts.push(((i / (BUCKETS - 1)) * 120).toFixed(1) + "," + (23 - (n / max) * 21).toFixed(1)));
-  pts.push("120,24");
-  $("spark-line").setAttribute("points", pts.join(" "));
+  drawRateChart($("spark"), counts);
 }
 /** Draws the rate within a second: arrivals redraw it, not once each. */
 export function drawRateSoon() {

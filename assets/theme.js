@@ -1,13 +1,17 @@
-// commentwatch dashboard: theme — the page's theme (system, light, dark),
-// its language (English or Simplified Chinese; a change redraws every
-// text, the comments' included) and the "Panels" button of narrow screens.
+// commentwatch dashboard: theme — how the page looks: its theme (system,
+// light, dark), its language (English or Simplified Chinese; a change
+// redraws every text, the comments' included), the comments' text size,
+// long comments clamped to four lines with "more", and the "Panels" drawer
+// of narrow screens.
 //
-// Must not touch the network, the model's contents or the settings beyond
-// `theme` and `lang`.
+// Must not touch the network, the model's contents, a comment's contents
+// (feed.js and render.js draw them; here only an item's `expanded` and
+// `clamped` classes and its "more" button) or the settings beyond `theme`,
+// `lang` and `textSize`.
 import { lang, setLang, t, translate } from "./i18n.js";
 import { settings, save } from "./settings.js";
 import { state } from "./model.js";
-import { commentTemplate, fill, updateCounts } from "./feed.js";
+import { feed, commentTemplate, fill, updateCounts } from "./feed.js";
 import { applyOrder } from "./filters.js";
 import { redrawFeatured } from "./featured.js";
 import { redrawStatus, renderQuota } from "./status.js";
@@ -52,4 +56,120 @@ $("lang-btn").addEventListener("click", () => {
   save();
   applyLang();
 });
-$("side-btn").addEventListener("click", () => $("app").classList.toggle("show-side"));
+// The "Panels" drawer of narrow screens: its button opens and closes it;
+// Esc or a click anywhere outside it closes it.
+const sideBtn = $("side-btn");
+function setDrawer(open) {
+  $("app").classList.toggle("show-side", open);
+  sideBtn.setAttribute("aria-expanded", String(open));
+}
+const drawerOpen = () => $("app").classList.contains("show-side");
+sideBtn.addEventListener("click", () => setDrawer(!drawerOpen()));
+document.addEventListener("keydown", (ev) => {
+  if (ev.key !== "Escape" || !drawerOpen() || $("help").open) return;
+  setDrawer(false);
+  sideBtn.focus();
+});
+document.addEventListener("pointerdown", (ev) => {
+  if (!drawerOpen() || ev.target.closest("#side, #side-btn, dialog, .toast")) return;
+  setDrawer(false);
+});
+
+// ------------------------------------------------------------ text size
+const sizeSelect = $("text-size");
+
+/** The sizes offered, in px; 18 reads well on a second monitor. */
+export const TEXT_SIZES = [14, 16, 18, 20, 22, 26];
+export const DEFAULT_TEXT_SIZE = 18;
+
+function applySize() {
+  const px = TEXT_SIZES.includes(Number(settings.textSize)) ? Number(settings.textSize) : DEFAULT_TEXT_SIZE;
+  document.documentElement.style.setProperty("--cw-text-size", px + "px");
+  sizeSelect.value = String(px);
+  recheckAll();
+}
+sizeSelect.replaceChildren(
+  ...TEXT_SIZES.map((px) => {
+    const o = document.createElement("option");
+    o.value = String(px);
+    o.textContent = px + " px";
+    return o;
+  }),
+);
+sizeSelect.addEventListener("change", () => {
+  settings.textSize = Number(sizeSelect.value);
+  save();
+  applySize();
+});
+
+// ------------------------------------------------------------ clamping
+// A body is clamped by CSS (four lines, unless its item is `expanded`);
+// here each item learns whether anything was cut, which shows its "more".
+const dirty = new Set();
+let scheduled = false;
+function recheckSoon(li) {
+  dirty.add(li);
+  if (scheduled) return;
+  scheduled = true;
+  requestAnimationFrame(recheck);
+  // A hidden tab runs no frames: measure anyway, a little later.
+  setTimeout(recheck, 300);
+}
+function recheck() {
+  if (!scheduled) return;
+  scheduled = false;
+  const items = Array.from(dirty);
+  dirty.clear();
+  // Read every size first, then write: one layout for the whole batch.
+  const cut = items.map((li) => {
+    const body = li.querySelector(".body");
+    if (!body || !li.isConnected || li.classList.contains("expanded")) return null;
+    return body.scrollHeight > body.clientHeight + 1;
+  });
+  items.forEach((li, i) => {
+    if (cut[i] === null) return;
+    li.classList.toggle("clamped", cut[i]);
+    const more = li.querySelector(".more");
+    if (more) more.hidden = !cut[i];
+  });
+}
+function recheckAll() {
+  for (const li of feed.querySelectorAll("li.comment")) recheckSoon(li);
+}
+new MutationObserver((records) => {
+  for (const r of records) {
+    const el = r.target.nodeType === 1 ? r.target : r.target.parentElement;
+    if (!el || el.closest(".more")) continue;
+    if (el === feed) {
+      for (const n of r.addedNodes) if (n.nodeType === 1 && n.matches("li.comment")) recheckSoon(n);
+      continue;
+    }
+    const li = el.closest("li.comment");
+    if (li) recheckSoon(li);
+  }
+}).observe(feed, { childList: true, subtree: true, characterData: true });
+// A narrower or wider feed wraps the lines again.
+let lastWidth = 0;
+new ResizeObserver((entries) => {
+  const w = Math.round(entries[0].contentRect.width);
+  if (w === lastWidth) return;
+  lastWidth = w;
+  recheckAll();
+}).observe(feed);
+
+/** Shows a clamped comment whole, or clamps it again. */
+export function toggleMore(li) {
+  const open = !li.classList.contains("expanded");
+  li.classList.toggle("expanded", open);
+  const more = li.querySelector(".more");
+  more.dataset.i18n = open ? "less" : "more";
+  more.textContent = t(more.dataset.i18n);
+  more.setAttribute("aria-expanded", String(open));
+  if (!open) recheckSoon(li);
+}
+feed.addEventListener("click", (ev) => {
+  const more = ev.target.closest("button.more");
+  if (more) toggleMore(more.closest("li.comment"));
+});
+
+applySize();

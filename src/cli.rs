@@ -17,7 +17,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use chrono::{DateTime, Utc};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 use unicode_width::UnicodeWidthChar;
 
 pub use crate::config::commands::{
@@ -69,15 +69,21 @@ fn execute(command: Command, db: &Target) -> Result<(), CliError> {
     };
     // Params are checked before the log is touched, so a typo costs nothing.
     let params = match &command {
-        Command::Export(a) => params(&a.filters, a.q.as_deref(), &[("bom", flag(a.bom))])?,
+        Command::Export(a) => {
+            let mut extra = vec![("bom", flag(a.bom))];
+            if let Some(l) = &a.limit {
+                extra.push(("limit", l.clone()));
+            }
+            params(&a.filters, a.q.as_deref(), &extra, Kind::Other)?
+        }
         Command::Search(a) => {
             let mut extra = vec![("limit", a.limit.clone())];
             if let Some(b) = &a.before_seq {
                 extra.push(("before_seq", b.clone()));
             }
-            params(&a.filters, Some(&a.query), &extra)?
+            params(&a.filters, Some(&a.query), &extra, Kind::Search)?
         }
-        Command::Stats(a) => params(&a.filters, a.q.as_deref(), &[])?,
+        Command::Stats(a) => params(&a.filters, a.q.as_deref(), &[], Kind::Other)?,
     };
     if let Target::File(path) = db
         && !path.is_file()
@@ -124,7 +130,20 @@ fn flag(on: bool) -> String {
 }
 
 /// The filters as the `name=value` pairs `/api/comments` takes.
-fn params(f: &Filters, q: Option<&str>, extra: &[(&str, String)]) -> Result<Params, CliError> {
+/// Which subcommand the parameters are for: in `search` the query is an
+/// argument, not `--q`.
+#[derive(Clone, Copy)]
+enum Kind {
+    Search,
+    Other,
+}
+
+fn params(
+    f: &Filters,
+    q: Option<&str>,
+    extra: &[(&str, String)],
+    kind: Kind,
+) -> Result<Params, CliError> {
     let mut pairs: Vec<(&str, String)> = Vec::new();
     let mut push = |k, v: &Option<String>| {
         if let Some(v) = v {
@@ -140,9 +159,31 @@ fn params(f: &Filters, q: Option<&str>, extra: &[(&str, String)]) -> Result<Para
     push("edited", &f.edited);
     push("replies", &f.replies);
     push("paid", &f.paid);
+    push("featured", &f.featured);
+    push("highlighted", &f.highlighted);
     pairs.extend(extra.iter().cloned());
-    let is_search = extra.iter().any(|(k, _)| *k == "limit");
-    Params::parse(pairs, Utc::now()).map_err(|e| param_error(e, is_search))
+    let is_search = matches!(kind, Kind::Search);
+    let mut params = Params::parse(pairs, Utc::now()).map_err(|e| param_error(e, is_search))?;
+    // As on the page: `highlighted` selects by the server's highlight words,
+    // and without any it could only ever answer nothing, so it is refused.
+    let sel = &mut params.selection;
+    if sel.highlighted != store::Flag::Any {
+        sel.highlight_words = f
+            .highlight_words
+            .iter()
+            .map(|w| w.trim().to_lowercase())
+            .filter(|w| !w.is_empty())
+            .collect();
+        if sel.highlight_words.is_empty() {
+            return Err(CliError::Param {
+                flag: "--highlighted".into(),
+                message: "no highlight words are set; set CW_HIGHLIGHT=word,word (or pass \
+                          --highlight word,word before the subcommand)"
+                    .into(),
+            });
+        }
+    }
+    Ok(params)
 }
 
 /// Names the flag the user typed: `before_seq` is `--before-seq`, and in
@@ -185,12 +226,16 @@ fn export(
     let to_terminal = args.output.is_none() && io::stdout().is_terminal();
     let bar = if io::stderr().is_terminal() && !to_terminal {
         let total = reader.count(&params.selection).map_err(log_err)?;
+        let total = params.limit.map_or(total, |l| total.min(l));
         let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
         bar.set_style(
             ProgressStyle::with_template(
-                "{bar:40.cyan/blue} {pos}/{len} comments  {per_sec}  {eta} left",
+                "{bar:40.cyan/blue} {human_pos}/{human_len} comments  {rate}  {eta} left",
             )
-            .expect("a valid template"),
+            .expect("a valid template")
+            .with_key("rate", |s: &ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = w.write_str(&rate_text(s.per_sec()));
+            }),
         );
         bar
     } else {
@@ -203,11 +248,12 @@ fn export(
         None => Box::new(io::stdout().lock()),
     };
     let mut out = BufWriter::with_capacity(256 * 1024, sink);
+    let started = std::time::Instant::now();
     let result = store::export(
         &mut reader,
         &params.selection,
         None,
-        None,
+        params.limit,
         format,
         &mut out,
         &mut |n| bar.set_position(n),
@@ -223,7 +269,12 @@ fn export(
             if let Some(path) = target
                 && io::stderr().is_terminal()
             {
-                eprintln!("commentwatch: exported {rows} comments to {path}");
+                let secs = started.elapsed().as_secs_f64();
+                eprintln!(
+                    "commentwatch: exported {} comments to {path} in {secs:.1} s ({})",
+                    thousands(rows),
+                    rate_text(rows as f64 / secs.max(1e-3))
+                );
             }
             Ok(())
         }
@@ -235,6 +286,30 @@ fn export(
         }),
         Err(ExportError::Log(e)) => Err(log_err(e)),
     }
+}
+
+/// `n` with thousands separators: `574,765`.
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, d) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(d);
+    }
+    out
+}
+
+/// An export's speed as a person reads it: whole comments per second with
+/// thousands separators (`574,765 comments/s`), not `574764.6771/s`.
+pub fn rate_text(per_sec: f64) -> String {
+    let n = if per_sec.is_finite() && per_sec > 0.0 {
+        per_sec.round() as u64
+    } else {
+        0
+    };
+    format!("{} comments/s", thousands(n))
 }
 
 /// The terminal's width when `stdout` is one; `None` for pipes and files,
@@ -294,11 +369,96 @@ fn fit(s: &str, width: usize, pad: bool) -> String {
     out
 }
 
-fn short_time(t: &DateTime<Utc>) -> String {
-    t.format("%Y-%m-%d %H:%M:%S").to_string()
+/// The columns of the `search` table other than the text, sized to what
+/// they hold and, on a terminal, to leave the text at least half the line.
+struct Layout {
+    seq: usize,
+    /// `true`: `MM-DD HH:MM` (11 columns) instead of the full date and time.
+    short_time: bool,
+    source: usize,
+    author: usize,
 }
 
-/// The `search` table. With a terminal width, each row fits one line;
+impl Layout {
+    const GAP: usize = 2;
+
+    fn new(rows: &[(i64, crate::domain::Comment)], width: Option<usize>) -> Layout {
+        let widest = |f: &dyn Fn(&crate::domain::Comment) -> String, header: &str| {
+            rows.iter()
+                .map(|(_, c)| text_width(&terminal_safe(&f(c))))
+                .chain([header.len()])
+                .max()
+                .unwrap_or(0)
+        };
+        let seq = rows
+            .iter()
+            .map(|(s, _)| s.to_string().len())
+            .chain([3])
+            .max()
+            .unwrap_or(3);
+        let (source, author) = (
+            widest(&|c| c.source.clone(), "SOURCE"),
+            widest(&|c| c.author.name.clone(), "AUTHOR"),
+        );
+        let Some(width) = width else {
+            return Layout {
+                seq,
+                short_time: false,
+                source: source.min(22),
+                author: author.min(18),
+            };
+        };
+        // Wide terminals keep the full time; narrow ones give its room to
+        // the text. Source and author share what is left once the text has
+        // half the line, the author a little more (names say more than ids).
+        let short_time = width < 120;
+        let time = if short_time { 11 } else { 19 };
+        let fixed = seq + time + 4 * Self::GAP;
+        let room = width.saturating_sub(fixed + width / 2).max(12);
+        let author_cap = (room * 11 / 20).max(6);
+        let author = author.min(author_cap);
+        let source = source.min(room.saturating_sub(author).max(6));
+        Layout {
+            seq,
+            short_time,
+            source,
+            author,
+        }
+    }
+
+    fn time(&self, t: &DateTime<Utc>) -> String {
+        let format = if self.short_time {
+            "%m-%d %H:%M"
+        } else {
+            "%Y-%m-%d %H:%M:%S"
+        };
+        t.format(format).to_string()
+    }
+
+    fn time_header(&self) -> &'static str {
+        if self.short_time {
+            "TIME (UTC)"
+        } else {
+            "PUBLISHED (UTC)"
+        }
+    }
+
+    /// Columns before the text.
+    fn fixed(&self) -> usize {
+        self.seq + self.time_width() + self.source + self.author + 4 * Self::GAP
+    }
+
+    fn time_width(&self) -> usize {
+        if self.short_time { 11 } else { 19 }
+    }
+}
+
+fn text_width(s: &str) -> usize {
+    s.chars().map(|c| c.width().unwrap_or(0)).sum()
+}
+
+/// The `search` table. With a terminal width, each row fits one line and
+/// the text gets at least half of it (source and author are cut first);
 /// otherwise the text is whole (still on one line, still made safe).
 pub fn print_table(
     out: &mut dyn Write,
@@ -308,22 +468,16 @@ pub fn print_table(
     if rows.is_empty() {
         return writeln!(out, "no comments match");
     }
-    let seq_w = rows
-        .iter()
-        .map(|(s, _)| s.to_string().len())
-        .max()
-        .unwrap_or(3)
-        .max(3);
-    let (source_w, author_w) = (22, 18);
+    let l = Layout::new(rows, width);
+    let (seq_w, time_w) = (l.seq, l.time_width());
     writeln!(
         out,
-        "{:>seq_w$}  {:<19}  {}  {}  TEXT",
+        "{:>seq_w$}  {:<time_w$}  {}  {}  TEXT",
         "SEQ",
-        "PUBLISHED (UTC)",
-        fit("SOURCE", source_w, true),
-        fit("AUTHOR", author_w, true)
+        l.time_header(),
+        fit("SOURCE", l.source, true),
+        fit("AUTHOR", l.author, true)
     )?;
-    let fixed = seq_w + 2 + 19 + 2 + source_w + 2 + author_w + 2;
     for (seq, c) in rows {
         let mut text = terminal_safe(&c.text);
         if c.deleted {
@@ -332,15 +486,15 @@ pub fn print_table(
             text = format!("[edited] {text}");
         }
         let text = match width {
-            Some(w) => fit(&text, w.saturating_sub(fixed).max(20), false),
+            Some(w) => fit(&text, w.saturating_sub(l.fixed()).max(20), false),
             None => text,
         };
         writeln!(
             out,
-            "{seq:>seq_w$}  {}  {}  {}  {text}",
-            short_time(&c.published_at),
-            fit(&terminal_safe(&c.source), source_w, true),
-            fit(&terminal_safe(&c.author.name), author_w, true),
+            "{seq:>seq_w$}  {:<time_w$}  {}  {}  {text}",
+            l.time(&c.published_at),
+            fit(&terminal_safe(&c.source), l.source, true),
+            fit(&terminal_safe(&c.author.name), l.author, true),
         )?;
     }
     Ok(())

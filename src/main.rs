@@ -1,5 +1,6 @@
 //! The `commentwatch` binary: read settings, start logging, run the app.
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use commentwatch::App;
@@ -21,13 +22,22 @@ fn main() -> ExitCode {
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("commentwatch=info,tower_http=warn"));
     // `CW_LOG_FORMAT=json`: one JSON object per line, for log collectors.
+    // Colours only on a terminal: a file or a pipe gets plain text.
+    let colour = use_colour(
+        std::io::stderr().is_terminal(),
+        std::env::var_os("NO_COLOR"),
+    );
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(colour)
         .with_writer(std::io::stderr);
     if config.log_json {
         builder.json().init();
     } else {
         builder.init();
+    }
+    for note in &config.notes {
+        tracing::info!("{note}");
     }
     let runtime = tokio::runtime::Runtime::new().expect("the tokio runtime starts");
     let result = runtime.block_on(async {
@@ -45,6 +55,12 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// Whether log lines are coloured: only on a terminal, and not when
+/// `NO_COLOR` is set to anything but an empty value (<https://no-color.org>).
+fn use_colour(stderr_is_terminal: bool, no_color: Option<std::ffi::OsString>) -> bool {
+    stderr_is_terminal && no_color.is_none_or(|v| v.is_empty())
 }
 
 /// Completes on Ctrl-C or SIGTERM.
@@ -66,5 +82,18 @@ async fn shutdown_signal() {
     tokio::select! {
         _ = ctrl_c => {},
         _ = terminate => {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::use_colour;
+
+    #[test]
+    fn colour_only_on_a_terminal_without_no_color() {
+        assert!(use_colour(true, None));
+        assert!(use_colour(true, Some("".into())));
+        assert!(!use_colour(true, Some("1".into())));
+        assert!(!use_colour(false, None));
     }
 }

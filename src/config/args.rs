@@ -30,7 +30,7 @@ pub(super) struct Cli {
     #[arg(long, env = "CW_POLL")]
     pub(super) poll: Option<String>,
 
-    /// Address to serve the dashboard on.
+    /// Address to serve the dashboard on: IP:PORT, or NAME:PORT (localhost:3000).
     #[arg(long, env = "CW_LISTEN", default_value = "127.0.0.1:3000")]
     pub(super) listen: String,
 

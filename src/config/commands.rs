@@ -49,6 +49,27 @@ pub struct Filters {
     /// 1: only paid messages (Super Chats); 0: none of them.
     #[arg(long, value_name = "1|0")]
     pub paid: Option<String>,
+    /// 1: only comments that were put on stream; 0: none of them.
+    #[arg(long, value_name = "1|0")]
+    pub featured: Option<String>,
+    /// 1: only comments containing a CW_HIGHLIGHT word; 0: none of them.
+    #[arg(long, value_name = "1|0")]
+    pub highlighted: Option<String>,
+    /// CW_HIGHLIGHT's words (`--highlight` before the subcommand), filled in
+    /// after parsing for `--highlighted`; not a flag of its own.
+    #[arg(skip)]
+    pub highlight_words: Vec<String>,
+}
+
+impl Command {
+    /// The filters of whichever subcommand this is.
+    pub fn filters_mut(&mut self) -> &mut Filters {
+        match self {
+            Command::Export(a) => &mut a.filters,
+            Command::Search(a) => &mut a.filters,
+            Command::Stats(a) => &mut a.filters,
+        }
+    }
 }
 
 #[derive(Args, Debug, Clone, PartialEq, Eq)]
@@ -66,6 +87,9 @@ pub struct ExportArgs {
     /// it as UTF-8.
     #[arg(long)]
     pub bom: bool,
+    /// Write at most this many comments (the newest).
+    #[arg(long, value_name = "N")]
+    pub limit: Option<String>,
     /// Write to FILE instead of standard output.
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
@@ -74,7 +98,7 @@ pub struct ExportArgs {
 /// Export formats.
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExportFormat {
-    /// RFC 4180 CSV: seq,source,id,published_at,author,author_id,text,likes,reply_to,edited,deleted
+    /// RFC 4180 CSV: seq,source,id,published_at,author,author_id,text,likes,reply_to,edited,deleted,amount,currency
     Csv,
     /// One JSON object per line, as in /api/comments.
     Jsonl,

@@ -77,6 +77,9 @@ pub struct Config {
     pub overlay_key: Option<Secret>,
     /// `CW_ALLOWED_HOSTS` and `CW_TRUSTED_PROXIES`.
     pub access: AccessSettings,
+    /// What reading the settings found worth telling (a pasted video address
+    /// read as `youtube:ID`), logged at INFO once logging runs.
+    pub notes: Vec<String>,
 }
 
 impl Config {
@@ -149,10 +152,19 @@ impl Invocation {
             None => Ok(Invocation::Serve(Box::new(validate::validate(
                 cli, &lookup,
             )?))),
-            Some(command) => Ok(Invocation::Log {
-                db: parse::parse_db(&cli.db)?,
-                command: Box::new(command),
-            }),
+            Some(mut command) => {
+                // `--highlighted` selects by the words the server highlights;
+                // without it CW_HIGHLIGHT is a server setting and not read.
+                let filters = command.filters_mut();
+                if filters.highlighted.is_some() {
+                    filters.highlight_words =
+                        parse::parse_word_list("CW_HIGHLIGHT", cli.highlight.as_deref())?;
+                }
+                Ok(Invocation::Log {
+                    db: parse::parse_db(&cli.db)?,
+                    command: Box::new(command),
+                })
+            }
         }
     }
 }
@@ -266,6 +278,52 @@ mod tests {
         assert_eq!(c.poll, None);
         assert_eq!(c.token, None);
         assert_eq!(c.backfill_pages, 5);
+    }
+
+    #[test]
+    fn a_listen_host_name_is_resolved_to_a_loopback_address() {
+        let c = parse(&[("CW_LISTEN", "localhost:3000")], &[]).unwrap();
+        assert!(c.listen.ip().is_loopback(), "{}", c.listen);
+        assert_eq!(c.listen.port(), 3000);
+        let c = parse(&[("CW_LISTEN", "[::1]:8080")], &[]).unwrap();
+        assert_eq!(c.listen.to_string(), "[::1]:8080");
+        for bad in [
+            "localhost",
+            "localhost:http",
+            ":3000",
+            "no-such-host.invalid:3000",
+        ] {
+            let line = error_line(&[("CW_LISTEN", bad)]);
+            assert!(line.starts_with("CW_LISTEN="), "{line}");
+            assert!(line.contains("localhost:3000"), "says what works: {line}");
+        }
+    }
+
+    #[test]
+    fn a_pasted_address_is_read_and_noted() {
+        let c = parse(
+            &[
+                (
+                    "CW_SOURCES",
+                    "https://www.youtube.com/live/dQw4w9WgXcQ?si=x",
+                ),
+                ("YOUTUBE_API_KEY", "k"),
+            ],
+            &[],
+        )
+        .unwrap();
+        assert_eq!(c.sources, [SourceSpec::YouTube("dQw4w9WgXcQ".into())]);
+        assert_eq!(
+            c.notes,
+            [
+                "CW_SOURCES: read https://www.youtube.com/live/dQw4w9WgXcQ?si=x as \
+              youtube:dQw4w9WgXcQ (for the live chat, write youtube-live:dQw4w9WgXcQ)"
+            ]
+        );
+        assert!(Config::defaults().notes.is_empty());
+        let line = error_line(&[("CW_SOURCES", "https://www.youtube.com/@someone")]);
+        assert!(line.starts_with("CW_SOURCES="), "{line}");
+        assert!(line.contains("youtube:VIDEO_ID"), "{line}");
     }
 
     #[test]

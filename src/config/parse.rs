@@ -1,5 +1,5 @@
 //! Parsing helpers shared by every setting: one range check, durations,
-//! base URLs, word lists, `CW_DB`, `CW_RETENTION`, `CW_POLL`. Each error
+//! base URLs, word lists, `CW_DB`, `CW_RETENTION`, `CW_POLL`, `CW_LISTEN`. Each error
 //! names the variable, the value and what would be accepted.
 
 use std::ops::RangeBounds;
@@ -103,6 +103,43 @@ pub fn parse_duration(var: &'static str, value: &str) -> Result<Duration, Config
             "expected a duration without spaces of at most a year, e.g. 15s or 1m",
         )),
     }
+}
+
+/// `CW_LISTEN`: an IP address and port, or a host name and port
+/// (`localhost:3000`) resolved once, at start. Of what the name resolves to,
+/// an IPv4 loopback address is bound first, then any loopback address, then
+/// the first address: `localhost` means this machine only, as it says.
+pub fn parse_listen(value: &str) -> Result<std::net::SocketAddr, ConfigError> {
+    use std::net::{SocketAddr, ToSocketAddrs};
+    let refuse = |why: &str| {
+        ConfigError::invalid(
+            "CW_LISTEN",
+            value,
+            format!(
+                "{why}; expected an address and port, e.g. 127.0.0.1:3000, localhost:3000 or [::1]:8080"
+            ),
+        )
+    };
+    if let Ok(addr) = value.parse::<SocketAddr>() {
+        return Ok(addr);
+    }
+    let Some((host, port)) = value.rsplit_once(':') else {
+        return Err(refuse("no port"));
+    };
+    if host.is_empty() || port.parse::<u16>().is_err() {
+        return Err(refuse("not a host name and port"));
+    }
+    let found: Vec<SocketAddr> = value
+        .to_socket_addrs()
+        .map_err(|_| refuse("this host name does not resolve"))?
+        .collect();
+    found
+        .iter()
+        .find(|a| a.is_ipv4() && a.ip().is_loopback())
+        .or_else(|| found.iter().find(|a| a.ip().is_loopback()))
+        .or_else(|| found.first())
+        .copied()
+        .ok_or_else(|| refuse("this host name resolves to no address"))
 }
 
 #[cfg(test)]

@@ -2,14 +2,13 @@
 //! the server's, the poller's, each platform's, the dashboard's. Every check
 //! names its variable; ranges go through the one `parse::in_range`. No I/O.
 
-use std::net::SocketAddr;
 use std::ops::Bound;
 
 use super::Config;
 use super::args::Cli;
 use super::parse::{
-    in_range, parse_base_url, parse_db, parse_duration, parse_retention, parse_schedule,
-    parse_word_list,
+    in_range, parse_base_url, parse_db, parse_duration, parse_listen, parse_retention,
+    parse_schedule, parse_word_list,
 };
 use crate::domain::{ConfigError, Secret, SourceSpec};
 use crate::source::bilibili::BilibiliSettings;
@@ -24,16 +23,14 @@ pub(super) fn validate(
     cli: Cli,
     lookup: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Config, ConfigError> {
-    let sources = SourceSpec::parse_list(&cli.sources)
+    let (sources, read) = SourceSpec::read_list(&cli.sources)
         .map_err(|why| ConfigError::invalid("CW_SOURCES", &cli.sources, why))?;
+    let notes = read
+        .iter()
+        .map(|(address, spec)| read_note(address, spec))
+        .collect();
     let poll = cli.poll.as_deref().map(parse_schedule).transpose()?;
-    let listen = cli.listen.parse::<SocketAddr>().map_err(|_| {
-        ConfigError::invalid(
-            "CW_LISTEN",
-            &cli.listen,
-            "expected an IP address and port, e.g. 127.0.0.1:3000 or [::1]:8080",
-        )
-    })?;
+    let listen = parse_listen(&cli.listen)?;
     let db = parse_db(&cli.db)?;
     let token = token(cli.token.clone())?;
     let backfill_pages = in_range(
@@ -83,6 +80,7 @@ pub(super) fn validate(
         }
     }
     Ok(Config {
+        notes,
         youtube,
         bilibili,
         generic,
@@ -104,6 +102,18 @@ pub(super) fn validate(
         overlay_key,
         access,
     })
+}
+
+/// The line that says how a pasted video address was read. A live stream's
+/// address read as its comments gets a hint about its chat.
+fn read_note(address: &str, spec: &SourceSpec) -> String {
+    let mut note = format!("CW_SOURCES: read {address} as {spec}");
+    if let SourceSpec::YouTube(id) = spec
+        && address.contains("/live/")
+    {
+        note.push_str(&format!(" (for the live chat, write youtube-live:{id})"));
+    }
+    note
 }
 
 /// `CW_TOKEN`: unset or empty for none, else 8+ printable ASCII characters.

@@ -8,6 +8,7 @@
 //! comments carry in their `source` field.
 //!
 //! No I/O; imports nothing else of the crate but its sibling `video`.
+//! A video's address pasted into `CW_SOURCES` is read here too (`url`).
 
 use std::fmt;
 
@@ -162,6 +163,9 @@ fn enc(s: &str) -> String {
     utf8_percent_encode(s, URL_SAFE).to_string()
 }
 
+/// A video address pasted into `CW_SOURCES` and the source it was read as.
+pub type ReadAddress = (String, SourceSpec);
+
 /// A source as configured in `CW_SOURCES`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SourceSpec {
@@ -212,9 +216,23 @@ impl SourceSpec {
 
     /// Parses `CW_SOURCES`. The error says what is accepted.
     pub fn parse_list(list: &str) -> Result<Vec<SourceSpec>, String> {
+        SourceSpec::read_list(list).map(|(specs, _)| specs)
+    }
+
+    /// Parses `CW_SOURCES` like [`SourceSpec::parse_list`], and also says how
+    /// each pasted video address was read: `(address, what it became)`.
+    pub fn read_list(list: &str) -> Result<(Vec<SourceSpec>, Vec<ReadAddress>), String> {
         let mut specs = Vec::new();
+        let mut read = Vec::new();
         for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-            let spec = SourceSpec::parse(item)?;
+            let spec = match url::read(item) {
+                Some(from_url) => {
+                    let spec = from_url?;
+                    read.push((item.to_owned(), spec.clone()));
+                    spec
+                }
+                None => SourceSpec::parse(item)?,
+            };
             if specs.contains(&spec) {
                 return Err(format!("{spec} is listed twice"));
             }
@@ -223,7 +241,7 @@ impl SourceSpec {
         if specs.is_empty() {
             return Err("expected at least one source, e.g. demo or youtube:VIDEO_ID".into());
         }
-        Ok(specs)
+        Ok((specs, read))
     }
 
     fn parse(item: &str) -> Result<SourceSpec, String> {
@@ -254,14 +272,15 @@ impl SourceSpec {
                 "{item:?}: expected a BV id (BV1xx411c7mD) or an av number (av170001 or 170001)"
             )),
             Some(Platform::Generic) if is_id(arg) => Ok(SourceSpec::Generic(arg.to_owned())),
-            _ => {
-                let usages: Vec<&str> = Platform::ALL.iter().map(|p| p.usage()).collect();
-                let (last, rest) = usages.split_last().expect("there are platforms");
-                Err(format!(
-                    "cannot read source {item:?}; expected {} or {last}, comma-separated",
-                    rest.join(", ")
-                ))
-            }
+            None if !kind.trim().is_empty() && item.contains(':') => Err(format!(
+                "{item:?}: {:?} is not a platform commentwatch reads; the platforms are {}",
+                kind.trim(),
+                usages()
+            )),
+            _ => Err(format!(
+                "cannot read source {item:?}; expected {}",
+                usages()
+            )),
         }
     }
 
@@ -271,9 +290,196 @@ impl SourceSpec {
     }
 }
 
+/// Every platform's usage: `demo, youtube:VIDEO_ID, … or generic:NAME,
+/// comma-separated`.
+fn usages() -> String {
+    let usages: Vec<&str> = Platform::ALL.iter().map(|p| p.usage()).collect();
+    let (last, rest) = usages.split_last().expect("there are platforms");
+    format!("{} or {last}, comma-separated", rest.join(", "))
+}
+
+/// Video addresses pasted into `CW_SOURCES` instead of `youtube:ID`.
+mod url {
+    use super::super::video::{bilibili, youtube};
+    use super::{Platform, SourceSpec, usages};
+
+    /// `None` when `item` does not look like an address (it is then read as
+    /// `platform:argument`); otherwise what it names, or why it names
+    /// nothing commentwatch can read, with what to write instead.
+    /// `youtube-live:` before an address keeps the live chat.
+    pub(super) fn read(item: &str) -> Option<Result<SourceSpec, String>> {
+        let (live, address) = match item.split_once(':') {
+            Some((kind, rest)) if kind.trim() == Platform::YouTubeLive.name() => {
+                (true, rest.trim())
+            }
+            Some((kind, rest)) if Platform::from_name(kind.trim()).is_some() => {
+                (false, rest.trim())
+            }
+            _ => (false, item),
+        };
+        if !address.contains('/') {
+            return None;
+        }
+        let full = if address.contains("://") {
+            address.to_owned()
+        } else {
+            format!("https://{address}")
+        };
+        let Ok(url) = ::url::Url::parse(&full) else {
+            return Some(Err(refusal(item, "it is not a web address")));
+        };
+        let host = url.host_str().unwrap_or("").to_ascii_lowercase();
+        let host = host
+            .strip_prefix("www.")
+            .or_else(|| host.strip_prefix("m."))
+            .or_else(|| host.strip_prefix("music."))
+            .unwrap_or(&host);
+        let segments: Vec<&str> = url
+            .path_segments()
+            .map(|s| s.filter(|s| !s.is_empty()).collect())
+            .unwrap_or_default();
+        let query = |name: &str| {
+            url.query_pairs()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.into_owned())
+        };
+        Some(match host {
+            "youtube.com" | "youtu.be" => {
+                let id = match (host, segments.as_slice()) {
+                    ("youtu.be", [id, ..]) => Some((*id).to_owned()),
+                    (_, ["watch"]) => query("v"),
+                    (_, ["live" | "shorts" | "embed" | "v", id, ..]) => Some((*id).to_owned()),
+                    _ => None,
+                };
+                match id.filter(|id| youtube::is_video_id(id)) {
+                    Some(id) if live => Ok(SourceSpec::YouTubeLive(id)),
+                    Some(id) => Ok(SourceSpec::YouTube(id)),
+                    None => Err(refusal(
+                        item,
+                        "this YouTube address names no video; open the video and copy its \
+                         address, or write youtube:VIDEO_ID with the 11 characters after \
+                         watch?v=",
+                    )),
+                }
+            }
+            "bilibili.com" => match segments.as_slice() {
+                ["video", id, ..] if bilibili::parse_video_id(id).is_some() && !live => {
+                    Ok(SourceSpec::Bilibili((*id).to_owned()))
+                }
+                _ => Err(refusal(
+                    item,
+                    "this Bilibili address names no video; write bilibili:BVID with the BV id \
+                     after /video/ (bilibili:BV1xx411c7mD)",
+                )),
+            },
+            "b23.tv" => Err(refusal(
+                item,
+                "a b23.tv short link must be opened first; write bilibili:BVID with the BV id \
+                 after /video/ in the address it opens",
+            )),
+            _ => Err(refusal(
+                item,
+                &format!(
+                    "commentwatch reads addresses of YouTube and Bilibili videos only; write {}",
+                    usages()
+                ),
+            )),
+        })
+    }
+
+    fn refusal(item: &str, why: &str) -> String {
+        format!("cannot read the address {item:?}: {why}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn read(item: &str) -> Result<String, String> {
+        let (specs, read) = SourceSpec::read_list(item)?;
+        assert_eq!(read.len(), 1, "{item} is noted as read from an address");
+        assert_eq!(read[0].0, item);
+        Ok(specs[0].to_string())
+    }
+
+    #[test]
+    fn pasted_video_addresses_are_read_as_sources() {
+        for (address, source) in [
+            (
+                "https://www.youtube.com/watch?v=dQw4w9WgXcQ",
+                "youtube:dQw4w9WgXcQ",
+            ),
+            (
+                "https://www.youtube.com/watch?v=dQw4w9WgXcQ&t=42s",
+                "youtube:dQw4w9WgXcQ",
+            ),
+            (
+                "https://m.youtube.com/watch?feature=share&v=dQw4w9WgXcQ",
+                "youtube:dQw4w9WgXcQ",
+            ),
+            ("youtube.com/watch?v=dQw4w9WgXcQ", "youtube:dQw4w9WgXcQ"),
+            ("https://youtu.be/dQw4w9WgXcQ?si=abc", "youtube:dQw4w9WgXcQ"),
+            ("youtu.be/dQw4w9WgXcQ", "youtube:dQw4w9WgXcQ"),
+            (
+                "https://www.youtube.com/live/dQw4w9WgXcQ?si=x",
+                "youtube:dQw4w9WgXcQ",
+            ),
+            (
+                "https://youtube.com/shorts/dQw4w9WgXcQ",
+                "youtube:dQw4w9WgXcQ",
+            ),
+            (
+                "youtube-live:https://www.youtube.com/live/dQw4w9WgXcQ",
+                "youtube-live:dQw4w9WgXcQ",
+            ),
+            (
+                "youtube:https://youtu.be/dQw4w9WgXcQ",
+                "youtube:dQw4w9WgXcQ",
+            ),
+            (
+                "https://www.bilibili.com/video/BV1xx411c7mD",
+                "bilibili:BV1xx411c7mD",
+            ),
+            (
+                "https://www.bilibili.com/video/BV1xx411c7mD/?p=2&spm_id_from=x",
+                "bilibili:BV1xx411c7mD",
+            ),
+            ("https://m.bilibili.com/video/av170001", "bilibili:av170001"),
+        ] {
+            assert_eq!(read(address).as_deref(), Ok(source), "{address}");
+        }
+        let (specs, read) = SourceSpec::read_list("demo, https://youtu.be/dQw4w9WgXcQ").unwrap();
+        assert_eq!(specs.len(), 2);
+        assert_eq!(read.len(), 1, "only the address is noted");
+    }
+
+    #[test]
+    fn an_address_that_names_no_video_says_what_to_write() {
+        for (address, hint) in [
+            ("https://www.youtube.com/channel/UCabc", "youtube:VIDEO_ID"),
+            ("https://www.youtube.com/watch?v=short", "youtube:VIDEO_ID"),
+            ("https://www.bilibili.com/read/cv123", "bilibili:BVID"),
+            ("https://b23.tv/abc123", "bilibili:BVID"),
+            ("https://www.twitch.tv/somebody", "youtube:VIDEO_ID"),
+            ("https://", "cannot read"),
+        ] {
+            let e = SourceSpec::parse_list(address).unwrap_err();
+            assert!(e.contains(hint), "{address}: {e}");
+            assert!(e.contains(address), "{address} named: {e}");
+        }
+    }
+
+    #[test]
+    fn an_unknown_platform_lists_the_supported_ones() {
+        let e = SourceSpec::parse_list("twitch:foo").unwrap_err();
+        assert_eq!(
+            e,
+            "\"twitch:foo\": \"twitch\" is not a platform commentwatch reads; the platforms are \
+             demo, youtube:VIDEO_ID, youtube-live:VIDEO_ID, bilibili:BVID_OR_AID or \
+             generic:NAME, comma-separated"
+        );
+    }
 
     #[test]
     fn every_platform_with_an_argument_is_a_platform_name_and_round_trips() {
@@ -291,10 +497,10 @@ mod tests {
 
     #[test]
     fn an_unknown_source_lists_every_usage() {
-        let e = SourceSpec::parse_list("myspace:1").unwrap_err();
+        let e = SourceSpec::parse_list("myspace").unwrap_err();
         assert_eq!(
             e,
-            "cannot read source \"myspace:1\"; expected demo, youtube:VIDEO_ID, \
+            "cannot read source \"myspace\"; expected demo, youtube:VIDEO_ID, \
              youtube-live:VIDEO_ID, bilibili:BVID_OR_AID or generic:NAME, comma-separated"
         );
     }

@@ -46,6 +46,8 @@ pub(super) struct TaskState {
     pub(super) stopped: bool,
     /// The state last reported, so a log line is written per change only.
     pub(super) reported: Option<(SourceState, Option<String>)>,
+    /// When the state last reported began.
+    pub(super) since: Option<DateTime<Utc>>,
     /// Whether the quota clamp was already announced.
     pub(super) clamp_announced: bool,
     /// A `Login` report stays on until a poll passes without one.
@@ -205,18 +207,29 @@ impl SourceTask {
         }
         match result {
             Ok(r) => {
-                info!(
-                    source = %self.name,
-                    pages = r.pages,
-                    comments.fetched = r.fetched,
-                    comments.new = r.new,
-                    comments.updated = r.updated,
-                    comments.deleted = r.deleted,
-                    comments.skipped = r.skipped,
-                    quota.units = r.quota_units,
-                    duration_ms = r.duration.as_millis() as u64,
-                    "poll of {} stored {} new comments", self.name, r.new
-                );
+                // One line per poll that changed something; a quiet poll
+                // is DEBUG, or a quiet stream would fill the log with zeros.
+                macro_rules! poll_line {
+                    ($level:ident) => {
+                        $level!(
+                            source = %self.name,
+                            pages = r.pages,
+                            comments.fetched = r.fetched,
+                            comments.new = r.new,
+                            comments.updated = r.updated,
+                            comments.deleted = r.deleted,
+                            comments.skipped = r.skipped,
+                            quota.units = r.quota_units,
+                            duration_ms = r.duration.as_millis() as u64,
+                            "poll of {} stored {} new comments", self.name, r.new
+                        )
+                    };
+                }
+                if r.new + r.updated + r.deleted > 0 {
+                    poll_line!(info);
+                } else {
+                    poll_line!(debug);
+                }
                 state.backfilled = true;
                 state.failures = 0;
                 state.login = None;
@@ -245,10 +258,13 @@ impl SourceTask {
             ),
             Err(e) => {
                 let outcome = match e {
-                    PollError::Source(SourceError::Transient { .. }) => "error",
+                    PollError::Source(
+                        SourceError::Transient { .. } | SourceError::Settings { .. },
+                    ) => "error",
                     PollError::Source(SourceError::Quota { .. }) => "quota",
                     PollError::Source(SourceError::Login { .. }) => "login",
                     PollError::Source(SourceError::Stopped { .. }) => "stopped",
+                    PollError::Source(SourceError::NotYet { .. }) => "not_yet",
                     PollError::Timeout(_) => "timeout",
                     PollError::Log(_) => "log_error",
                 };
@@ -289,6 +305,15 @@ impl SourceTask {
                 state.last_ok = Some(Utc::now());
                 (SourceState::Login, reason.clone(), None)
             }
+            PollError::Source(SourceError::NotYet {
+                reason,
+                retry_every,
+            }) => {
+                // Not a failure streak: the same slow pace for as long as
+                // it takes, and a normal poll once it is there.
+                state.failures = 0;
+                (SourceState::Backoff, reason.clone(), Some(*retry_every))
+            }
             PollError::Source(SourceError::Transient { retry_after, .. }) => {
                 state.failures += 1;
                 let wait = backoff(state.failures).max(retry_after.unwrap_or_default());
@@ -298,6 +323,12 @@ impl SourceTask {
                     if state.failures == 1 { "" } else { "s" },
                     human(wait)
                 );
+                (SourceState::Backoff, detail, Some(wait))
+            }
+            PollError::Source(SourceError::Settings { reason }) => {
+                state.failures += 1;
+                let wait = backoff(state.failures);
+                let detail = format!("{reason}; retrying in {}", human(wait));
                 (SourceState::Backoff, detail, Some(wait))
             }
             PollError::Log(_) | PollError::Timeout(_) => {
@@ -345,13 +376,26 @@ impl SourceTask {
             last_error,
             next_poll,
             quota_used,
+            since: None,
+            // Titles are the platform's text: one clean line, hidden
+            // characters removed, and shown only as text. A cut title ends
+            // in "…", which counts towards the limit.
+            title: self
+                .source
+                .title()
+                .map(|t| sanitize::clean_line(&t, crate::status::MAX_TITLE_CHARS - 1))
+                .filter(|t| !t.is_empty()),
         }
     }
 
     /// Sends the status to the hub and logs a line when the state changed.
-    pub(super) fn report(&self, state: &mut TaskState, status: SourceStatus) {
+    pub(super) fn report(&self, state: &mut TaskState, mut status: SourceStatus) {
         let key = (status.state, status.last_error.clone());
         let changed = state.reported.as_ref().map(|(s, _)| *s) != Some(status.state);
+        if changed || state.since.is_none() {
+            state.since = Some(Utc::now());
+        }
+        status.since = state.since;
         if changed {
             match status.state {
                 SourceState::Ok => info!(source = %self.name, "{} is polling normally", self.name),

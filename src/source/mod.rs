@@ -104,6 +104,20 @@ pub enum SourceError {
     /// a key the platform refuses.
     #[error("{reason}")]
     Stopped { reason: String },
+    /// The answer does not fit the source's settings: a JSON pointer of a
+    /// `generic:` source that finds nothing. Retried with backoff like
+    /// `Transient` (an API answering an error body with status 200 looks the
+    /// same), but `reason`, which names the setting, is what people see.
+    #[error("{reason}")]
+    Settings { reason: String },
+    /// What the source reads is not there, but may appear: a video that is
+    /// private, unlisted or a scheduled premiere. Asked again every
+    /// `retry_every`, however long it takes; `reason` says so to people.
+    #[error("{reason}")]
+    NotYet {
+        reason: String,
+        retry_every: Duration,
+    },
 }
 
 impl SourceError {
@@ -122,6 +136,12 @@ pub trait Source: Send + Sync {
 
     /// Its quota meter, for sources with a daily quota.
     fn quota(&self) -> Option<&dyn QuotaMeter> {
+        None
+    }
+
+    /// The title of what it reads (a video, a stream), once the platform
+    /// gave it; raw text, cleaned by whoever shows it.
+    fn title(&self) -> Option<String> {
         None
     }
 

@@ -19,8 +19,10 @@ use crate::domain::{Comment, rfc3339};
 /// up for long when the export shares its connection.
 pub const EXPORT_BATCH: u64 = 2_000;
 
-/// The CSV columns, in order (docs/PROTOCOL.md, "The log API").
-pub const CSV_COLUMNS: [&str; 11] = [
+/// The CSV columns, in order (docs/PROTOCOL.md, "The log API"). New columns
+/// are only ever appended, so a spreadsheet that reads columns by position
+/// keeps working.
+pub const CSV_COLUMNS: [&str; 13] = [
     "seq",
     "source",
     "id",
@@ -32,6 +34,8 @@ pub const CSV_COLUMNS: [&str; 11] = [
     "reply_to",
     "edited",
     "deleted",
+    "amount",
+    "currency",
 ];
 
 /// What an export writes.
@@ -180,6 +184,24 @@ pub fn neutralise(cell: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
+/// A paid message's amount as a plain decimal number in the currency's
+/// units (`4.99`, `1000`): what a spreadsheet can sum, exact because it is
+/// printed from the integer micros rather than through a float. Comments
+/// that are not paid get an empty cell.
+pub fn amount_cell(micros: Option<i64>) -> String {
+    let Some(micros) = micros else {
+        return String::new();
+    };
+    let sign = if micros < 0 { "-" } else { "" };
+    let abs = micros.unsigned_abs();
+    let (units, fraction) = (abs / 1_000_000, abs % 1_000_000);
+    if fraction == 0 {
+        return format!("{sign}{units}");
+    }
+    let digits = format!("{fraction:06}");
+    format!("{sign}{units}.{}", digits.trim_end_matches('0'))
+}
+
 /// Formats a page's comments as CSV rows or JSON lines into `buf`; returns
 /// the row count and the last `seq`.
 pub(super) fn format_page(
@@ -195,7 +217,9 @@ pub(super) fn format_page(
                 let flag = |v: bool| if v { "true" } else { "false" };
                 let (seq, likes) = (seq.to_string(), c.likes.to_string());
                 let published = rfc3339::format(&c.published_at);
-                let record: [&str; 11] = [
+                let amount = amount_cell(c.amount.as_ref().map(|a| a.micros));
+                let currency = c.amount.as_ref().map_or("", |a| a.currency.as_str());
+                let record: [&str; 13] = [
                     &seq,
                     &neutralise(&c.source),
                     &neutralise(&c.id),
@@ -207,6 +231,8 @@ pub(super) fn format_page(
                     &neutralise(c.reply_to.as_deref().unwrap_or("")),
                     flag(c.edited),
                     flag(c.deleted),
+                    &amount,
+                    &neutralise(currency),
                 ];
                 w.write_record(record).map_err(|e| fail(&e))?;
             }
@@ -229,6 +255,16 @@ pub(super) fn format_page(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn amounts_are_exact_decimals_and_unpaid_cells_are_empty() {
+        assert_eq!(amount_cell(None), "");
+        assert_eq!(amount_cell(Some(5_000_000)), "5");
+        assert_eq!(amount_cell(Some(4_990_000)), "4.99");
+        assert_eq!(amount_cell(Some(1_000_000_000)), "1000");
+        assert_eq!(amount_cell(Some(1)), "0.000001");
+        assert_eq!(amount_cell(Some(-1_500_000)), "-1.5");
+    }
 
     #[test]
     fn formula_cells_get_a_quote_and_harmless_ones_do_not() {

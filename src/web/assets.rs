@@ -10,7 +10,8 @@
 //! them strict about it): hence `text/javascript` on each. Modules are
 //! fetched in CORS mode, but these are same-origin, so they need no
 //! `crossorigin` attribute and no CORS headers, and `script-src 'self'`
-//! admits them and everything they import. `log.js` stays a classic script.
+//! admits them and everything they import. `log.js` and `log-i18n.js` stay
+//! classic scripts.
 //!
 //! Must not touch: the files' contents (they are served as written) or any
 //! route but its own.
@@ -63,6 +64,8 @@ const ASSETS: &[(&str, &str, &str)] = &[
     ("overlay.css", CSS, include_str!("../../assets/overlay.css")),
     // The log page.
     ("log.js", JS, include_str!("../../assets/log.js")),
+    // Its words, and the sign-in pages': English and Chinese.
+    ("log-i18n.js", JS, include_str!("../../assets/log-i18n.js")),
     (
         "favicon.svg",
         "image/svg+xml",
@@ -83,6 +86,13 @@ pub async fn serve(Path(name): Path<String>) -> Response {
             .into_response(),
         None => (StatusCode::NOT_FOUND, "no such asset\n").into_response(),
     }
+}
+
+/// `GET /favicon.ico`: the SVG icon. Every page names it with
+/// `<link rel="icon">`, but browsers, OBS and tools still ask for the
+/// old path; an answer keeps a 404 out of every log and console.
+pub async fn favicon() -> Response {
+    serve(Path("favicon.svg".to_owned())).await
 }
 
 #[cfg(test)]

@@ -26,6 +26,8 @@ use crate::store::{CommentLog, SourceFilter, Stats};
 
 /// A comment's text split around the search's matches.
 mod highlight;
+/// Who each reply answers, and where that comment is.
+mod reply;
 
 /// The page and, behind it, the API it links to.
 pub fn routes() -> Router<AppState> {
@@ -81,6 +83,23 @@ fn parts(text: &str, q: Option<&str>) -> Vec<Part> {
     }
 }
 
+/// The log a few minutes either side of `c`, same source — the
+/// conversation it was in — scrolled to it.
+fn around_url(c: &Comment, seq: i64) -> String {
+    let around = [
+        ("source", c.source.clone()),
+        (
+            "since",
+            rfc3339::format(&(c.published_at - Duration::minutes(2))),
+        ),
+        (
+            "until",
+            rfc3339::format(&(c.published_at + Duration::minutes(3))),
+        ),
+    ];
+    format!("{}#c{seq}", href("/log", &around))
+}
+
 /// One comment as the page shows it.
 struct RowView {
     seq: i64,
@@ -98,6 +117,8 @@ struct RowView {
     link: Option<String>,
     reply_to: Option<String>,
     reply_link: Option<String>,
+    /// The comment `reply_to` names, when the log holds it.
+    parent: Option<reply::Parent>,
     amount: Option<String>,
     likes: i64,
     edited: bool,
@@ -105,24 +126,12 @@ struct RowView {
 }
 
 impl RowView {
-    fn new(seq: i64, c: &Comment, q: Option<&str>) -> RowView {
+    fn new(seq: i64, c: &Comment, q: Option<&str>, parent: Option<reply::Parent>) -> RowView {
         let author_key = if c.author.id.is_empty() {
             &c.author.name
         } else {
             &c.author.id
         };
-        // A few minutes either side, same source: the conversation it was in.
-        let around = [
-            ("source", c.source.clone()),
-            (
-                "since",
-                rfc3339::format(&(c.published_at - Duration::minutes(2))),
-            ),
-            (
-                "until",
-                rfc3339::format(&(c.published_at + Duration::minutes(3))),
-            ),
-        ];
         RowView {
             seq,
             source: c.source.clone(),
@@ -131,7 +140,7 @@ impl RowView {
             author_url: href("/log", &[("author", author_key.clone())]),
             time_iso: rfc3339::format(&c.published_at),
             time_text: c.published_at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
-            around_url: format!("{}#c{seq}", href("/log", &around)),
+            around_url: around_url(c, seq),
             text: q.map(|q| parts(&c.text, Some(q))),
             html: c.html.as_str().to_owned(),
             link: platform_link(&c.source, &c.id),
@@ -140,6 +149,7 @@ impl RowView {
                 .as_deref()
                 .and_then(|parent| platform_link(&c.source, parent)),
             reply_to: c.reply_to.clone(),
+            parent,
             amount: c.amount.as_ref().map(|a| a.display.clone()),
             likes: c.likes,
             edited: c.edited,
@@ -223,13 +233,23 @@ struct Ranked {
     url: String,
 }
 
+/// One bar of the server-rendered chart; `start` (RFC 3339, UTC) and
+/// `count` also let `log.js` retitle it in the viewer's time zone.
+struct Bar {
+    x: usize,
+    y: f64,
+    height: f64,
+    start: String,
+    count: u64,
+}
+
 /// The statistics panel, rendered on the server (`?stats=1`).
 struct StatsView {
     stats: Stats,
     authors: Vec<Ranked>,
     busiest: Vec<Ranked>,
-    /// `(x, y, height, title)` of each bar of the chart, in a 0–100 box.
-    bars: Vec<(usize, f64, f64, String)>,
+    /// The bars of the chart, in a 0–100 box.
+    bars: Vec<Bar>,
     /// Width of the chart in bars: at least 24, so a short stretch still
     /// reads as bars (they sit at the right, the latest end).
     slots: usize,
@@ -306,12 +326,13 @@ impl StatsView {
                 } else {
                     0.0
                 };
-                (
-                    offset + i,
-                    100.0 - h,
-                    h,
-                    format!("{}: {} comments", b.start, b.count),
-                )
+                Bar {
+                    x: offset + i,
+                    y: 100.0 - h,
+                    height: h,
+                    start: b.start.clone(),
+                    count: b.count,
+                }
             })
             .collect();
         StatsView {
@@ -345,6 +366,10 @@ struct LogPage {
     stats_api_url: String,
     stats_page_url: String,
     stats: Option<StatsView>,
+    /// The selected range (RFC 3339, UTC; empty when open): the chart's
+    /// edges in `log.js`.
+    since_iso: String,
+    until_iso: String,
     /// Shows *Sign out* (a token is set, so this browser signed in).
     signed_in: bool,
 }
@@ -405,10 +430,17 @@ async fn build(
         pairs
     };
     let q = sel.q.as_deref();
+    let parents = reply::parents(log, &page.comments).await?;
     let rows = page
         .comments
         .iter()
-        .map(|(seq, c)| RowView::new(*seq, c, q))
+        .map(|(seq, c)| {
+            let parent = c
+                .reply_to
+                .as_ref()
+                .and_then(|p| parents.get(&(c.source.clone(), p.clone())).cloned());
+            RowView::new(*seq, c, q, parent)
+        })
         .collect();
     let selection_only = sel.to_pairs();
     let stats = stats.map(|s| StatsView::new(s, &selection_only));
@@ -438,6 +470,8 @@ async fn build(
         stats_api_url: href("/api/stats", &selection_only),
         stats_page_url: href("/log", &stats_page),
         stats,
+        since_iso: sel.since.as_ref().map(rfc3339::format).unwrap_or_default(),
+        until_iso: sel.until.as_ref().map(rfc3339::format).unwrap_or_default(),
         signed_in: false,
     })
 }
@@ -463,6 +497,8 @@ async fn empty_page(form: Form, error: String, log: &CommentLog) -> LogPage {
         stats_api_url: String::new(),
         stats_page_url: "/log?stats=1".into(),
         stats: None,
+        since_iso: String::new(),
+        until_iso: String::new(),
         signed_in: false,
     }
 }

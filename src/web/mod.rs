@@ -129,6 +129,7 @@ pub fn router(state: AppState) -> Router {
         .route("/login", get(auth::login_page).post(auth::login))
         .route("/logout", get(auth::logout_page).post(auth::logout))
         .route("/assets/{name}", get(assets::serve))
+        .route("/favicon.ico", get(assets::favicon))
         .with_state(state.clone())
         // Before any handler or token check: only this server's own names
         // (DNS rebinding), and request heads of a sane size.

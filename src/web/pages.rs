@@ -67,9 +67,12 @@ pub async fn metrics(
 }
 
 /// `/healthz`: 200 while the log answers (503 when it does not), with each
-/// source's state. A source that is backing off is not a failed health
-/// check: the process is doing what it should. With `CW_TOKEN` set, a
-/// caller without it learns the status alone, not what is monitored.
+/// source's state. A source in trouble is not a failed health check — the
+/// process is doing what it should — but a stopped source, or one backing
+/// off (or waiting for quota or a login) for more than three minutes, makes
+/// the status `degraded` with a `reason` naming it: someone must look. With
+/// `CW_TOKEN` set, a caller without it learns the status alone, not what is
+/// monitored, nor why.
 pub async fn healthz(
     State(state): State<super::AppState>,
     req: axum::extract::Request,
@@ -85,9 +88,17 @@ pub async fn healthz(
     if let Err(e) = &answer {
         error!(error = %e, "health check: the comment log does not answer");
     }
+    let statuses = hub.statuses();
+    let now = chrono::Utc::now();
+    let troubles: Vec<String> = statuses.iter().filter_map(|s| s.trouble(now)).collect();
+    let status = if troubles.is_empty() {
+        "ok"
+    } else {
+        "degraded"
+    };
     if !full {
         return match answer {
-            Ok(_) => Json(json!({ "status": "ok" })).into_response(),
+            Ok(_) => Json(json!({ "status": status })).into_response(),
             Err(_) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 Json(json!({ "status": "error" })),
@@ -95,8 +106,7 @@ pub async fn healthz(
                 .into_response(),
         };
     }
-    let sources: Vec<_> = hub
-        .statuses()
+    let sources: Vec<_> = statuses
         .into_iter()
         .map(|s| json!({ "source": s.source, "state": s.state, "last_ok": s.last_ok.map(|t| crate::domain::rfc3339::format(&t)) }))
         .collect();
@@ -105,11 +115,16 @@ pub async fn healthz(
     // The error itself goes to the server's log only.
     let database = log.backend();
     let mut resp = match answer {
-        Ok(seq) => Json(json!({
-            "status": "ok", "log": "ok", "database": database,
-            "latest_seq": seq, "sources": sources,
-        }))
-        .into_response(),
+        Ok(seq) => {
+            let mut body = json!({
+                "status": status, "log": "ok", "database": database,
+                "latest_seq": seq, "sources": sources,
+            });
+            if !troubles.is_empty() {
+                body["reason"] = troubles.join("; ").into();
+            }
+            Json(body).into_response()
+        }
         Err(_) => (
             StatusCode::SERVICE_UNAVAILABLE,
             Json(json!({

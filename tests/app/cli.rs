@@ -285,3 +285,243 @@ fn retention_is_a_duration_of_at_least_an_hour_or_forever() {
         assert_eq!(e.lines().count(), 1);
     }
 }
+
+/// Like [`run`], with more environment variables.
+fn run_with(db: impl AsRef<std::ffi::OsStr>, env: &[(&str, &str)], args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_commentwatch"))
+        .env_clear()
+        .env("CW_DB", db)
+        .envs(env.iter().copied())
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("the binary runs")
+}
+
+/// A Super Chat of $4.99 by `author`.
+pub fn super_chat(
+    source: &str,
+    id: &str,
+    author: &str,
+    minute: i64,
+) -> commentwatch::domain::Comment {
+    let mut c = comment(source, id, author, "thanks for the stream", minute);
+    c.amount = Some(commentwatch::domain::Amount {
+        display: "$4.99".into(),
+        micros: 4_990_000,
+        currency: "USD".into(),
+    });
+    c
+}
+
+// See: issue 15, "the CLI has --limit, --featured, --highlighted like the page".
+#[tokio::test]
+async fn cli_export_and_search_take_the_limit_featured_and_highlighted_filters_of_the_page() {
+    let app = spawn_app(&[("CW_DEMO_RATE", "0"), ("CW_HIGHLIGHT", "Sponsor")]).await;
+    settle(&app).await;
+    ingest(
+        &app,
+        vec![
+            comment(YT, "k1", "a", "thanks to our SPONSOR today", 1),
+            comment(YT, "k2", "b", "nothing to see", 2),
+            super_chat(YT, "k3", "c", 3),
+        ],
+    )
+    .await;
+    let resp = reqwest::Client::new()
+        .post(app.url("/api/featured"))
+        .header("Content-Type", "application/json")
+        .body(serde_json::json!({ "source": YT, "id": "k2" }).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_success(), "{}", resp.status());
+    let highlight = [("CW_HIGHLIGHT", "Sponsor")];
+    for (query, args) in [
+        ("?featured=1", vec!["--format", "csv", "--featured", "1"]),
+        ("?limit=3", vec!["--format", "jsonl", "--limit", "3"]),
+        (
+            "?highlighted=1&source=youtube",
+            vec![
+                "--format",
+                "csv",
+                "--highlighted",
+                "1",
+                "--source",
+                "youtube",
+            ],
+        ),
+        (
+            "?paid=1&source=youtube&featured=0",
+            vec![
+                "--format",
+                "csv",
+                "--paid",
+                "1",
+                "--featured",
+                "0",
+                "--source",
+                "youtube",
+            ],
+        ),
+    ] {
+        let format = args[1];
+        let api = reqwest::get(app.url(&format!("/api/comments.{format}{query}")))
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        let mut full = vec!["export"];
+        full.extend(&args);
+        let out = run_with(&app.db, &highlight, &full);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(out.stdout, api.to_vec(), "export {args:?}");
+        let rows = String::from_utf8(out.stdout).unwrap();
+        let ids: Vec<&str> = rows
+            .lines()
+            .skip(usize::from(format == "csv"))
+            .map(|l| {
+                if format == "csv" {
+                    l.split(',').nth(2).unwrap()
+                } else {
+                    l.split("\"id\":\"")
+                        .nth(1)
+                        .unwrap()
+                        .split('"')
+                        .next()
+                        .unwrap()
+                }
+            })
+            .collect();
+        match query {
+            "?featured=1" => assert_eq!(ids, ["k2"]),
+            "?limit=3" => assert_eq!(ids, ["k3", "k2", "k1"], "the newest three"),
+            "?paid=1&source=youtube&featured=0" => {
+                assert_eq!(ids, ["k3"]);
+                assert!(
+                    rows.lines().nth(1).unwrap().ends_with(",4.99,USD"),
+                    "{rows}"
+                );
+            }
+            _ => assert_eq!(ids, ["k1"]),
+        }
+    }
+    let out = run_with(
+        &app.db,
+        &highlight,
+        &["search", "t", "--highlighted", "1", "--limit", "5"],
+    );
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && table.contains("SPONSOR today"),
+        "{table}"
+    );
+    assert!(!table.contains("nothing to see"), "{table}");
+    let out = run_with(&app.db, &highlight, &["search", "t", "--featured", "1"]);
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        table.contains("nothing to see") && !table.contains("SPONSOR"),
+        "{table}"
+    );
+    // Without highlight words, --highlighted could only find nothing: refused.
+    let out = run(
+        &app.db,
+        &["export", "--format", "csv", "--highlighted", "1"],
+    );
+    assert!(!out.status.success());
+    let lines = stderr_lines(&out);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(lines[0].contains("--highlighted") && lines[0].contains("CW_HIGHLIGHT"));
+    let out = run(&app.db, &["export", "--format", "csv", "--limit", "0"]);
+    assert!(!out.status.success());
+    assert!(stderr_lines(&out)[0].contains("--limit"));
+}
+
+// See: issue 15, "the search table gives the text the room on an 80-column terminal".
+#[test]
+fn the_search_table_fits_80_columns_and_cuts_source_and_author_before_the_text() {
+    use unicode_width::UnicodeWidthStr;
+    let long_text = "this is a long comment that a streamer wants to read whole, \
+                     not three words and an ellipsis after a wide source column";
+    let rows: Vec<(i64, commentwatch::domain::Comment)> = vec![
+        (
+            1234,
+            comment(
+                "generic:a-rather-long-source-name",
+                "w1",
+                "AVeryLongDisplayNameIndeed",
+                long_text,
+                1,
+            ),
+        ),
+        (
+            1235,
+            comment(BILI, "w2", "小明同学的超长名字", "主播好帅", 2),
+        ),
+    ];
+    let mut out = Vec::new();
+    commentwatch::cli::print_table(&mut out, &rows, Some(80)).unwrap();
+    let table = String::from_utf8(out).unwrap();
+    for line in table.lines() {
+        assert!(line.width() <= 80, "{} columns: {line}", line.width());
+    }
+    let first = table.lines().nth(1).unwrap();
+    let text = &first[first.find("this is").expect("the text is there")..];
+    assert!(text.width() >= 40, "the text has half the line: {text:?}");
+    assert!(first.contains('…'), "source or author were cut: {first}");
+    assert!(table.contains("主播好帅"), "{table}");
+    // Wide terminals keep the full time; pipes get everything whole.
+    let mut out = Vec::new();
+    commentwatch::cli::print_table(&mut out, &rows, None).unwrap();
+    let whole = String::from_utf8(out).unwrap();
+    assert!(whole.contains(long_text) && whole.contains("2026-04-01 20:01:00"));
+}
+
+// See: issue 15, "the CLI export's `574,764.6771/s`".
+#[test]
+fn export_rates_read_as_whole_comments_per_second() {
+    use commentwatch::cli::{rate_text, thousands};
+    assert_eq!(rate_text(574_764.677_1), "574,765 comments/s");
+    assert_eq!(rate_text(12.4), "12 comments/s");
+    assert_eq!(rate_text(f64::NAN), "0 comments/s");
+    assert_eq!(thousands(1_000), "1,000");
+    assert_eq!(thousands(999), "999");
+    assert_eq!(thousands(1_234_567), "1,234,567");
+}
+
+/// On a terminal (a pseudo-terminal from `script`), an export to a file
+/// ends with a line a person reads: the count and a whole-number rate.
+/// (`script` is util-linux's, on every Linux this runs on.)
+#[tokio::test]
+async fn an_export_to_a_file_on_a_terminal_reports_a_readable_rate() {
+    let app = spawn_app(&[("CW_DEMO_RATE", "0")]).await;
+    settle(&app).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("out.csv");
+    let cmd = format!(
+        "{} export --format csv -o {}",
+        env!("CARGO_BIN_EXE_commentwatch"),
+        file.display()
+    );
+    let out = Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .env("CW_DB", &app.db)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{said}");
+    let line = said
+        .lines()
+        .find(|l| l.contains("exported"))
+        .unwrap_or_else(|| panic!("no summary: {said:?}"));
+    let rate = line.split('(').nth(1).expect("a rate in brackets");
+    assert!(rate.ends_with("comments/s)"), "{line}");
+    assert!(!rate.contains('.'), "a whole number: {line}");
+    assert!(file.exists());
+}

@@ -307,11 +307,17 @@ async fn hidden_words_from_cw_block_and_the_questions_filter_apply_from_the_star
     let app = helpers::spawn_app(&[("CW_DEMO_RATE", "0")]).await;
     browser.goto(&app.url("/")).await;
     let all = wait(&browser, "the backlog", |l| l.live && l.seqs.len() == 20).await;
-    let questions = all
-        .texts
-        .iter()
-        .filter(|t| t.trim_end().ends_with('?') || t.trim_end().ends_with('？'))
-        .count();
+    // What the page counts as a question (its rule, over a table of
+    // examples, is checked in seeing.rs): a question mark, or a Chinese or
+    // Japanese question near the end.
+    let asks = |texts: &[String]| {
+        format!(
+            "const {{ isQuestion }} = await import('/assets/settings.js'); return {}.map(isQuestion);",
+            serde_json::to_string(texts).unwrap()
+        )
+    };
+    let asked: Vec<bool> = browser.eval(&asks(&all.texts)).await;
+    let questions = asked.iter().filter(|q| **q).count();
     assert!(
         questions > 0 && questions < 20,
         "the demo's backlog mixes questions with other comments: {questions}"
@@ -320,10 +326,14 @@ async fn hidden_words_from_cw_block_and_the_questions_filter_apply_from_the_star
         .eval::<Value>("document.getElementById('only-questions').click();")
         .await;
     let only = wait(&browser, "only questions", |l| l.seqs.len() == questions).await;
+    let asked: Vec<bool> = browser.eval(&asks(&only.texts)).await;
+    assert!(asked.iter().all(|q| *q), "{:?}", only.texts);
     assert!(
         only.texts
             .iter()
-            .all(|t| t.trim_end().ends_with(['?', '？']))
+            .any(|t| !t.trim_end().ends_with(['?', '？'])),
+        "a question without a question mark is let through: {:?}",
+        only.texts
     );
     browser.close().await;
 
@@ -555,10 +565,15 @@ async fn unread_marks_survive_a_reload() {
     // reach the background tab meanwhile.
     tokio::time::sleep(std::time::Duration::from_secs(3)).await;
     browser.client.switch_to_window(dashboard).await.unwrap();
-    // Back in front, those in view are read; those below the fold are not.
+    // Back in front, those in view are read; those below the fold (at
+    // most a sliver in view) are not.
     const BELOW: &str = "const s = document.getElementById('scroller').getBoundingClientRect();
         const unread = Array.from(document.querySelectorAll('#feed > li.comment.unread'));
-        return unread.some((li) => li.getBoundingClientRect().top < s.bottom) ? -1 : unread.length;";
+        const seen = (li) => {
+            const r = li.getBoundingClientRect();
+            return Math.min(r.bottom, s.bottom) - Math.max(r.top, s.top) >= r.height * 0.5;
+        };
+        return unread.some(seen) ? -1 : unread.length;";
     let left: i64 = browser
         .poll("only unread below the fold", PATIENCE, BELOW, |n: &i64| {
             *n > 1

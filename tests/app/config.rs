@@ -97,6 +97,49 @@ fn an_unknown_source_is_refused() {
 }
 
 #[test]
+fn a_pasted_address_that_names_no_video_is_refused_with_what_to_write() {
+    let address = "https://www.youtube.com/channel/UCabcdefghijklmnopqrstuv";
+    let e = refuse(&[("CW_SOURCES", address)], "CW_SOURCES", address);
+    assert!(e.contains("youtube:VIDEO_ID"), "{e}");
+    let e = refuse(
+        &[("CW_SOURCES", "demo,twitch:foo")],
+        "CW_SOURCES",
+        "twitch:foo",
+    );
+    assert!(
+        e.contains("bilibili:BVID_OR_AID"),
+        "lists the platforms: {e}"
+    );
+}
+
+#[test]
+fn a_pasted_video_address_is_read_and_said_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("c.db");
+    let db = db.to_str().unwrap();
+    let address = "https://www.youtube.com/watch?v=dQw4w9WgXcQ&t=42s";
+    let app = crate::helpers::Binary::start(
+        dir.path(),
+        &[
+            ("CW_LISTEN", "127.0.0.1:0"),
+            ("CW_DB", db),
+            ("CW_SOURCES", address),
+            ("YOUTUBE_API_KEY", "test-key-123"),
+            // Nothing listens there: the poll fails, which is not the point.
+            ("YOUTUBE_API_BASE", "http://127.0.0.1:9"),
+        ],
+        "",
+    );
+    assert!(!app.addr.is_empty(), "it serves");
+    app.signal("KILL");
+    let (_, stderr) = app.wait(std::time::Duration::from_secs(20));
+    assert!(
+        stderr.contains(&format!("read {address} as youtube:dQw4w9WgXcQ")),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn a_bad_allowed_host_or_proxy_is_refused() {
     refuse(
         &[("CW_ALLOWED_HOSTS", "ok.example,http://bad")],
@@ -197,4 +240,50 @@ fn a_token_that_is_not_utf8_stops_the_start_instead_of_turning_auth_off() {
     assert!(err.starts_with("commentwatch: CW_TOKEN="), "{err}");
     assert!(err.contains("UTF-8"), "{err}");
     assert!(!err.contains("secret"), "the value is not shown: {err}");
+}
+
+#[tokio::test]
+async fn the_log_in_a_pipe_is_plain_and_quiet_polls_are_not_logged_at_info() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("c.db");
+    let app = crate::helpers::Binary::start(
+        dir.path(),
+        &[
+            ("CW_LISTEN", "127.0.0.1:0"),
+            ("CW_DB", db.to_str().unwrap()),
+            ("CW_DEMO_RATE", "0"),
+            ("CW_DEMO_SEED", "7"),
+            ("CW_POLL", "1s"),
+        ],
+        "",
+    );
+    // The backlog's poll, then quiet ones: wait for a few polls.
+    let metrics = format!("http://{}/metrics", app.addr);
+    crate::helpers::eventually("three polls", crate::helpers::PATIENCE, || async {
+        let text = reqwest::get(&metrics).await.unwrap().text().await.unwrap();
+        let polls: f64 = text
+            .lines()
+            .filter(|l| l.starts_with("commentwatch_polls_total{"))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum();
+        polls >= 3.0
+    })
+    .await;
+    app.signal("TERM");
+    let (_, stderr) = app.wait(std::time::Duration::from_secs(20));
+    assert!(
+        !stderr.contains('\x1b'),
+        "no colour codes in a pipe: {stderr}"
+    );
+    let poll_lines: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("poll of demo"))
+        .collect();
+    assert_eq!(
+        poll_lines.len(),
+        1,
+        "only the poll that stored something: {stderr}"
+    );
+    assert!(poll_lines[0].contains("stored 20 new comments"), "{stderr}");
+    assert!(poll_lines[0].contains("INFO"), "{stderr}");
 }

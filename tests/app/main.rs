@@ -46,6 +46,9 @@ mod offline;
 mod overlay;
 /// Stuck clients, caps, storage faults, metrics.
 mod resilience;
+/// Seeing well on the dashboard: text size, long comments, badges,
+/// questions, alerts and read-aloud, a narrow screen, the rate chart.
+mod seeing;
 /// Two instances on one PostgreSQL log: comments and the on-stream queue cross over.
 mod shared_log;
 /// Several real-format sources on one feed, configured by env vars.

@@ -13,6 +13,9 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use crate::chrome::{Browser, decode_png};
 use crate::helpers::{PATIENCE, TestApp, spawn_app};
 
+/// How it looks: corners, bubbles, colours, sizes, the builder, the icon.
+mod looks;
+
 const TOKEN: &str = "overlay-test-token";
 
 fn http() -> reqwest::Client {

@@ -26,6 +26,7 @@ const SUB_KEY: &str = "4932caff0ff746eab6f01bf08b70ac45";
 const MIXIN: &str = "ea1db124af3c7062474693fa704f4ff8";
 const REPLIES: &str = "/x/v2/reply/wbi/main";
 const NAV: &str = "/x/web-interface/nav";
+const VIEW: &str = "/x/web-interface/view";
 /// Every unique comment in the mode-2 fixture: five roots, one preview child
 /// and the pinned comment (listed twice in the fixture).
 const UNIQUE_IN_FIXTURE: i64 = 7;
@@ -50,7 +51,11 @@ fn json_response(status: u16, body: &str) -> ResponseTemplate {
     ResponseTemplate::new(status).set_body_raw(body.as_bytes().to_vec(), "application/json")
 }
 
-/// A mock Bilibili that hands out the test vector's WBI keys.
+/// The video's title, as its view info gives it.
+const TITLE: &str = "【直播回放】今晚一起玩";
+
+/// A mock Bilibili that hands out the test vector's WBI keys and the video's
+/// view info.
 async fn mock_bilibili() -> MockServer {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
@@ -58,7 +63,20 @@ async fn mock_bilibili() -> MockServer {
         .respond_with(json_response(200, &nav_body().to_string()))
         .mount(&server)
         .await;
+    serve_title(&server, TITLE).await;
     server
+}
+
+/// Serves `/x/web-interface/view?bvid=` with `title`.
+async fn serve_title(server: &MockServer, title: &str) {
+    let body = json!({"code": 0, "message": "0", "ttl": 1,
+        "data": {"bvid": BVID, "aid": AID.parse::<u64>().unwrap(), "title": title}});
+    Mock::given(method("GET"))
+        .and(path(VIEW))
+        .and(query_param("bvid", BVID))
+        .respond_with(json_response(200, &body.to_string()))
+        .mount(server)
+        .await;
 }
 
 /// `pagination_str` as the browser sends it for a given offset.
@@ -325,7 +343,7 @@ async fn the_cookie_is_sent_with_browser_headers_and_never_appears_in_errors() {
     assert!(!err.to_string().contains("s3cr3t"), "{err}");
     assert!(!err.to_string().contains("127.0.0.1"), "no URL in: {err}");
     let requests = server.received_requests().await.unwrap();
-    assert_eq!(requests.len(), 2, "nav, then the reply list");
+    assert_eq!(requests.len(), 3, "the view info, nav, then the reply list");
     for request in &requests {
         assert_eq!(header(request, "cookie"), Some(cookie));
         assert_eq!(
@@ -427,5 +445,84 @@ async fn a_signature_still_refused_after_the_retry_backs_off() {
         requests_to(&server, REPLIES).await.len(),
         2,
         "retried once, not more"
+    );
+}
+
+#[tokio::test]
+async fn the_title_comes_from_the_view_info_once_and_reaches_the_status_as_text() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(NAV))
+        .respond_with(json_response(200, &nav_body().to_string()))
+        .mount(&server)
+        .await;
+    serve_title(
+        &server,
+        "<img src=x onerror=alert(1)>\u{202E}今晚\u{200B}直播",
+    )
+    .await;
+    serve_page(
+        &server,
+        "",
+        200,
+        &helpers::fixture("bilibili_reply_main_mode2.json"),
+    )
+    .await;
+    let pipeline = helpers::pipeline();
+    let task = commentwatch::poller::SourceTask::new(
+        source(&server, None),
+        commentwatch::config::Schedule::Every(Duration::from_secs(10)),
+        pipeline.clone(),
+        1,
+        Duration::from_secs(10),
+        None,
+    );
+    task.poll_now().await;
+    let status = pipeline.hub.statuses().pop().expect("a status");
+    assert_eq!(status.source, format!("bilibili:{BVID}"));
+    assert_eq!(
+        status.title.as_deref(),
+        Some("<img src=x onerror=alert(1)>今晚直播"),
+        "plain text, hidden characters removed"
+    );
+    task.poll_now().await;
+    assert_eq!(requests_to(&server, VIEW).await.len(), 1, "asked for once");
+}
+
+#[tokio::test]
+async fn a_view_info_that_fails_leaves_no_title_and_the_replies_still_come() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(NAV))
+        .respond_with(json_response(200, &nav_body().to_string()))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(VIEW))
+        .respond_with(json_response(
+            200,
+            r#"{"code":-404,"message":"啥都木有","ttl":1}"#,
+        ))
+        .mount(&server)
+        .await;
+    serve_page(
+        &server,
+        "",
+        200,
+        &helpers::fixture("bilibili_reply_main_mode2.json"),
+    )
+    .await;
+    let bili = source(&server, None);
+    let page = bili.fetch_page(None).await.expect("the replies are read");
+    assert!(!page.comments.is_empty());
+    use commentwatch::source::Source;
+    assert_eq!(bili.title(), None);
+    for _ in 0..4 {
+        bili.fetch_page(None).await.expect("the replies are read");
+    }
+    assert_eq!(
+        requests_to(&server, VIEW).await.len(),
+        3,
+        "tried a few times, then not"
     );
 }

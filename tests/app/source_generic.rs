@@ -295,13 +295,13 @@ async fn an_items_pointer_that_matches_nothing_is_an_error_naming_the_variable()
     let pipeline = helpers::pipeline();
     let err = helpers::poll(&source, &pipeline).await.unwrap_err();
     match err {
-        commentwatch::poller::PollError::Source(SourceError::Transient { reason, .. }) => {
+        commentwatch::poller::PollError::Source(SourceError::Settings { reason }) => {
             assert_eq!(
                 reason,
                 "CW_GENERIC_SHOP_ITEMS \"/data/list\" matches nothing in the response"
             );
         }
-        other => panic!("expected a transient source error, got {other:?}"),
+        other => panic!("expected an error naming the setting, got {other:?}"),
     }
     assert_eq!(pipeline.log.count().await.unwrap(), 0);
 }
@@ -397,4 +397,67 @@ async fn the_start_check_passes_a_good_configuration_and_names_a_pointer_that_fi
         e.starts_with("CW_GENERIC_SHOP_AUTHOR \"/author/name\""),
         "{e}"
     );
+}
+
+#[tokio::test]
+async fn a_pointer_that_matches_nothing_is_named_in_the_sources_status() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(json_response(json!({"data": {"items": []}})))
+        .mount(&server)
+        .await;
+    let url = format!("{}/c", server.uri());
+    let app = helpers::spawn_app(&[
+        ("CW_SOURCES", "generic:shop"),
+        ("CW_GENERIC_SHOP_URL", &url),
+        ("CW_GENERIC_SHOP_ITEMS", "/data/list"),
+        ("CW_GENERIC_SHOP_ID", "/id"),
+        ("CW_GENERIC_SHOP_TEXT", "/text"),
+    ])
+    .await;
+    let mut client = app.connect(None).await;
+    let frames = client
+        .until(|f| {
+            f["type"] == "status"
+                && f["sources"][0]["detail"]
+                    .as_str()
+                    .is_some_and(|d| d.contains("CW_GENERIC_SHOP_ITEMS"))
+        })
+        .await;
+    let status = &frames.last().unwrap()["sources"][0];
+    assert_eq!(status["state"], "backoff");
+    let detail = status["detail"].as_str().unwrap();
+    assert!(
+        detail.starts_with("CW_GENERIC_SHOP_ITEMS \"/data/list\" matches nothing in the response"),
+        "{detail}"
+    );
+    assert!(!detail.contains(&url), "never the URL: {detail}");
+}
+
+#[tokio::test]
+async fn a_page_whose_items_all_lack_the_id_or_text_names_both_variables() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(json_response(json!({"items": [
+            {"cid": 1, "body": "a"}, {"cid": 2, "body": "b"}
+        ]})))
+        .mount(&server)
+        .await;
+    let source = shop(
+        &server,
+        "/c",
+        &[("ITEMS", "/items"), ("ID", "/id"), ("TEXT", "/text")],
+    );
+    let pipeline = helpers::pipeline();
+    match helpers::poll(&source, &pipeline).await.unwrap_err() {
+        commentwatch::poller::PollError::Source(SourceError::Settings { reason }) => {
+            assert!(reason.contains("CW_GENERIC_SHOP_ID \"/id\""), "{reason}");
+            assert!(
+                reason.contains("CW_GENERIC_SHOP_TEXT \"/text\""),
+                "{reason}"
+            );
+            assert!(!reason.contains("body"), "never the data: {reason}");
+        }
+        other => panic!("expected an error naming the settings, got {other:?}"),
+    }
 }

@@ -11,7 +11,7 @@ use commentwatch::protocol::SourceState;
 use commentwatch::quota;
 use commentwatch::source::http::Http;
 use commentwatch::source::youtube::{LiveChat, VideoComments, YouTubeSettings};
-use commentwatch::source::{PolledSource, SourceError};
+use commentwatch::source::{PolledSource, Source, SourceError};
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path, query_param, query_param_is_missing};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -77,8 +77,28 @@ fn all_replies() -> Value {
     json!({"kind": "youtube#commentListResponse", "items": replies})
 }
 
-/// Mounts page 1, page 2 and the reply list.
+/// The fixtures' video's title, as `videos.list?part=snippet` serves it.
+const TITLE: &str = "Live Q&A — ask me anything";
+
+/// Mounts `videos.list?part=snippet` answering with `title`.
+async fn mount_title(server: &MockServer, title: &str) {
+    Mock::given(method("GET"))
+        .and(path("/youtube/v3/videos"))
+        .and(query_param("id", VIDEO))
+        .and(query_param("key", KEY))
+        .and(query_param("part", "snippet"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "kind": "youtube#videoListResponse",
+            "items": [{"kind": "youtube#video", "id": VIDEO,
+                "snippet": {"title": title, "channelTitle": "A channel"}}]
+        })))
+        .mount(server)
+        .await;
+}
+
+/// Mounts the title, page 1, page 2 and the reply list.
 async fn mount_video(server: &MockServer) {
+    mount_title(server, TITLE).await;
     Mock::given(method("GET"))
         .and(path("/youtube/v3/commentThreads"))
         .and(query_param("videoId", VIDEO))
@@ -133,7 +153,10 @@ async fn two_pages_of_threads_store_every_unique_comment_once_with_all_replies()
     // 11 thread items with one repeated across the pages, and 3 replies of
     // which only 2 were inline: 10 + 3 comments.
     assert_eq!(report.new, 13, "{report:?}");
-    assert_eq!(report.quota_units, 3, "two pages and one reply list");
+    assert_eq!(
+        report.quota_units, 4,
+        "the title, two pages and one reply list"
+    );
     assert_eq!(requests_to(&server, "/youtube/v3/comments").await, 1);
 
     let stored = pipeline.log.recent(100).await.unwrap();
@@ -230,9 +253,10 @@ async fn an_edited_comment_becomes_one_update_not_a_new_comment() {
 async fn mount_live(server: &MockServer, messages: Value) {
     Mock::given(path("/youtube/v3/videos"))
         .and(query_param("id", VIDEO))
-        .and(query_param("part", "liveStreamingDetails"))
+        .and(query_param("part", "snippet,liveStreamingDetails"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "items": [{"id": VIDEO, "liveStreamingDetails": {"activeLiveChatId": "chat-1"}}]
+            "items": [{"id": VIDEO, "snippet": {"title": TITLE},
+                "liveStreamingDetails": {"activeLiveChatId": "chat-1"}}]
         })))
         .mount(server)
         .await;
@@ -289,6 +313,11 @@ async fn live_chat_arrives_in_order_with_super_chats_and_retracts_deleted_messag
             .filter(|r| r.url.path().ends_with("/videos"))
             .count(),
         1
+    );
+    assert_eq!(
+        source.title().as_deref(),
+        Some(TITLE),
+        "read with the chat id"
     );
 }
 
@@ -467,6 +496,7 @@ async fn a_failure_on_page_two_is_filled_in_by_a_later_poll() {
 #[tokio::test]
 async fn quota_exceeded_pauses_youtube_until_midnight_pacific() {
     let server = MockServer::start().await;
+    mount_title(&server, TITLE).await;
     Mock::given(path("/youtube/v3/commentThreads"))
         .respond_with(
             ResponseTemplate::new(403).set_body_string(fixture("youtube_error_quotaExceeded.json")),
@@ -487,20 +517,22 @@ async fn quota_exceeded_pauses_youtube_until_midnight_pacific() {
     let next: chrono::DateTime<chrono::Utc> =
         status["next_poll"].as_str().unwrap().parse().unwrap();
     assert!(next >= quota::next_reset(chrono::Utc::now()) - chrono::Duration::seconds(1));
-    // Every request counts against the quota, failed ones included.
+    // Every request counts against the quota, failed ones included: the
+    // title and the refused page, for each of the two sources.
     assert_eq!(
         pipeline
             .log
             .quota_used(quota::quota_day(chrono::Utc::now()))
             .await
             .unwrap(),
-        2
+        4
     );
 }
 
 #[tokio::test]
 async fn comments_disabled_stops_the_source_for_good() {
     let server = MockServer::start().await;
+    mount_title(&server, TITLE).await;
     Mock::given(path("/youtube/v3/commentThreads"))
         .respond_with(
             ResponseTemplate::new(403)
@@ -517,7 +549,7 @@ async fn comments_disabled_stops_the_source_for_good() {
     t.poll_now().await;
     assert_eq!(
         server.received_requests().await.unwrap().len(),
-        1,
+        2,
         "never polled again"
     );
 }
@@ -551,9 +583,139 @@ async fn the_quota_planner_slows_a_fast_poll_and_reports_units_used() {
     );
     let status = pipeline.hub.statuses().pop().unwrap();
     assert_eq!(status.state, SourceState::Ok);
-    assert_eq!(status.quota_used, Some(3));
+    assert_eq!(
+        status.quota_used,
+        Some(4),
+        "the title, two pages, the replies"
+    );
     assert!(
         status.detail.unwrap().contains("quota"),
         "the clamp is shown"
+    );
+}
+
+/// YouTube's answer for a video it does not show (private, unlisted, a
+/// premiere not yet public).
+fn video_not_found() -> ResponseTemplate {
+    ResponseTemplate::new(404).set_body_json(json!({
+        "error": {"code": 404, "message": "The video identified by the <code>videoId</code> parameter could not be found.",
+            "errors": [{"reason": "videoNotFound", "domain": "youtube.commentThread", "location": "videoId"}]}
+    }))
+}
+
+#[tokio::test]
+async fn a_video_not_found_is_checked_again_every_five_minutes_until_it_appears() {
+    let server = MockServer::start().await;
+    Mock::given(path("/youtube/v3/commentThreads"))
+        .respond_with(video_not_found())
+        .up_to_n_times(2)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    mount_video(&server).await;
+    let pipeline = pipeline();
+    let t = task(video(&server), &pipeline);
+    for _ in 0..2 {
+        let (state, status) = state_after(&t, &pipeline).await;
+        assert_eq!(state, SourceState::Backoff, "not stopped: {status}");
+        let detail = status["detail"].as_str().unwrap();
+        assert!(detail.contains("video not found"), "{detail}");
+        assert!(detail.contains("every 5 min"), "{detail}");
+        let next: chrono::DateTime<chrono::Utc> =
+            status["next_poll"].as_str().unwrap().parse().unwrap();
+        let wait = next - chrono::Utc::now();
+        assert!(
+            wait > chrono::Duration::minutes(4) && wait <= chrono::Duration::minutes(5),
+            "the next look is in five minutes, not a growing backoff: {status}"
+        );
+        // A scheduled tick waits for it.
+        t.tick().await;
+    }
+    assert_eq!(requests_to(&server, "/youtube/v3/commentThreads").await, 2);
+    // The video turns public: the next look reads it as usual.
+    let (state, status) = state_after(&t, &pipeline).await;
+    assert_eq!(state, SourceState::Ok, "{status}");
+    assert!(
+        pipeline.log.latest_seq().await.unwrap() > 0,
+        "comments stored"
+    );
+}
+
+#[tokio::test]
+async fn a_video_that_videos_list_does_not_show_is_looked_for_again_until_it_appears() {
+    let server = MockServer::start().await;
+    // Private, or a premiere not yet public: `videos.list` lists no item.
+    Mock::given(path("/youtube/v3/videos"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "kind": "youtube#videoListResponse", "items": [],
+            "pageInfo": {"totalResults": 0, "resultsPerPage": 0}
+        })))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    mount_video(&server).await;
+    let pipeline = pipeline();
+    let t = task(video(&server), &pipeline);
+    let (state, status) = state_after(&t, &pipeline).await;
+    assert_eq!(state, SourceState::Backoff, "{status}");
+    assert!(
+        status["detail"]
+            .as_str()
+            .unwrap()
+            .contains("video not found"),
+        "{status}"
+    );
+    assert!(status.get("title").is_none(), "no title yet: {status}");
+    assert_eq!(requests_to(&server, "/youtube/v3/commentThreads").await, 0);
+    let (state, status) = state_after(&t, &pipeline).await;
+    assert_eq!(state, SourceState::Ok, "{status}");
+    assert_eq!(status["title"], TITLE);
+}
+
+#[tokio::test]
+async fn the_title_is_asked_for_once_and_a_long_one_is_cut() {
+    let server = MockServer::start().await;
+    let long = "配信".repeat(100);
+    mount_title(&server, &long).await;
+    mount_video(&server).await;
+    let pipeline = pipeline();
+    let t = task(video(&server), &pipeline);
+    let (_, status) = state_after(&t, &pipeline).await;
+    let title = status["title"].as_str().unwrap();
+    assert_eq!(title.chars().count(), 120, "{title}");
+    let cut = title.strip_suffix('…').expect("a cut title says so");
+    assert!(long.starts_with(cut));
+    t.poll_now().await;
+    assert_eq!(requests_to(&server, "/youtube/v3/videos").await, 1);
+}
+
+#[tokio::test]
+async fn a_hostile_title_reaches_the_status_frame_as_plain_text() {
+    let server = MockServer::start().await;
+    mount_title(
+        &server,
+        "<script>alert(1)</script>\u{202E}Stream\u{200B} <b>night</b>\u{0007}",
+    )
+    .await;
+    mount_video(&server).await;
+    let base = server.uri();
+    let app = crate::helpers::spawn_app(&[
+        ("CW_SOURCES", &format!("youtube:{VIDEO}")),
+        ("YOUTUBE_API_KEY", KEY),
+        ("YOUTUBE_API_BASE", &base),
+    ])
+    .await;
+    let mut client = app.connect(None).await;
+    let frames = client
+        .until(|f| f["type"] == "status" && f["sources"][0]["title"].is_string())
+        .await;
+    let status = &frames.last().unwrap()["sources"][0];
+    assert_eq!(status["source"], format!("youtube:{VIDEO}"));
+    // The markup is text (a page sets it with textContent); the hidden
+    // characters are gone.
+    assert_eq!(
+        status["title"],
+        "<script>alert(1)</script>Stream <b>night</b>"
     );
 }

@@ -158,3 +158,130 @@ async fn another_site_cannot_sign_the_streamer_out() {
             .contains("Max-Age=0")
     );
 }
+
+/// A YouTube mock that refuses the key (HTTP 400 keyInvalid), as Google does.
+async fn youtube_refusing_the_key() -> wiremock::MockServer {
+    use wiremock::{Mock, MockServer, ResponseTemplate, matchers::method};
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(serde_json::json!({
+            "error": {"code": 400, "message": "API key not valid. Please pass a valid API key.",
+                "errors": [{"reason": "keyInvalid", "domain": "global"}]}
+        })))
+        .mount(&server)
+        .await;
+    server
+}
+
+#[tokio::test]
+async fn healthz_says_degraded_and_why_when_a_source_is_stopped_by_a_bad_key() {
+    let server = youtube_refusing_the_key().await;
+    let base = server.uri();
+    let app = spawn_app(&[
+        ("CW_SOURCES", "youtube:AAAAAAAAAAA,demo"),
+        ("CW_DEMO_RATE", "0"),
+        ("YOUTUBE_API_KEY", "not-a-valid-key-9f3a"),
+        ("YOUTUBE_API_BASE", &base),
+    ])
+    .await;
+    let body = crate::helpers::eventually(
+        "/healthz says degraded",
+        crate::helpers::PATIENCE,
+        || async {
+            let resp = client().get(app.url("/healthz")).send().await.unwrap();
+            assert_eq!(resp.status(), StatusCode::OK, "degraded is still 200");
+            let body: serde_json::Value =
+                serde_json::from_str(&resp.text().await.unwrap()).unwrap();
+            (body["status"] == "degraded").then_some(body)
+        },
+    )
+    .await;
+    let reason = body["reason"].as_str().expect("a reason");
+    assert!(
+        reason.contains("youtube:AAAAAAAAAAA is stopped"),
+        "{reason}"
+    );
+    assert!(
+        reason.contains("YOUTUBE_API_KEY"),
+        "says what to check: {reason}"
+    );
+    assert!(
+        !reason.contains("not-a-valid-key"),
+        "never the key: {reason}"
+    );
+    assert!(
+        !reason.contains("demo"),
+        "names only the source in trouble: {reason}"
+    );
+    let youtube = body["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["source"] == "youtube:AAAAAAAAAAA")
+        .expect("listed");
+    assert_eq!(youtube["state"], "stopped");
+}
+
+#[tokio::test]
+async fn healthz_without_the_token_says_degraded_but_not_why() {
+    const TOKEN: &str = "a-long-enough-token-for-this-test-31";
+    let server = youtube_refusing_the_key().await;
+    let base = server.uri();
+    let app = spawn_app(&[
+        ("CW_SOURCES", "youtube:AAAAAAAAAAA"),
+        ("CW_TOKEN", TOKEN),
+        ("YOUTUBE_API_KEY", "not-a-valid-key-9f3a"),
+        ("YOUTUBE_API_BASE", &base),
+    ])
+    .await;
+    let short = crate::helpers::eventually(
+        "/healthz says degraded",
+        crate::helpers::PATIENCE,
+        || async {
+            let resp = client().get(app.url("/healthz")).send().await.unwrap();
+            assert_eq!(resp.status(), StatusCode::OK);
+            let body: serde_json::Value =
+                serde_json::from_str(&resp.text().await.unwrap()).unwrap();
+            (body["status"] == "degraded").then_some(body)
+        },
+    )
+    .await;
+    assert_eq!(
+        short,
+        serde_json::json!({"status": "degraded"}),
+        "nothing but the status"
+    );
+    let full = client()
+        .get(app.url("/healthz"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let full: serde_json::Value = serde_json::from_str(&full).unwrap();
+    assert_eq!(full["status"], "degraded");
+    assert!(
+        full["reason"]
+            .as_str()
+            .unwrap()
+            .contains("youtube:AAAAAAAAAAA")
+    );
+}
+
+#[tokio::test]
+async fn a_listen_address_given_as_localhost_is_served_on_loopback() {
+    let app = spawn_app(&[("CW_LISTEN", "localhost:0"), ("CW_DEMO_RATE", "0")]).await;
+    assert!(app.addr.ip().is_loopback(), "{}", app.addr);
+    let resp = client()
+        .get(format!("http://localhost:{}/healthz", app.addr.port()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        resp.status(),
+        StatusCode::OK,
+        "localhost is an allowed Host"
+    );
+}

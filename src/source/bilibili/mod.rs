@@ -8,7 +8,7 @@
 //! silent empty page 2 asks for a login cookie.
 //!
 //! Here: the settings and the requests. `wbi` signs them, `codes` reads
-//! the body codes, `replies` reads a page; video ids are
+//! the body codes, `replies` reads a page, `view` the video's title; video ids are
 //! `crate::domain::video::bilibili`'s.
 //!
 //! What it must not do: build HTML (the text goes out as plain text, emote
@@ -32,6 +32,7 @@ pub use crate::domain::video::bilibili::{VideoId, av_to_bv, bv_to_av, parse_vide
 
 mod codes;
 mod replies;
+mod view;
 mod wbi;
 
 use codes::*;
@@ -79,6 +80,10 @@ impl Source for Bilibili {
     fn name(&self) -> String {
         SourceSpec::Bilibili(self.video.clone()).to_string()
     }
+
+    fn title(&self) -> Option<String> {
+        self.title.get().cloned()
+    }
 }
 
 impl PolledSource for Bilibili {
@@ -116,6 +121,9 @@ pub struct Bilibili {
     /// A tokio mutex: it is held across the nav request so that concurrent
     /// polls fetch the keys once, not once each.
     keys: tokio::sync::Mutex<Option<CachedKeys>>,
+    /// The video's title from its view info, once read.
+    title: std::sync::OnceLock<String>,
+    title_attempts: std::sync::atomic::AtomicU32,
 }
 
 impl Bilibili {
@@ -149,6 +157,8 @@ impl Bilibili {
             min_interval: settings.min_interval,
             http,
             keys: tokio::sync::Mutex::new(None),
+            title: std::sync::OnceLock::new(),
+            title_attempts: std::sync::atomic::AtomicU32::new(0),
         })
     }
 
@@ -168,6 +178,9 @@ impl Bilibili {
     /// A response that says the signature is stale (-352, -403 or a captcha
     /// `v_voucher`) is retried once with freshly fetched keys.
     pub async fn fetch_page(&self, cursor: Option<&str>) -> Result<Page, SourceError> {
+        if cursor.is_none() {
+            self.look_up_title().await;
+        }
         let mut resp = self.request_replies(cursor, false).await?;
         if wants_new_signature(&resp.body) {
             resp = self.request_replies(cursor, true).await?;

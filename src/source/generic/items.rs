@@ -56,22 +56,24 @@ impl GenericSettings {
         })
     }
 
-    /// The array of items in a response. Matching nothing is a transient
-    /// error, not an empty page: an API that answers 200 with an error body
-    /// looks exactly like this, and the source status should say so.
+    /// The array of items in a response. Matching nothing is an error (retried
+    /// with backoff), not an empty page: an API that answers 200 with an error
+    /// body looks exactly like this, and the source status should name the
+    /// variable.
     pub(super) fn items<'a>(&self, body: &'a Value) -> Result<&'a Vec<Value>, SourceError> {
         let var = self.var("ITEMS");
         match body.pointer(&self.items.0) {
-            None | Some(Value::Null) => Err(SourceError::transient(format!(
-                "{var} {:?} matches nothing in the response",
-                self.items.0
-            ))),
+            None | Some(Value::Null) => Err(SourceError::Settings {
+                reason: format!("{var} {:?} matches nothing in the response", self.items.0),
+            }),
             Some(Value::Array(items)) => Ok(items),
-            Some(other) => Err(SourceError::transient(format!(
-                "{var} {:?} matches {} in the response, not an array",
-                self.items.0,
-                json_kind(other)
-            ))),
+            Some(other) => Err(SourceError::Settings {
+                reason: format!(
+                    "{var} {:?} matches {} in the response, not an array",
+                    self.items.0,
+                    json_kind(other)
+                ),
+            }),
         }
     }
 }

@@ -130,12 +130,14 @@ impl Generic {
         }
         for (suffix, pointer, ok) in checks {
             if !items.iter().any(|item| pointer.get(item).is_some_and(ok)) {
-                return Err(SourceError::transient(format!(
-                    "{} {:?} matches nothing usable in any of the {} items of the first page",
-                    s.var(suffix),
-                    pointer.0,
-                    items.len()
-                )));
+                return Err(SourceError::Settings {
+                    reason: format!(
+                        "{} {:?} matches nothing usable in any of the {} items of the first page",
+                        s.var(suffix),
+                        pointer.0,
+                        items.len()
+                    ),
+                });
             }
         }
         Ok(())
@@ -221,16 +223,18 @@ impl Generic {
         }
         if page.skipped > 0 && page.comments.is_empty() {
             // Every item unreadable is a configuration problem far more often
-            // than hostile data; name the variables, never the data.
-            tracing::warn!(
-                source = %format!("generic:{}", self.name),
-                skipped = page.skipped,
-                "no item of the page had both {} {:?} and {} {:?}",
-                s.var("ID"),
-                s.id.0,
-                s.var("TEXT"),
-                s.text.0,
-            );
+            // than hostile data: the source's status names the variables
+            // (never the data), rather than showing "ok" over an empty feed.
+            return Err(SourceError::Settings {
+                reason: format!(
+                    "no item of the page had both {} {:?} and {} {:?} ({} items skipped)",
+                    s.var("ID"),
+                    s.id.0,
+                    s.var("TEXT"),
+                    s.text.0,
+                    page.skipped
+                ),
+            });
         }
         if s.order == Order::Oldest {
             page.comments.reverse();
@@ -652,20 +656,20 @@ mod tests {
     }
 
     #[test]
-    fn items_that_match_nothing_or_are_not_an_array_are_a_transient_error_naming_the_variable() {
+    fn items_that_match_nothing_or_are_not_an_array_are_an_error_naming_the_variable() {
         let g = generic(&[]);
         for body in [
             json!({"error": "busy"}),
             json!({"data": {"comments": {"a": 1}}}),
         ] {
             match g.page_from(&body, None).unwrap_err() {
-                SourceError::Transient { reason, .. } => {
+                SourceError::Settings { reason } => {
                     assert!(
                         reason.starts_with("CW_GENERIC_MYAPI_ITEMS \"/data/comments\""),
                         "{reason}"
                     )
                 }
-                other => panic!("expected Transient, got {other:?}"),
+                other => panic!("expected Settings, got {other:?}"),
             }
         }
     }

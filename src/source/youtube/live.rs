@@ -21,6 +21,10 @@ impl Source for LiveChat {
     fn quota(&self) -> Option<&dyn QuotaMeter> {
         Some(self)
     }
+
+    fn title(&self) -> Option<String> {
+        self.chat().title.clone()
+    }
 }
 
 impl PolledSource for LiveChat {
@@ -64,6 +68,8 @@ pub(super) struct ChatState {
     ended: bool,
     /// The stored page token was refused; start over without it.
     ignore_cursor: bool,
+    /// The stream's title, read with its chat id (same call, same cost).
+    title: Option<String>,
 }
 
 impl LiveChat {
@@ -156,7 +162,7 @@ impl LiveChat {
     /// The video's `activeLiveChatId`, via `videos.list`.
     async fn find_chat(&self) -> Result<String, SourceError> {
         let query = [
-            ("part", "liveStreamingDetails"),
+            ("part", "snippet,liveStreamingDetails"),
             ("id", self.api.video.as_str()),
         ];
         let body = self
@@ -164,10 +170,11 @@ impl LiveChat {
             .get("videos", &query, COST_VIDEOS, Kind::LiveChat)
             .await?;
         let Some(video) = body.pointer("/items/0") else {
-            return Err(SourceError::Stopped {
-                reason: "the video does not exist or is private".into(),
-            });
+            return Err(video_not_found());
         };
+        if let Some(title) = non_empty(video.pointer("/snippet/title")) {
+            self.chat().title = Some(title);
+        }
         let Some(details) = video.get("liveStreamingDetails") else {
             return Err(SourceError::Stopped {
                 reason: "this video is not a live stream (use youtube:VIDEO_ID for its comments)"

@@ -133,6 +133,16 @@ impl Api {
         check(self.http.json(request).await?, kind)
     }
 
+    /// The video's title via `videos.list?part=snippet` (1 unit, counted
+    /// like every call, so the quota planner sees it). No item means YouTube
+    /// does not show the video: [`video_not_found`].
+    pub(super) async fn video_title(&self, kind: Kind) -> Result<String, SourceError> {
+        let query = [("part", "snippet"), ("id", self.video.as_str())];
+        let body = self.get("videos", &query, COST_VIDEOS, kind).await?;
+        let video = body.pointer("/items/0").ok_or_else(video_not_found)?;
+        Ok(str_of(video.pointer("/snippet/title")))
+    }
+
     pub(super) fn take_spent_units(&self) -> SpentUnits {
         SpentUnits {
             total: self.spent.swap(0, Ordering::Relaxed),
@@ -200,9 +210,7 @@ pub(super) fn check(resp: JsonResponse, kind: Kind) -> Result<Value, SourceError
         ("commentsDisabled", _) => SourceError::Stopped {
             reason: "comments are disabled on this video".into(),
         },
-        ("videoNotFound", _) => SourceError::Stopped {
-            reason: "the video does not exist or is private".into(),
-        },
+        ("videoNotFound", _) => video_not_found(),
         ("liveChatEnded" | "liveChatNotFound" | "liveChatDisabled", Kind::LiveChat) => {
             SourceError::Stopped {
                 reason: format!("the live chat is not available ({reason})"),
@@ -219,6 +227,21 @@ pub(super) fn check(resp: JsonResponse, kind: Kind) -> Result<Value, SourceError
         },
         _ => SourceError::transient(with_message),
     })
+}
+
+/// How often a video that is not found is looked for again.
+pub const NOT_FOUND_RETRY: Duration = Duration::from_secs(300);
+
+/// A video YouTube does not show: it may be private, unlisted (and not yet
+/// shared), or a premiere not yet public, all of which turn public later.
+pub(super) fn video_not_found() -> SourceError {
+    SourceError::NotYet {
+        reason: format!(
+            "video not found (private, unlisted or a premiere?) — checking again every {} min",
+            NOT_FOUND_RETRY.as_secs() / 60
+        ),
+        retry_every: NOT_FOUND_RETRY,
+    }
 }
 
 pub(super) fn strip_tags(s: &str) -> String {

@@ -3,7 +3,8 @@
 //! `comments.list?parentId=` once per growth of its reply count.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use serde_json::Value;
 
@@ -21,6 +22,10 @@ impl Source for VideoComments {
 
     fn quota(&self) -> Option<&dyn QuotaMeter> {
         Some(self)
+    }
+
+    fn title(&self) -> Option<String> {
+        self.title.get().cloned()
     }
 }
 
@@ -53,13 +58,24 @@ pub struct VideoComments {
     /// `totalReplyCount` of each thread whose replies were fetched in full,
     /// so the replies are fetched again only when the count grows.
     replies_fetched: Mutex<HashMap<String, i64>>,
+    /// The video's title, from one `videos.list` call (1 unit) before the
+    /// first poll; asked again on later polls after a transient failure, at
+    /// most [`MAX_TITLE_ATTEMPTS`] times in all.
+    title: OnceLock<String>,
+    title_attempts: AtomicU32,
 }
+
+/// How many transient failures of the title's `videos.list` call are tried
+/// again before the source does without a title.
+const MAX_TITLE_ATTEMPTS: u32 = 3;
 
 impl VideoComments {
     pub fn new(video: &str, settings: YouTubeSettings, http: Http) -> VideoComments {
         VideoComments {
             api: Api::new(video, settings, http),
             replies_fetched: Mutex::new(HashMap::new()),
+            title: OnceLock::new(),
+            title_attempts: AtomicU32::new(0),
         }
     }
 
@@ -80,6 +96,24 @@ impl VideoComments {
     /// poller, which numbers a poll's comments oldest first, numbers a parent
     /// before its replies.
     pub async fn fetch_page(&self, cursor: Option<&str>) -> Result<Page, SourceError> {
+        if cursor.is_none()
+            && self.title.get().is_none()
+            && self.title_attempts.load(Ordering::Relaxed) < MAX_TITLE_ATTEMPTS
+        {
+            match self.api.video_title(Kind::Comments).await {
+                Ok(title) => {
+                    let _ = self.title.set(title);
+                }
+                // A title is worth a few tries, not a failed poll: the
+                // comments are what matters.
+                Err(SourceError::Transient { .. }) => {
+                    self.title_attempts.fetch_add(1, Ordering::Relaxed);
+                }
+                // Not found, the key refused, the quota spent: the comments
+                // would fail the same way.
+                Err(e) => return Err(e),
+            }
+        }
         let mut query = vec![
             ("part", "snippet,replies"),
             ("videoId", self.api.video.as_str()),
@@ -140,7 +174,11 @@ impl VideoComments {
                     }
                     // Quota and stops end the page; a failed reply fetch
                     // alone keeps the inline replies and tries next time.
-                    Err(e @ (SourceError::Quota { .. } | SourceError::Stopped { .. })) => {
+                    Err(
+                        e @ (SourceError::Quota { .. }
+                        | SourceError::Stopped { .. }
+                        | SourceError::NotYet { .. }),
+                    ) => {
                         return Err(e);
                     }
                     Err(_) => {}

@@ -10,7 +10,7 @@ use rusqlite::{Connection, params_from_iter};
 
 use super::search::{author_tokens, gram_token, phrase};
 use crate::domain::rfc3339;
-use crate::store::export::{BlockingReader, Format, Row, csv_writer, neutralise};
+use crate::store::export::{BlockingReader, Format, Row, amount_cell, csv_writer, neutralise};
 use crate::store::row::{COMMENT_COLUMNS, Col, Columns, read_comment};
 use crate::store::selection::{fold, where_clause};
 use crate::store::stats::{STATS_COLUMNS, StatsBuilder};
@@ -260,7 +260,7 @@ pub(super) fn csv_batch(
 ) -> Result<(u64, Option<i64>), LogError> {
     let (text, values) = Sql::new(sel, before).newest_first(
         "c.seq, c.source, c.id, c.published_at, c.author_name, c.author_id, c.text, c.likes, \
-         c.reply_to, c.edited, c.deleted",
+         c.reply_to, c.edited, c.deleted, c.amount_display, c.amount_micros, c.amount_currency",
         limit,
     );
     let mut stmt = conn.prepare_cached(&text)?;
@@ -290,7 +290,18 @@ pub(super) fn csv_batch(
             [1, 2, 4, 5, 6, 8].map(|i| text_at(i).map(neutralise));
         let (source, id, author, author_id, text, reply_to) =
             (source?, id?, author?, author_id?, text?, reply_to?);
-        let record: [&[u8]; 11] = [
+        // Paid is `amount_display` present, as everywhere else in the log.
+        let paid = !matches!(r.get_ref(11)?, rusqlite::types::ValueRef::Null);
+        let (amount, currency) = if paid {
+            let micros: Option<i64> = r.get(12)?;
+            (
+                amount_cell(Some(micros.unwrap_or(0))),
+                neutralise(text_at(13)?),
+            )
+        } else {
+            (String::new(), "".into())
+        };
+        let record: [&[u8]; 13] = [
             fmt_int(&mut seq_buf, seq),
             source.as_bytes(),
             id.as_bytes(),
@@ -302,6 +313,8 @@ pub(super) fn csv_batch(
             reply_to.as_bytes(),
             flag(r.get(9)?).as_bytes(),
             flag(r.get(10)?).as_bytes(),
+            amount.as_bytes(),
+            currency.as_bytes(),
         ];
         w.write_record(record)
             .map_err(|e| LogError::Task(e.to_string()))?;
