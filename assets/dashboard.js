@@ -26,7 +26,7 @@ import { applyLang } from "./theme.js";
 import { renderEmptyQueue } from "./featured.js";
 import { renderOverlayUrl } from "./overlay-url.js";
 import { setConn, drawRate } from "./status.js";
-import { onFrame, clearAll } from "./frames.js";
+import { onFrame, clearAll, connectionLost } from "./frames.js";
 import "./scroll.js";
 import "./alerts.js";
 import "./keys.js";
@@ -44,5 +44,5 @@ openFeed({
   onFrame,
   onReset: clearAll,
   onConnecting: (retrying) => setConn("connecting", t(retrying ? "reconnecting" : "connecting")),
-  onOffline: () => setConn("offline", t("offline")),
+  onOffline: connectionLost,
 });

@@ -11,7 +11,7 @@
 import { t, lang } from "./i18n.js";
 import { settings, highlights } from "./settings.js";
 import { fillBody, fillBadge } from "./render.js";
-import { MAX_RENDERED, key, model, state, answered, featuredKeys, entryOf, isPaused, passes, isHighlighted } from "./model.js";
+import { MAX_RENDERED, key, model, state, answered, featuredKeys, entryOf, isPaused, holdReason, passes, isHighlighted } from "./model.js";
 import { drawRateSoon } from "./status.js";
 
 const EDGE_PX = 8; // this close to the live edge counts as "at" it
@@ -58,6 +58,12 @@ function renderBatch() {
   let batch = state.toInsert;
   state.toInsert = [];
   if (batch.length === 0) return;
+  if (isPaused()) {
+    // The feed began to hold after these were queued: they wait too.
+    hold(batch);
+    updateCounts();
+    return;
+  }
   // Of a flood, only the newest MAX_RENDERED can be on the page anyway.
   if (batch.length > MAX_RENDERED) batch = batch.slice(batch.length - MAX_RENDERED);
   const frag = document.createDocumentFragment();
@@ -81,7 +87,7 @@ function nodeFor(e, fresh) {
   li.dataset.seq = String(e.seq);
   e.node = li;
   fill(li, e);
-  if (fresh && e.unread) li.classList.add("fresh");
+  if (fresh) li.classList.add("fresh");
   return li;
 }
 
@@ -186,6 +192,57 @@ export function fill(li, e) {
   const body = li.querySelector(".body");
   fillBody(body, c);
   if (e.hl) markWords(body);
+  drawGap(li, e);
+}
+
+// ------------------------------------------------------------------ gap
+// Where the connection dropped: a mark on the live-edge side of the newest
+// comment the page had then, so whatever came after (caught up on
+// reconnect) lands beyond it. It says when, and how many were caught up.
+/** The connection dropped: mark the newest comment that passes the filters. */
+export function markGap() {
+  const entries = state.entries;
+  let e = null;
+  for (let i = entries.length - 1; i >= 0 && i >= entries.length - MAX_RENDERED; i--) {
+    if (passes(entries[i])) {
+      e = entries[i];
+      break;
+    }
+  }
+  if (!e) return;
+  e.gap = { from: Date.now(), to: 0, caught: null };
+  state.gapEntry = e;
+  if (e.node) drawGap(e.node, e);
+}
+/** Connected again: `caught` comments came with the resume (null: unknown). */
+export function closeGap(caught) {
+  const e = state.gapEntry;
+  state.gapEntry = null;
+  if (!e || !e.gap || e.gap.to) return;
+  e.gap.to = Date.now();
+  e.gap.caught = caught;
+  if (e.node) drawGap(e.node, e);
+}
+function drawGap(li, e) {
+  let mark = li.querySelector(":scope > .gap-mark");
+  li.classList.toggle("gap-after", !!e.gap);
+  if (!e.gap) {
+    if (mark) mark.remove();
+    return;
+  }
+  if (!mark) {
+    mark = document.createElement("div");
+    mark.className = "gap-mark";
+    mark.setAttribute("role", "separator");
+    li.append(mark);
+  }
+  const g = e.gap;
+  const at = (ms) => new Date(ms).toLocaleTimeString(lang);
+  if (!g.to) mark.textContent = t("gapOpen", at(g.from));
+  else if (g.caught === null) mark.textContent = t("gapClosed", at(g.from), at(g.to));
+  else mark.textContent = t("gapCaught", at(g.from), at(g.to), g.caught);
+  if (g.caught === null) delete mark.dataset.caught;
+  else mark.dataset.caught = String(g.caught);
 }
 
 /** The star of an item: on stream or not. */
@@ -275,6 +332,13 @@ feed.addEventListener(
   true,
 );
 
+/** Entries that arrive while the feed holds wait behind the "N new" button. */
+export function hold(entries) {
+  for (const e of entries) state.pending.push(e);
+  state.pendingCount += entries.length;
+  if (state.pending.length > MAX_RENDERED) state.pending.splice(0, state.pending.length - MAX_RENDERED);
+}
+
 // Back to the live edge: what waited comes in, in one go.
 export function resume() {
   if (state.pendingCount > state.pending.length) {
@@ -295,12 +359,13 @@ export function resume() {
 
 export function goLive() {
   state.manualPause = false;
-  state.hoverUntil = 0;
   state.scrolledAway = false;
   resume();
   toEdge();
   updateCounts();
 }
+
+const HOLD_TEXT = { manual: "pausedManual", scroll: "pausedScroll", selected: "pausedSelected", menu: "pausedMenu", hover: "pausedHover" };
 
 /** The counters above the feed, the pause note and the "N new" button. */
 export function updateCounts() {
@@ -309,16 +374,32 @@ export function updateCounts() {
   if (n) newBtn.textContent = t("newComments", n) + (bottom() ? " ↓" : " ↑");
   newBtn.dataset.count = String(n);
   const note = $("pause-note");
-  const paused = isPaused();
-  note.hidden = !paused;
-  if (paused) note.textContent = state.manualPause ? t("pausedManual") : state.scrolledAway ? t("pausedScroll") : t("pausedHover");
+  const why = holdReason();
+  note.hidden = !why;
+  note.dataset.reason = why;
+  if (why) note.textContent = t(HOLD_TEXT[why]);
   const pauseBtn = $("pause-btn");
   pauseBtn.setAttribute("aria-pressed", String(state.manualPause));
   pauseBtn.lastElementChild.textContent = state.manualPause ? t("resume") : t("pause");
+  // Unread that the page can still reach (shown, or waiting to be): more
+  // than that is not "unread here" but "new since you looked".
+  const shown = feed.childElementCount;
+  let reachable = feed.querySelectorAll(":scope > li.comment.unread").length;
+  for (const e of state.pending) if (e.unread) reachable += 1;
+  const total = state.unreadCount;
   counter.replaceChildren();
   const b = document.createElement("b");
-  b.textContent = t("unread", state.unreadCount);
-  counter.append(b, " · " + t("shown", feed.childElementCount));
+  counter.dataset.unread = String(Math.min(total, reachable));
+  counter.dataset.total = String(total);
+  if (total > reachable) {
+    b.textContent = t("newSince", total);
+    counter.append(b, " · " + t("showingLatest", shown));
+    counter.title = t("unreadHere", reachable);
+  } else {
+    b.textContent = t("unread", total);
+    counter.append(b, " · " + t("shown", shown));
+    counter.removeAttribute("title");
+  }
   empty.hidden = feed.childElementCount > 0 || model.size > 0;
 }
 

@@ -8,20 +8,59 @@
 // Must not touch the socket (connection.js) nor draw anything itself: it
 // calls the module that owns each part of the page.
 import { t } from "./i18n.js";
-import { MAX_RENDERED, MODEL_CAP, key, model, state, seenAuthors, wasUnread, saveUnread, isPaused, passes, isHighlighted } from "./model.js";
-import { scheduleRender, fill, removeNode, clearFeed, updateCounts } from "./feed.js";
+import { MODEL_CAP, key, model, state, seenAuthors, wasUnread, saveUnread, isPaused, passes, isHighlighted } from "./model.js";
+import { scheduleRender, fill, removeNode, clearFeed, updateCounts, hold, markGap, closeGap } from "./feed.js";
 import { renderFeatured } from "./featured.js";
 import { applyHidden } from "./hiding.js";
-import { setConn, renderStatus, refreshToday, resetToday, countRate, countToday } from "./status.js";
+import { setConn, renderStatus, refreshToday, resetToday, countRate, countToday, showOffline, showBackOnline, isOffline } from "./status.js";
 import { alertFor } from "./alerts.js";
+
+// After a reconnect, until the resume's replay is in: the seq the server
+// had at `hello` and how many new comments came up to it. The replay
+// follows `hello` at once; should its last seq never come (pruned, or a
+// change the replay leaves out), a quiet second ends it too.
+const REPLAY_QUIET_MS = 1500;
+let catchUp = null;
+let caughtCount = 0; // new comments caught up since the connection dropped
+let lostTrack = false; // the log changed while offline: no honest count
+
+/** The connection dropped (called again at each failed retry). */
+export function connectionLost() {
+  setConn("offline", t("offline"));
+  // Dropped again before the replay was in: the next replay goes on
+  // from where this one stopped, and the count with it.
+  if (catchUp) clearTimeout(catchUp.timer);
+  catchUp = null;
+  if (isOffline()) return;
+  caughtCount = 0;
+  lostTrack = false;
+  showOffline(state.lastFrameAt);
+  markGap();
+}
+function caughtUp() {
+  clearTimeout(catchUp.timer);
+  const n = lostTrack ? null : caughtCount;
+  catchUp = null;
+  lostTrack = false;
+  showBackOnline(n);
+  closeGap(n);
+}
 
 /** One frame the connection accepted. */
 export function onFrame(frame) {
+  state.lastFrameAt = Date.now();
+  if (typeof frame.seq === "number") state.lastSeq = Math.max(state.lastSeq, frame.seq);
   switch (frame.type) {
     case "hello":
       if (state.backlogSeq === null) state.backlogSeq = frame.latest_seq;
       setConn("live", t("live"));
       refreshToday();
+      if (isOffline()) {
+        if (catchUp) clearTimeout(catchUp.timer);
+        catchUp = { upTo: frame.latest_seq, timer: 0 };
+        if (frame.latest_seq <= state.lastSeq) caughtUp();
+        else catchUp.timer = setTimeout(caughtUp, REPLAY_QUIET_MS);
+      }
       break;
     case "status":
       renderStatus(frame.sources || []);
@@ -42,6 +81,13 @@ export function onFrame(frame) {
       markDeleted(frame.source, frame.id);
       break;
   }
+  if (catchUp && typeof frame.seq === "number") {
+    if (frame.seq >= catchUp.upTo) caughtUp();
+    else {
+      clearTimeout(catchUp.timer);
+      catchUp.timer = setTimeout(caughtUp, REPLAY_QUIET_MS);
+    }
+  }
 }
 
 /** The server keeps another log now: forget every comment. */
@@ -55,6 +101,9 @@ export function clearAll() {
   state.unreadCount = 0;
   state.selected = null;
   state.backlogSeq = null;
+  state.lastSeq = 0;
+  state.gapEntry = null;
+  if (isOffline()) lostTrack = true;
   resetToday();
   updateCounts();
 }
@@ -70,9 +119,15 @@ function add(seq, c) {
     return;
   }
   const live = state.backlogSeq !== null && seq > state.backlogSeq;
-  // Live comments are unread, and so are those left unread before a reload.
-  const unread = live || wasUnread.has(k);
+  // Unread: what arrives while nobody can see it come in (the tab is
+  // hidden, the feed holds, or the connection was down and the resume
+  // catches it up), and what was left unread before a reload. A comment
+  // that appears on a visible, running feed is seen as it comes.
+  const caught = catchUp !== null && seq <= catchUp.upTo;
+  const unseen = document.visibilityState === "hidden" || isPaused() || caught;
+  const unread = (live && unseen) || wasUnread.has(k);
   const e = { seq, c, node: null, unread, hl: false };
+  if (caught) caughtCount += 1;
   model.set(k, e);
   state.entries.push(e);
   if (unread) {
@@ -90,9 +145,7 @@ function add(seq, c) {
   e.hl = isHighlighted(c);
   if (live) alertFor(e, newAuthor);
   if (isPaused()) {
-    state.pending.push(e);
-    state.pendingCount += 1;
-    if (state.pending.length > MAX_RENDERED) state.pending.splice(0, state.pending.length - MAX_RENDERED);
+    hold([e]);
     updateCounts();
     return;
   }

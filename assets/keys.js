@@ -6,7 +6,8 @@
 // Must not touch the DOM beyond the help dialog and what a key stands for;
 // no state of its own but the dialog's.
 import { entryOf, state } from "./model.js";
-import { feed, goLive } from "./feed.js";
+import { feed } from "./feed.js";
+import { release, backToLive } from "./scroll.js";
 import { select, nextUnread, moveSelection, toggleAnswered, markAllRead, newestShown } from "./reading.js";
 import { toggleFeatured } from "./featured.js";
 import { hideAuthor, undoHide } from "./hiding.js";
@@ -22,24 +23,29 @@ document.addEventListener("keydown", (ev) => {
   if (ev.key === "Escape") {
     if (typing) ev.target.blur();
     select(null);
+    release();
     return;
   }
   if (typing || help.open) return;
   const k = ev.key;
   const selected = state.selected;
-  const target = selected || newestShown();
   let handled = true;
   if (k === "?") help.showModal();
   else if (k === "/") focusFilter();
   else if (k === "p" || k === "P") $("pause-btn").click();
-  else if (k === "f" || k === "F") toggleFeatured(target);
+  else if (k === "f" || k === "F") {
+    // Only a selected comment goes on stream by key: with none, F selects
+    // the newest (and shows it), and a second F features it.
+    if (selected) toggleFeatured(selected);
+    else if (newestShown()) select(newestShown(), true);
+  }
   else if (k === "n" || k === "N") nextUnread();
   else if (k === "j") moveSelection(true);
   else if (k === "k") moveSelection(false);
   else if (k === "a" || k === "A") toggleAnswered(selected);
   else if (k === "h" || k === "H") hideAuthor(selected);
   else if (k === "u" || k === "U") undoHide();
-  else if (k === "l" || k === "L") goLive();
+  else if (k === "l" || k === "L") backToLive();
   else if (k === "m" || k === "M") markAllRead();
   else if (k === "q" || k === "Q") $("only-questions").click();
   else handled = false;

@@ -12,7 +12,6 @@ import { sourceName } from "./render.js";
 
 export const MAX_RENDERED = 500; // DOM cap: older comments stay in /log
 export const MODEL_CAP = 2000; // comments kept in memory for filtering
-export const HOVER_HOLD_MS = 2500; // mouse still this long over the feed: resume
 
 export const key = (source, id) => source + "\u0000" + id;
 export const model = new Map(); // key -> entry
@@ -24,18 +23,31 @@ export const state = {
   toInsert: [], // visible entries waiting for the next frame
   backlogSeq: null, // latest_seq at the first hello: older is backlog
   unreadCount: 0,
+  lastSeq: 0, // the highest seq applied
+  lastFrameAt: 0, // when the last frame of any kind arrived
+  gapEntry: null, // the entry marked where the connection dropped
   selected: null, // the selected entry (keyboard cursor)
-  // Why the feed holds still (see scroll.js): any of these pauses it.
+  // Why the feed holds still (see scroll.js): any of these pauses it,
+  // and so does a selected comment. None of them lapses with time.
   scrolledAway: false,
   manualPause: false,
-  hoverUntil: 0,
+  hovering: false, // the pointer is over the feed (still or moving)
+  menuOpen: false, // a dialog, the panels drawer or a drop-down list is open
 };
 export const answered = new Set(settings.answered);
 export const featuredKeys = new Set();
 export const seenAuthors = new Set();
 
-const hoverHold = () => settings.hoverPause && Date.now() < state.hoverUntil;
-export const isPaused = () => state.scrolledAway || state.manualPause || hoverHold();
+/** Why the feed holds, most deliberate first, or "" while it runs. */
+export function holdReason() {
+  if (state.manualPause) return "manual";
+  if (state.scrolledAway) return "scroll";
+  if (state.selected) return "selected";
+  if (state.menuOpen) return "menu";
+  if (state.hovering && settings.hoverPause) return "hover";
+  return "";
+}
+export const isPaused = () => holdReason() !== "";
 
 /** The entry a feed item (`li.comment`) shows, if any. */
 export function entryOf(li) {

@@ -17,8 +17,81 @@ const sourceSelect = $("source-filter");
 
 /** The connection indicator: "connecting", "live" or "offline". */
 export function setConn(state, label) {
+  // While the banner says offline, a retry does not make the pill hopeful.
+  if (offlineSince && state === "connecting") state = "offline";
   conn.dataset.state = state;
   conn.textContent = label;
+}
+
+// ------------------------------------------------------------- offline
+// With the connection gone the whole bar turns into a banner: how long
+// since the server last said anything (ticking), and every source's state
+// becomes "unknown" until a fresh status frame says otherwise. Back online,
+// the banner says how many comments the resume caught up, then fades.
+const bar = document.querySelector("footer.statusbar");
+const banner = document.createElement("div");
+banner.id = "offline-banner";
+banner.className = "offline-banner";
+// Not a live region: it ticks every second. The connection pill (a
+// status role) announces the change once.
+banner.setAttribute("aria-live", "off");
+banner.hidden = true;
+bar.prepend(banner);
+let offlineSince = 0; // when the connection dropped (0: it is up)
+let lastHeard = 0; // when the last frame came before that
+let heardNothing = false; // no frame at all since the page loaded
+let tick = 0;
+let fadeTimer = 0;
+let sourcesUnknown = false;
+
+const clock = (ms) => {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  const m = Math.floor(s / 60);
+  return m >= 60 ? Math.floor(m / 60) + ":" + String(m % 60).padStart(2, "0") + ":" + String(s % 60).padStart(2, "0") : m + ":" + String(s % 60).padStart(2, "0");
+};
+function drawOffline() {
+  const since = Date.now() - lastHeard;
+  // Never connected since the page loaded: there is no "last" to name.
+  if (heardNothing) banner.textContent = t("offlineNever", clock(since));
+  else banner.textContent = t("offlineBanner", clock(since), new Date(lastHeard).toLocaleTimeString(lang));
+  banner.dataset.seconds = String(Math.floor(since / 1000));
+}
+/** The connection dropped; `heardAt` is when the last frame arrived. */
+export function showOffline(heardAt) {
+  if (offlineSince) return;
+  offlineSince = Date.now();
+  heardNothing = !heardAt;
+  lastHeard = heardAt || offlineSince;
+  clearTimeout(fadeTimer);
+  bar.classList.add("offline");
+  banner.classList.remove("fading");
+  banner.dataset.state = "offline";
+  delete banner.dataset.caught;
+  banner.hidden = false;
+  drawOffline();
+  clearInterval(tick);
+  tick = setInterval(drawOffline, 1000);
+  sourcesUnknown = true;
+  redrawStatus();
+}
+/** Whether the banner says offline. */
+export const isOffline = () => offlineSince !== 0;
+/** Connected again; `caught` comments came with the resume (null: unknown). */
+export function showBackOnline(caught) {
+  if (!offlineSince) return;
+  const away = Date.now() - offlineSince;
+  offlineSince = 0;
+  clearInterval(tick);
+  bar.classList.remove("offline");
+  banner.dataset.state = "back";
+  if (caught === null) delete banner.dataset.caught;
+  else banner.dataset.caught = String(caught);
+  banner.textContent = caught === null ? t("backOnline", clock(away)) : t("caughtUp", caught, clock(away));
+  // Readable for a while, then it fades away (style.css).
+  fadeTimer = setTimeout(() => {
+    banner.classList.add("fading");
+    fadeTimer = setTimeout(() => (banner.hidden = true), 1500);
+  }, 8000);
 }
 
 // -------------------------------------------------------------- sources
@@ -27,16 +100,27 @@ let lastStatus = null;
 let quotaUsed = null;
 export function renderStatus(list) {
   lastStatus = list;
+  sourcesUnknown = false;
   setSourceTitles(list);
+  drawSources(list);
+}
+function drawSources(list) {
   const fmt = (iso) => new Date(iso).toLocaleString(lang);
   const items = list.map((s) => {
     const li = document.createElement("li");
     li.className = "source-status";
     li.dataset.source = s.source;
-    li.dataset.state = s.state;
     const icon = document.createElement("span");
     icon.className = "source-icon";
     icon.dataset.platform = platformOf(s.source);
+    if (sourcesUnknown) {
+      // Offline: what the server said last may no longer be true.
+      li.dataset.state = "unknown";
+      li.replaceChildren(icon, sourceName(s.source) + ": " + t("st_unknown"));
+      li.title = t("unknownTitle");
+      return li;
+    }
+    li.dataset.state = s.state;
     let label = sourceName(s.source) + ": " + (STATE_KEYS.includes(s.state) ? t("st_" + s.state) : s.state);
     if ((s.state === "backoff" || s.state === "quota") && s.next_poll) {
       label += " " + t("until", new Date(s.next_poll).toLocaleTimeString(lang));
@@ -82,7 +166,8 @@ export function renderStatus(list) {
 }
 /** Draws the last status again (after a change of language). */
 export function redrawStatus() {
-  if (lastStatus) renderStatus(lastStatus);
+  if (lastStatus) drawSources(lastStatus);
+  if (offlineSince) drawOffline();
 }
 export function renderQuota() {
   const el = $("quota");

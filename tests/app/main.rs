@@ -25,6 +25,9 @@ mod config;
 mod crash;
 /// CSV and JSONL exports: hostile cells, formulas, BOM, streaming, filters.
 mod export;
+/// Acting on the right comment: the feed holds under a resting pointer,
+/// F selects before it features.
+mod feed_hold;
 /// Hidden words and authors and the on-stream queue, kept in the log: the
 /// overlay, restarts, the API, a shared log.
 mod hidden;
@@ -36,6 +39,9 @@ mod layering;
 mod live_feed;
 /// `/log` and `/api/comments`: search in any script, filters, paging, retention.
 mod log_page;
+/// Offline looks offline: the banner, grey sources, the gap mark, the
+/// catch-up count after a restart.
+mod offline;
 /// The OBS overlay and featuring: the queue, the read-only key, transparency.
 mod overlay;
 /// Stuck clients, caps, storage faults, metrics.
