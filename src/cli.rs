@@ -48,6 +48,11 @@ pub enum CliError {
 pub fn run(command: Command, db: &Target) -> ExitCode {
     match execute(command, db) {
         Ok(()) => ExitCode::SUCCESS,
+        // A reader that has seen enough (`| head`) closed the pipe: that is
+        // the end of the output, not an error.
+        Err(CliError::Output { source, .. }) if source.kind() == io::ErrorKind::BrokenPipe => {
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             eprintln!("commentwatch: {e}");
             ExitCode::from(2)

@@ -525,3 +525,37 @@ async fn an_export_to_a_file_on_a_terminal_reports_a_readable_rate() {
     assert!(!rate.contains('.'), "a whole number: {line}");
     assert!(file.exists());
 }
+
+/// `commentwatch search … | head -1`: the reader closes the pipe after one
+/// line; the command ends quietly instead of printing "Broken pipe".
+#[tokio::test]
+async fn search_into_a_pipe_closed_early_ends_quietly() {
+    let app = spawn_app(&[("CW_DEMO_RATE", "0")]).await;
+    let many = (0..1000)
+        .map(|i| {
+            comment(
+                YT,
+                &format!("p{i}"),
+                "viewer",
+                &format!("piped line {i} {}", "x".repeat(200)),
+                i,
+            )
+        })
+        .collect();
+    ingest(&app, many).await;
+    // `true` reads nothing: every row past the pipe's buffer (the table is
+    // far larger) meets a closed pipe.
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(r#"set -o pipefail; "$0" search piped --limit 1000 | true"#)
+        .arg(env!("CARGO_BIN_EXE_commentwatch"))
+        .env("CW_DB", &app.db)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !stderr.contains("Broken pipe") && !stderr.contains("commentwatch:"),
+        "stderr: {stderr}"
+    );
+    assert!(out.status.success(), "exit {:?}: {stderr}", out.status);
+}
