@@ -15,6 +15,10 @@ use commentwatch::store::{
 
 use crate::helpers;
 
+/// Roles, kinds and events in the log.
+#[path = "store_roles.rs"]
+mod roles;
+
 /// One log per backend, each empty. The temp dir keeps the SQLite file.
 struct Backends {
     logs: Vec<(&'static str, CommentLog)>,

@@ -275,5 +275,6 @@ pub(super) fn parse_message(m: &Value) -> Option<Message> {
         reply_to: None,
         amount,
         emotes: Vec::new(),
+        ..RawComment::default()
     })))
 }

@@ -289,5 +289,6 @@ pub(super) fn parse_comment(c: &Value) -> Option<RawComment> {
         reply_to: s.get("parentId").and_then(Value::as_str).map(str::to_owned),
         amount: None,
         emotes: Vec::new(),
+        ..RawComment::default()
     })
 }

@@ -9,7 +9,7 @@ use tokio_postgres::types::ToSql;
 
 use super::{CHANNEL, FEED_LOCK, PgLog};
 use crate::domain::{Comment, rfc3339};
-use crate::store::row::{COMMENT_COLUMNS, read_comment};
+use crate::store::row::{COMMENT_COLUMNS, StoredExtras, read_comment};
 use crate::store::{Batch, Change, ChangeKind, LogError, fold};
 
 impl PgLog {
@@ -197,6 +197,10 @@ struct NewRows {
     edited: Vec<bool>,
     deleted: Vec<bool>,
     emotes: Vec<Option<String>>,
+    roles: Vec<Option<String>>,
+    member_level: Vec<Option<String>>,
+    kind: Vec<Option<String>>,
+    event: Vec<Option<String>>,
     text_folded: Vec<String>,
     author_folded: Vec<String>,
 }
@@ -226,6 +230,11 @@ impl NewRows {
             (!c.emotes.is_empty())
                 .then(|| serde_json::to_string(&c.emotes).expect("a map of strings")),
         );
+        let extras = StoredExtras::of(c);
+        self.roles.push(extras.roles);
+        self.member_level.push(c.author.member_level.clone());
+        self.kind.push(extras.kind.map(str::to_owned));
+        self.event.push(extras.event);
         self.text_folded.push(fold(&c.text));
         self.author_folded.push(fold(&c.author.name));
     }
@@ -248,11 +257,12 @@ impl NewRows {
                 "INSERT INTO comments (seq, source, id, author_name, author_id, author_avatar, \
                  text, html, published_at, fetched_at, likes, reply_to, amount_display, \
                  amount_micros, amount_currency, edited, deleted, emotes, text_folded, \
-                 author_folded) \
+                 author_folded, roles, member_level, kind, event) \
                  SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], \
                  $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], \
                  $11::bigint[], $12::text[], $13::text[], $14::bigint[], $15::text[], \
-                 $16::boolean[], $17::boolean[], $18::text[], $19::text[], $20::text[])",
+                 $16::boolean[], $17::boolean[], $18::text[], $19::text[], $20::text[], \
+                 $21::text[], $22::text[], $23::text[], $24::text[])",
             )
             .await?;
         tx.execute(
@@ -278,6 +288,10 @@ impl NewRows {
                 &self.emotes,
                 &self.text_folded,
                 &self.author_folded,
+                &self.roles,
+                &self.member_level,
+                &self.kind,
+                &self.event,
             ],
         )
         .await?;

@@ -6,7 +6,7 @@ use chrono::Utc;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::domain::rfc3339;
-use crate::store::row::{read_comment, unqualified_columns};
+use crate::store::row::{StoredExtras, read_comment, unqualified_columns};
 use crate::store::{Batch, Change, ChangeKind, LogError};
 
 pub(super) fn latest_seq(conn: &Connection) -> Result<i64, LogError> {
@@ -35,8 +35,9 @@ pub(super) fn record(conn: &mut Connection, batch: Batch) -> Result<Vec<Change>,
         let mut insert = tx.prepare_cached(
             "INSERT INTO comments (seq, source, id, author_name, author_id, author_avatar, text, html, \
              published_at, fetched_at, likes, reply_to, amount_display, amount_micros, amount_currency, \
-             edited, deleted, emotes) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18) \
+             edited, deleted, emotes, roles, member_level, kind, event) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, \
+             ?19, ?20, ?21, ?22) \
              ON CONFLICT (source, id) DO NOTHING",
         )?;
         let mut add_change =
@@ -49,6 +50,7 @@ pub(super) fn record(conn: &mut Connection, batch: Batch) -> Result<Vec<Change>,
         )?;
         for c in comments {
             let candidate = next + 1;
+            let extras = StoredExtras::of(&c);
             let inserted = insert.execute(params![
                 candidate,
                 c.source,
@@ -69,6 +71,10 @@ pub(super) fn record(conn: &mut Connection, batch: Batch) -> Result<Vec<Change>,
                 c.deleted,
                 (!c.emotes.is_empty())
                     .then(|| serde_json::to_string(&c.emotes).expect("a map of strings")),
+                extras.roles,
+                c.author.member_level,
+                extras.kind,
+                extras.event,
             ])?;
             if inserted == 1 {
                 next = candidate;
