@@ -184,7 +184,15 @@ fn escape_with_breaks(text: &str) -> String {
 
 /// Plain text from sanitized HTML: tags dropped, `<br>` as a newline, the few
 /// entities that ammonia's serializer emits decoded exactly once.
+///
+/// A raw line break next to a `<br>` is whitespace in HTML, not a second
+/// break: YouTube's `textDisplay` writes each break as `\r<br>`, which must
+/// give one newline, not two.
 fn text_from_html(html: &str) -> String {
+    let mut html = html.replace("\r\n", "\n").replace('\r', "\n");
+    while html.contains("\n<br>") || html.contains("<br>\n") {
+        html = html.replace("\n<br>", "<br>").replace("<br>\n", "<br>");
+    }
     let with_breaks = html.replace("<br>", "\n");
     let stripped = Builder::empty().clean(&with_breaks).to_string();
     stripped
@@ -442,6 +450,27 @@ mod tests {
 
     fn clean(text: &str) -> Comment {
         sanitize("demo", raw(text), Utc::now()).unwrap()
+    }
+
+    #[test]
+    fn a_line_break_in_platform_html_without_original_text_stays_one_break() {
+        // YouTube's `textDisplay` as captured, with `textOriginal` absent.
+        for display in [
+            "first line\r<br>second line\r<br>\r<br>after a blank line",
+            "first line<br>second line<br><br>after a blank line",
+            "first line\r\n<br>second line\n<br>\r\n<br />after a blank line",
+        ] {
+            let r = RawComment {
+                id: "c1".into(),
+                html: Some(display.into()),
+                ..RawComment::default()
+            };
+            let c = sanitize("youtube:v", r, Utc::now()).unwrap();
+            assert_eq!(
+                c.text, "first line\nsecond line\n\nafter a blank line",
+                "{display:?}"
+            );
+        }
     }
 
     #[test]
