@@ -38,6 +38,8 @@ pub struct PollReport {
     /// The platform asked not to be polled again sooner than this.
     pub wait_at_least: Option<Duration>,
     pub duration: Duration,
+    /// What the source said about its pages for the status (a ban).
+    pub notes: Vec<String>,
 }
 
 /// Why a poll failed. Whatever it fetched before failing is kept.
@@ -141,6 +143,12 @@ pub async fn poll_once(
             report.skipped += page.skipped;
             report.wait_at_least = report.wait_at_least.max(page.wait_at_least);
             batch.deleted.extend(page.deleted);
+            batch.banned_authors.extend(page.banned_authors);
+            report.notes.extend(page.notes);
+            for kind in &page.unknown {
+                pipeline.metrics.unknown_message(&name, kind);
+            }
+            report.skipped += page.unknown.len();
             let fetched_at = Utc::now();
             let mut page_ids = Vec::with_capacity(page.comments.len());
             for raw in page.comments {

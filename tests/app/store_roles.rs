@@ -175,3 +175,49 @@ async fn a_postgres_log_from_before_roles_and_kinds_is_upgraded_with_its_rows() 
         .get(0);
     assert_eq!(version, "4");
 }
+
+#[tokio::test]
+async fn a_banned_author_loses_every_message_in_that_source_only_on_both_backends() {
+    for (backend, log) in backends().await.logs {
+        let (chat, other) = ("youtube-live:v", "youtube-live:w");
+        log.record(batch(
+            chat,
+            vec![
+                comment(chat, raw("t1", "Troll", "spam one", 1)),
+                comment(chat, raw("k1", "Kind", "hello", 2)),
+                comment(chat, raw("t2", "Troll", "spam two", 3)),
+            ],
+        ))
+        .await
+        .unwrap();
+        log.record(batch(
+            other,
+            vec![comment(other, raw("t3", "Troll", "elsewhere", 4))],
+        ))
+        .await
+        .unwrap();
+        let mut ban = batch(chat, Vec::new());
+        ban.deleted = vec!["t2".into()];
+        ban.banned_authors = vec!["UC-Troll".into(), String::new()];
+        let changes = log.record(ban.clone()).await.unwrap();
+        let deleted: Vec<_> = changes
+            .iter()
+            .map(|c| (c.seq, c.kind, c.comment.id.as_str()))
+            .collect();
+        assert_eq!(
+            deleted,
+            [
+                (5, store::ChangeKind::Delete, "t2"),
+                (6, store::ChangeKind::Delete, "t1")
+            ],
+            "{backend}: each once, the other source untouched"
+        );
+        assert!(
+            log.record(ban).await.unwrap().is_empty(),
+            "{backend}: a repeated ban changes nothing"
+        );
+        let feed = log.changes_since(4, 10).await.unwrap();
+        assert_eq!(feed.len(), 2, "{backend}: replayed as deletions");
+        assert!(feed.iter().all(|c| c.comment.deleted), "{backend}");
+    }
+}

@@ -175,6 +175,7 @@ async fn the_change_feed_numbers_new_comments_edits_and_deletions_once_each() {
                 deleted: vec!["b".into(), "never-seen".into()],
                 cursor: Some("cursor-1".into()),
                 quota: None,
+                ..Batch::default()
             })
             .await
             .unwrap();

@@ -28,6 +28,7 @@ pub use crate::domain::video::youtube::is_video_id;
 use crate::quota;
 
 mod live;
+mod messages;
 mod video;
 
 pub use live::LiveChat;
@@ -277,7 +278,7 @@ pub(super) fn time_of(v: Option<&Value>) -> Option<DateTime<Utc>> {
 
 #[cfg(test)]
 mod tests {
-    use super::live::{Message, parse_message};
+    use super::messages::{Message, parse_message};
     use super::video::parse_thread;
     use super::*;
 

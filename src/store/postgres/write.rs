@@ -30,6 +30,7 @@ impl PgLog {
             source,
             comments,
             deleted,
+            banned_authors,
             cursor,
             quota,
         } = batch;
@@ -128,6 +129,32 @@ impl PgLog {
                 if let Some(row) = tx.query_opt(&retract, &[&source, &id]).await? {
                     next += 1;
                     let (comment_seq, comment) = read_comment(&row)?;
+                    about.push(comment_seq);
+                    changes.push(Change {
+                        seq: next,
+                        kind: ChangeKind::Delete,
+                        comment,
+                    });
+                }
+            }
+        }
+        if !banned_authors.is_empty() {
+            let ban = tx
+                .prepare_cached(&format!(
+                    "UPDATE comments AS c SET deleted = true \
+                     WHERE c.source = $1 AND c.author_id = $2 AND NOT c.deleted \
+                     RETURNING {COMMENT_COLUMNS}"
+                ))
+                .await?;
+            for author in banned_authors.iter().filter(|a| !a.is_empty()) {
+                let mut rows = Vec::new();
+                for row in tx.query(&ban, &[&source, author]).await? {
+                    rows.push(read_comment(&row)?);
+                }
+                // In the order they were posted, as a client would expect.
+                rows.sort_by_key(|(seq, _)| *seq);
+                for (comment_seq, comment) in rows {
+                    next += 1;
                     about.push(comment_seq);
                     changes.push(Change {
                         seq: next,

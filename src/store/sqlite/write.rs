@@ -25,6 +25,7 @@ pub(super) fn record(conn: &mut Connection, batch: Batch) -> Result<Vec<Change>,
         source,
         comments,
         deleted,
+        banned_authors,
         cursor,
         quota,
     } = batch;
@@ -113,6 +114,28 @@ pub(super) fn record(conn: &mut Connection, batch: Batch) -> Result<Vec<Change>,
                 .query_row(params![source, id], |r| read_comment(r))
                 .optional()?;
             if let Some((comment_seq, comment)) = row {
+                next += 1;
+                let kind = ChangeKind::Delete;
+                add_change.execute(params![next, kind.as_str(), comment_seq])?;
+                changes.push(Change {
+                    seq: next,
+                    kind,
+                    comment,
+                });
+            }
+        }
+        let mut ban = tx.prepare_cached(&format!(
+            "UPDATE comments SET deleted = 1 WHERE source = ?1 AND author_id = ?2 AND deleted = 0 \
+             RETURNING {}",
+            unqualified_columns()
+        ))?;
+        for author in banned_authors.iter().filter(|a| !a.is_empty()) {
+            let mut rows = ban
+                .query_map(params![source, author], |r| read_comment(r))?
+                .collect::<Result<Vec<_>, _>>()?;
+            // In the order they were posted, as a client would expect.
+            rows.sort_by_key(|(seq, _)| *seq);
+            for (comment_seq, comment) in rows {
                 next += 1;
                 let kind = ChangeKind::Delete;
                 add_change.execute(params![next, kind.as_str(), comment_seq])?;
