@@ -215,3 +215,61 @@ async fn chat_ended_keeps_the_last_messages_and_stops_the_source_cleanly() {
     let chat_calls = super::requests_to(&server, "/youtube/v3/liveChat/messages").await;
     assert_eq!(chat_calls, 1, "no request after the chat ended");
 }
+
+/// Drops every `channelId` from `v` (the comments' own), so only the
+/// video's, from `videos.list`, can tell who the owner is.
+fn without_channel_ids(v: &mut Value) {
+    match v {
+        Value::Object(o) => {
+            o.remove("channelId");
+            o.values_mut().for_each(without_channel_ids);
+        }
+        Value::Array(a) => a.iter_mut().for_each(without_channel_ids),
+        _ => {}
+    }
+}
+
+#[tokio::test]
+async fn a_video_comment_by_the_videos_channel_is_marked_owner_and_no_other() {
+    use wiremock::matchers::{path, query_param, query_param_is_missing};
+    use wiremock::{Mock, ResponseTemplate};
+
+    const OWNER: &str = "UCq7N2mZpL4xT8vB1kR9sYwA";
+    let server = MockServer::start().await;
+    Mock::given(path("/youtube/v3/videos"))
+        .and(query_param("id", VIDEO))
+        .and(query_param("part", "snippet"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "items": [{"id": VIDEO, "snippet": {"title": "A video", "channelId": OWNER}}]
+        })))
+        .mount(&server)
+        .await;
+    let mut page = json_fixture("youtube_commentThreads_page1.json");
+    without_channel_ids(&mut page);
+    page.as_object_mut().unwrap().remove("nextPageToken");
+    Mock::given(path("/youtube/v3/commentThreads"))
+        .and(query_param_is_missing("pageToken"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(page))
+        .mount(&server)
+        .await;
+    Mock::given(path("/youtube/v3/comments"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"items": []})))
+        .mount(&server)
+        .await;
+    let pipeline = crate::helpers::pipeline();
+    let mut rx = pipeline.hub.subscribe();
+    crate::helpers::poll(&super::video(&server), &pipeline)
+        .await
+        .unwrap();
+    let comments: Vec<Value> = std::iter::from_fn(|| rx.try_recv().ok())
+        .map(|f| serde_json::from_str::<Value>(f.json.as_str()).unwrap())
+        .filter(|f| f["type"] == "comment")
+        .map(|f| f["comment"].clone())
+        .collect();
+    assert!(comments.len() > 5, "{comments:#?}");
+    for c in &comments {
+        let expected = (c["author"]["id"] == OWNER).then(|| json!(["owner"]));
+        assert_eq!(c["author"].get("roles").cloned(), expected, "{c}");
+    }
+    assert!(comments.iter().any(|c| c["author"]["id"] == OWNER));
+}

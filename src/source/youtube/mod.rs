@@ -134,14 +134,20 @@ impl Api {
         check(self.http.json(request).await?, kind)
     }
 
-    /// The video's title via `videos.list?part=snippet` (1 unit, counted
-    /// like every call, so the quota planner sees it). No item means YouTube
-    /// does not show the video: [`video_not_found`].
-    pub(super) async fn video_title(&self, kind: Kind) -> Result<String, SourceError> {
+    /// The video's title and its channel's id via `videos.list?part=snippet`
+    /// (1 unit, counted like every call, so the quota planner sees it). No
+    /// item means YouTube does not show the video: [`video_not_found`].
+    pub(super) async fn video_title(
+        &self,
+        kind: Kind,
+    ) -> Result<(String, Option<String>), SourceError> {
         let query = [("part", "snippet"), ("id", self.video.as_str())];
         let body = self.get("videos", &query, COST_VIDEOS, kind).await?;
         let video = body.pointer("/items/0").ok_or_else(video_not_found)?;
-        Ok(str_of(video.pointer("/snippet/title")))
+        Ok((
+            str_of(video.pointer("/snippet/title")),
+            non_empty(video.pointer("/snippet/channelId")),
+        ))
     }
 
     pub(super) fn take_spent_units(&self) -> SpentUnits {
@@ -299,6 +305,32 @@ mod tests {
             Some("&lt;script&gt;alert(document.cookie)&lt;/script&gt; first!!")
         );
         assert_eq!(top.author_id, "UCL4LNwKh8bFC7qVIs_5_HuN");
+    }
+
+    #[test]
+    fn a_comment_by_the_videos_own_channel_is_the_owners() {
+        let page = fixture("youtube_commentThreads_page1.json");
+        let mut owners = Vec::new();
+        let mut others = 0;
+        for item in page["items"].as_array().unwrap() {
+            let (_, top, _) = parse_thread(item).unwrap();
+            let replies = item
+                .pointer("/replies/comments")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .map(|r| super::video::parse_comment(r).unwrap());
+            for c in std::iter::once(top).chain(replies) {
+                if c.roles.is_empty() {
+                    others += 1;
+                } else {
+                    assert_eq!(c.roles, [crate::domain::Role::Owner]);
+                    owners.push(c.author_id);
+                }
+            }
+        }
+        assert_eq!(owners, ["UCq7N2mZpL4xT8vB1kR9sYwA"]);
+        assert!(others > 5);
     }
 
     #[test]
