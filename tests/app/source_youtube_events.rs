@@ -273,3 +273,82 @@ async fn a_video_comment_by_the_videos_channel_is_marked_owner_and_no_other() {
     }
     assert!(comments.iter().any(|c| c["author"]["id"] == OWNER));
 }
+
+#[tokio::test]
+async fn a_gift_whose_combo_grows_under_the_same_id_becomes_one_update_with_the_latest_count() {
+    use wiremock::matchers::{path, query_param, query_param_is_missing};
+    use wiremock::{Mock, ResponseTemplate};
+
+    let server = MockServer::start().await;
+    let fixture = json_fixture("youtube_liveChatEvents.json");
+    let rose = fixture["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["id"] == "LCC.ev-gf1")
+        .unwrap()
+        .clone();
+    let combo = |n: u32| {
+        let mut m = rose.clone();
+        m["snippet"]["giftDetails"]["comboCount"] = json!(n);
+        m
+    };
+    Mock::given(path("/youtube/v3/videos"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "items": [{"id": VIDEO, "snippet": {"title": "live"},
+                "liveStreamingDetails": {"activeLiveChatId": "chat-1"}}]
+        })))
+        .mount(&server)
+        .await;
+    Mock::given(path("/youtube/v3/liveChat/messages"))
+        .and(query_param_is_missing("pageToken"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "nextPageToken": "T1", "pollingIntervalMillis": 1, "items": [combo(1)]
+        })))
+        .mount(&server)
+        .await;
+    Mock::given(path("/youtube/v3/liveChat/messages"))
+        .and(query_param("pageToken", "T1"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "nextPageToken": "T2", "pollingIntervalMillis": 1,
+            "items": [combo(4), combo(7)]
+        })))
+        .mount(&server)
+        .await;
+    Mock::given(path("/youtube/v3/liveChat/messages"))
+        .and(query_param("pageToken", "T2"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "nextPageToken": "T3", "pollingIntervalMillis": 1, "items": [combo(7)]
+        })))
+        .mount(&server)
+        .await;
+    let pipeline = crate::helpers::pipeline();
+    let mut rx = pipeline.hub.subscribe();
+    let source = commentwatch::source::youtube::LiveChat::new(
+        VIDEO,
+        super::settings(&server),
+        super::http(),
+    );
+    for _ in 0..3 {
+        crate::helpers::poll(&source, &pipeline).await.unwrap();
+    }
+    let frames: Vec<Value> = std::iter::from_fn(|| rx.try_recv().ok())
+        .map(|f| serde_json::from_str::<Value>(f.json.as_str()).unwrap())
+        .filter(|f| f["type"] == "comment" || f["type"] == "update")
+        .collect();
+    let seen: Vec<(&str, u64)> = frames
+        .iter()
+        .map(|f| {
+            (
+                f["type"].as_str().unwrap(),
+                f["comment"]["event"]["count"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [("comment", 1), ("update", 7)],
+        "the latest count of a page wins, and a repeat is no change"
+    );
+    assert!(frames.iter().all(|f| f["comment"]["id"] == "LCC.ev-gf1"));
+}

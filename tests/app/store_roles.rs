@@ -221,3 +221,80 @@ async fn a_banned_author_loses_every_message_in_that_source_only_on_both_backend
         assert!(feed.iter().all(|c| c.comment.deleted), "{backend}");
     }
 }
+
+/// A gift under `id` with combo count `count`.
+fn gift(id: &str, count: u32) -> RawComment {
+    let mut c = raw(id, "Giver", "sent a Rose", 1);
+    c.kind = Kind::Gift;
+    let mut e = Event::new(EventType::Gift);
+    e.name = Some("Rose".into());
+    e.count = Some(count);
+    c.event = Some(e);
+    c
+}
+
+#[tokio::test]
+async fn an_event_that_changes_under_its_id_is_one_update_on_both_backends() {
+    for (backend, log) in backends().await.logs {
+        let yt = "youtube-live:v";
+        // New, then its combo grows within the same batch: one new comment
+        // holding the latest count.
+        let first = log
+            .record(batch(
+                yt,
+                vec![comment(yt, gift("g1", 1)), comment(yt, gift("g1", 2))],
+            ))
+            .await
+            .unwrap();
+        let kinds: Vec<_> = first.iter().map(|c| c.kind).collect();
+        assert_eq!(
+            kinds,
+            [store::ChangeKind::New, store::ChangeKind::Update],
+            "{backend}"
+        );
+        let stored = |feed: Vec<store::Change>| feed.last().unwrap().comment.clone();
+        let page = log.page(Selection::default(), None, 10).await.unwrap();
+        assert_eq!(
+            page.comments[0].1.event.as_ref().unwrap().count,
+            Some(2),
+            "{backend}"
+        );
+        // Later: a bigger combo is an update; the same again is nothing.
+        let later = log
+            .record(batch(yt, vec![comment(yt, gift("g1", 5))]))
+            .await
+            .unwrap();
+        assert_eq!(later.len(), 1, "{backend}");
+        assert_eq!(later[0].kind, store::ChangeKind::Update, "{backend}");
+        assert_eq!(
+            stored(later).event.unwrap().count,
+            Some(5),
+            "{backend}: the update carries the new count"
+        );
+        assert!(
+            log.record(batch(yt, vec![comment(yt, gift("g1", 5))]))
+                .await
+                .unwrap()
+                .is_empty(),
+            "{backend}: a repeat is no change"
+        );
+        let page = log.page(Selection::default(), None, 10).await.unwrap();
+        assert_eq!(page.comments.len(), 1, "{backend}");
+        assert_eq!(
+            page.comments[0].1.event.as_ref().unwrap().count,
+            Some(5),
+            "{backend}"
+        );
+        // A retracted gift stays retracted.
+        let mut gone = batch(yt, Vec::new());
+        gone.deleted = vec!["g1".into()];
+        log.record(gone).await.unwrap();
+        assert!(
+            log.record(batch(yt, vec![comment(yt, gift("g1", 9))]))
+                .await
+                .unwrap()
+                .is_empty(),
+            "{backend}"
+        );
+    }
+}

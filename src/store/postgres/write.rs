@@ -38,7 +38,7 @@ impl PgLog {
         // text, html)`; comments new in this batch join it as they are
         // numbered, so a repeat within the batch is handled like a repeat
         // from an earlier poll.
-        let mut known: HashMap<(String, String), (i64, String, String)> = HashMap::new();
+        let mut known: HashMap<(String, String), Known> = HashMap::new();
         if !comments.is_empty() {
             let (sources, ids): (Vec<&str>, Vec<&str>) = comments
                 .iter()
@@ -46,7 +46,7 @@ impl PgLog {
                 .unzip();
             let find = tx
                 .prepare_cached(
-                    "SELECT c.source, c.id, c.seq, c.text, c.html FROM comments c \
+                    "SELECT c.source, c.id, c.seq, c.text, c.html, c.deleted, c.event FROM comments c \
                      JOIN unnest($1::text[], $2::text[]) AS k(source, id) \
                      ON c.source = k.source AND c.id = k.id",
                 )
@@ -54,7 +54,13 @@ impl PgLog {
             for row in tx.query(&find, &[&sources, &ids]).await? {
                 known.insert(
                     (row.try_get(0)?, row.try_get(1)?),
-                    (row.try_get(2)?, row.try_get(3)?, row.try_get(4)?),
+                    Known {
+                        seq: row.try_get(2)?,
+                        text: row.try_get(3)?,
+                        html: row.try_get(4)?,
+                        deleted: row.try_get(5)?,
+                        event: row.try_get(6)?,
+                    },
                 );
             }
         }
@@ -62,6 +68,12 @@ impl PgLog {
             .prepare_cached(
                 "UPDATE comments SET text = $2, html = $3, edited = true, likes = $4, \
                  text_folded = $5 WHERE seq = $1",
+            )
+            .await?;
+        let renew = tx
+            .prepare_cached(
+                "UPDATE comments SET text = $2, html = $3, event = $4, text_folded = $5 \
+                 WHERE seq = $1",
             )
             .await?;
         let mut fresh = NewRows::default();
@@ -75,36 +87,61 @@ impl PgLog {
                     next += 1;
                     fresh_at.insert(key.clone(), fresh.seq.len());
                     fresh.push(next, &c);
-                    known.insert(key, (next, c.text.clone(), c.html.as_str().to_owned()));
+                    known.insert(
+                        key,
+                        Known {
+                            seq: next,
+                            text: c.text.clone(),
+                            html: c.html.as_str().to_owned(),
+                            deleted: c.deleted,
+                            event: StoredExtras::of(&c).event,
+                        },
+                    );
                     changes.push(Change {
                         seq: next,
                         kind: ChangeKind::New,
                         comment: c,
                     });
                 }
-                // Known already: an edit on the platform is a change,
-                // anything else (a repeat on an overlapping page) is not.
-                Some((seq, text, html)) => {
-                    if c.edited && (*text != c.text || html != c.html.as_str()) {
-                        match fresh_at.get(&key) {
-                            // New in this very batch: not in the table yet.
-                            Some(&i) => fresh.edit(i, &c),
-                            None => {
-                                let folded = fold(&c.text);
+                // Known already: an edit on the platform is a change, and so
+                // is an event that changed under the same id (a gift's combo
+                // count, a poll's votes); anything else (a repeat on an
+                // overlapping page) is not.
+                Some(k) => {
+                    let event = StoredExtras::of(&c).event;
+                    let renewed = !k.deleted && event.is_some() && event != k.event;
+                    let edited = c.edited && (k.text != c.text || k.html != c.html.as_str());
+                    if !renewed && !edited {
+                        continue;
+                    }
+                    match fresh_at.get(&key) {
+                        // New in this very batch: not in the table yet.
+                        Some(&i) if renewed => fresh.renew(i, &c, event.clone()),
+                        Some(&i) => fresh.edit(i, &c),
+                        None => {
+                            let folded = fold(&c.text);
+                            if renewed {
                                 let params: [&(dyn ToSql + Sync); 5] =
-                                    [seq, &c.text, &c.html.as_str(), &c.likes, &folded];
+                                    [&k.seq, &c.text, &c.html.as_str(), &event, &folded];
+                                tx.execute(&renew, &params).await?;
+                            } else {
+                                let params: [&(dyn ToSql + Sync); 5] =
+                                    [&k.seq, &c.text, &c.html.as_str(), &c.likes, &folded];
                                 tx.execute(&edit, &params).await?;
                             }
                         }
-                        *text = c.text.clone();
-                        *html = c.html.as_str().to_owned();
-                        next += 1;
-                        changes.push(Change {
-                            seq: next,
-                            kind: ChangeKind::Update,
-                            comment: c,
-                        });
                     }
+                    k.text = c.text.clone();
+                    k.html = c.html.as_str().to_owned();
+                    if renewed {
+                        k.event = event;
+                    }
+                    next += 1;
+                    changes.push(Change {
+                        seq: next,
+                        kind: ChangeKind::Update,
+                        comment: c,
+                    });
                 }
             }
         }
@@ -115,7 +152,7 @@ impl PgLog {
             .map(|ch| {
                 known
                     .get(&(ch.comment.source.clone(), ch.comment.id.clone()))
-                    .map_or(ch.seq, |(seq, _, _)| *seq)
+                    .map_or(ch.seq, |k| k.seq)
             })
             .collect();
         if !deleted.is_empty() {
@@ -203,6 +240,16 @@ impl PgLog {
     }
 }
 
+/// What the log holds of a comment a batch repeats.
+struct Known {
+    seq: i64,
+    text: String,
+    html: String,
+    deleted: bool,
+    /// The event's details as stored (JSON), if any.
+    event: Option<String>,
+}
+
 /// New comments as columns, for one `INSERT … SELECT * FROM unnest(…)`.
 #[derive(Default)]
 struct NewRows {
@@ -264,6 +311,14 @@ impl NewRows {
         self.event.push(extras.event);
         self.text_folded.push(fold(&c.text));
         self.author_folded.push(fold(&c.author.name));
+    }
+
+    /// Applies a changed event to the row at `i`, as an UPDATE would.
+    fn renew(&mut self, i: usize, c: &Comment, event: Option<String>) {
+        self.text[i] = c.text.clone();
+        self.html[i] = c.html.as_str().to_owned();
+        self.event[i] = event;
+        self.text_folded[i] = fold(&c.text);
     }
 
     /// Applies an edit to the row at `i`, as an UPDATE would.

@@ -44,10 +44,13 @@ pub(super) fn record(conn: &mut Connection, batch: Batch) -> Result<Vec<Change>,
         let mut add_change =
             tx.prepare_cached("INSERT INTO changes (seq, kind, comment) VALUES (?1, ?2, ?3)")?;
         let mut find = tx.prepare_cached(
-            "SELECT seq, text, html, edited FROM comments WHERE source = ?1 AND id = ?2",
+            "SELECT seq, text, html, deleted, event FROM comments WHERE source = ?1 AND id = ?2",
         )?;
         let mut edit = tx.prepare_cached(
             "UPDATE comments SET text = ?2, html = ?3, edited = 1, likes = ?4 WHERE seq = ?1",
+        )?;
+        let mut renew = tx.prepare_cached(
+            "UPDATE comments SET text = ?2, html = ?3, event = ?4 WHERE seq = ?1",
         )?;
         for c in comments {
             let candidate = next + 1;
@@ -87,13 +90,24 @@ pub(super) fn record(conn: &mut Connection, batch: Batch) -> Result<Vec<Change>,
                 });
                 continue;
             }
-            // Known already: an edit on the platform is a change, anything
-            // else (a repeat on an overlapping page) is not.
-            let (seq, text, html, _): (i64, String, String, bool) = find
-                .query_row(params![c.source, c.id], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            // Known already: an edit on the platform is a change, and so is
+            // an event that changed under the same id (a gift's combo count,
+            // a poll's votes); anything else (a repeat on an overlapping
+            // page) is not.
+            let (seq, text, html, deleted, event): (i64, String, String, bool, Option<String>) =
+                find.query_row(params![c.source, c.id], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
                 })?;
-            if c.edited && (text != c.text || html != c.html.as_str()) {
+            if !deleted && extras.event.is_some() && extras.event != event {
+                renew.execute(params![seq, c.text, c.html.as_str(), extras.event])?;
+                next += 1;
+                add_change.execute(params![next, ChangeKind::Update.as_str(), seq])?;
+                changes.push(Change {
+                    seq: next,
+                    kind: ChangeKind::Update,
+                    comment: c,
+                });
+            } else if c.edited && (text != c.text || html != c.html.as_str()) {
                 edit.execute(params![seq, c.text, c.html.as_str(), c.likes])?;
                 next += 1;
                 add_change.execute(params![next, ChangeKind::Update.as_str(), seq])?;
