@@ -31,6 +31,13 @@ impl Role {
             Role::Verified => "verified",
         }
     }
+
+    /// The role named `s` (as serialized), if any.
+    pub fn parse(s: &str) -> Option<Role> {
+        [Role::Owner, Role::Moderator, Role::Member, Role::Verified]
+            .into_iter()
+            .find(|r| r.as_str() == s)
+    }
 }
 
 /// What a message is. `text` (an ordinary message) is the default and is
@@ -228,5 +235,9 @@ mod tests {
             assert_eq!(Kind::parse(k).unwrap().as_str(), k);
         }
         assert_eq!(Kind::parse("nope"), None);
+        for r in ["owner", "moderator", "member", "verified"] {
+            assert_eq!(Role::parse(r).unwrap().as_str(), r);
+        }
+        assert_eq!(Role::parse("admin"), None);
     }
 }

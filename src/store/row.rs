@@ -253,10 +253,7 @@ pub(super) fn roles_from_stored(stored: Option<&str>) -> Vec<Role> {
     let Some(stored) = stored else {
         return Vec::new();
     };
-    stored
-        .split(',')
-        .filter_map(|r| serde_json::from_value(serde_json::Value::String(r.to_owned())).ok())
-        .collect()
+    stored.split(',').filter_map(Role::parse).collect()
 }
 
 /// The event of a stored comment. Its image passed the sanitizer's host
