@@ -453,27 +453,6 @@ mod tests {
     }
 
     #[test]
-    fn a_line_break_in_platform_html_without_original_text_stays_one_break() {
-        // YouTube's `textDisplay` as captured, with `textOriginal` absent.
-        for display in [
-            "first line\r<br>second line\r<br>\r<br>after a blank line",
-            "first line<br>second line<br><br>after a blank line",
-            "first line\r\n<br>second line\n<br>\r\n<br />after a blank line",
-        ] {
-            let r = RawComment {
-                id: "c1".into(),
-                html: Some(display.into()),
-                ..RawComment::default()
-            };
-            let c = sanitize("youtube:v", r, Utc::now()).unwrap();
-            assert_eq!(
-                c.text, "first line\nsecond line\n\nafter a blank line",
-                "{display:?}"
-            );
-        }
-    }
-
-    #[test]
     fn script_in_plain_text_is_escaped_and_kept_as_text() {
         let c = clean("<script>alert(1)</script> hi");
         assert_eq!(c.text, "<script>alert(1)</script> hi");

@@ -308,6 +308,31 @@ mod tests {
     }
 
     #[test]
+    fn a_line_break_in_text_display_without_text_original_stays_one_break() {
+        // `textDisplay` as captured, with `textOriginal` absent.
+        for display in [
+            "first line\r<br>second line\r<br>\r<br>after a blank line",
+            "first line<br>second line<br><br>after a blank line",
+            "first line\r\n<br>second line\n<br>\r\n<br />after a blank line",
+        ] {
+            let item = serde_json::json!({
+                "id": "c1",
+                "snippet": {"textDisplay": display, "authorDisplayName": "a"}
+            });
+            let raw = super::video::parse_comment(&item).unwrap();
+            assert_eq!(
+                raw.text, "",
+                "no textOriginal: the text comes from the HTML"
+            );
+            let c = crate::sanitize::sanitize("youtube:v", raw, Utc::now()).unwrap();
+            assert_eq!(
+                c.text, "first line\nsecond line\n\nafter a blank line",
+                "{display:?}"
+            );
+        }
+    }
+
+    #[test]
     fn a_comment_by_the_videos_own_channel_is_the_owners() {
         let page = fixture("youtube_commentThreads_page1.json");
         let mut owners = Vec::new();
