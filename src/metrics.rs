@@ -25,6 +25,13 @@ pub struct PollLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct UnknownLabels {
+    pub source: String,
+    /// The platform's name for the message type (`other` past a few).
+    pub r#type: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ReasonLabel {
     pub reason: String,
 }
@@ -43,6 +50,7 @@ struct Inner {
     pub comments_new: Family<SourceLabel, Counter>,
     pub comments_updated: Family<SourceLabel, Counter>,
     pub comments_deleted: Family<SourceLabel, Counter>,
+    pub messages_unknown: Family<UnknownLabels, Counter>,
     pub frames_published: Counter,
     pub publish_latency: Histogram,
     pub ws_clients: Gauge,
@@ -96,6 +104,12 @@ impl Metrics {
             "comments_deleted",
             "Stored comments retracted on the platform",
             comments_deleted.clone(),
+        );
+        let messages_unknown = Family::<UnknownLabels, Counter>::default();
+        registry.register(
+            "messages_unknown",
+            "Messages of a type this version does not know, skipped, by source and type",
+            messages_unknown.clone(),
         );
         let frames_published = Counter::default();
         registry.register(
@@ -168,6 +182,7 @@ impl Metrics {
                 comments_new,
                 comments_updated,
                 comments_deleted,
+                messages_unknown,
                 frames_published,
                 publish_latency,
                 ws_clients,
@@ -209,6 +224,17 @@ impl Metrics {
         i.comments_new.get_or_create(&label).inc_by(counts[1]);
         i.comments_updated.get_or_create(&label).inc_by(counts[2]);
         i.comments_deleted.get_or_create(&label).inc_by(counts[3]);
+    }
+
+    /// A message of a type the source's adapter does not know, skipped.
+    pub fn unknown_message(&self, source: &str, kind: &str) {
+        self.inner
+            .messages_unknown
+            .get_or_create(&UnknownLabels {
+                source: source.to_owned(),
+                r#type: kind.to_owned(),
+            })
+            .inc();
     }
 
     pub fn published(&self, frames: u64, latency_seconds: f64) {

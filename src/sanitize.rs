@@ -26,6 +26,9 @@ use chrono::{DateTime, Duration, Utc};
 pub use crate::domain::SafeHtml;
 use crate::domain::{Amount, Author, Comment, RawAmount, RawComment, image_host_allowed};
 
+/// Roles, membership levels and event details.
+mod event;
+
 /// Longest comment text kept, in characters. YouTube allows 10,000.
 pub const MAX_TEXT_CHARS: usize = 10_000;
 /// Longest author name kept, in characters.
@@ -99,6 +102,8 @@ pub fn sanitize(
             name: clean_line(&raw.author_name, MAX_NAME_CHARS),
             id: clean_id(&raw.author_id),
             avatar: raw.author_avatar.as_deref().and_then(safe_avatar_url),
+            roles: event::clean_roles(raw.roles),
+            member_level: event::clean_label(raw.member_level),
         },
         html,
         published_at,
@@ -114,6 +119,8 @@ pub fn sanitize(
         deleted: false,
         emotes: clean_emotes(raw.emotes, &text),
         text,
+        kind: raw.kind,
+        event: raw.event.map(event::clean_event),
     })
 }
 
@@ -177,7 +184,15 @@ fn escape_with_breaks(text: &str) -> String {
 
 /// Plain text from sanitized HTML: tags dropped, `<br>` as a newline, the few
 /// entities that ammonia's serializer emits decoded exactly once.
+///
+/// A raw line break next to a `<br>` is whitespace in HTML, not a second
+/// break: YouTube's `textDisplay` writes each break as `\r<br>`, which must
+/// give one newline, not two.
 fn text_from_html(html: &str) -> String {
+    let mut html = html.replace("\r\n", "\n").replace('\r', "\n");
+    while html.contains("\n<br>") || html.contains("<br>\n") {
+        html = html.replace("\n<br>", "<br>").replace("<br>\n", "<br>");
+    }
     let with_breaks = html.replace("<br>", "\n");
     let stripped = Builder::empty().clean(&with_breaks).to_string();
     stripped

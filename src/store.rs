@@ -124,6 +124,9 @@ pub struct Batch {
     pub comments: Vec<Comment>,
     /// Ids of comments the platform retracted.
     pub deleted: Vec<String>,
+    /// Author ids the platform banned from this source's chat: every
+    /// comment of theirs in the source is retracted, after `deleted`.
+    pub banned_authors: Vec<String>,
     /// Where the source's stream should resume next time.
     pub cursor: Option<String>,
     /// Quota units spent, and the quota day they count against.

@@ -11,6 +11,8 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Serialize, Serializer};
 
+use super::event::{Event, Kind, Role};
+
 /// HTML that went through the sanitizer's policy.
 ///
 /// Only `crate::sanitize` makes one (a test there checks that no other file
@@ -61,6 +63,15 @@ pub struct RawComment {
     pub amount: Option<RawAmount>,
     /// Emote tokens in `text` (e.g. `[doge]`) and the image each stands for.
     pub emotes: Vec<(String, String)>,
+    /// What the author is (owner, moderator, member, verified); empty for
+    /// an ordinary viewer.
+    pub roles: Vec<Role>,
+    /// The author's membership level name, when the platform gives it.
+    pub member_level: Option<String>,
+    /// What the message is; `Text` for an ordinary one.
+    pub kind: Kind,
+    /// The details of a non-text message.
+    pub event: Option<Event>,
 }
 
 /// A paid message's amount (YouTube Super Chat) as the platform sent it.
@@ -95,6 +106,13 @@ pub struct Comment {
     /// only when there are emotes.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub emotes: BTreeMap<String, String>,
+    /// What the message is (optional COMMENT field `kind`); absent for an
+    /// ordinary text message.
+    #[serde(skip_serializing_if = "Kind::is_text")]
+    pub kind: Kind,
+    /// The details of a non-text message (optional COMMENT field `event`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event: Option<Event>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -103,6 +121,13 @@ pub struct Author {
     pub id: String,
     /// An `https` URL on the platform's image host, or `None`.
     pub avatar: Option<String>,
+    /// Optional COMMENT field `author.roles`: absent for an ordinary viewer.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<Role>,
+    /// Optional COMMENT field `author.member_level`: the membership level's
+    /// name, when the platform gives it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub member_level: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -7,6 +7,7 @@
 
 pub mod comment;
 pub mod error;
+pub mod event;
 pub mod platform;
 pub mod schedule;
 pub mod secret;
@@ -14,6 +15,7 @@ pub mod video;
 
 pub use comment::{Amount, Author, Comment, RawAmount, RawComment, SafeHtml, rfc3339};
 pub use error::ConfigError;
+pub use event::{Event, EventType, Kind, PollOption, Role};
 pub use platform::{PLATFORM_NAMES, Platform, SourceSpec, image_host_allowed, image_hosts};
 pub use schedule::Schedule;
 pub use secret::{Secret, redact};

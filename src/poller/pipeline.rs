@@ -93,6 +93,7 @@ impl Pipeline {
 fn is_empty(batch: &Batch) -> bool {
     batch.comments.is_empty()
         && batch.deleted.is_empty()
+        && batch.banned_authors.is_empty()
         && batch.cursor.is_none()
         && batch.quota.is_none()
 }

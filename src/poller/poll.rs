@@ -3,7 +3,7 @@
 //! read (gaps), sanitizing and recording what it fetched. No scheduling, no
 //! status reports (that is `task`), no HTML.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
@@ -38,6 +38,8 @@ pub struct PollReport {
     /// The platform asked not to be polled again sooner than this.
     pub wait_at_least: Option<Duration>,
     pub duration: Duration,
+    /// What the source said about its pages for the status (a ban).
+    pub notes: Vec<String>,
 }
 
 /// Why a poll failed. Whatever it fetched before failing is kept.
@@ -80,7 +82,8 @@ pub async fn poll_once(
         source: name.clone(),
         ..Batch::default()
     };
-    let mut seen: HashSet<String> = HashSet::new();
+    // Where each comment id of this poll sits in `batch.comments`.
+    let mut seen: HashMap<String, usize> = HashMap::new();
     let stored_cursor = pipeline.log.cursor(name.clone()).await?;
     let first = !pipeline.log.has_source(name.clone()).await?;
     // Where to start reading: the top, then any gaps earlier polls left.
@@ -141,6 +144,12 @@ pub async fn poll_once(
             report.skipped += page.skipped;
             report.wait_at_least = report.wait_at_least.max(page.wait_at_least);
             batch.deleted.extend(page.deleted);
+            batch.banned_authors.extend(page.banned_authors);
+            report.notes.extend(page.notes);
+            for kind in &page.unknown {
+                pipeline.metrics.unknown_message(&name, kind);
+            }
+            report.skipped += page.unknown.len();
             let fetched_at = Utc::now();
             let mut page_ids = Vec::with_capacity(page.comments.len());
             for raw in page.comments {
@@ -149,8 +158,16 @@ pub async fn poll_once(
                         if page.timeline.is_none() {
                             page_ids.push(c.id.clone());
                         }
-                        if seen.insert(c.id.clone()) {
-                            batch.comments.push(c);
+                        match seen.get(&c.id) {
+                            None => {
+                                seen.insert(c.id.clone(), batch.comments.len());
+                                batch.comments.push(c);
+                            }
+                            // A stream that repeats an id sends the message's
+                            // latest state (a gift's combo count, a poll's
+                            // votes): the later one wins.
+                            Some(&i) if paging == Paging::Resume => batch.comments[i] = c,
+                            Some(_) => {}
                         }
                     }
                     Err(_) => report.skipped += 1,

@@ -56,7 +56,13 @@ pub(super) struct TaskState {
     pub(super) lease: Lease,
     /// Handed to another instance: not asked for again before this.
     pub(super) handed_over_until: Option<Instant>,
+    /// What the source last said about its pages (a ban), and when: shown
+    /// as the status's detail for [`NOTE_SHOWN_FOR`].
+    pub(super) note: Option<(String, Instant)>,
 }
+
+/// How long a source's note (a ban) stays in its status.
+const NOTE_SHOWN_FOR: Duration = Duration::from_secs(600);
 
 impl SourceTask {
     pub fn new(
@@ -234,7 +240,17 @@ impl SourceTask {
                 state.failures = 0;
                 state.login = None;
                 state.last_ok = Some(Utc::now());
-                let mut status = self.status(&state, SourceState::Ok, None, None, quota_used);
+                if !r.notes.is_empty() {
+                    let note = sanitize::clean_line(&r.notes.join("; "), 500);
+                    info!(source = %self.name, "{note}");
+                    state.note = Some((note, Instant::now()));
+                }
+                let note = state
+                    .note
+                    .as_ref()
+                    .filter(|(_, at)| at.elapsed() < NOTE_SHOWN_FOR)
+                    .map(|(note, _)| note.clone());
+                let mut status = self.status(&state, SourceState::Ok, note, None, quota_used);
                 if let (Some(f), Some(period)) = (floor, self.schedule.period(Utc::now()))
                     && f > period
                 {

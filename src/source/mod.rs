@@ -70,6 +70,15 @@ pub struct Page {
     pub next: Option<String>,
     /// Ids of comments the platform retracted.
     pub deleted: Vec<String>,
+    /// Authors the platform banned from the chat: all their comments in
+    /// this source are retracted.
+    pub banned_authors: Vec<String>,
+    /// What the source's status should say about this page (a ban), as
+    /// plain text lines.
+    pub notes: Vec<String>,
+    /// The types of messages the adapter does not know and skipped, for the
+    /// metrics (`commentwatch_messages_unknown_total`).
+    pub unknown: Vec<String>,
     /// The platform asks not to be polled again sooner than this.
     pub wait_at_least: Option<Duration>,
     /// Items that could not be read and were skipped.

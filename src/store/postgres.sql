@@ -27,6 +27,14 @@ CREATE TABLE IF NOT EXISTS comments (
     emotes          TEXT,
     -- When the streamer first put it on stream (the overlay), or NULL.
     featured_at     TEXT    COLLATE "C",
+    -- Who is speaking and what kind of message it is (version 4): the
+    -- author's roles comma-separated (`owner,member`), their membership
+    -- level's name, the kind (`superchat`, `membership`, …; NULL for an
+    -- ordinary text) and the event's details as JSON; each NULL when empty.
+    roles           TEXT,
+    member_level    TEXT,
+    kind            TEXT COLLATE "C",
+    event           TEXT,
     -- The text and the author's name lowercased by commentwatch
     -- (`store::fold`), which search matches substrings of: the same folding
     -- as the SQLite indexes, whatever the server's locale.
@@ -83,6 +91,15 @@ CREATE INDEX IF NOT EXISTS comments_deleted ON comments (seq) WHERE deleted;
 CREATE INDEX IF NOT EXISTS comments_edited ON comments (seq) WHERE edited;
 CREATE INDEX IF NOT EXISTS comments_paid ON comments (seq) WHERE amount_display IS NOT NULL;
 CREATE INDEX IF NOT EXISTS comments_featured ON comments (seq) WHERE featured_at IS NOT NULL;
+
+-- Version 4 added who is speaking and what kind of message it is; an older
+-- database gains the columns here (its rows keep NULL: ordinary texts).
+ALTER TABLE comments ADD COLUMN IF NOT EXISTS roles TEXT;
+ALTER TABLE comments ADD COLUMN IF NOT EXISTS member_level TEXT;
+ALTER TABLE comments ADD COLUMN IF NOT EXISTS kind TEXT COLLATE "C";
+ALTER TABLE comments ADD COLUMN IF NOT EXISTS event TEXT;
+-- Paid messages, memberships and other events, newest first by kind.
+CREATE INDEX IF NOT EXISTS comments_kind ON comments (kind, seq) WHERE kind IS NOT NULL;
 
 -- The "on stream" queue the overlay shows, kept so that a restart keeps it
 -- and shared so that a comment featured through one instance shows on an

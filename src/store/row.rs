@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 
-use crate::domain::{Amount, Author, Comment};
+use crate::domain::{Amount, Author, Comment, Event, Kind, Role};
 use crate::sanitize::{self, SafeHtml};
 
 /// A column of a stored comment. Its position in [`COMMENT_COLUMNS`] is
@@ -36,6 +36,10 @@ pub(super) enum Col {
     Edited,
     Deleted,
     Emotes,
+    Roles,
+    MemberLevel,
+    Kind,
+    Event,
 }
 
 impl Col {
@@ -47,13 +51,14 @@ impl Col {
 
 /// How many columns [`COMMENT_COLUMNS`] has: where any extra column a
 /// query selects after them starts.
-pub(super) const COMMENT_COLUMN_COUNT: usize = 18;
+pub(super) const COMMENT_COLUMN_COUNT: usize = 22;
 
 /// The columns of a stored comment, in [`Col`] order, `c` being the
 /// `comments` table.
 pub(super) const COMMENT_COLUMNS: &str = "c.seq, c.source, c.id, c.author_name, c.author_id, \
     c.author_avatar, c.text, c.html, c.published_at, c.fetched_at, c.likes, c.reply_to, \
-    c.amount_display, c.amount_micros, c.amount_currency, c.edited, c.deleted, c.emotes";
+    c.amount_display, c.amount_micros, c.amount_currency, c.edited, c.deleted, c.emotes, \
+    c.roles, c.member_level, c.kind, c.event";
 
 /// [`COMMENT_COLUMNS`] without the table's name, for a `RETURNING`
 /// clause (SQLite refuses qualified names there).
@@ -94,6 +99,13 @@ pub(super) struct StoredRow {
     pub edited: bool,
     pub deleted: bool,
     pub emotes: Option<String>,
+    /// The author's roles, comma-separated (`owner,member`), or NULL.
+    pub roles: Option<String>,
+    pub member_level: Option<String>,
+    /// The message's kind (`superchat`, …); NULL for an ordinary text.
+    pub kind: Option<String>,
+    /// The event's details as JSON, or NULL.
+    pub event: Option<String>,
 }
 
 impl StoredRow {
@@ -118,6 +130,10 @@ impl StoredRow {
             edited: r.flag(Col::Edited)?,
             deleted: r.flag(Col::Deleted)?,
             emotes: r.opt_text(Col::Emotes)?,
+            roles: r.opt_text(Col::Roles)?,
+            member_level: r.opt_text(Col::MemberLevel)?,
+            kind: r.opt_text(Col::Kind)?,
+            event: r.opt_text(Col::Event)?,
         })
     }
 
@@ -143,6 +159,8 @@ impl StoredRow {
                 name: self.author_name,
                 id: self.author_id,
                 avatar: self.author_avatar,
+                roles: roles_from_stored(self.roles.as_deref()),
+                member_level: self.member_level,
             },
             html: html_from_stored(&self.text, &self.html),
             text: self.text,
@@ -154,6 +172,12 @@ impl StoredRow {
             edited: self.edited,
             deleted: self.deleted,
             emotes: emotes_from_stored(self.emotes),
+            kind: self
+                .kind
+                .as_deref()
+                .and_then(Kind::parse)
+                .unwrap_or_default(),
+            event: event_from_stored(self.event),
         };
         Ok((self.seq, comment))
     }
@@ -195,6 +219,52 @@ pub(super) fn emotes_from_stored(json: Option<String>) -> BTreeMap<String, Strin
         .unwrap_or_default()
 }
 
+/// What a comment's roles, kind and event are stored as: the `roles`,
+/// `kind` and `event` columns (NULL when empty), for both backends' writes.
+pub(super) struct StoredExtras {
+    pub roles: Option<String>,
+    pub kind: Option<&'static str>,
+    pub event: Option<String>,
+}
+
+impl StoredExtras {
+    pub(super) fn of(c: &Comment) -> StoredExtras {
+        StoredExtras {
+            roles: (!c.author.roles.is_empty()).then(|| {
+                c.author
+                    .roles
+                    .iter()
+                    .map(|r| r.as_str())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            }),
+            kind: (!c.kind.is_text()).then(|| c.kind.as_str()),
+            event: c
+                .event
+                .as_ref()
+                .map(|e| serde_json::to_string(e).expect("an event always serializes")),
+        }
+    }
+}
+
+/// The roles of a stored comment; names this build does not know are
+/// dropped.
+pub(super) fn roles_from_stored(stored: Option<&str>) -> Vec<Role> {
+    let Some(stored) = stored else {
+        return Vec::new();
+    };
+    stored.split(',').filter_map(Role::parse).collect()
+}
+
+/// The event of a stored comment. Its image passed the sanitizer's host
+/// check on the way in and is checked again; an unreadable value is
+/// dropped rather than failing the row.
+pub(super) fn event_from_stored(json: Option<String>) -> Option<Event> {
+    let mut event: Event = serde_json::from_str(&json?).ok()?;
+    event.image = event.image.as_deref().and_then(sanitize::safe_avatar_url);
+    Some(event)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -222,11 +292,15 @@ mod tests {
             (Col::Edited, "edited"),
             (Col::Deleted, "deleted"),
             (Col::Emotes, "emotes"),
+            (Col::Roles, "roles"),
+            (Col::MemberLevel, "member_level"),
+            (Col::Kind, "kind"),
+            (Col::Event, "event"),
         ];
         assert_eq!(named.len(), COMMENT_COLUMN_COUNT);
         for (col, name) in named {
             assert_eq!(listed[col.index()], format!("c.{name}"), "{col:?}");
         }
-        assert_eq!(Col::Emotes.index() + 1, COMMENT_COLUMN_COUNT);
+        assert_eq!(Col::Event.index() + 1, COMMENT_COLUMN_COUNT);
     }
 }

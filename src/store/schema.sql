@@ -23,6 +23,14 @@ CREATE TABLE IF NOT EXISTS comments (
     emotes          TEXT,
     -- When the streamer first put it on stream (the overlay), or NULL.
     featured_at     TEXT,
+    -- Who is speaking and what kind of message it is (version 7): the
+    -- author's roles comma-separated (`owner,member`), their membership
+    -- level's name, the kind (`superchat`, `membership`, …; NULL for an
+    -- ordinary text) and the event's details as JSON; each NULL when empty.
+    roles           TEXT,
+    member_level    TEXT,
+    kind            TEXT,
+    event           TEXT,
     UNIQUE (source, id)
 );
 
@@ -112,6 +120,9 @@ CREATE INDEX IF NOT EXISTS comments_paid ON comments (seq) WHERE amount_display 
 
 -- The comments that were put on stream, for the log's `featured` filter.
 CREATE INDEX IF NOT EXISTS comments_featured ON comments (seq) WHERE featured_at IS NOT NULL;
+
+-- Paid messages, memberships and other events (version 7), by kind.
+CREATE INDEX IF NOT EXISTS comments_kind ON comments (kind, seq) WHERE kind IS NOT NULL;
 
 -- Sign-in sessions (version 5): the SHA-256 of each session id (the cookie
 -- holds the id; the log never does), a tag of the token it was opened with

@@ -18,6 +18,10 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::helpers::{fixture, pipeline, poll};
 
+/// Every live chat event through the real app.
+#[path = "source_youtube_events.rs"]
+mod events;
+
 const VIDEO: &str = "Xq3vLk9pT2w";
 const KEY: &str = "test-key-123";
 const THREAD_WITH_MORE_REPLIES: &str = "Ugyci7H3uuIQHZxzwLG4AaABAg";

@@ -15,6 +15,10 @@ use commentwatch::store::{
 
 use crate::helpers;
 
+/// Roles, kinds and events in the log.
+#[path = "store_roles.rs"]
+mod roles;
+
 /// One log per backend, each empty. The temp dir keeps the SQLite file.
 struct Backends {
     logs: Vec<(&'static str, CommentLog)>,
@@ -171,6 +175,7 @@ async fn the_change_feed_numbers_new_comments_edits_and_deletions_once_each() {
                 deleted: vec!["b".into(), "never-seen".into()],
                 cursor: Some("cursor-1".into()),
                 quota: None,
+                ..Batch::default()
             })
             .await
             .unwrap();

@@ -191,6 +191,7 @@ pub(super) fn read_reply(v: &Value) -> Option<Reply> {
             likes: v["like"].as_i64().unwrap_or(0),
             reply_to,
             amount: None,
+            ..RawComment::default()
         },
         rpid,
         ctime,

@@ -53,6 +53,7 @@ impl GenericSettings {
             reply_to: field(&self.reply_to).filter(|r| !r.trim().is_empty() && r.trim() != "0"),
             amount: None,
             emotes: Vec::new(),
+            ..RawComment::default()
         })
     }
 

@@ -1,17 +1,22 @@
 //! `youtube-live:VIDEO_ID`: a live stream's chat. Finds the video's
 //! `activeLiveChatId`, then follows `liveChatMessages.list` page tokens
 //! (a resume token the poller stores), honouring `pollingIntervalMillis`.
+//! Each message is read by `messages`; bans, retractions and the chat's end
+//! become the page's deletions, banned authors and the source's stop.
 
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
+use tracing::warn;
 
 use super::super::http::Http;
 use super::super::{
     BoxFuture, Page, Paging, PolledSource, QuotaGate, QuotaMeter, Source, SourceError, SpentUnits,
 };
+use super::messages::{Message, parse_message};
 use super::*;
-use crate::domain::{RawAmount, RawComment, SourceSpec};
+use crate::domain::SourceSpec;
 
 impl Source for LiveChat {
     fn name(&self) -> String {
@@ -64,13 +69,21 @@ pub struct LiveChat {
 #[derive(Default)]
 pub(super) struct ChatState {
     live_chat_id: Option<String>,
-    /// The chat said it ended (`offlineAt`, `chatEndedEvent`).
+    /// The stream said it ended (`offlineAt`, `actualEndTime`).
     ended: bool,
+    /// The chat said it ended (`chatEndedEvent`).
+    chat_ended: bool,
     /// The stored page token was refused; start over without it.
     ignore_cursor: bool,
     /// The stream's title, read with its chat id (same call, same cost).
     title: Option<String>,
+    /// Message types this build does not know, each logged once.
+    unknown_seen: HashSet<String>,
 }
+
+/// Distinct unknown message types named in logs and metrics; more are
+/// counted as `other`, so a platform cannot grow the metrics without bound.
+const MAX_UNKNOWN_TYPES: usize = 20;
 
 impl LiveChat {
     pub fn new(video: &str, settings: YouTubeSettings, http: Http) -> LiveChat {
@@ -98,6 +111,11 @@ impl LiveChat {
 
     /// Messages after `cursor` (the previous page's token), oldest first.
     pub async fn fetch_page(&self, cursor: Option<&str>) -> Result<Page, SourceError> {
+        if self.chat().chat_ended {
+            return Err(SourceError::Stopped {
+                reason: "the chat ended".into(),
+            });
+        }
         if self.chat().ended {
             return Err(ended());
         }
@@ -147,8 +165,13 @@ impl LiveChat {
             match parse_message(item) {
                 Some(Message::Comment(c)) => page.comments.push(*c),
                 Some(Message::Deleted(id)) => page.deleted.push(id),
-                Some(Message::Ended) => self.chat().ended = true,
-                Some(Message::Other) => {}
+                Some(Message::Banned(ban)) => {
+                    page.notes.push(ban.note());
+                    page.banned_authors.push(ban.channel_id);
+                }
+                // This page's messages are kept; the next poll stops.
+                Some(Message::Ended) => self.chat().chat_ended = true,
+                Some(Message::Unknown(kind)) => page.unknown.push(self.unknown(kind)),
                 None => page.skipped += 1,
             }
         }
@@ -157,6 +180,30 @@ impl LiveChat {
             self.chat().ended = true;
         }
         Ok(page)
+    }
+
+    /// The name an unknown message type is counted under; the first time
+    /// a type is seen it is logged. Its neighbours are kept either way.
+    fn unknown(&self, kind: String) -> String {
+        let mut chat = self.chat();
+        let kind: String = kind
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .take(64)
+            .collect();
+        if chat.unknown_seen.contains(&kind) {
+            return kind;
+        }
+        if chat.unknown_seen.len() >= MAX_UNKNOWN_TYPES {
+            return "other".into();
+        }
+        warn!(
+            source = %SourceSpec::YouTubeLive(self.api.video.clone()),
+            r#type = %kind,
+            "a live chat message of a type this version does not know was skipped"
+        );
+        chat.unknown_seen.insert(kind.clone());
+        kind
     }
 
     /// The video's `activeLiveChatId`, via `videos.list`.
@@ -200,80 +247,4 @@ pub(super) fn ended() -> SourceError {
     SourceError::Stopped {
         reason: "the live stream has ended".into(),
     }
-}
-
-pub(super) enum Message {
-    Comment(Box<RawComment>),
-    Deleted(String),
-    Ended,
-    /// Membership events, polls and the like: not comments.
-    Other,
-}
-
-/// One `liveChatMessage`. Live chat text is plain text, not HTML.
-pub(super) fn parse_message(m: &Value) -> Option<Message> {
-    let s = m.get("snippet")?;
-    let kind = s.get("type")?.as_str()?;
-    let (text, amount) = match kind {
-        "textMessageEvent" => (
-            s.pointer("/textMessageDetails/messageText")
-                .or_else(|| s.get("displayMessage"))?
-                .as_str()?
-                .to_owned(),
-            None,
-        ),
-        "superChatEvent" | "superStickerEvent" => {
-            let d = s
-                .get("superChatDetails")
-                .or_else(|| s.get("superStickerDetails"))?;
-            let text = d
-                .get("userComment")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned();
-            let micros = match d.get("amountMicros") {
-                // Documented as a string of digits; accept a number too.
-                Some(Value::String(s)) => s.parse::<i64>().ok()?,
-                Some(v) => v.as_i64()?,
-                None => 0,
-            };
-            let amount = RawAmount {
-                display: str_of(d.get("amountDisplayString")),
-                micros,
-                currency: str_of(d.get("currency")),
-            };
-            (text, Some(amount))
-        }
-        "messageDeletedEvent" => {
-            let id = s
-                .pointer("/messageDeletedDetails/deletedMessageId")?
-                .as_str()?;
-            return Some(Message::Deleted(id.to_owned()));
-        }
-        "chatEndedEvent" => return Some(Message::Ended),
-        _ => return Some(Message::Other),
-    };
-    let a = m.get("authorDetails");
-    Some(Message::Comment(Box::new(RawComment {
-        id: m.get("id")?.as_str()?.to_owned(),
-        author_name: str_of(a.and_then(|a| a.get("displayName"))),
-        author_id: a
-            .and_then(|a| a.get("channelId"))
-            .or_else(|| s.get("authorChannelId"))
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned(),
-        author_avatar: a
-            .and_then(|a| a.get("profileImageUrl"))
-            .and_then(Value::as_str)
-            .map(str::to_owned),
-        text,
-        html: None,
-        published_at: time_of(s.get("publishedAt")),
-        updated_at: None,
-        likes: 0,
-        reply_to: None,
-        amount,
-        emotes: Vec::new(),
-    })))
 }

@@ -28,6 +28,7 @@ pub use crate::domain::video::youtube::is_video_id;
 use crate::quota;
 
 mod live;
+mod messages;
 mod video;
 
 pub use live::LiveChat;
@@ -133,14 +134,20 @@ impl Api {
         check(self.http.json(request).await?, kind)
     }
 
-    /// The video's title via `videos.list?part=snippet` (1 unit, counted
-    /// like every call, so the quota planner sees it). No item means YouTube
-    /// does not show the video: [`video_not_found`].
-    pub(super) async fn video_title(&self, kind: Kind) -> Result<String, SourceError> {
+    /// The video's title and its channel's id via `videos.list?part=snippet`
+    /// (1 unit, counted like every call, so the quota planner sees it). No
+    /// item means YouTube does not show the video: [`video_not_found`].
+    pub(super) async fn video_title(
+        &self,
+        kind: Kind,
+    ) -> Result<(String, Option<String>), SourceError> {
         let query = [("part", "snippet"), ("id", self.video.as_str())];
         let body = self.get("videos", &query, COST_VIDEOS, kind).await?;
         let video = body.pointer("/items/0").ok_or_else(video_not_found)?;
-        Ok(str_of(video.pointer("/snippet/title")))
+        Ok((
+            str_of(video.pointer("/snippet/title")),
+            non_empty(video.pointer("/snippet/channelId")),
+        ))
     }
 
     pub(super) fn take_spent_units(&self) -> SpentUnits {
@@ -277,7 +284,7 @@ pub(super) fn time_of(v: Option<&Value>) -> Option<DateTime<Utc>> {
 
 #[cfg(test)]
 mod tests {
-    use super::live::{Message, parse_message};
+    use super::messages::{Message, parse_message};
     use super::video::parse_thread;
     use super::*;
 
@@ -298,6 +305,57 @@ mod tests {
             Some("&lt;script&gt;alert(document.cookie)&lt;/script&gt; first!!")
         );
         assert_eq!(top.author_id, "UCL4LNwKh8bFC7qVIs_5_HuN");
+    }
+
+    #[test]
+    fn a_line_break_in_text_display_without_text_original_stays_one_break() {
+        // `textDisplay` as captured, with `textOriginal` absent.
+        for display in [
+            "first line\r<br>second line\r<br>\r<br>after a blank line",
+            "first line<br>second line<br><br>after a blank line",
+            "first line\r\n<br>second line\n<br>\r\n<br />after a blank line",
+        ] {
+            let item = serde_json::json!({
+                "id": "c1",
+                "snippet": {"textDisplay": display, "authorDisplayName": "a"}
+            });
+            let raw = super::video::parse_comment(&item).unwrap();
+            assert_eq!(
+                raw.text, "",
+                "no textOriginal: the text comes from the HTML"
+            );
+            let c = crate::sanitize::sanitize("youtube:v", raw, Utc::now()).unwrap();
+            assert_eq!(
+                c.text, "first line\nsecond line\n\nafter a blank line",
+                "{display:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_comment_by_the_videos_own_channel_is_the_owners() {
+        let page = fixture("youtube_commentThreads_page1.json");
+        let mut owners = Vec::new();
+        let mut others = 0;
+        for item in page["items"].as_array().unwrap() {
+            let (_, top, _) = parse_thread(item).unwrap();
+            let replies = item
+                .pointer("/replies/comments")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .map(|r| super::video::parse_comment(r).unwrap());
+            for c in std::iter::once(top).chain(replies) {
+                if c.roles.is_empty() {
+                    others += 1;
+                } else {
+                    assert_eq!(c.roles, [crate::domain::Role::Owner]);
+                    owners.push(c.author_id);
+                }
+            }
+        }
+        assert_eq!(owners, ["UCq7N2mZpL4xT8vB1kR9sYwA"]);
+        assert!(others > 5);
     }
 
     #[test]

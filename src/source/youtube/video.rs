@@ -13,7 +13,7 @@ use super::super::{
     BoxFuture, Page, PolledSource, QuotaGate, QuotaMeter, Source, SourceError, SpentUnits,
 };
 use super::*;
-use crate::domain::{RawComment, SourceSpec};
+use crate::domain::{RawComment, Role, SourceSpec};
 
 impl Source for VideoComments {
     fn name(&self) -> String {
@@ -63,6 +63,9 @@ pub struct VideoComments {
     /// most [`MAX_TITLE_ATTEMPTS`] times in all.
     title: OnceLock<String>,
     title_attempts: AtomicU32,
+    /// The video's channel (`snippet.channelId`, read with the title): its
+    /// comments are the owner's.
+    channel: OnceLock<String>,
 }
 
 /// How many transient failures of the title's `videos.list` call are tried
@@ -76,6 +79,7 @@ impl VideoComments {
             replies_fetched: Mutex::new(HashMap::new()),
             title: OnceLock::new(),
             title_attempts: AtomicU32::new(0),
+            channel: OnceLock::new(),
         }
     }
 
@@ -101,8 +105,11 @@ impl VideoComments {
             && self.title_attempts.load(Ordering::Relaxed) < MAX_TITLE_ATTEMPTS
         {
             match self.api.video_title(Kind::Comments).await {
-                Ok(title) => {
+                Ok((title, channel)) => {
                     let _ = self.title.set(title);
+                    if let Some(channel) = channel {
+                        let _ = self.channel.set(channel);
+                    }
                 }
                 // A title is worth a few tries, not a failed poll: the
                 // comments are what matters.
@@ -202,6 +209,11 @@ impl VideoComments {
             page.comments.push(top);
             timeline.push(thread_id);
         }
+        if let Some(channel) = self.channel.get() {
+            for c in page.comments.iter_mut().filter(|c| &c.author_id == channel) {
+                c.roles.push(Role::Owner);
+            }
+        }
         page.timeline = Some(timeline);
         Ok(page)
     }
@@ -269,14 +281,23 @@ pub(super) fn parse_comment(c: &Value) -> Option<RawComment> {
     if html.is_none() && text.is_none() {
         return None;
     }
+    let author_id = s
+        .pointer("/authorChannelId/value")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    // A comment's `channelId` is its video's channel: the owner wrote it
+    // when it is also the author's (the source checks the video's too).
+    let by_owner =
+        !author_id.is_empty() && s.get("channelId").and_then(Value::as_str) == Some(author_id);
     Some(RawComment {
         id,
         author_name: str_of(s.get("authorDisplayName")),
-        author_id: s
-            .pointer("/authorChannelId/value")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned(),
+        author_id: author_id.to_owned(),
+        roles: if by_owner {
+            vec![Role::Owner]
+        } else {
+            Vec::new()
+        },
         author_avatar: s
             .get("authorProfileImageUrl")
             .and_then(Value::as_str)
@@ -289,5 +310,6 @@ pub(super) fn parse_comment(c: &Value) -> Option<RawComment> {
         reply_to: s.get("parentId").and_then(Value::as_str).map(str::to_owned),
         amount: None,
         emotes: Vec::new(),
+        ..RawComment::default()
     })
 }

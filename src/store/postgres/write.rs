@@ -9,7 +9,7 @@ use tokio_postgres::types::ToSql;
 
 use super::{CHANNEL, FEED_LOCK, PgLog};
 use crate::domain::{Comment, rfc3339};
-use crate::store::row::{COMMENT_COLUMNS, read_comment};
+use crate::store::row::{COMMENT_COLUMNS, StoredExtras, read_comment};
 use crate::store::{Batch, Change, ChangeKind, LogError, fold};
 
 impl PgLog {
@@ -30,6 +30,7 @@ impl PgLog {
             source,
             comments,
             deleted,
+            banned_authors,
             cursor,
             quota,
         } = batch;
@@ -37,7 +38,7 @@ impl PgLog {
         // text, html)`; comments new in this batch join it as they are
         // numbered, so a repeat within the batch is handled like a repeat
         // from an earlier poll.
-        let mut known: HashMap<(String, String), (i64, String, String)> = HashMap::new();
+        let mut known: HashMap<(String, String), Known> = HashMap::new();
         if !comments.is_empty() {
             let (sources, ids): (Vec<&str>, Vec<&str>) = comments
                 .iter()
@@ -45,7 +46,7 @@ impl PgLog {
                 .unzip();
             let find = tx
                 .prepare_cached(
-                    "SELECT c.source, c.id, c.seq, c.text, c.html FROM comments c \
+                    "SELECT c.source, c.id, c.seq, c.text, c.html, c.deleted, c.event FROM comments c \
                      JOIN unnest($1::text[], $2::text[]) AS k(source, id) \
                      ON c.source = k.source AND c.id = k.id",
                 )
@@ -53,7 +54,13 @@ impl PgLog {
             for row in tx.query(&find, &[&sources, &ids]).await? {
                 known.insert(
                     (row.try_get(0)?, row.try_get(1)?),
-                    (row.try_get(2)?, row.try_get(3)?, row.try_get(4)?),
+                    Known {
+                        seq: row.try_get(2)?,
+                        text: row.try_get(3)?,
+                        html: row.try_get(4)?,
+                        deleted: row.try_get(5)?,
+                        event: row.try_get(6)?,
+                    },
                 );
             }
         }
@@ -61,6 +68,12 @@ impl PgLog {
             .prepare_cached(
                 "UPDATE comments SET text = $2, html = $3, edited = true, likes = $4, \
                  text_folded = $5 WHERE seq = $1",
+            )
+            .await?;
+        let renew = tx
+            .prepare_cached(
+                "UPDATE comments SET text = $2, html = $3, event = $4, text_folded = $5 \
+                 WHERE seq = $1",
             )
             .await?;
         let mut fresh = NewRows::default();
@@ -74,36 +87,61 @@ impl PgLog {
                     next += 1;
                     fresh_at.insert(key.clone(), fresh.seq.len());
                     fresh.push(next, &c);
-                    known.insert(key, (next, c.text.clone(), c.html.as_str().to_owned()));
+                    known.insert(
+                        key,
+                        Known {
+                            seq: next,
+                            text: c.text.clone(),
+                            html: c.html.as_str().to_owned(),
+                            deleted: c.deleted,
+                            event: StoredExtras::of(&c).event,
+                        },
+                    );
                     changes.push(Change {
                         seq: next,
                         kind: ChangeKind::New,
                         comment: c,
                     });
                 }
-                // Known already: an edit on the platform is a change,
-                // anything else (a repeat on an overlapping page) is not.
-                Some((seq, text, html)) => {
-                    if c.edited && (*text != c.text || html != c.html.as_str()) {
-                        match fresh_at.get(&key) {
-                            // New in this very batch: not in the table yet.
-                            Some(&i) => fresh.edit(i, &c),
-                            None => {
-                                let folded = fold(&c.text);
+                // Known already: an edit on the platform is a change, and so
+                // is an event that changed under the same id (a gift's combo
+                // count, a poll's votes); anything else (a repeat on an
+                // overlapping page) is not.
+                Some(k) => {
+                    let event = StoredExtras::of(&c).event;
+                    let renewed = !k.deleted && event.is_some() && event != k.event;
+                    let edited = c.edited && (k.text != c.text || k.html != c.html.as_str());
+                    if !renewed && !edited {
+                        continue;
+                    }
+                    match fresh_at.get(&key) {
+                        // New in this very batch: not in the table yet.
+                        Some(&i) if renewed => fresh.renew(i, &c, event.clone()),
+                        Some(&i) => fresh.edit(i, &c),
+                        None => {
+                            let folded = fold(&c.text);
+                            if renewed {
                                 let params: [&(dyn ToSql + Sync); 5] =
-                                    [seq, &c.text, &c.html.as_str(), &c.likes, &folded];
+                                    [&k.seq, &c.text, &c.html.as_str(), &event, &folded];
+                                tx.execute(&renew, &params).await?;
+                            } else {
+                                let params: [&(dyn ToSql + Sync); 5] =
+                                    [&k.seq, &c.text, &c.html.as_str(), &c.likes, &folded];
                                 tx.execute(&edit, &params).await?;
                             }
                         }
-                        *text = c.text.clone();
-                        *html = c.html.as_str().to_owned();
-                        next += 1;
-                        changes.push(Change {
-                            seq: next,
-                            kind: ChangeKind::Update,
-                            comment: c,
-                        });
                     }
+                    k.text = c.text.clone();
+                    k.html = c.html.as_str().to_owned();
+                    if renewed {
+                        k.event = event;
+                    }
+                    next += 1;
+                    changes.push(Change {
+                        seq: next,
+                        kind: ChangeKind::Update,
+                        comment: c,
+                    });
                 }
             }
         }
@@ -114,7 +152,7 @@ impl PgLog {
             .map(|ch| {
                 known
                     .get(&(ch.comment.source.clone(), ch.comment.id.clone()))
-                    .map_or(ch.seq, |(seq, _, _)| *seq)
+                    .map_or(ch.seq, |k| k.seq)
             })
             .collect();
         if !deleted.is_empty() {
@@ -128,6 +166,32 @@ impl PgLog {
                 if let Some(row) = tx.query_opt(&retract, &[&source, &id]).await? {
                     next += 1;
                     let (comment_seq, comment) = read_comment(&row)?;
+                    about.push(comment_seq);
+                    changes.push(Change {
+                        seq: next,
+                        kind: ChangeKind::Delete,
+                        comment,
+                    });
+                }
+            }
+        }
+        if !banned_authors.is_empty() {
+            let ban = tx
+                .prepare_cached(&format!(
+                    "UPDATE comments AS c SET deleted = true \
+                     WHERE c.source = $1 AND c.author_id = $2 AND NOT c.deleted \
+                     RETURNING {COMMENT_COLUMNS}"
+                ))
+                .await?;
+            for author in banned_authors.iter().filter(|a| !a.is_empty()) {
+                let mut rows = Vec::new();
+                for row in tx.query(&ban, &[&source, author]).await? {
+                    rows.push(read_comment(&row)?);
+                }
+                // In the order they were posted, as a client would expect.
+                rows.sort_by_key(|(seq, _)| *seq);
+                for (comment_seq, comment) in rows {
+                    next += 1;
                     about.push(comment_seq);
                     changes.push(Change {
                         seq: next,
@@ -176,6 +240,16 @@ impl PgLog {
     }
 }
 
+/// What the log holds of a comment a batch repeats.
+struct Known {
+    seq: i64,
+    text: String,
+    html: String,
+    deleted: bool,
+    /// The event's details as stored (JSON), if any.
+    event: Option<String>,
+}
+
 /// New comments as columns, for one `INSERT … SELECT * FROM unnest(…)`.
 #[derive(Default)]
 struct NewRows {
@@ -197,6 +271,10 @@ struct NewRows {
     edited: Vec<bool>,
     deleted: Vec<bool>,
     emotes: Vec<Option<String>>,
+    roles: Vec<Option<String>>,
+    member_level: Vec<Option<String>>,
+    kind: Vec<Option<String>>,
+    event: Vec<Option<String>>,
     text_folded: Vec<String>,
     author_folded: Vec<String>,
 }
@@ -226,8 +304,21 @@ impl NewRows {
             (!c.emotes.is_empty())
                 .then(|| serde_json::to_string(&c.emotes).expect("a map of strings")),
         );
+        let extras = StoredExtras::of(c);
+        self.roles.push(extras.roles);
+        self.member_level.push(c.author.member_level.clone());
+        self.kind.push(extras.kind.map(str::to_owned));
+        self.event.push(extras.event);
         self.text_folded.push(fold(&c.text));
         self.author_folded.push(fold(&c.author.name));
+    }
+
+    /// Applies a changed event to the row at `i`, as an UPDATE would.
+    fn renew(&mut self, i: usize, c: &Comment, event: Option<String>) {
+        self.text[i] = c.text.clone();
+        self.html[i] = c.html.as_str().to_owned();
+        self.event[i] = event;
+        self.text_folded[i] = fold(&c.text);
     }
 
     /// Applies an edit to the row at `i`, as an UPDATE would.
@@ -248,11 +339,12 @@ impl NewRows {
                 "INSERT INTO comments (seq, source, id, author_name, author_id, author_avatar, \
                  text, html, published_at, fetched_at, likes, reply_to, amount_display, \
                  amount_micros, amount_currency, edited, deleted, emotes, text_folded, \
-                 author_folded) \
+                 author_folded, roles, member_level, kind, event) \
                  SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], \
                  $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], \
                  $11::bigint[], $12::text[], $13::text[], $14::bigint[], $15::text[], \
-                 $16::boolean[], $17::boolean[], $18::text[], $19::text[], $20::text[])",
+                 $16::boolean[], $17::boolean[], $18::text[], $19::text[], $20::text[], \
+                 $21::text[], $22::text[], $23::text[], $24::text[])",
             )
             .await?;
         tx.execute(
@@ -278,6 +370,10 @@ impl NewRows {
                 &self.emotes,
                 &self.text_folded,
                 &self.author_folded,
+                &self.roles,
+                &self.member_level,
+                &self.kind,
+                &self.event,
             ],
         )
         .await?;

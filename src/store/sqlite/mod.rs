@@ -35,7 +35,7 @@ mod write;
 
 const SCHEMA: &str = include_str!("../schema.sql");
 /// Bumped whenever `schema.sql` changes in a way old files need migrating for.
-pub const SCHEMA_VERSION: i64 = 6;
+pub const SCHEMA_VERSION: i64 = 7;
 /// Rows deleted per transaction when pruning: big enough to amortise the
 /// statement, small enough that polls are never held up for long.
 const PRUNE_BATCH: i64 = 2_000;
@@ -94,9 +94,18 @@ impl SqliteLog {
         }
         if version >= 1 {
             // Version 2 added emote images, version 4 what was put on
-            // stream. Adding only what is missing makes this safe to rerun.
-            add_column(&conn, "emotes")?;
-            add_column(&conn, "featured_at")?;
+            // stream, version 7 who is speaking and what kind of message it
+            // is. Adding only what is missing makes this safe to rerun.
+            for column in [
+                "emotes",
+                "featured_at",
+                "roles",
+                "member_level",
+                "kind",
+                "event",
+            ] {
+                add_column(&conn, column)?;
+            }
         }
         // Version 3 added search; its indexes fill in the background
         // (`search`), for old files as for new comments. Versions 5 and 6

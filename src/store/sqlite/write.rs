@@ -6,7 +6,7 @@ use chrono::Utc;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::domain::rfc3339;
-use crate::store::row::{read_comment, unqualified_columns};
+use crate::store::row::{StoredExtras, read_comment, unqualified_columns};
 use crate::store::{Batch, Change, ChangeKind, LogError};
 
 pub(super) fn latest_seq(conn: &Connection) -> Result<i64, LogError> {
@@ -25,6 +25,7 @@ pub(super) fn record(conn: &mut Connection, batch: Batch) -> Result<Vec<Change>,
         source,
         comments,
         deleted,
+        banned_authors,
         cursor,
         quota,
     } = batch;
@@ -35,20 +36,25 @@ pub(super) fn record(conn: &mut Connection, batch: Batch) -> Result<Vec<Change>,
         let mut insert = tx.prepare_cached(
             "INSERT INTO comments (seq, source, id, author_name, author_id, author_avatar, text, html, \
              published_at, fetched_at, likes, reply_to, amount_display, amount_micros, amount_currency, \
-             edited, deleted, emotes) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18) \
+             edited, deleted, emotes, roles, member_level, kind, event) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, \
+             ?19, ?20, ?21, ?22) \
              ON CONFLICT (source, id) DO NOTHING",
         )?;
         let mut add_change =
             tx.prepare_cached("INSERT INTO changes (seq, kind, comment) VALUES (?1, ?2, ?3)")?;
         let mut find = tx.prepare_cached(
-            "SELECT seq, text, html, edited FROM comments WHERE source = ?1 AND id = ?2",
+            "SELECT seq, text, html, deleted, event FROM comments WHERE source = ?1 AND id = ?2",
         )?;
         let mut edit = tx.prepare_cached(
             "UPDATE comments SET text = ?2, html = ?3, edited = 1, likes = ?4 WHERE seq = ?1",
         )?;
+        let mut renew = tx.prepare_cached(
+            "UPDATE comments SET text = ?2, html = ?3, event = ?4 WHERE seq = ?1",
+        )?;
         for c in comments {
             let candidate = next + 1;
+            let extras = StoredExtras::of(&c);
             let inserted = insert.execute(params![
                 candidate,
                 c.source,
@@ -69,6 +75,10 @@ pub(super) fn record(conn: &mut Connection, batch: Batch) -> Result<Vec<Change>,
                 c.deleted,
                 (!c.emotes.is_empty())
                     .then(|| serde_json::to_string(&c.emotes).expect("a map of strings")),
+                extras.roles,
+                c.author.member_level,
+                extras.kind,
+                extras.event,
             ])?;
             if inserted == 1 {
                 next = candidate;
@@ -80,13 +90,24 @@ pub(super) fn record(conn: &mut Connection, batch: Batch) -> Result<Vec<Change>,
                 });
                 continue;
             }
-            // Known already: an edit on the platform is a change, anything
-            // else (a repeat on an overlapping page) is not.
-            let (seq, text, html, _): (i64, String, String, bool) = find
-                .query_row(params![c.source, c.id], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            // Known already: an edit on the platform is a change, and so is
+            // an event that changed under the same id (a gift's combo count,
+            // a poll's votes); anything else (a repeat on an overlapping
+            // page) is not.
+            let (seq, text, html, deleted, event): (i64, String, String, bool, Option<String>) =
+                find.query_row(params![c.source, c.id], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
                 })?;
-            if c.edited && (text != c.text || html != c.html.as_str()) {
+            if !deleted && extras.event.is_some() && extras.event != event {
+                renew.execute(params![seq, c.text, c.html.as_str(), extras.event])?;
+                next += 1;
+                add_change.execute(params![next, ChangeKind::Update.as_str(), seq])?;
+                changes.push(Change {
+                    seq: next,
+                    kind: ChangeKind::Update,
+                    comment: c,
+                });
+            } else if c.edited && (text != c.text || html != c.html.as_str()) {
                 edit.execute(params![seq, c.text, c.html.as_str(), c.likes])?;
                 next += 1;
                 add_change.execute(params![next, ChangeKind::Update.as_str(), seq])?;
@@ -107,6 +128,28 @@ pub(super) fn record(conn: &mut Connection, batch: Batch) -> Result<Vec<Change>,
                 .query_row(params![source, id], |r| read_comment(r))
                 .optional()?;
             if let Some((comment_seq, comment)) = row {
+                next += 1;
+                let kind = ChangeKind::Delete;
+                add_change.execute(params![next, kind.as_str(), comment_seq])?;
+                changes.push(Change {
+                    seq: next,
+                    kind,
+                    comment,
+                });
+            }
+        }
+        let mut ban = tx.prepare_cached(&format!(
+            "UPDATE comments SET deleted = 1 WHERE source = ?1 AND author_id = ?2 AND deleted = 0 \
+             RETURNING {}",
+            unqualified_columns()
+        ))?;
+        for author in banned_authors.iter().filter(|a| !a.is_empty()) {
+            let mut rows = ban
+                .query_map(params![source, author], |r| read_comment(r))?
+                .collect::<Result<Vec<_>, _>>()?;
+            // In the order they were posted, as a client would expect.
+            rows.sort_by_key(|(seq, _)| *seq);
+            for (comment_seq, comment) in rows {
                 next += 1;
                 let kind = ChangeKind::Delete;
                 add_change.execute(params![next, kind.as_str(), comment_seq])?;
