@@ -11,6 +11,7 @@
 import { t, lang } from "./i18n.js";
 import { settings, highlights } from "./settings.js";
 import { fillBody, fillBadge } from "./render.js";
+import { fillRoles, fillEvent, markKind } from "./speaker.js";
 import { MAX_RENDERED, key, model, state, answered, featuredKeys, entryOf, isPaused, holdReason, passes, isHighlighted } from "./model.js";
 import { drawRateSoon } from "./status.js";
 
@@ -164,6 +165,8 @@ export function fill(li, e) {
   const author = c.author || {};
   li.querySelector(".author").textContent = author.name || t("noName");
   renderAvatar(li.querySelector(".avatar"), author);
+  fillRoles(li.querySelector(".roles"), author);
+  markKind(li, c);
   fillBadge(li.querySelector(".source"), c.source);
   const time = li.querySelector(".time");
   time.dateTime = c.published_at;
@@ -189,6 +192,7 @@ export function fill(li, e) {
       reply.textContent = t("reply");
     }
   }
+  fillEvent(li.querySelector(".event"), c);
   const body = li.querySelector(".body");
   fillBody(body, c);
   if (e.hl) markWords(body);
@@ -253,7 +257,8 @@ export function setFeaturedMark(li, on) {
   star.setAttribute("aria-pressed", String(on));
 }
 
-// Super Chat tiers, roughly by value in US dollars (YouTube's colours).
+// Super Chat tiers, roughly by value in US dollars (YouTube's colours),
+// where the platform does not say its own tier (speaker.js markKind does).
 const RATE = { JPY: 0.0067, KRW: 0.00073, TWD: 0.031, CNY: 0.14, HKD: 0.13, INR: 0.012, EUR: 1.08, GBP: 1.27, CAD: 0.73, AUD: 0.66, PHP: 0.018, IDR: 0.000063, THB: 0.028, MXN: 0.055, BRL: 0.18, RUB: 0.011 };
 function tier(amount) {
   const usd = (amount.micros / 1e6) * (RATE[amount.currency] || 1);

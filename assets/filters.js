@@ -1,5 +1,5 @@
 // commentwatch dashboard: filters — the toolbar's focus tools: the filter
-// box, the source choice, "only questions" and the feed's order (newest on
+// box, the source choice, "only questions", "paid & members" and the feed's order (newest on
 // top, or at the bottom like a chat). Each change is saved and rebuilds
 // the feed.
 //
@@ -38,9 +38,19 @@ $("only-questions").addEventListener("click", () => {
   setQuestions(!settings.questions);
   rebuild();
 });
+function setPaid(on) {
+  settings.paid = on;
+  $("only-paid").setAttribute("aria-pressed", String(on));
+  save();
+}
+$("only-paid").addEventListener("click", () => {
+  setPaid(!settings.paid);
+  rebuild();
+});
 /** The toolbar as the settings say, at start. */
 export function showFilters() {
   setQuestions(!!settings.questions);
+  setPaid(!!settings.paid);
   filterInput.classList.toggle("active", !!norm(settings.filter));
 }
 /** Moves the focus to the filter box (the "/" key). */

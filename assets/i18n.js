@@ -196,3 +196,31 @@ Object.assign(I18N["zh-CN"], {
   ovPos: "位置", posBottomLeft: "左下", posTopLeft: "左上",
   posBottomRight: "右下", posTopRight: "右上", ovBubble: "聊天气泡",
 });
+
+// Who is speaking and what kind of message it is (speaker.js).
+Object.assign(I18N.en, {
+  role_owner: "Owner", role_moderator: "Moderator", role_member: "Member", role_verified: "Verified",
+  ev_new_member: (level) => "New member" + (level ? " · " + level : ""),
+  ev_upgrade: (level) => "Membership upgraded" + (level ? " · " + level : ""),
+  ev_milestone: (months, level) => "Member for " + months + (months === 1 ? " month" : " months") + (level ? " · " + level : ""),
+  ev_gift_memberships: (n, level) => "Gifted " + n + (n === 1 ? " membership" : " memberships") + (level ? " · " + level : ""),
+  ev_gift_received: (level) => "Received a gift membership" + (level ? " · " + level : ""),
+  ev_gift: (name, n) => "Gift" + (name ? ": " + name : "") + (n > 1 ? " ×" + n : ""),
+  ev_sticker: (alt) => "Super Sticker" + (alt ? ": " + alt : ""),
+  ev_poll: (q) => "Poll" + (q ? ": " + q : ""),
+  ev_members_only_started: "Members-only chat is on", ev_members_only_ended: "Members-only chat is off",
+  paidMembers: "Paid & members", kPaid: "Only paid messages, memberships, gifts and members", paidMembersTitle: "Only paid messages, memberships, gifts and members ($)",
+});
+Object.assign(I18N["zh-CN"], {
+  role_owner: "主播", role_moderator: "管理员", role_member: "会员", role_verified: "已认证",
+  ev_new_member: (level) => "新会员" + (level ? " · " + level : ""),
+  ev_upgrade: (level) => "会员升级" + (level ? " · " + level : ""),
+  ev_milestone: (months, level) => "已加入会员 " + months + " 个月" + (level ? " · " + level : ""),
+  ev_gift_memberships: (n, level) => "赠送了 " + n + " 份会员" + (level ? " · " + level : ""),
+  ev_gift_received: (level) => "获赠会员" + (level ? " · " + level : ""),
+  ev_gift: (name, n) => "礼物" + (name ? "：" + name : "") + (n > 1 ? " ×" + n : ""),
+  ev_sticker: (alt) => "超级贴图" + (alt ? "：" + alt : ""),
+  ev_poll: (q) => "投票" + (q ? "：" + q : ""),
+  ev_members_only_started: "已开启仅会员聊天", ev_members_only_ended: "已关闭仅会员聊天",
+  paidMembers: "付费与会员", kPaid: "只看付费消息、会员、礼物和会员的发言", paidMembersTitle: "只看付费消息、会员、礼物和会员的发言 ($)",
+});

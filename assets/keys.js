@@ -48,6 +48,7 @@ document.addEventListener("keydown", (ev) => {
   else if (k === "l" || k === "L") backToLive();
   else if (k === "m" || k === "M") markAllRead();
   else if (k === "q" || k === "Q") $("only-questions").click();
+  else if (k === "$") $("only-paid").click();
   else handled = false;
   if (handled) ev.preventDefault();
 });

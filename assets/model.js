@@ -9,6 +9,7 @@
 // an imported binding cannot be assigned.
 import { SETTINGS_KEY, settings, norm, highlights, isHidden, isQuestion } from "./settings.js";
 import { sourceName } from "./render.js";
+import { isPaidOrMember } from "./speaker.js";
 
 export const MAX_RENDERED = 500; // DOM cap: older comments stay in /log
 export const MODEL_CAP = 2000; // comments kept in memory for filtering
@@ -88,6 +89,7 @@ export function passes(e) {
   if (isHidden(c)) return false;
   if (settings.source && c.source !== settings.source) return false;
   if (settings.questions && !isQuestion(c.text)) return false;
+  if (settings.paid && !isPaidOrMember(c)) return false;
   const q = norm(settings.filter);
   if (q) {
     const a = c.author || {};

@@ -14,7 +14,13 @@
 // log) is connection.js's, shared with the dashboard. Must not touch the
 // dashboard's modules nor send anything: the overlay only reads.
 import { fillBody } from "./render.js";
+import { fillRoles, fillEvent, markKind } from "./speaker.js";
+import { setLang } from "./i18n.js";
 import { openFeed } from "./connection.js";
+
+// The overlay's few words (a membership's or a gift's line) follow the
+// browser's language: OBS's follows the system's.
+setLang(/^zh/i.test(navigator.language || "") ? "zh-CN" : "en");
 
 const params = new URLSearchParams(location.search);
 const int = (name, def, min, max) => {
@@ -192,9 +198,12 @@ function fill(li, c) {
       avatar.textContent = Array.from((author.name || "?").trim())[0] || "?";
     }
   }
+  fillRoles(li.querySelector(".roles"), author);
+  markKind(li, c);
   const amount = li.querySelector(".amount");
   amount.hidden = !c.amount;
   amount.textContent = c.amount ? c.amount.display : "";
+  fillEvent(li.querySelector(".event"), c);
   fillBody(li.querySelector(".body"), c);
 }
 

@@ -26,7 +26,7 @@ function serverConfig() {
 export const server = serverConfig();
 
 const DEFAULTS = {
-  order: "top", theme: "auto", lang: null, filter: "", source: "", questions: false,
+  order: "top", theme: "auto", lang: null, filter: "", source: "", questions: false, paid: false,
   // blockAdded/blockRemoved: what older versions hid in this browser only;
   // hiding.js hands them to the server once, then empties them.
   hlAdded: [], hlRemoved: [], blockAdded: [], blockRemoved: [],

@@ -27,6 +27,8 @@ const CSS: &str = "text/css; charset=utf-8";
 const ASSETS: &[(&str, &str, &str)] = &[
     // Shared by the dashboard and the overlay.
     ("render.js", JS, include_str!("../../assets/render.js")),
+    ("speaker.js", JS, include_str!("../../assets/speaker.js")),
+    ("i18n.js", JS, include_str!("../../assets/i18n.js")),
     (
         "connection.js",
         JS,
@@ -38,7 +40,6 @@ const ASSETS: &[(&str, &str, &str)] = &[
         JS,
         include_str!("../../assets/dashboard.js"),
     ),
-    ("i18n.js", JS, include_str!("../../assets/i18n.js")),
     ("settings.js", JS, include_str!("../../assets/settings.js")),
     ("model.js", JS, include_str!("../../assets/model.js")),
     ("feed.js", JS, include_str!("../../assets/feed.js")),

@@ -46,6 +46,7 @@ mod offline;
 mod overlay;
 /// Stuck clients, caps, storage faults, metrics.
 mod resilience;
+mod roles_ui;
 /// Seeing well on the dashboard: text size, long comments, badges,
 /// questions, alerts and read-aloud, a narrow screen, the rate chart.
 mod seeing;
