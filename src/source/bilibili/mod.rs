@@ -32,11 +32,13 @@ pub use crate::domain::video::bilibili::{VideoId, av_to_bv, bv_to_av, parse_vide
 
 mod codes;
 mod replies;
+mod threads;
 mod view;
 mod wbi;
 
 use codes::*;
 use replies::*;
+use threads::*;
 use wbi::*;
 pub use wbi::{mixin_key, sign_query};
 
@@ -124,6 +126,10 @@ pub struct Bilibili {
     /// The video's title from its view info, once read.
     title: std::sync::OnceLock<String>,
     title_attempts: std::sync::atomic::AtomicU32,
+    /// Per root, the replies last fetched in full (`threads`).
+    threads: std::sync::Mutex<ThreadMemory>,
+    /// Risk control answered a reply page: no request before then.
+    blocked_until: std::sync::Mutex<Option<Instant>>,
 }
 
 impl Bilibili {
@@ -159,6 +165,8 @@ impl Bilibili {
             keys: tokio::sync::Mutex::new(None),
             title: std::sync::OnceLock::new(),
             title_attempts: std::sync::atomic::AtomicU32::new(0),
+            threads: std::sync::Mutex::new(ThreadMemory::new()),
+            blocked_until: std::sync::Mutex::new(None),
         })
     }
 
@@ -181,11 +189,16 @@ impl Bilibili {
         if cursor.is_none() {
             self.look_up_title().await;
         }
+        if let Some(blocked) = self.still_blocked() {
+            return Err(blocked);
+        }
         let mut resp = self.request_replies(cursor, false).await?;
         if wants_new_signature(&resp.body) {
             resp = self.request_replies(cursor, true).await?;
         }
-        read_page(&resp, cursor.is_some())
+        let (mut page, roots) = read_page(&resp, cursor.is_some())?;
+        self.fetch_threads(&mut page, &roots).await;
+        Ok(page)
     }
 
     /// One signed request for the reply list.
@@ -283,7 +296,7 @@ mod tests {
     }
 
     fn page(body: &str, later_page: bool) -> Result<Page, SourceError> {
-        read_page(&response(200, body), later_page)
+        read_page(&response(200, body), later_page).map(|(page, _)| page)
     }
 
     fn find<'a>(page: &'a Page, id: &str) -> &'a RawComment {
@@ -472,7 +485,9 @@ mod tests {
     #[test]
     fn risk_control_backs_off_at_least_a_minute_with_jitter() {
         for status in [200, 412] {
-            let err = read_page(&response(status, ERROR_412), false).unwrap_err();
+            let Err(err) = read_page(&response(status, ERROR_412), false) else {
+                panic!("risk control is an error");
+            };
             let SourceError::Transient {
                 reason,
                 retry_after: Some(wait),
