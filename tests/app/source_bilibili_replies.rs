@@ -11,7 +11,7 @@ use wiremock::{Mock, MockServer, Request};
 
 use crate::helpers;
 use crate::source_bilibili::{
-    AID, REPLIES, json_response, mock_bilibili, pagination, requests_to, source,
+    AID, REPLIES, json_response, mock_bilibili, pagination, requests_to, serve_page, source,
 };
 
 const THREAD: &str = "/x/v2/reply/reply";
@@ -261,4 +261,82 @@ async fn a_restarted_source_over_the_same_log_resumes_without_duplicates() {
     assert_eq!(pipeline.log.count().await.unwrap(), 32);
     let idle = helpers::poll(&after, &pipeline).await.expect("idle");
     assert_eq!(idle.new, 0);
+}
+
+/// A root on the reply list, posted `minute` minutes into the test's day.
+fn listed(rpid: u64, minute: i64) -> Value {
+    json!({
+        "rpid": rpid, "rpid_str": rpid.to_string(), "oid": AID.parse::<u64>().unwrap(),
+        "mid": 1, "root": 0, "parent": 0, "ctime": 1_773_000_000 + minute * 60, "like": 0,
+        "rcount": 0, "replies": null, "member": {"mid": "1", "uname": "观众"},
+        "content": {"message": format!("评论 {rpid}")}
+    })
+}
+
+#[tokio::test]
+async fn a_pinned_comment_older_than_its_page_is_stored_in_its_time_order() {
+    let server = mock_bilibili().await;
+    let pinned = listed(5, 5);
+    let page_one = json!({"code": 0, "message": "0", "ttl": 1, "data": {
+        "cursor": {"is_end": false, "pagination_reply": {"next_offset": "p2"}},
+        "replies": [listed(10, 10), listed(9, 9)],
+        "top": {"upper": pinned}, "top_replies": [pinned]}});
+    let page_two = json!({"code": 0, "message": "0", "ttl": 1, "data": {
+        "cursor": {"is_end": true, "pagination_reply": {}},
+        "replies": [listed(6, 6), listed(4, 4)]}});
+    serve_page(&server, "", 200, &page_one.to_string()).await;
+    serve_page(&server, "p2", 200, &page_two.to_string()).await;
+    let source = source(&server, None);
+    let pipeline = helpers::pipeline();
+
+    let report = helpers::poll(&source, &pipeline).await.expect("backfill");
+    assert_eq!(report.new, 5);
+    let mut stored = pipeline.log.recent(10).await.unwrap();
+    stored.reverse();
+    let ids: Vec<&str> = stored.iter().map(|(_, c)| c.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        ["4", "5", "6", "9", "10"],
+        "in the order they were posted"
+    );
+
+    let idle = helpers::poll(&source, &pipeline).await.expect("idle");
+    assert_eq!(idle.new, 0, "the pinned comment is not delivered twice");
+}
+
+#[tokio::test]
+async fn a_held_pinned_comment_is_kept_when_the_next_page_fails_and_that_page_is_asked_once() {
+    let server = mock_bilibili().await;
+    let pinned = listed(5, 5);
+    let page_one = json!({"code": 0, "message": "0", "ttl": 1, "data": {
+        "cursor": {"is_end": false, "pagination_reply": {"next_offset": "p2"}},
+        "replies": [listed(10, 10), listed(9, 9)], "top": {"upper": pinned}}});
+    serve_page(&server, "", 200, &page_one.to_string()).await;
+    serve_page(
+        &server,
+        "p2",
+        412,
+        &helpers::fixture("bilibili_error_412.json"),
+    )
+    .await;
+    let source = source(&server, None);
+    let pipeline = helpers::pipeline();
+
+    let err = helpers::poll(&source, &pipeline).await.unwrap_err();
+    assert!(err.to_string().contains("-412"), "{err}");
+    assert_eq!(
+        pipeline.log.count().await.unwrap(),
+        3,
+        "both roots and the pinned one"
+    );
+    let page_two: Vec<_> = requests_to(&server, REPLIES)
+        .await
+        .into_iter()
+        .filter(|r| {
+            r.url
+                .query_pairs()
+                .any(|(k, v)| k == "pagination_str" && v == pagination("p2"))
+        })
+        .collect();
+    assert_eq!(page_two.len(), 1, "the failed page is not asked twice");
 }

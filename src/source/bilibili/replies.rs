@@ -103,7 +103,8 @@ pub(super) fn read_page(
             .chain(data["top_replies"].as_array().into_iter().flatten())
             .collect()
     };
-    for root in roots.iter().chain(pinned) {
+    let listed = roots.len();
+    for (i, root) in roots.iter().chain(pinned).enumerate() {
         if let Some(rpid) = id_field(root, "rpid") {
             let previews = root
                 .get("replies")
@@ -114,6 +115,7 @@ pub(super) fn read_page(
                 rpid,
                 rcount,
                 previews,
+                pinned: i >= listed,
             });
         }
     }

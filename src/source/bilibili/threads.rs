@@ -40,6 +40,8 @@ pub(super) struct RootCount {
     pub rcount: u64,
     /// Replies the reply list delivered inline.
     pub previews: u64,
+    /// Listed outside the time-ordered list (`top.upper`, `top_replies`).
+    pub pinned: bool,
 }
 
 /// What was fetched of a root's replies the last time they were complete.
@@ -237,6 +239,7 @@ mod tests {
             rpid,
             rcount,
             previews,
+            pinned: false,
         }
     }
 
