@@ -340,3 +340,80 @@ async fn a_held_pinned_comment_is_kept_when_the_next_page_fails_and_that_page_is
         .collect();
     assert_eq!(page_two.len(), 1, "the failed page is not asked twice");
 }
+
+#[tokio::test]
+async fn one_poll_reads_at_most_ten_reply_pages_across_all_its_list_pages() {
+    let server = mock_bilibili().await;
+    let busy = |rpid: u64, minute: i64| {
+        let mut root = listed(rpid, minute);
+        root["rcount"] = json!(200);
+        root
+    };
+    let page_one = json!({"code": 0, "message": "0", "ttl": 1, "data": {
+        "cursor": {"is_end": false, "pagination_reply": {"next_offset": "p2"}},
+        "replies": [busy(30, 30), busy(20, 20)]}});
+    let page_two = json!({"code": 0, "message": "0", "ttl": 1, "data": {
+        "cursor": {"is_end": true, "pagination_reply": {}}, "replies": [busy(10, 10)]}});
+    serve_page(&server, "", 200, &page_one.to_string()).await;
+    serve_page(&server, "p2", 200, &page_two.to_string()).await;
+    Mock::given(method("GET"))
+        .and(path(THREAD))
+        .respond_with(|req: &Request| {
+            let q = |key: &str| {
+                req.url
+                    .query_pairs()
+                    .find(|(k, _)| k == key)
+                    .map(|(_, v)| v.parse::<u64>().unwrap())
+                    .unwrap()
+            };
+            let (root, pn) = (q("root"), q("pn"));
+            let page: Vec<Value> = (0..20u64)
+                .map(|i| {
+                    let n = (pn - 1) * 20 + i + 1;
+                    let mut r = reply(n);
+                    let rpid = root * 1000 + n;
+                    r["rpid"] = json!(rpid);
+                    r["rpid_str"] = json!(rpid.to_string());
+                    r["parent"] = json!(root);
+                    r["parent_str"] = json!(root.to_string());
+                    r
+                })
+                .collect();
+            let body = json!({"code": 0, "message": "0", "ttl": 1, "data": {
+                "page": {"num": pn, "size": 20, "count": 200}, "replies": page}});
+            json_response(200, &body.to_string())
+        })
+        .mount(&server)
+        .await;
+    let source = source(&server, None);
+    let pipeline = helpers::pipeline();
+
+    helpers::poll(&source, &pipeline).await.expect("poll");
+    let asked: Vec<(String, String)> = requests_to(&server, THREAD)
+        .await
+        .iter()
+        .map(|r| {
+            let q = |key: &str| {
+                r.url
+                    .query_pairs()
+                    .find(|(k, _)| k == key)
+                    .map(|(_, v)| v.into_owned())
+                    .unwrap()
+            };
+            (q("root"), q("pn"))
+        })
+        .collect();
+    let expected: Vec<(String, String)> = ["30", "20"]
+        .iter()
+        .flat_map(|root| {
+            (6..=10)
+                .rev()
+                .map(move |pn| (root.to_string(), pn.to_string()))
+        })
+        .collect();
+    assert_eq!(
+        asked, expected,
+        "the newest five pages of each first-seen root, and nothing past ten in one poll"
+    );
+    assert_eq!(pipeline.log.count().await.unwrap(), 3 + 200);
+}

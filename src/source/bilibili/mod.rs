@@ -131,6 +131,8 @@ pub struct Bilibili {
     title_attempts: std::sync::atomic::AtomicU32,
     /// Per root, the replies last fetched in full (`threads`).
     threads: std::sync::Mutex<ThreadMemory>,
+    /// Reply pages this poll may still read (`threads`).
+    thread_budget: std::sync::Mutex<u32>,
     /// Pinned comments held back to be stored in their time order (`order`).
     pinned: std::sync::Mutex<order::PinnedOrder>,
     /// Risk control answered a reply page: no request before then.
@@ -171,6 +173,7 @@ impl Bilibili {
             title: std::sync::OnceLock::new(),
             title_attempts: std::sync::atomic::AtomicU32::new(0),
             threads: std::sync::Mutex::new(ThreadMemory::new()),
+            thread_budget: std::sync::Mutex::new(0),
             pinned: std::sync::Mutex::new(order::PinnedOrder::default()),
             blocked_until: std::sync::Mutex::new(None),
         })
@@ -219,7 +222,8 @@ impl Bilibili {
             .lock()
             .expect("pinned order")
             .place(&mut page, &roots, cursor.is_some());
-        self.fetch_threads(&mut page, &roots).await;
+        self.fetch_threads(&mut page, &roots, cursor.is_none())
+            .await;
         Ok(page)
     }
 

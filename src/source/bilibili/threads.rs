@@ -113,9 +113,19 @@ impl Bilibili {
     /// newest reply pages first. A root whose pages could not all be read is
     /// not remembered, so the next poll asks again; risk control stops the
     /// reading and backs the whole source off, keeping what was read.
-    pub(super) async fn fetch_threads(&self, page: &mut Page, roots: &[RootCount]) {
+    ///
+    /// `first_page` starts a poll, and with it a new budget of reply pages.
+    pub(super) async fn fetch_threads(
+        &self,
+        page: &mut Page,
+        roots: &[RootCount],
+        first_page: bool,
+    ) {
+        if first_page {
+            *self.thread_budget.lock().expect("budget") = THREAD_PAGES_PER_POLL;
+        }
         let wanted = roots_to_fetch(roots, &self.threads.lock().expect("thread memory"));
-        let mut budget = THREAD_PAGES_PER_POLL;
+        let mut budget = *self.thread_budget.lock().expect("budget");
         let mut fetched: Vec<Reply> = Vec::new();
         'roots: for root in wanted {
             let known = self
@@ -181,6 +191,7 @@ impl Bilibili {
                 );
             }
         }
+        *self.thread_budget.lock().expect("budget") = budget;
         if fetched.is_empty() {
             return;
         }
