@@ -59,6 +59,7 @@ mod side_by_side;
 mod signin;
 /// Bilibili replies against a mock speaking the real format.
 mod source_bilibili;
+mod source_bilibili_replies;
 /// Any JSON API configured by env vars, against a mock.
 mod source_generic;
 /// YouTube comments and live chat against a mock, faults and quota.

@@ -8,7 +8,9 @@
 //! silent empty page 2 asks for a login cookie.
 //!
 //! Here: the settings and the requests. `wbi` signs them, `codes` reads
-//! the body codes, `replies` reads a page, `view` the video's title; video ids are
+//! the body codes, `replies` reads a page, `threads` reads every reply of a
+//! root past its previews, `order` places pinned comments in their time
+//! order, `view` the video's title; video ids are
 //! `crate::domain::video::bilibili`'s.
 //!
 //! What it must not do: build HTML (the text goes out as plain text, emote
@@ -31,12 +33,15 @@ use crate::domain::SourceSpec;
 pub use crate::domain::video::bilibili::{VideoId, av_to_bv, bv_to_av, parse_video_id};
 
 mod codes;
+mod order;
 mod replies;
+mod threads;
 mod view;
 mod wbi;
 
 use codes::*;
 use replies::*;
+use threads::*;
 use wbi::*;
 pub use wbi::{mixin_key, sign_query};
 
@@ -124,6 +129,14 @@ pub struct Bilibili {
     /// The video's title from its view info, once read.
     title: std::sync::OnceLock<String>,
     title_attempts: std::sync::atomic::AtomicU32,
+    /// Per root, the replies last fetched in full (`threads`).
+    threads: std::sync::Mutex<ThreadMemory>,
+    /// Reply pages this poll may still read (`threads`).
+    thread_budget: std::sync::Mutex<u32>,
+    /// Pinned comments held back to be stored in their time order (`order`).
+    pinned: std::sync::Mutex<order::PinnedOrder>,
+    /// Risk control answered a reply page: no request before then.
+    blocked_until: std::sync::Mutex<Option<Instant>>,
 }
 
 impl Bilibili {
@@ -159,6 +172,10 @@ impl Bilibili {
             keys: tokio::sync::Mutex::new(None),
             title: std::sync::OnceLock::new(),
             title_attempts: std::sync::atomic::AtomicU32::new(0),
+            threads: std::sync::Mutex::new(ThreadMemory::new()),
+            thread_budget: std::sync::Mutex::new(0),
+            pinned: std::sync::Mutex::new(order::PinnedOrder::default()),
+            blocked_until: std::sync::Mutex::new(None),
         })
     }
 
@@ -180,6 +197,43 @@ impl Bilibili {
     pub async fn fetch_page(&self, cursor: Option<&str>) -> Result<Page, SourceError> {
         if cursor.is_none() {
             self.look_up_title().await;
+        }
+        if let Some(error) = self
+            .pinned
+            .lock()
+            .expect("pinned order")
+            .replay_failure(cursor)
+        {
+            return Err(error);
+        }
+        let read = self.read_list_page(cursor).await;
+        let (mut page, roots) = match (read, cursor) {
+            (Ok(read), _) => read,
+            (Err(e), Some(cursor)) => {
+                return self
+                    .pinned
+                    .lock()
+                    .expect("pinned order")
+                    .on_failure(cursor, e);
+            }
+            (Err(e), None) => return Err(e),
+        };
+        self.pinned
+            .lock()
+            .expect("pinned order")
+            .place(&mut page, &roots, cursor.is_some());
+        self.fetch_threads(&mut page, &roots, cursor.is_none())
+            .await;
+        Ok(page)
+    }
+
+    /// One page of the reply list, re-signed once if the signature is stale.
+    async fn read_list_page(
+        &self,
+        cursor: Option<&str>,
+    ) -> Result<(Page, Vec<RootCount>), SourceError> {
+        if let Some(blocked) = self.still_blocked() {
+            return Err(blocked);
         }
         let mut resp = self.request_replies(cursor, false).await?;
         if wants_new_signature(&resp.body) {
@@ -250,335 +304,4 @@ impl Bilibili {
 }
 
 #[cfg(test)]
-mod tests {
-    use reqwest::StatusCode;
-    use serde_json::Value;
-
-    use super::*;
-    use crate::domain::RawComment;
-
-    const MODE2: &str = include_str!(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/data/fixtures/bilibili_reply_main_mode2.json"
-    ));
-    const LEGACY: &str = include_str!(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/data/fixtures/bilibili_reply_legacy.json"
-    ));
-    const UNAUTH_PAGE2: &str = include_str!(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/data/fixtures/bilibili_reply_main_unauth_page2_empty.json"
-    ));
-    const ERROR_412: &str = include_str!(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/data/fixtures/bilibili_error_412.json"
-    ));
-
-    fn response(status: u16, body: &str) -> JsonResponse {
-        JsonResponse {
-            status: StatusCode::from_u16(status).unwrap(),
-            headers: Default::default(),
-            body: serde_json::from_str(body).unwrap(),
-        }
-    }
-
-    fn page(body: &str, later_page: bool) -> Result<Page, SourceError> {
-        read_page(&response(200, body), later_page)
-    }
-
-    fn find<'a>(page: &'a Page, id: &str) -> &'a RawComment {
-        page.comments
-            .iter()
-            .find(|c| c.id == id)
-            .unwrap_or_else(|| panic!("comment {id} is on the page"))
-    }
-
-    #[test]
-    fn the_documented_wbi_test_vector_gives_the_documented_mixin_key_and_w_rid() {
-        let mixin = mixin_key(
-            "7cd084941338484aae1ad9425b84077c",
-            "4932caff0ff746eab6f01bf08b70ac45",
-        )
-        .unwrap();
-        assert_eq!(mixin, "ea1db124af3c7062474693fa704f4ff8");
-        let query = sign_query(
-            &[("foo", "114"), ("bar", "514"), ("zab", "1919810")],
-            &mixin,
-            1702204169,
-        );
-        assert_eq!(
-            query,
-            "bar=514&foo=114&wts=1702204169&zab=1919810&w_rid=8f6f2b5b3d485fe1886cec6a0be8c5d4"
-        );
-    }
-
-    #[test]
-    fn wbi_values_are_stripped_of_reserved_marks_and_encoded_like_encode_uri_component() {
-        let query = sign_query(
-            &[
-                ("q", "a b!'()*c~-_.中"),
-                ("pagination_str", r#"{"offset":""}"#),
-            ],
-            "m",
-            1,
-        );
-        let (signed, _) = query.split_once("&w_rid=").unwrap();
-        assert_eq!(
-            signed,
-            "pagination_str=%7B%22offset%22%3A%22%22%7D&q=a%20bc~-_.%E4%B8%AD&wts=1"
-        );
-    }
-
-    #[test]
-    fn keys_too_short_for_the_shuffle_table_are_refused() {
-        assert_eq!(mixin_key("abc", "def"), None);
-        assert_eq!(mixin_key(&"a".repeat(32), &"é".repeat(16)), None);
-    }
-
-    #[test]
-    fn the_newest_page_yields_every_reply_once_with_the_pinned_duplicate_collapsed() {
-        let page = page(MODE2, false).unwrap();
-        let ids: Vec<&str> = page.comments.iter().map(|c| c.id.as_str()).collect();
-        // Five roots, one preview child, one pinned comment listed twice.
-        assert_eq!(
-            ids,
-            [
-                "262810020097",
-                "262810021830",
-                "262810018364",
-                "262810016631",
-                "262810014898",
-                "262810013165",
-                "262810004500",
-            ]
-        );
-        assert_eq!(page.skipped, 0);
-        assert_eq!(
-            page.next.as_deref(),
-            Some(r#"{"type":3,"direction":1,"Data":{"cursor":1267}}"#)
-        );
-        assert!(page.comments.iter().all(|c| c.html.is_none()));
-    }
-
-    #[test]
-    fn a_sixteen_digit_mid_is_kept_exactly() {
-        let page = page(MODE2, false).unwrap();
-        assert_eq!(find(&page, "262810020097").author_id, "3546791234567890");
-    }
-
-    #[test]
-    fn a_preview_child_answers_its_parent_and_roots_answer_nobody() {
-        let page = page(MODE2, false).unwrap();
-        let child = find(&page, "262810021830");
-        assert_eq!(child.reply_to.as_deref(), Some("262810018364"));
-        assert_eq!(child.author_name, "夜空のメロディ");
-        assert_eq!(find(&page, "262810018364").reply_to, None);
-    }
-
-    #[test]
-    fn text_is_kept_verbatim_emote_tokens_and_hostile_markup_included() {
-        let page = page(MODE2, false).unwrap();
-        let hostile = find(&page, "262810020097");
-        assert_eq!(
-            hostile.text,
-            "<img src=x onerror=alert(document.cookie)>[doge]"
-        );
-        assert!(find(&page, "262810018364").text.contains("[笑哭][笑哭]"));
-        let pinned = find(&page, "262810004500");
-        assert_eq!(pinned.likes, 520);
-        assert_eq!(
-            pinned.published_at.unwrap().timestamp(),
-            1773482400,
-            "ctime is unix seconds"
-        );
-    }
-
-    #[test]
-    fn http_avatars_are_upgraded_to_https() {
-        assert_eq!(
-            https_avatar("http://i0.hdslb.com/bfs/face/a.jpg"),
-            "https://i0.hdslb.com/bfs/face/a.jpg"
-        );
-        assert_eq!(
-            https_avatar("//i1.hdslb.com/bfs/face/b.jpg"),
-            "https://i1.hdslb.com/bfs/face/b.jpg"
-        );
-        let page = page(MODE2, false).unwrap();
-        assert!(
-            page.comments.iter().all(|c| c
-                .author_avatar
-                .as_deref()
-                .unwrap()
-                .starts_with("https://"))
-        );
-    }
-
-    #[test]
-    fn malformed_replies_are_skipped_and_counted_without_sinking_the_page() {
-        let mut body: Value = serde_json::from_str(MODE2).unwrap();
-        let replies = body["data"]["replies"].as_array_mut().unwrap();
-        replies.insert(0, serde_json::json!({"rpid": "not a number", "ctime": 1}));
-        replies.insert(
-            2,
-            serde_json::json!({"rpid": 5, "ctime": 1, "content": {"message": 7}}),
-        );
-        replies.push(serde_json::json!("a string, not an object"));
-        let page = page(&body.to_string(), false).unwrap();
-        assert_eq!(page.skipped, 3);
-        assert_eq!(page.comments.len(), 7);
-    }
-
-    #[test]
-    fn the_legacy_list_replies_read_the_same_as_the_cursor_list_ones() {
-        let legacy = page(LEGACY, false).unwrap();
-        let main = page(MODE2, false).unwrap();
-        assert_eq!(
-            find(&legacy, "262810020097"),
-            find(&main, "262810020097"),
-            "the same rpid reads the same from both endpoints"
-        );
-        assert_eq!(legacy.next, None);
-    }
-
-    #[test]
-    fn an_empty_later_page_without_a_login_asks_for_the_cookie() {
-        let err = page(UNAUTH_PAGE2, true).unwrap_err();
-        assert_eq!(
-            err,
-            SourceError::Login {
-                reason: "Bilibili serves only the newest page without a login: set BILIBILI_COOKIE"
-                    .into()
-            }
-        );
-    }
-
-    #[test]
-    fn an_empty_first_page_is_an_empty_comment_section() {
-        let page = page(UNAUTH_PAGE2, false).unwrap();
-        assert!(page.comments.is_empty());
-        assert_eq!(page.next, None);
-        let empty_list = r#"{"code":0,"data":{"cursor":{"is_end":true},"replies":[]}}"#;
-        assert!(super::read_page(&response(200, empty_list), false).is_ok());
-    }
-
-    #[test]
-    fn the_last_later_page_ends_paging_without_an_error() {
-        let end = r#"{"code":0,"data":{"cursor":{"is_end":true,"pagination_reply":{"next_offset":"x"}},"replies":[]}}"#;
-        let page = page(end, true).unwrap();
-        assert!(page.comments.is_empty());
-        assert_eq!(page.next, None);
-    }
-
-    #[test]
-    fn risk_control_backs_off_at_least_a_minute_with_jitter() {
-        for status in [200, 412] {
-            let err = read_page(&response(status, ERROR_412), false).unwrap_err();
-            let SourceError::Transient {
-                reason,
-                retry_after: Some(wait),
-            } = err
-            else {
-                panic!("a transient error with a wait: {err:?}");
-            };
-            assert!(wait >= Duration::from_secs(60) && wait <= Duration::from_secs(90));
-            assert_eq!(
-                reason,
-                "Bilibili risk control (-412 请求被拦截): backing off"
-            );
-        }
-        for code in [-352, -799, -509] {
-            assert!(matches!(
-                code_error(code, None),
-                SourceError::Transient { retry_after: Some(w), .. } if w >= RISK_BACKOFF
-            ));
-        }
-        let html_block = blocked_page(SourceError::transient(
-            "an HTML page instead of JSON (HTTP 412)",
-        ));
-        assert!(matches!(
-            html_block,
-            SourceError::Transient { retry_after: Some(w), .. } if w >= RISK_BACKOFF
-        ));
-    }
-
-    #[test]
-    fn closed_missing_and_malformed_stop_polling_and_minus_101_asks_for_a_login() {
-        assert_eq!(
-            code_error(12002, Some("评论区已关闭")),
-            SourceError::Stopped {
-                reason: "comments are closed on this video (12002)".into()
-            }
-        );
-        for code in [-404, -400, 12009] {
-            assert!(matches!(
-                code_error(code, None),
-                SourceError::Stopped { .. }
-            ));
-        }
-        assert!(matches!(code_error(-101, None), SourceError::Login { .. }));
-        assert!(matches!(
-            code_error(-10403, None),
-            SourceError::Transient {
-                retry_after: None,
-                ..
-            }
-        ));
-    }
-
-    #[test]
-    fn unknown_codes_quote_the_server_only_when_it_cannot_be_echoing_secrets() {
-        assert_eq!(
-            code_error(-10403, Some("地区限制")).to_string(),
-            "Bilibili answered with error code -10403: 地区限制"
-        );
-        for echo in [
-            "SESSDATA=abc123",
-            "see https://api.bilibili.com/x?oid=1",
-            "a\nb",
-        ] {
-            assert_eq!(
-                code_error(-10403, Some(echo)).to_string(),
-                "Bilibili answered with error code -10403"
-            );
-        }
-    }
-
-    #[test]
-    fn stale_signatures_and_captchas_ask_for_a_re_sign() {
-        let body = |s: &str| serde_json::from_str::<Value>(s).unwrap();
-        assert!(wants_new_signature(&body(r#"{"code":-352}"#)));
-        assert!(wants_new_signature(&body(r#"{"code":-403}"#)));
-        assert!(wants_new_signature(&body(
-            r#"{"code":0,"data":{"v_voucher":"voucher_x"}}"#
-        )));
-        assert!(!wants_new_signature(&body(MODE2)));
-        assert!(!wants_new_signature(&body(ERROR_412)));
-    }
-
-    #[test]
-    fn nav_keys_are_read_even_from_a_logged_out_answer() {
-        let nav = r#"{"code":-101,"message":"账号未登录","data":{"isLogin":false,"wbi_img":{
-            "img_url":"https://i0.hdslb.com/bfs/wbi/7cd084941338484aae1ad9425b84077c.png",
-            "sub_url":"https://i0.hdslb.com/bfs/wbi/4932caff0ff746eab6f01bf08b70ac45.png"}}}"#;
-        assert_eq!(
-            read_nav(&response(200, nav)).unwrap(),
-            "ea1db124af3c7062474693fa704f4ff8"
-        );
-        assert!(matches!(
-            read_nav(&response(412, ERROR_412)),
-            Err(SourceError::Transient { retry_after: Some(w), .. }) if w >= RISK_BACKOFF
-        ));
-    }
-
-    #[test]
-    fn the_cookie_is_hidden_from_debug_output() {
-        let settings = BilibiliSettings {
-            api_base: "https://api.bilibili.com".into(),
-            cookie: Some("SESSDATA=secret-session".into()),
-            min_interval: Duration::from_secs(10),
-        };
-        let shown = format!("{settings:?}");
-        assert!(!shown.contains("secret-session"), "{shown}");
-        assert!(shown.contains("(hidden)"));
-    }
-}
+mod tests;

@@ -11,12 +11,17 @@ use serde_json::Value;
 
 use super::super::http::JsonResponse;
 use super::super::{Page, SourceError};
+use super::threads::RootCount;
 use super::*;
 use crate::domain::RawComment;
 
 /// Turns a reply-list response into a page. `later_page` is true when the
 /// request carried a cursor (page 2 and on).
-pub(super) fn read_page(resp: &JsonResponse, later_page: bool) -> Result<Page, SourceError> {
+/// Also returns each root's reply count and previews, for `threads`.
+pub(super) fn read_page(
+    resp: &JsonResponse,
+    later_page: bool,
+) -> Result<(Page, Vec<RootCount>), SourceError> {
     let body = &resp.body;
     let Some(code) = body_code(body) else {
         if resp.status == StatusCode::PRECONDITION_FAILED {
@@ -88,6 +93,33 @@ pub(super) fn read_page(resp: &JsonResponse, later_page: bool) -> Result<Page, S
         }
     }
 
+    // Roots (pinned ones included) whose replies may go past the previews.
+    let mut counts = Vec::new();
+    let pinned: Vec<&Value> = if later_page {
+        Vec::new()
+    } else {
+        [&data["top"]["upper"], &data["top"]["admin"]]
+            .into_iter()
+            .chain(data["top_replies"].as_array().into_iter().flatten())
+            .collect()
+    };
+    let listed = roots.len();
+    for (i, root) in roots.iter().chain(pinned).enumerate() {
+        if let Some(rpid) = id_field(root, "rpid") {
+            let previews = root
+                .get("replies")
+                .and_then(Value::as_array)
+                .map_or(0, Vec::len) as u64;
+            let rcount = root["rcount"].as_u64().unwrap_or(0);
+            counts.push(RootCount {
+                rpid,
+                rcount,
+                previews,
+                pinned: i >= listed,
+            });
+        }
+    }
+
     let mut seen = HashSet::new();
     let mut parsed = Vec::with_capacity(items.len());
     let mut skipped = 0;
@@ -122,20 +154,23 @@ pub(super) fn read_page(resp: &JsonResponse, later_page: bool) -> Result<Page, S
         .filter_map(|r| id_field(r, "rpid"))
         .map(|rpid| rpid.to_string())
         .collect();
-    Ok(Page {
-        comments: parsed.into_iter().map(|r| r.comment).collect(),
-        next,
-        skipped,
-        timeline: Some(timeline),
-        ..Page::default()
-    })
+    Ok((
+        Page {
+            comments: parsed.into_iter().map(|r| r.comment).collect(),
+            next,
+            skipped,
+            timeline: Some(timeline),
+            ..Page::default()
+        },
+        counts,
+    ))
 }
 
 /// A reply with the keys it is ordered and deduplicated by.
 pub(super) struct Reply {
-    comment: RawComment,
-    rpid: u64,
-    ctime: i64,
+    pub(super) comment: RawComment,
+    pub(super) rpid: u64,
+    pub(super) ctime: i64,
 }
 
 /// A numeric id from its `*_str` twin or the number itself. Never through
