@@ -197,6 +197,12 @@ pub struct PushedBatch {
     pub comments: Vec<RawComment>,
     /// Ids of comments the platform retracted.
     pub deleted: Vec<String>,
+    /// Authors the platform banned from the chat, as in [`Page`].
+    pub banned_authors: Vec<String>,
+    /// What the source's status should say about this batch (a ban).
+    pub notes: Vec<String>,
+    /// The types of messages the adapter does not know and skipped.
+    pub unknown: Vec<String>,
     /// Where to resume after this batch: stored with it, in the same write,
     /// and passed to [`PushedSource::open`] after a reconnect or a restart.
     pub resume: Option<String>,
@@ -207,8 +213,7 @@ pub struct PushedBatch {
 /// A source that pushes: a long-lived connection (WebSocket, streaming
 /// HTTP) that yields batches as the platform sends them.
 ///
-/// No source pushes yet; this is the shape the runner of pushed sources is
-/// built against. The runner opens the stream with the resume token stored
+/// The runner (`crate::poller::PushTask`) opens the stream with the resume token stored
 /// with the last batch, hands each batch to the same pipeline the poller
 /// uses (sanitize, log, hub) with its token, and reopens after an error
 /// with backoff. A stream that ends (`None`) is reopened too; an error that
