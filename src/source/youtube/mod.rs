@@ -27,6 +27,7 @@ use super::{QuotaGate, SourceError, SpentUnits};
 pub use crate::domain::video::youtube::is_video_id;
 use crate::quota;
 
+pub mod framing;
 mod live;
 mod messages;
 mod video;
