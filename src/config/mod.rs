@@ -59,6 +59,8 @@ pub struct Config {
     /// them forever.
     pub retention: Option<Duration>,
     pub youtube: YouTubeSettings,
+    /// `CW_YOUTUBE_LIVE`: streamList (default) or polling.
+    pub youtube_live: crate::source::youtube::LiveMode,
     pub bilibili: BilibiliSettings,
     /// Settings of each `generic:NAME` source, by name.
     pub generic: Vec<(String, GenericSettings)>,
@@ -104,6 +106,7 @@ impl Config {
             http: &self.http,
             demo: &self.demo,
             youtube: &self.youtube,
+            youtube_live: self.youtube_live,
             bilibili: &self.bilibili,
             generic: &self.generic,
         }

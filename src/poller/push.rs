@@ -178,7 +178,8 @@ impl PushTask {
             },
         };
         *last_ok = Some(Utc::now());
-        self.report(SourceState::Ok, Some(STREAMING.to_owned()), None, *last_ok);
+        let mut detail = self.source.detail().unwrap_or_else(|| STREAMING.to_owned());
+        self.report(SourceState::Ok, Some(detail.clone()), None, *last_ok);
         loop {
             let next = tokio::select! {
                 _ = cancel.cancelled() => return Ended::Cancelled,
@@ -194,6 +195,13 @@ impl PushTask {
                         warn!(source = %self.name, error = %e, "{}: the log refused a pushed batch; it waits in memory", self.name);
                     }
                     *last_ok = Some(Utc::now());
+                    // What the source says of itself may change with a
+                    // batch (the interval a fallback polls at).
+                    let now = self.source.detail().unwrap_or_else(|| STREAMING.to_owned());
+                    if now != detail {
+                        detail = now;
+                        self.report(SourceState::Ok, Some(detail.clone()), None, *last_ok);
+                    }
                 }
             }
         }
@@ -238,9 +246,10 @@ impl PushTask {
         }
         if let Some(note) = pushed.notes.last() {
             let note = sanitize::clean_line(note, 300);
+            let detail = self.source.detail().unwrap_or_else(|| STREAMING.to_owned());
             self.report(
                 SourceState::Ok,
-                Some(format!("{STREAMING} — {note}")),
+                Some(format!("{detail} — {note}")),
                 None,
                 Some(Utc::now()),
             );

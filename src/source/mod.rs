@@ -219,6 +219,12 @@ pub struct PushedBatch {
 /// with backoff. A stream that ends (`None`) is reopened too; an error that
 /// is not `Transient` ends the source as it would a polled one.
 pub trait PushedSource: Source {
+    /// What the status should say while the source runs, when it is not
+    /// the runner's `live (streaming)` (a source that fell back to polling).
+    fn detail(&self) -> Option<String> {
+        None
+    }
+
     /// Opens the stream, resuming after `resume` when given.
     fn open<'a>(
         &'a self,
@@ -264,6 +270,8 @@ pub struct Settings<'a> {
     pub http: &'a http::HttpSettings,
     pub demo: &'a demo::DemoSettings,
     pub youtube: &'a youtube::YouTubeSettings,
+    /// `CW_YOUTUBE_LIVE`: whether `youtube-live:` streams or polls.
+    pub youtube_live: youtube::LiveMode,
     pub bilibili: &'a bilibili::BilibiliSettings,
     /// Settings of each `generic:NAME` source, by name.
     pub generic: &'a [(String, generic::GenericSettings)],
@@ -282,11 +290,20 @@ pub fn build(spec: &SourceSpec, settings: Settings<'_>) -> Result<SourceKind, Co
             settings.youtube.clone(),
             http,
         )),
-        SourceSpec::YouTubeLive(video) => Box::new(youtube::LiveChat::new(
-            video,
-            settings.youtube.clone(),
-            http,
-        )),
+        SourceSpec::YouTubeLive(video) => match settings.youtube_live {
+            youtube::LiveMode::Poll => Box::new(youtube::LiveChat::new(
+                video,
+                settings.youtube.clone(),
+                http,
+            )),
+            youtube::LiveMode::Stream => {
+                return Ok(SourceKind::Pushed(Box::new(youtube::LiveStream::new(
+                    video,
+                    settings.youtube.clone(),
+                    http,
+                ))));
+            }
+        },
         SourceSpec::Bilibili(video) => Box::new(
             bilibili::Bilibili::new(video, settings.bilibili.clone(), http)
                 .map_err(|why| ConfigError::invalid("CW_SOURCES", &spec.to_string(), why))?,

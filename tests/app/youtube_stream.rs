@@ -219,3 +219,252 @@ async fn a_stream_that_cannot_be_resumed_stops_the_source() {
     assert_eq!(status.state, SourceState::Stopped);
     assert_eq!(status.last_error.as_deref(), Some("the chat has ended"));
 }
+
+// --- youtube-live: through streamList, against a mock on loopback --------
+
+mod mock {
+    use std::sync::{Arc, Mutex};
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::{TcpListener, TcpStream};
+
+    /// What the mock's stream path does on its n-th connection.
+    #[derive(Clone)]
+    pub enum Answer {
+        /// `[`, these objects (separated by `sep`), then the TCP connection
+        /// is cut without `]`.
+        CutAfter(Vec<String>),
+        /// `[`, these objects, then held open.
+        Hold(Vec<String>),
+        /// An HTTP error with a Google error body.
+        Refuse(u16, String),
+    }
+
+    pub struct Mock {
+        pub base: String,
+        /// The query string of every stream request.
+        pub stream_queries: Arc<Mutex<Vec<String>>>,
+    }
+
+    pub async fn start(stream: Vec<Answer>, list_page: Option<String>) -> Mock {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let queries = Arc::new(Mutex::new(Vec::new()));
+        let seen = queries.clone();
+        tokio::spawn(async move {
+            loop {
+                let (socket, _) = listener.accept().await.unwrap();
+                let answers = stream.clone();
+                let seen = seen.clone();
+                let list_page = list_page.clone();
+                tokio::spawn(serve(socket, answers, seen, list_page));
+            }
+        });
+        Mock {
+            base,
+            stream_queries: queries,
+        }
+    }
+
+    async fn serve(
+        mut socket: TcpStream,
+        answers: Vec<Answer>,
+        seen: Arc<Mutex<Vec<String>>>,
+        list_page: Option<String>,
+    ) {
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 4096];
+        while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = socket.read(&mut chunk).await.unwrap_or(0);
+            if n == 0 {
+                return;
+            }
+            buf.extend_from_slice(&chunk[..n]);
+        }
+        let head = String::from_utf8_lossy(&buf).to_string();
+        let target = head.split_whitespace().nth(1).unwrap_or("").to_owned();
+        let (path, query) = target.split_once('?').unwrap_or((&target, ""));
+        let json = |status: &str, body: &str| {
+            format!(
+                "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            )
+        };
+        match path {
+            "/youtube/v3/videos" => {
+                let body = r#"{"items":[{"id":"STREAMVID01","snippet":{"title":"A stream"},"liveStreamingDetails":{"activeLiveChatId":"CHAT1"}}]}"#;
+                let _ = socket.write_all(json("200 OK", body).as_bytes()).await;
+            }
+            "/youtube/v3/liveChat/messages" => {
+                let body = list_page.unwrap_or_else(|| "{}".into());
+                let _ = socket.write_all(json("200 OK", &body).as_bytes()).await;
+            }
+            "/youtube/v3/liveChat/messages/stream" => {
+                let n = {
+                    let mut s = seen.lock().unwrap();
+                    s.push(query.to_owned());
+                    s.len() - 1
+                };
+                let answer = answers.get(n).cloned().unwrap_or(Answer::Hold(Vec::new()));
+                let (objects, cut) = match answer {
+                    Answer::Refuse(code, body) => {
+                        let _ = socket
+                            .write_all(json(&format!("{code} Refused"), &body).as_bytes())
+                            .await;
+                        return;
+                    }
+                    Answer::CutAfter(o) => (o, true),
+                    Answer::Hold(o) => (o, false),
+                };
+                let head = "HTTP/1.1 200 OK\r\ncontent-type: application/json; charset=UTF-8\r\ntransfer-encoding: chunked\r\n\r\n";
+                let _ = socket.write_all(head.as_bytes()).await;
+                let separators = [",", ",\n", "\r\n,", " , "];
+                let mut pieces = vec!["[".to_owned()];
+                for (i, o) in objects.iter().enumerate() {
+                    if i > 0 {
+                        pieces.push(separators[i % separators.len()].to_owned());
+                    }
+                    // Each object split in two chunks, to cross chunk edges.
+                    let mid = o.len() / 2;
+                    pieces.push(o[..mid].to_owned());
+                    pieces.push(o[mid..].to_owned());
+                }
+                for p in pieces {
+                    let frame = format!("{:x}\r\n{p}\r\n", p.len());
+                    if socket.write_all(frame.as_bytes()).await.is_err() {
+                        return;
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+                }
+                if cut {
+                    // Cut mid-stream: no `]`, no last chunk.
+                    return;
+                }
+                tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+            }
+            _ => {
+                let _ = socket
+                    .write_all(json("404 Not Found", "{}").as_bytes())
+                    .await;
+            }
+        }
+    }
+}
+
+fn chat_message(i: usize) -> String {
+    format!(
+        r#"{{"kind":"youtube#liveChatMessage","id":"LCC.s{i:03}","snippet":{{"type":"textMessageEvent","liveChatId":"CHAT1","authorChannelId":"UCa{i}","publishedAt":"2026-12-03T09:00:{:02}Z","hasDisplayContent":true,"displayMessage":"hello {{number}} {i} \"quoted\"","textMessageDetails":{{"messageText":"hello {{number}} {i} \"quoted\""}}}},"authorDetails":{{"channelId":"UCa{i}","displayName":"Viewer {i}","profileImageUrl":"https://yt3.ggpht.com/a/photo.jpg","isVerified":false,"isChatOwner":false,"isChatSponsor":false,"isChatModerator":false}}}}"#,
+        i % 60
+    )
+}
+
+/// A pushed response holding messages `from..to`, with token `t{to}`.
+fn response(from: usize, to: usize) -> String {
+    let items: Vec<String> = (from..to).map(chat_message).collect();
+    format!(
+        r#"{{"kind":"youtube#liveChatMessageListResponse","etag":"e","nextPageToken":"t{to}","pageInfo":{{"totalResults":{n},"resultsPerPage":{n}}},"items":[{items}]}}"#,
+        n = to - from,
+        items = items.join(",")
+    )
+}
+
+fn live_stream(base: &str) -> commentwatch::source::youtube::LiveStream {
+    commentwatch::source::youtube::LiveStream::new(
+        "STREAMVID01",
+        commentwatch::source::youtube::YouTubeSettings {
+            api_key: "test-key_123".into(),
+            api_base: base.to_owned(),
+            daily_quota: 10_000,
+            session_hours: 4.0,
+        },
+        commentwatch::source::http::Http::new(Duration::from_secs(10), 10 << 20),
+    )
+}
+
+async fn wait_for_count(log: &commentwatch::store::CommentLog, n: i64) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while log.count().await.unwrap() < n {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "only {} of {n} messages arrived",
+            log.count().await.unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_stream_killed_mid_way_resumes_from_its_token_with_nothing_lost_or_doubled() {
+    use mock::Answer;
+    let first = vec![response(0, 10), response(10, 25), response(25, 30)];
+    let second = vec![response(30, 31), response(31, 60)];
+    let server = mock::start(vec![Answer::CutAfter(first), Answer::Hold(second)], None).await;
+    let pipeline = pipeline();
+    let task = PushTask::new(Box::new(live_stream(&server.base)), pipeline.clone())
+        .with_daily_quota(10_000);
+    let cancel = CancellationToken::new();
+    let running = task.spawn(cancel.clone());
+
+    let log = pipeline.log.clone();
+    wait_for_count(&log, 60).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let changes = log.changes_since(0, 1000).await.unwrap();
+    let ids: Vec<String> = changes.iter().map(|c| c.comment.id.clone()).collect();
+    let expected: Vec<String> = (0..60).map(|i| format!("LCC.s{i:03}")).collect();
+    assert_eq!(ids, expected, "every message once, in order");
+    assert_eq!(changes[7].comment.text, "hello {number} 7 \"quoted\"");
+
+    let queries = server.stream_queries.lock().unwrap().clone();
+    assert_eq!(queries.len(), 2, "{queries:?}");
+    assert!(!queries[0].contains("pageToken"), "{}", queries[0]);
+    assert!(queries[0].contains("liveChatId=CHAT1"), "{}", queries[0]);
+    assert!(queries[1].contains("pageToken=t30"), "{}", queries[1]);
+    assert_eq!(
+        log.cursor("youtube-live:STREAMVID01".into()).await.unwrap(),
+        Some("t60".into())
+    );
+    let status = pipeline.hub.statuses().pop().unwrap();
+    assert_eq!(status.state, SourceState::Ok);
+    assert_eq!(status.detail.as_deref(), Some(STREAMING));
+
+    cancel.cancel();
+    running.await.unwrap();
+}
+
+#[tokio::test]
+async fn a_refused_stream_falls_back_to_polling_and_says_so() {
+    use mock::Answer;
+    let refusal = r#"[{"error":{"code":404,"message":"Method not found.","errors":[{"reason":"notFound"}],"status":"NOT_FOUND"}}]"#;
+    let mut page: serde_json::Value = serde_json::from_str(&response(0, 3)).unwrap();
+    page["pollingIntervalMillis"] = serde_json::json!(2000);
+    let server = mock::start(
+        vec![Answer::Refuse(404, refusal.into())],
+        Some(page.to_string()),
+    )
+    .await;
+    let pipeline = pipeline();
+    let task = PushTask::new(Box::new(live_stream(&server.base)), pipeline.clone());
+    let cancel = CancellationToken::new();
+    let running = task.spawn(cancel.clone());
+
+    wait_for_count(&pipeline.log, 3).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let detail = loop {
+        let status = pipeline.hub.statuses().pop().unwrap();
+        let detail = status.detail.clone().unwrap_or_default();
+        if detail.starts_with("live (polling every 2 s)") {
+            assert_eq!(status.state, SourceState::Ok);
+            break detail;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "status: {status:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(detail.contains("streaming refused"), "{detail}");
+    assert!(detail.contains("404"), "{detail}");
+    assert!(!detail.contains("test-key"), "{detail}");
+    // Streaming was asked once; polling goes on from there.
+    assert_eq!(server.stream_queries.lock().unwrap().len(), 1);
+
+    cancel.cancel();
+    running.await.unwrap();
+}
