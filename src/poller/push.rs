@@ -44,6 +44,9 @@ pub struct PushTask {
     pipeline: Pipeline,
     /// The state last reported and when it began.
     since: std::sync::Mutex<Option<(SourceState, chrono::DateTime<Utc>)>>,
+    /// Quota units the key spent today, as last read from the log (sources
+    /// with a quota only): every connection's units count there.
+    quota_used: std::sync::Mutex<Option<i64>>,
 }
 
 /// How one opened stream ended.
@@ -67,6 +70,7 @@ impl PushTask {
             name,
             pipeline,
             since: std::sync::Mutex::new(None),
+            quota_used: std::sync::Mutex::new(None),
         }
     }
 
@@ -178,6 +182,16 @@ impl PushTask {
             },
         };
         *last_ok = Some(Utc::now());
+        if self.source.quota().is_some() {
+            self.record_spent().await;
+            let used = self
+                .pipeline
+                .log
+                .quota_used(quota::quota_day(Utc::now()))
+                .await
+                .ok();
+            *self.quota_used.lock().unwrap_or_else(|p| p.into_inner()) = used;
+        }
         let mut detail = self.source.detail().unwrap_or_else(|| STREAMING.to_owned());
         self.report(SourceState::Ok, Some(detail.clone()), None, *last_ok);
         loop {
@@ -290,6 +304,7 @@ impl PushTask {
         status.state = state;
         status.last_ok = last_ok;
         status.next_poll = until;
+        status.quota_used = *self.quota_used.lock().unwrap_or_else(|p| p.into_inner());
         if failed {
             status.last_error = detail.clone();
         }

@@ -426,6 +426,11 @@ async fn a_stream_killed_mid_way_resumes_from_its_token_with_nothing_lost_or_dou
     let status = pipeline.hub.statuses().pop().unwrap();
     assert_eq!(status.state, SourceState::Ok);
     assert_eq!(status.detail.as_deref(), Some(STREAMING));
+    // One videos.list (1 unit) and two connections (5 units each), counted
+    // in the log where the quota planner reads them, and in the status.
+    let day = commentwatch::quota::quota_day(chrono::Utc::now());
+    assert_eq!(log.quota_used(day).await.unwrap(), 11);
+    assert_eq!(status.quota_used, Some(11));
 
     cancel.cancel();
     running.await.unwrap();
