@@ -125,7 +125,9 @@ impl App {
             }
         }
         // Every YouTube source spends from the one API key's daily quota.
-        let youtube_sources = sources.iter().filter(|s| s.quota().is_some()).count();
+        // A streamed chat counts too: it polls when streaming is refused.
+        let youtube_sources = sources.iter().filter(|s| s.quota().is_some()).count()
+            + pushed.iter().filter(|s| s.quota().is_some()).count();
         let quota = (youtube_sources > 0).then(|| {
             Arc::new(QuotaBook {
                 daily: self.config.youtube.daily_quota,
@@ -194,9 +196,13 @@ impl App {
             .into_iter()
             .map(|source| {
                 info!(source = %source.name(), "streaming {}", source.name());
-                PushTask::new(source, pipeline.clone())
-                    .with_daily_quota(self.config.youtube.daily_quota)
-                    .spawn(cancel.clone())
+                let task = PushTask::new(source, pipeline.clone())
+                    .with_daily_quota(self.config.youtube.daily_quota);
+                match &quota {
+                    Some(book) => task.with_quota_book(book.clone()),
+                    None => task,
+                }
+                .spawn(cancel.clone())
             })
             .collect();
         let upkeep = Upkeep::start(self.log.clone(), self.config.retention, cancel.clone())

@@ -17,9 +17,9 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use super::Pipeline;
 use super::quota::LogQuotaGate;
 use super::schedule::{backoff, human};
+use super::{Pipeline, QuotaBook};
 use crate::quota;
 use crate::sanitize;
 use crate::source::{PushedBatch, PushedSource, SourceError};
@@ -47,6 +47,8 @@ pub struct PushTask {
     /// Quota units the key spent today, as last read from the log (sources
     /// with a quota only): every connection's units count there.
     quota_used: std::sync::Mutex<Option<i64>>,
+    /// The key's quota book, for the planner's floor when the source polls.
+    book: Option<Arc<QuotaBook>>,
 }
 
 /// How one opened stream ended.
@@ -71,6 +73,7 @@ impl PushTask {
             pipeline,
             since: std::sync::Mutex::new(None),
             quota_used: std::sync::Mutex::new(None),
+            book: None,
         }
     }
 
@@ -84,6 +87,14 @@ impl PushTask {
                 daily,
             }));
         }
+        self
+    }
+
+    /// With the quota book of the key it shares with other sources: a
+    /// source that falls back to polling polls no faster than the planner
+    /// allows.
+    pub fn with_quota_book(mut self, book: Arc<QuotaBook>) -> PushTask {
+        self.book = Some(book);
         self
     }
 
@@ -191,6 +202,7 @@ impl PushTask {
                 .await
                 .ok();
             *self.quota_used.lock().unwrap_or_else(|p| p.into_inner()) = used;
+            self.pace(used);
         }
         let mut detail = self.source.detail().unwrap_or_else(|| STREAMING.to_owned());
         self.report(SourceState::Ok, Some(detail.clone()), None, *last_ok);
@@ -209,6 +221,17 @@ impl PushTask {
                         warn!(source = %self.name, error = %e, "{}: the log refused a pushed batch; it waits in memory", self.name);
                     }
                     *last_ok = Some(Utc::now());
+                    if self.source.detail().is_some() && self.book.is_some() {
+                        // Polling: each batch spent a poll's units.
+                        let used = self
+                            .pipeline
+                            .log
+                            .quota_used(quota::quota_day(Utc::now()))
+                            .await
+                            .ok();
+                        *self.quota_used.lock().unwrap_or_else(|p| p.into_inner()) = used;
+                        self.pace(used);
+                    }
                     // What the source says of itself may change with a
                     // batch (the interval a fallback polls at).
                     let now = self.source.detail().unwrap_or_else(|| STREAMING.to_owned());
@@ -269,6 +292,24 @@ impl PushTask {
             );
         }
         Ok(())
+    }
+
+    /// Tells the source the planner's floor for the units left today.
+    fn pace(&self, used: Option<i64>) {
+        let (Some(book), Some(used), Some(meter)) = (&self.book, used, self.source.quota()) else {
+            return;
+        };
+        let session_left = book
+            .session
+            .saturating_sub(book.started.elapsed())
+            .max(Duration::from_secs(15 * 60));
+        let floor = quota::floor_interval(
+            meter.cost_per_poll(),
+            book.sources,
+            book.daily - used,
+            session_left,
+        );
+        self.source.set_floor(floor.unwrap_or(Duration::ZERO));
     }
 
     /// Writes quota units spent by an open that yielded no batch.

@@ -225,6 +225,11 @@ pub trait PushedSource: Source {
         None
     }
 
+    /// The shortest time between two requests the day's quota allows for
+    /// this source (the quota planner's floor), for a source that polls
+    /// when it cannot stream. Ignored by sources that only stream.
+    fn set_floor(&self, _floor: Duration) {}
+
     /// Opens the stream, resuming after `resume` when given.
     fn open<'a>(
         &'a self,

@@ -48,6 +48,8 @@ pub struct LiveStream {
     refused: Mutex<Option<String>>,
     /// The interval the fallback polls at, as YouTube last asked.
     interval: Mutex<Duration>,
+    /// The quota planner's floor: the fallback never polls faster.
+    floor: Mutex<Duration>,
 }
 
 impl LiveStream {
@@ -56,7 +58,16 @@ impl LiveStream {
             chat: LiveChat::new(video, settings, http),
             refused: Mutex::new(None),
             interval: Mutex::new(FALLBACK_POLL),
+            floor: Mutex::new(Duration::ZERO),
         }
+    }
+
+    /// How often the fallback polls: as YouTube asks, never faster than
+    /// the quota allows.
+    fn poll_every(&self) -> Duration {
+        let asked = *self.interval.lock().unwrap_or_else(|p| p.into_inner());
+        let floor = *self.floor.lock().unwrap_or_else(|p| p.into_inner());
+        asked.max(floor)
     }
 
     fn refused(&self) -> Option<String> {
@@ -145,8 +156,7 @@ impl LiveStream {
             start,
             move |(cursor, first)| async move {
                 if !first {
-                    let wait = *self.interval.lock().unwrap_or_else(|p| p.into_inner());
-                    tokio::time::sleep(wait).await;
+                    tokio::time::sleep(self.poll_every()).await;
                 }
                 match self.chat.fetch_page(cursor.as_deref()).await {
                     Ok(page) => {
@@ -217,13 +227,13 @@ impl QuotaMeter for LiveStream {
 impl PushedSource for LiveStream {
     fn detail(&self) -> Option<String> {
         self.refused().map(|why| {
-            let every = self
-                .interval
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .as_secs();
+            let every = self.poll_every().as_secs();
             format!("live (polling every {every} s) — streaming refused: {why}")
         })
+    }
+
+    fn set_floor(&self, floor: Duration) {
+        *self.floor.lock().unwrap_or_else(|p| p.into_inner()) = floor;
     }
 
     fn open<'a>(
@@ -314,5 +324,40 @@ impl PushedSource for LiveStream {
             let stream: BoxStream<'a, Result<PushedBatch, SourceError>> = Box::pin(stream);
             Ok(stream)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stream() -> LiveStream {
+        LiveStream::new(
+            "VIDEO123456",
+            YouTubeSettings {
+                api_key: "k".into(),
+                api_base: "http://127.0.0.1:9".into(),
+                daily_quota: 10_000,
+                session_hours: 4.0,
+            },
+            Http::new(Duration::from_secs(1), 1 << 20),
+        )
+    }
+
+    #[test]
+    fn the_fallback_polls_as_youtube_asks_but_never_faster_than_the_quota_floor() {
+        let s = stream();
+        assert_eq!(s.detail(), None, "streaming: the runner's own words");
+        *s.refused.lock().unwrap() = Some("YouTube answered HTTP 404".into());
+        *s.interval.lock().unwrap() = Duration::from_secs(2);
+        assert_eq!(s.poll_every(), Duration::from_secs(2));
+        s.set_floor(Duration::from_secs(30));
+        assert_eq!(s.poll_every(), Duration::from_secs(30));
+        assert_eq!(
+            s.detail().unwrap(),
+            "live (polling every 30 s) — streaming refused: YouTube answered HTTP 404"
+        );
+        s.set_floor(Duration::ZERO);
+        assert_eq!(s.poll_every(), Duration::from_secs(2));
     }
 }
