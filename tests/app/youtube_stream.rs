@@ -473,3 +473,51 @@ async fn a_refused_stream_falls_back_to_polling_and_says_so() {
     cancel.cancel();
     running.await.unwrap();
 }
+
+#[tokio::test]
+async fn a_fallback_to_polling_is_paced_to_the_quota_plan() {
+    use mock::Answer;
+    let refusal = r#"{"error":{"code":403,"message":"Streaming is not enabled.","errors":[{"reason":"forbidden_stream"}]}}"#;
+    let mut page: serde_json::Value = serde_json::from_str(&response(0, 2)).unwrap();
+    page["pollingIntervalMillis"] = serde_json::json!(1000);
+    let server = mock::start(
+        vec![Answer::Refuse(403, refusal.into())],
+        Some(page.to_string()),
+    )
+    .await;
+    let pipeline = pipeline();
+    // 1,000 units over 4 hours for two sources: far slower than 1 s.
+    let book = Arc::new(commentwatch::poller::QuotaBook {
+        daily: 1_000,
+        session: Duration::from_secs(4 * 3600),
+        sources: 2,
+        started: std::time::Instant::now(),
+    });
+    let task = PushTask::new(Box::new(live_stream(&server.base)), pipeline.clone())
+        .with_daily_quota(1_000)
+        .with_quota_book(book);
+    let cancel = CancellationToken::new();
+    let running = task.spawn(cancel.clone());
+
+    wait_for_count(&pipeline.log, 2).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let status = pipeline.hub.statuses().pop().unwrap();
+        let detail = status.detail.clone().unwrap_or_default();
+        let every: Option<u64> = detail
+            .strip_prefix("live (polling every ")
+            .and_then(|rest| rest.split(' ').next())
+            .and_then(|n| n.parse().ok());
+        if let Some(every) = every.filter(|&e| e > 1) {
+            assert!(every >= 60, "paced to the plan: {detail}");
+            assert!(detail.contains("403"), "{detail}");
+            assert!(status.quota_used.unwrap() > 0);
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "status: {status:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    cancel.cancel();
+    running.await.unwrap();
+}
