@@ -222,134 +222,7 @@ async fn a_stream_that_cannot_be_resumed_stops_the_source() {
 
 // --- youtube-live: through streamList, against a mock on loopback --------
 
-mod mock {
-    use std::sync::{Arc, Mutex};
-
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    use tokio::net::{TcpListener, TcpStream};
-
-    /// What the mock's stream path does on its n-th connection.
-    #[derive(Clone)]
-    pub enum Answer {
-        /// `[`, these objects (separated by `sep`), then the TCP connection
-        /// is cut without `]`.
-        CutAfter(Vec<String>),
-        /// `[`, these objects, then held open.
-        Hold(Vec<String>),
-        /// An HTTP error with a Google error body.
-        Refuse(u16, String),
-    }
-
-    pub struct Mock {
-        pub base: String,
-        /// The query string of every stream request.
-        pub stream_queries: Arc<Mutex<Vec<String>>>,
-    }
-
-    pub async fn start(stream: Vec<Answer>, list_page: Option<String>) -> Mock {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let queries = Arc::new(Mutex::new(Vec::new()));
-        let seen = queries.clone();
-        tokio::spawn(async move {
-            loop {
-                let (socket, _) = listener.accept().await.unwrap();
-                let answers = stream.clone();
-                let seen = seen.clone();
-                let list_page = list_page.clone();
-                tokio::spawn(serve(socket, answers, seen, list_page));
-            }
-        });
-        Mock {
-            base,
-            stream_queries: queries,
-        }
-    }
-
-    async fn serve(
-        mut socket: TcpStream,
-        answers: Vec<Answer>,
-        seen: Arc<Mutex<Vec<String>>>,
-        list_page: Option<String>,
-    ) {
-        let mut buf = Vec::new();
-        let mut chunk = [0u8; 4096];
-        while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
-            let n = socket.read(&mut chunk).await.unwrap_or(0);
-            if n == 0 {
-                return;
-            }
-            buf.extend_from_slice(&chunk[..n]);
-        }
-        let head = String::from_utf8_lossy(&buf).to_string();
-        let target = head.split_whitespace().nth(1).unwrap_or("").to_owned();
-        let (path, query) = target.split_once('?').unwrap_or((&target, ""));
-        let json = |status: &str, body: &str| {
-            format!(
-                "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                body.len()
-            )
-        };
-        match path {
-            "/youtube/v3/videos" => {
-                let body = r#"{"items":[{"id":"STREAMVID01","snippet":{"title":"A stream"},"liveStreamingDetails":{"activeLiveChatId":"CHAT1"}}]}"#;
-                let _ = socket.write_all(json("200 OK", body).as_bytes()).await;
-            }
-            "/youtube/v3/liveChat/messages" => {
-                let body = list_page.unwrap_or_else(|| "{}".into());
-                let _ = socket.write_all(json("200 OK", &body).as_bytes()).await;
-            }
-            "/youtube/v3/liveChat/messages/stream" => {
-                let n = {
-                    let mut s = seen.lock().unwrap();
-                    s.push(query.to_owned());
-                    s.len() - 1
-                };
-                let answer = answers.get(n).cloned().unwrap_or(Answer::Hold(Vec::new()));
-                let (objects, cut) = match answer {
-                    Answer::Refuse(code, body) => {
-                        let _ = socket
-                            .write_all(json(&format!("{code} Refused"), &body).as_bytes())
-                            .await;
-                        return;
-                    }
-                    Answer::CutAfter(o) => (o, true),
-                    Answer::Hold(o) => (o, false),
-                };
-                let head = "HTTP/1.1 200 OK\r\ncontent-type: application/json; charset=UTF-8\r\ntransfer-encoding: chunked\r\n\r\n";
-                let _ = socket.write_all(head.as_bytes()).await;
-                let separators = [",", ",\n", "\r\n,", " , "];
-                let mut pieces = vec!["[".to_owned()];
-                for (i, o) in objects.iter().enumerate() {
-                    if i > 0 {
-                        pieces.push(separators[i % separators.len()].to_owned());
-                    }
-                    // Each object split in two chunks, to cross chunk edges.
-                    let mid = o.len() / 2;
-                    pieces.push(o[..mid].to_owned());
-                    pieces.push(o[mid..].to_owned());
-                }
-                for p in pieces {
-                    let frame = format!("{:x}\r\n{p}\r\n", p.len());
-                    if socket.write_all(frame.as_bytes()).await.is_err() {
-                        return;
-                    }
-                    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-                }
-                if cut {
-                    // Cut mid-stream: no `]`, no last chunk.
-                    return;
-                }
-                tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
-            }
-            _ => {
-                let _ = socket
-                    .write_all(json("404 Not Found", "{}").as_bytes())
-                    .await;
-            }
-        }
-    }
-}
+mod mock;
 
 fn chat_message(i: usize) -> String {
     format!(
@@ -517,6 +390,47 @@ async fn a_fallback_to_polling_is_paced_to_the_quota_plan() {
         assert!(tokio::time::Instant::now() < deadline, "status: {status:?}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+
+    cancel.cancel();
+    running.await.unwrap();
+}
+
+#[tokio::test]
+async fn streams_the_server_closes_cleanly_or_with_an_error_resume_from_their_tokens() {
+    use mock::Answer;
+    let error = r#"{"error":{"code":503,"message":"The service is unavailable.","errors":[{"reason":"backendError"}]}}"#;
+    let server = mock::start(
+        vec![
+            Answer::Close(vec![response(0, 5), response(5, 12)]),
+            Answer::Close(vec![response(12, 20), error.to_owned()]),
+            Answer::Hold(vec![response(20, 26)]),
+        ],
+        None,
+    )
+    .await;
+    let pipeline = pipeline();
+    let task = PushTask::new(Box::new(live_stream(&server.base)), pipeline.clone());
+    let cancel = CancellationToken::new();
+    let running = task.spawn(cancel.clone());
+
+    let log = pipeline.log.clone();
+    wait_for_count(&log, 26).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let ids: Vec<String> = log
+        .changes_since(0, 1000)
+        .await
+        .unwrap()
+        .iter()
+        .map(|c| c.comment.id.clone())
+        .collect();
+    let expected: Vec<String> = (0..26).map(|i| format!("LCC.s{i:03}")).collect();
+    assert_eq!(ids, expected, "every message once, in order");
+    let queries = server.stream_queries.lock().unwrap().clone();
+    assert_eq!(queries.len(), 3, "{queries:?}");
+    assert!(queries[1].contains("pageToken=t12"), "{}", queries[1]);
+    assert!(queries[2].contains("pageToken=t20"), "{}", queries[2]);
+    let status = pipeline.hub.statuses().pop().unwrap();
+    assert_eq!(status.detail.as_deref(), Some(STREAMING));
 
     cancel.cancel();
     running.await.unwrap();
