@@ -330,6 +330,18 @@ mod tests {
     }
 
     #[test]
+    fn youtube_live_streams_by_default_polls_on_request_and_names_a_bad_value() {
+        use crate::source::youtube::LiveMode;
+        assert_eq!(Config::defaults().youtube_live, LiveMode::Stream);
+        let c = parse(&[("CW_YOUTUBE_LIVE", "poll")], &[]).unwrap();
+        assert_eq!(c.youtube_live, LiveMode::Poll);
+        let line = error_line(&[("CW_YOUTUBE_LIVE", "grpc")]);
+        assert!(line.starts_with("CW_YOUTUBE_LIVE="), "{line}");
+        assert!(line.contains("stream or poll"), "{line}");
+        assert!(!line.contains('\n'), "{line}");
+    }
+
+    #[test]
     fn env_vars_are_read_and_flags_win_over_them() {
         let c = parse(&[("CW_POLL", "5s"), ("CW_LISTEN", "127.0.0.1:4000")], &[]).unwrap();
         assert_eq!(c.poll, Some(Schedule::Every(Duration::from_secs(5))));

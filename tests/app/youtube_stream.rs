@@ -435,3 +435,44 @@ async fn streams_the_server_closes_cleanly_or_with_an_error_resume_from_their_to
     cancel.cancel();
     running.await.unwrap();
 }
+
+#[tokio::test]
+async fn a_quota_error_in_the_stream_pauses_until_the_reset() {
+    use mock::Answer;
+    let quota = r#"{"error":{"code":403,"message":"The request cannot be completed because you have exceeded your quota.","errors":[{"reason":"quotaExceeded"}]}}"#;
+    let server = mock::start(
+        vec![Answer::Close(vec![response(0, 4), quota.to_owned()])],
+        None,
+    )
+    .await;
+    let pipeline = pipeline();
+    let task = PushTask::new(Box::new(live_stream(&server.base)), pipeline.clone());
+    let cancel = CancellationToken::new();
+    let running = task.spawn(cancel.clone());
+
+    wait_for_count(&pipeline.log, 4).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        let status = pipeline.hub.statuses().pop().unwrap();
+        if status.state == SourceState::Quota {
+            break status;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "status: {status:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let until = status.next_poll.expect("when the pause ends");
+    assert_eq!(
+        until,
+        commentwatch::quota::next_reset(chrono::Utc::now()),
+        "until midnight Pacific"
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        server.stream_queries.lock().unwrap().len(),
+        1,
+        "no reconnect while paused"
+    );
+
+    cancel.cancel();
+    running.await.unwrap();
+}
