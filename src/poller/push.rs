@@ -49,6 +49,9 @@ pub struct PushTask {
     quota_used: std::sync::Mutex<Option<i64>>,
     /// The key's quota book, for the planner's floor when the source polls.
     book: Option<Arc<QuotaBook>>,
+    /// The planner's floor, as last computed: connections cost units too,
+    /// so a stream the server ends quickly is not reopened sooner.
+    floor: std::sync::Mutex<Duration>,
 }
 
 /// How one opened stream ended.
@@ -74,6 +77,7 @@ impl PushTask {
             since: std::sync::Mutex::new(None),
             quota_used: std::sync::Mutex::new(None),
             book: None,
+            floor: std::sync::Mutex::new(Duration::ZERO),
         }
     }
 
@@ -124,10 +128,25 @@ impl PushTask {
                 Ended::Cancelled => return,
                 Ended::Closed => {
                     failures = 0;
-                    if lasted >= HEALTHY_STREAM {
+                    let quick = if lasted >= HEALTHY_STREAM {
                         Duration::ZERO
                     } else {
                         QUICK_END_PAUSE.mul_f64(rand::random_range(0.8..1.2))
+                    };
+                    // Each connection costs units: never open them closer
+                    // together than the quota plan allows.
+                    let floor = *self.floor.lock().unwrap_or_else(|p| p.into_inner());
+                    let paced = floor.saturating_sub(lasted);
+                    if paced > quick {
+                        let detail = format!(
+                            "{STREAMING} — the server ends streams often; reconnecting every {} \
+                             to stay within the day's quota",
+                            human(floor)
+                        );
+                        self.report(SourceState::Ok, Some(detail), None, last_ok);
+                        paced
+                    } else {
+                        quick
                     }
                 }
                 Ended::Failed(e) => {
@@ -309,7 +328,9 @@ impl PushTask {
             book.daily - used,
             session_left,
         );
-        self.source.set_floor(floor.unwrap_or(Duration::ZERO));
+        let floor = floor.unwrap_or(Duration::ZERO);
+        *self.floor.lock().unwrap_or_else(|p| p.into_inner()) = floor;
+        self.source.set_floor(floor);
     }
 
     /// Writes quota units spent by an open that yielded no batch.

@@ -476,3 +476,49 @@ async fn a_quota_error_in_the_stream_pauses_until_the_reset() {
     cancel.cancel();
     running.await.unwrap();
 }
+
+#[tokio::test]
+async fn streams_the_server_ends_at_once_are_reopened_no_faster_than_the_quota_plan() {
+    use mock::Answer;
+    let server = mock::start(
+        vec![
+            Answer::Close(vec![response(0, 3)]),
+            Answer::Close(vec![response(3, 6)]),
+        ],
+        None,
+    )
+    .await;
+    let pipeline = pipeline();
+    // 1,000 units over 4 hours for two sources: minutes between connections.
+    let book = Arc::new(commentwatch::poller::QuotaBook {
+        daily: 1_000,
+        session: Duration::from_secs(4 * 3600),
+        sources: 2,
+        started: std::time::Instant::now(),
+    });
+    let task = PushTask::new(Box::new(live_stream(&server.base)), pipeline.clone())
+        .with_daily_quota(1_000)
+        .with_quota_book(book);
+    let cancel = CancellationToken::new();
+    let running = task.spawn(cancel.clone());
+
+    wait_for_count(&pipeline.log, 3).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let status = pipeline.hub.statuses().pop().unwrap();
+        let detail = status.detail.clone().unwrap_or_default();
+        if detail.contains("within the day's quota") {
+            assert!(detail.starts_with(STREAMING), "{detail}");
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "status: {status:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Without the plan it would have reopened after about a second.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(server.stream_queries.lock().unwrap().len(), 1);
+    assert_eq!(pipeline.log.count().await.unwrap(), 3);
+
+    cancel.cancel();
+    running.await.unwrap();
+}
