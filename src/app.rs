@@ -15,7 +15,7 @@ use crate::config::Config;
 use crate::featured::Featured;
 use crate::hidden::Hidden;
 use crate::hub::Hub;
-use crate::poller::{Pipeline, Poller, QuotaBook, SourceTask};
+use crate::poller::{Pipeline, Poller, PushTask, QuotaBook, SourceTask};
 use crate::source::{self, SourceKind};
 use crate::store::{CommentLog, LogError};
 use crate::web::{self, AppState, Auth, Cockpit, Exports, Hosts, Limits};
@@ -115,24 +115,19 @@ impl App {
         let pipeline = self.pipeline.clone();
         let hub = pipeline.hub.clone();
         let mut sources = Vec::new();
+        let mut pushed = Vec::new();
         for spec in &self.config.sources {
             let built =
                 source::build(spec, self.config.source_settings()).map_err(StartError::Config)?;
             match built {
                 SourceKind::Polled(s) => sources.push(s),
-                // No platform pushes yet: the runner for pushed sources
-                // comes with the first one.
-                SourceKind::Pushed(_) => {
-                    return Err(StartError::Config(crate::config::ConfigError::invalid(
-                        "CW_SOURCES",
-                        &spec.to_string(),
-                        "this source pushes, and pushed sources cannot run yet",
-                    )));
-                }
+                SourceKind::Pushed(s) => pushed.push(s),
             }
         }
         // Every YouTube source spends from the one API key's daily quota.
-        let youtube_sources = sources.iter().filter(|s| s.quota().is_some()).count();
+        // A streamed chat counts too: it polls when streaming is refused.
+        let youtube_sources = sources.iter().filter(|s| s.quota().is_some()).count()
+            + pushed.iter().filter(|s| s.quota().is_some()).count();
         let quota = (youtube_sources > 0).then(|| {
             Arc::new(QuotaBook {
                 daily: self.config.youtube.daily_quota,
@@ -197,6 +192,19 @@ impl App {
             cancel.clone(),
         ));
         let poller = Poller::start(tasks);
+        let pushers: Vec<_> = pushed
+            .into_iter()
+            .map(|source| {
+                info!(source = %source.name(), "streaming {}", source.name());
+                let task = PushTask::new(source, pipeline.clone())
+                    .with_daily_quota(self.config.youtube.daily_quota);
+                match &quota {
+                    Some(book) => task.with_quota_book(book.clone()),
+                    None => task,
+                }
+                .spawn(cancel.clone())
+            })
+            .collect();
         let upkeep = Upkeep::start(self.log.clone(), self.config.retention, cancel.clone())
             .await
             .map_err(StartError::Retention)?;
@@ -236,6 +244,10 @@ impl App {
         })
         .await;
         poller.shutdown().await;
+        // The serve's shutdown cancelled `cancel`: every stream is closing.
+        for pusher in pushers {
+            let _ = pusher.await;
+        }
         pipeline.flush().await;
         upkeep.shutdown().await;
         let _ = feed.await;

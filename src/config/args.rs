@@ -87,6 +87,11 @@ pub(super) struct Cli {
     #[arg(long, env = "YOUTUBE_DAILY_QUOTA", default_value = "10000")]
     pub(super) youtube_daily_quota: String,
 
+    /// How youtube-live: sources read the chat: stream (streamList, pushed;
+    /// polling when refused) or poll (liveChatMessages.list).
+    #[arg(long, env = "CW_YOUTUBE_LIVE", default_value = "stream")]
+    pub(super) youtube_live: String,
+
     /// How long a session lasts, in hours: YouTube polling is paced so the
     /// day's quota lasts this long.
     #[arg(long, env = "CW_SESSION_HOURS", default_value = "4")]

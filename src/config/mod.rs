@@ -59,6 +59,8 @@ pub struct Config {
     /// them forever.
     pub retention: Option<Duration>,
     pub youtube: YouTubeSettings,
+    /// `CW_YOUTUBE_LIVE`: streamList (default) or polling.
+    pub youtube_live: crate::source::youtube::LiveMode,
     pub bilibili: BilibiliSettings,
     /// Settings of each `generic:NAME` source, by name.
     pub generic: Vec<(String, GenericSettings)>,
@@ -104,6 +106,7 @@ impl Config {
             http: &self.http,
             demo: &self.demo,
             youtube: &self.youtube,
+            youtube_live: self.youtube_live,
             bilibili: &self.bilibili,
             generic: &self.generic,
         }
@@ -324,6 +327,18 @@ mod tests {
         let line = error_line(&[("CW_SOURCES", "https://www.youtube.com/@someone")]);
         assert!(line.starts_with("CW_SOURCES="), "{line}");
         assert!(line.contains("youtube:VIDEO_ID"), "{line}");
+    }
+
+    #[test]
+    fn youtube_live_streams_by_default_polls_on_request_and_names_a_bad_value() {
+        use crate::source::youtube::LiveMode;
+        assert_eq!(Config::defaults().youtube_live, LiveMode::Stream);
+        let c = parse(&[("CW_YOUTUBE_LIVE", "poll")], &[]).unwrap();
+        assert_eq!(c.youtube_live, LiveMode::Poll);
+        let line = error_line(&[("CW_YOUTUBE_LIVE", "grpc")]);
+        assert!(line.starts_with("CW_YOUTUBE_LIVE="), "{line}");
+        assert!(line.contains("stream or poll"), "{line}");
+        assert!(!line.contains('\n'), "{line}");
     }
 
     #[test]

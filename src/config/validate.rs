@@ -60,6 +60,17 @@ pub(super) fn validate(
         1..=1_000_000,
         "expected a whole number from 1 to 1000000",
     )?;
+    let youtube_live = match cli.youtube_live.trim() {
+        "stream" => crate::source::youtube::LiveMode::Stream,
+        "poll" => crate::source::youtube::LiveMode::Poll,
+        _ => {
+            return Err(ConfigError::invalid(
+                "CW_YOUTUBE_LIVE",
+                &cli.youtube_live,
+                "expected stream or poll",
+            ));
+        }
+    };
     let log_json = match cli.log_format.trim() {
         "text" => false,
         "json" => true,
@@ -82,6 +93,7 @@ pub(super) fn validate(
     Ok(Config {
         notes,
         youtube,
+        youtube_live,
         bilibili,
         generic,
         http,

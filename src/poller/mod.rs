@@ -14,18 +14,20 @@
 //! - `schedule`: `Poller`, the ticks of every task's `Schedule`, and the
 //!   backoff arithmetic.
 //!
-//! A source that pushes would get a runner of its own here, beside `task`,
-//! feeding the same `Pipeline`.
+//! - `push`: `PushTask`, the runner of a pushed source (a long-lived stream
+//!   with resume tokens), feeding the same `Pipeline`.
 
 mod lease;
 mod pipeline;
 mod poll;
+mod push;
 mod quota;
 mod schedule;
 mod task;
 
 pub use pipeline::{MAX_PENDING_COMMENTS, Pipeline};
 pub use poll::{MAX_PAGES_PER_POLL, PollError, PollReport, poll_once};
+pub use push::{HEALTHY_STREAM, PushTask, STREAMING};
 pub use quota::QuotaBook;
 pub use schedule::Poller;
 pub use task::SourceTask;

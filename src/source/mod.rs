@@ -197,6 +197,12 @@ pub struct PushedBatch {
     pub comments: Vec<RawComment>,
     /// Ids of comments the platform retracted.
     pub deleted: Vec<String>,
+    /// Authors the platform banned from the chat, as in [`Page`].
+    pub banned_authors: Vec<String>,
+    /// What the source's status should say about this batch (a ban).
+    pub notes: Vec<String>,
+    /// The types of messages the adapter does not know and skipped.
+    pub unknown: Vec<String>,
     /// Where to resume after this batch: stored with it, in the same write,
     /// and passed to [`PushedSource::open`] after a reconnect or a restart.
     pub resume: Option<String>,
@@ -207,13 +213,23 @@ pub struct PushedBatch {
 /// A source that pushes: a long-lived connection (WebSocket, streaming
 /// HTTP) that yields batches as the platform sends them.
 ///
-/// No source pushes yet; this is the shape the runner of pushed sources is
-/// built against. The runner opens the stream with the resume token stored
+/// The runner (`crate::poller::PushTask`) opens the stream with the resume token stored
 /// with the last batch, hands each batch to the same pipeline the poller
 /// uses (sanitize, log, hub) with its token, and reopens after an error
 /// with backoff. A stream that ends (`None`) is reopened too; an error that
 /// is not `Transient` ends the source as it would a polled one.
 pub trait PushedSource: Source {
+    /// What the status should say while the source runs, when it is not
+    /// the runner's `live (streaming)` (a source that fell back to polling).
+    fn detail(&self) -> Option<String> {
+        None
+    }
+
+    /// The shortest time between two requests the day's quota allows for
+    /// this source (the quota planner's floor), for a source that polls
+    /// when it cannot stream. Ignored by sources that only stream.
+    fn set_floor(&self, _floor: Duration) {}
+
     /// Opens the stream, resuming after `resume` when given.
     fn open<'a>(
         &'a self,
@@ -259,6 +275,8 @@ pub struct Settings<'a> {
     pub http: &'a http::HttpSettings,
     pub demo: &'a demo::DemoSettings,
     pub youtube: &'a youtube::YouTubeSettings,
+    /// `CW_YOUTUBE_LIVE`: whether `youtube-live:` streams or polls.
+    pub youtube_live: youtube::LiveMode,
     pub bilibili: &'a bilibili::BilibiliSettings,
     /// Settings of each `generic:NAME` source, by name.
     pub generic: &'a [(String, generic::GenericSettings)],
@@ -277,11 +295,20 @@ pub fn build(spec: &SourceSpec, settings: Settings<'_>) -> Result<SourceKind, Co
             settings.youtube.clone(),
             http,
         )),
-        SourceSpec::YouTubeLive(video) => Box::new(youtube::LiveChat::new(
-            video,
-            settings.youtube.clone(),
-            http,
-        )),
+        SourceSpec::YouTubeLive(video) => match settings.youtube_live {
+            youtube::LiveMode::Poll => Box::new(youtube::LiveChat::new(
+                video,
+                settings.youtube.clone(),
+                http,
+            )),
+            youtube::LiveMode::Stream => {
+                return Ok(SourceKind::Pushed(Box::new(youtube::LiveStream::new(
+                    video,
+                    settings.youtube.clone(),
+                    http,
+                ))));
+            }
+        },
         SourceSpec::Bilibili(video) => Box::new(
             bilibili::Bilibili::new(video, settings.bilibili.clone(), http)
                 .map_err(|why| ConfigError::invalid("CW_SOURCES", &spec.to_string(), why))?,

@@ -70,3 +70,5 @@ mod store_suite;
 mod web;
 /// The attack corpus through real sources into every page, in Chromium.
 mod xss_proof;
+/// Pushed sources: the stream runner, resume tokens.
+mod youtube_stream;

@@ -148,6 +148,13 @@ impl LiveChat {
             other => other?,
         };
         self.chat().ignore_cursor = false;
+        Ok(self.page_of(&body))
+    }
+
+    /// One `LiveChatMessageListResponse` (a polled page or a pushed batch)
+    /// as a page: comments, retractions, bans, unknown types; the chat's or
+    /// the stream's end is remembered, and reported on the next request.
+    pub(super) fn page_of(&self, body: &Value) -> Page {
         let mut page = Page {
             next: non_empty(body.get("nextPageToken")),
             wait_at_least: body
@@ -169,17 +176,44 @@ impl LiveChat {
                     page.notes.push(ban.note());
                     page.banned_authors.push(ban.channel_id);
                 }
-                // This page's messages are kept; the next poll stops.
+                // This page's messages are kept; the next request stops.
                 Some(Message::Ended) => self.chat().chat_ended = true,
                 Some(Message::Unknown(kind)) => page.unknown.push(self.unknown(kind)),
                 None => page.skipped += 1,
             }
         }
         if body.get("offlineAt").is_some() {
-            // Keep this page's messages; the next poll reports the end.
+            // Keep this page's messages; the next request reports the end.
             self.chat().ended = true;
         }
-        Ok(page)
+        page
+    }
+
+    /// Why the chat cannot be read any more, once it said so.
+    pub(super) fn end_reason(&self) -> Option<SourceError> {
+        let chat = self.chat();
+        if chat.chat_ended {
+            Some(SourceError::Stopped {
+                reason: "the chat ended".into(),
+            })
+        } else if chat.ended {
+            Some(ended())
+        } else {
+            None
+        }
+    }
+
+    /// The chat's id, looked up once.
+    pub(super) async fn chat_id(&self) -> Result<String, SourceError> {
+        let known = self.chat().live_chat_id.clone();
+        match known {
+            Some(id) => Ok(id),
+            None => self.find_chat().await,
+        }
+    }
+
+    pub(super) fn api(&self) -> &Api {
+        &self.api
     }
 
     /// The name an unknown message type is counted under; the first time

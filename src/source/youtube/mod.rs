@@ -27,11 +27,14 @@ use super::{QuotaGate, SourceError, SpentUnits};
 pub use crate::domain::video::youtube::is_video_id;
 use crate::quota;
 
+pub mod framing;
 mod live;
 mod messages;
+mod stream;
 mod video;
 
 pub use live::LiveChat;
+pub use stream::{COST_STREAM, LiveMode, LiveStream};
 pub use video::VideoComments;
 
 /// Quota units of one `commentThreads.list` or `comments.list` call.
@@ -104,6 +107,20 @@ impl Api {
         cost: i64,
         kind: Kind,
     ) -> Result<Value, SourceError> {
+        self.reserve(method, cost).await?;
+        let url = format!("{}/youtube/v3/{method}", self.settings.api_base);
+        let request = self
+            .http
+            .client
+            .get(url)
+            .query(query)
+            .query(&[("key", self.settings.api_key.as_str())]);
+        check(self.http.json(request).await?, kind)
+    }
+
+    /// Asks the quota gate for `cost` units before a call to `method`, and
+    /// counts them as spent.
+    pub(super) async fn reserve(&self, method: &str, cost: i64) -> Result<(), SourceError> {
         match self.gate.get() {
             Some(gate) => {
                 let reserved = gate.reserve(cost).await.map_err(|why| {
@@ -124,14 +141,7 @@ impl Api {
             }
         }
         self.spent.fetch_add(cost, Ordering::Relaxed);
-        let url = format!("{}/youtube/v3/{method}", self.settings.api_base);
-        let request = self
-            .http
-            .client
-            .get(url)
-            .query(query)
-            .query(&[("key", self.settings.api_key.as_str())]);
-        check(self.http.json(request).await?, kind)
+        Ok(())
     }
 
     /// The video's title and its channel's id via `videos.list?part=snippet`
