@@ -68,6 +68,8 @@ mod source_youtube;
 mod store_suite;
 /// Pages, assets, headers, the token.
 mod web;
+/// The attack corpus in role, member level and event fields.
+mod xss_events;
 /// The attack corpus through real sources into every page, in Chromium.
 mod xss_proof;
 /// Pushed sources: the stream runner, resume tokens.

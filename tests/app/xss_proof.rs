@@ -79,16 +79,17 @@ const INIT: &str = r#"
 
 /// What the init script recorded, read from the top window.
 #[derive(Debug, Default, Deserialize)]
-struct Report {
+pub(crate) struct Report {
     hits: Vec<String>,
     requests: Vec<String>,
     violations: Vec<String>,
     dangers: Vec<String>,
 }
 
-const READ: &str = "return window.__cw || {hits: [], requests: [], violations: [], dangers: []};";
+pub(crate) const READ: &str =
+    "return window.__cw || {hits: [], requests: [], violations: [], dangers: []};";
 
-fn corpus() -> Vec<String> {
+pub(crate) fn corpus() -> Vec<String> {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/security");
     let mut all = Vec::new();
     let mut files: Vec<_> = std::fs::read_dir(dir)
@@ -254,7 +255,7 @@ async fn app_for(youtube: &MockServer, bilibili: &MockServer) -> crate::helpers:
 
 /// Fails the test on any execution, foreign request, CSP violation or
 /// dangerous node the page recorded.
-fn assert_clean(page: &str, origin: &str, report: &Report) {
+pub(crate) fn assert_clean(page: &str, origin: &str, report: &Report) {
     assert!(
         report.hits.is_empty(),
         "{page}: script ran: {:#?}",
@@ -299,7 +300,7 @@ fn regex_free_allowed(origin: &str) -> impl Fn(&str) -> bool + '_ {
     }
 }
 
-async fn launch() -> Option<Browser> {
+pub(crate) async fn launch() -> Option<Browser> {
     let browser = Browser::launch_with(&["--window-size=1280,2000"]).await?;
     browser
         .cdp(
