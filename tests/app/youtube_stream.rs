@@ -360,17 +360,8 @@ async fn a_fallback_to_polling_is_paced_to_the_quota_plan() {
     .await;
     let pipeline = pipeline();
     // 1,000 units over 4 hours for two sources: far slower than 1 s.
-    let book = Arc::new(commentwatch::poller::QuotaBook {
-        daily: 1_000,
-        session: Duration::from_secs(4 * 3600),
-        sources: 2,
-        started: std::time::Instant::now(),
-    });
-    let task = PushTask::new(Box::new(live_stream(&server.base)), pipeline.clone())
-        .with_daily_quota(1_000)
-        .with_quota_book(book);
     let cancel = CancellationToken::new();
-    let running = task.spawn(cancel.clone());
+    let running = on_a_tight_quota(&server.base, &pipeline).spawn(cancel.clone());
 
     wait_for_count(&pipeline.log, 2).await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
@@ -490,17 +481,8 @@ async fn streams_the_server_ends_at_once_are_reopened_no_faster_than_the_quota_p
     .await;
     let pipeline = pipeline();
     // 1,000 units over 4 hours for two sources: minutes between connections.
-    let book = Arc::new(commentwatch::poller::QuotaBook {
-        daily: 1_000,
-        session: Duration::from_secs(4 * 3600),
-        sources: 2,
-        started: std::time::Instant::now(),
-    });
-    let task = PushTask::new(Box::new(live_stream(&server.base)), pipeline.clone())
-        .with_daily_quota(1_000)
-        .with_quota_book(book);
     let cancel = CancellationToken::new();
-    let running = task.spawn(cancel.clone());
+    let running = on_a_tight_quota(&server.base, &pipeline).spawn(cancel.clone());
 
     wait_for_count(&pipeline.log, 3).await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
@@ -521,4 +503,18 @@ async fn streams_the_server_ends_at_once_are_reopened_no_faster_than_the_quota_p
 
     cancel.cancel();
     running.await.unwrap();
+}
+
+/// A stream task on a key of 1,000 units a day shared by two sources over a
+/// 4-hour session: connections (and fallback polls) minutes apart.
+fn on_a_tight_quota(base: &str, pipeline: &commentwatch::poller::Pipeline) -> PushTask {
+    let book = Arc::new(commentwatch::poller::QuotaBook {
+        daily: 1_000,
+        session: Duration::from_secs(4 * 3600),
+        sources: 2,
+        started: std::time::Instant::now(),
+    });
+    PushTask::new(Box::new(live_stream(base)), pipeline.clone())
+        .with_daily_quota(1_000)
+        .with_quota_book(book)
 }

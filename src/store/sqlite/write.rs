@@ -98,17 +98,16 @@ pub(super) fn record(conn: &mut Connection, batch: Batch) -> Result<Vec<Change>,
                 find.query_row(params![c.source, c.id], |r| {
                     Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
                 })?;
-            if !deleted && extras.event.is_some() && extras.event != event {
+            let changed = if !deleted && extras.event.is_some() && extras.event != event {
                 renew.execute(params![seq, c.text, c.html.as_str(), extras.event])?;
-                next += 1;
-                add_change.execute(params![next, ChangeKind::Update.as_str(), seq])?;
-                changes.push(Change {
-                    seq: next,
-                    kind: ChangeKind::Update,
-                    comment: c,
-                });
+                true
             } else if c.edited && (text != c.text || html != c.html.as_str()) {
                 edit.execute(params![seq, c.text, c.html.as_str(), c.likes])?;
+                true
+            } else {
+                false
+            };
+            if changed {
                 next += 1;
                 add_change.execute(params![next, ChangeKind::Update.as_str(), seq])?;
                 changes.push(Change {
