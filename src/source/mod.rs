@@ -17,6 +17,7 @@ pub mod bilibili;
 pub mod demo;
 pub mod generic;
 pub mod http;
+pub mod twitch;
 pub mod youtube;
 
 use std::sync::Arc;
