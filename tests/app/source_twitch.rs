@@ -11,7 +11,7 @@ use serde_json::Value;
 use crate::helpers::{PATIENCE, TestApp, eventually, spawn_app};
 
 #[path = "source_twitch/mock.rs"]
-mod mock;
+pub(crate) mod mock;
 
 use mock::MockIrc;
 
