@@ -446,3 +446,54 @@ fn bad_twitch_settings_name_their_variable() {
     assert_eq!(ok.twitch.irc_url, "wss://irc-ws.chat.twitch.tv:443");
     assert_eq!(ok.twitch.emote_base, "https://static-cdn.jtvnw.net");
 }
+
+#[tokio::test]
+async fn a_quiet_connection_is_pinged_and_one_that_stops_answering_is_replaced() {
+    use commentwatch::poller::PushTask;
+    use commentwatch::source::twitch::{TwitchChat, TwitchSettings};
+    use tokio_util::sync::CancellationToken;
+
+    let mock = MockIrc::start(CHANNEL).await;
+    let settings = TwitchSettings {
+        irc_url: mock.url.clone(),
+        quiet: Duration::from_millis(300),
+        pong_wait: Duration::from_millis(300),
+        ..TwitchSettings::default()
+    };
+    let pipeline = crate::helpers::pipeline();
+    let task = PushTask::new(
+        Box::new(TwitchChat::new(CHANNEL, settings)),
+        pipeline.clone(),
+    );
+    let cancel = CancellationToken::new();
+    let running = task.spawn(cancel.clone());
+    mock.logins(1).await;
+    // Answered PINGs keep the one connection open.
+    eventually("three PINGs sent on a quiet line", PATIENCE, || async {
+        mock.pings() >= 3
+    })
+    .await;
+    assert_eq!(mock.logins(1).await.len(), 1, "no reconnect while answered");
+    // Unanswered, the connection is given up and a new one opened.
+    mock.go_silent(true);
+    let status = |pipeline: &commentwatch::poller::Pipeline| {
+        pipeline
+            .hub
+            .statuses()
+            .into_iter()
+            .find(|s| s.source == format!("twitch:{CHANNEL}"))
+    };
+    eventually("the silence is seen", PATIENCE, || async {
+        status(&pipeline).is_some_and(|s| {
+            s.state == SourceState::Backoff
+                && s.detail
+                    .as_deref()
+                    .is_some_and(|d| d.contains("no answer to a PING"))
+        })
+    })
+    .await;
+    mock.go_silent(false);
+    assert_eq!(mock.logins(2).await.len(), 2);
+    cancel.cancel();
+    running.await.unwrap();
+}

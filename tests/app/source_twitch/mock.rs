@@ -42,6 +42,10 @@ struct Shared {
     pongs: usize,
     /// Lines to send right after a join (a `NOTICE`, say).
     on_join: Vec<String>,
+    /// `PING`s the client sent.
+    pings: usize,
+    /// Leave the client's `PING`s unanswered (a server gone silent).
+    silent: bool,
 }
 
 pub struct MockIrc {
@@ -96,6 +100,16 @@ impl MockIrc {
     /// How many `PONG`s answered our `PING`s.
     pub fn pongs(&self) -> usize {
         self.shared.lock().unwrap().pongs
+    }
+
+    /// How many `PING`s the client sent.
+    pub fn pings(&self) -> usize {
+        self.shared.lock().unwrap().pings
+    }
+
+    /// Stops (or resumes) answering the client's `PING`s.
+    pub fn go_silent(&self, silent: bool) {
+        self.shared.lock().unwrap().silent = silent;
     }
 
     fn command(&self, cmd: Cmd) {
@@ -216,8 +230,15 @@ async fn serve(mut ws: Ws, channel: &str, state: Arc<Mutex<Shared>>) {
                 Some(Ok(Message::Text(t))) => {
                     for line in t.split("\r\n").filter(|l| !l.is_empty()) {
                         if let Some(payload) = line.strip_prefix("PING") {
-                            let pong = format!(":tmi.twitch.tv PONG tmi.twitch.tv{payload}\r\n");
-                            let _ = ws.send(Message::text(pong)).await;
+                            let silent = {
+                                let mut s = state.lock().unwrap();
+                                s.pings += 1;
+                                s.silent
+                            };
+                            if !silent {
+                                let pong = format!(":tmi.twitch.tv PONG tmi.twitch.tv{payload}\r\n");
+                                let _ = ws.send(Message::text(pong)).await;
+                            }
                         } else if line.starts_with("PONG") {
                             state.lock().unwrap().pongs += 1;
                         }
