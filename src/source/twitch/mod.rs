@@ -61,15 +61,6 @@ impl Default for TwitchSettings {
     }
 }
 
-/// Whether `name` is a Twitch channel login: 1 to 25 letters, digits or
-/// `_` (lower-cased by the caller).
-pub fn is_channel(name: &str) -> bool {
-    (1..=25).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
-}
-
 /// One channel's chat.
 pub struct TwitchChat {
     channel: String,
@@ -209,23 +200,6 @@ impl PushedSource for TwitchChat {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn channel_names_are_twitch_logins() {
-        for ok in ["pajlada", "a", "x_y_9", "abcdefghijklmnopqrstuvwxy"] {
-            assert!(is_channel(ok), "{ok}");
-        }
-        for bad in [
-            "",
-            "Caps",
-            "#chan",
-            "a-b",
-            "abcdefghijklmnopqrstuvwxyz",
-            "ü",
-        ] {
-            assert!(!is_channel(bad), "{bad}");
-        }
-    }
 
     #[test]
     fn lines_cut_across_frames_are_joined() {
