@@ -167,22 +167,23 @@ impl PushedSource for TwitchChat {
                 ..PushedBatch::default()
             });
             // The membership lives as long as the stream: dropping it parts
-            // the channel.
-            let state = (membership, batches, first, false);
+            // the channel. The receiver goes first (fields drop in order),
+            // so the connection sees it closed when the part arrives.
+            let state = (batches, membership, first, false);
             let stream = futures_util::stream::unfold(
                 state,
-                move |(membership, mut batches, first, done)| async move {
+                move |(mut batches, membership, first, done)| async move {
                     if let Some(b) = first {
-                        return Some((Ok(b), (membership, batches, None, false)));
+                        return Some((Ok(b), (batches, membership, None, false)));
                     }
                     if done {
                         return None;
                     }
                     match batches.recv().await {
-                        Some(Ok(b)) => Some((Ok(b), (membership, batches, None, false))),
+                        Some(Ok(b)) => Some((Ok(b), (batches, membership, None, false))),
                         Some(Err(e)) => {
                             self.lost();
-                            Some((Err(e), (membership, batches, None, true)))
+                            Some((Err(e), (batches, membership, None, true)))
                         }
                         None => {
                             self.lost();
