@@ -110,6 +110,20 @@ pub(super) struct Cli {
     #[arg(long, env = "BILIBILI_COOKIE", hide_env_values = true)]
     pub(super) bilibili_cookie: Option<String>,
 
+    /// Scheme and host of Bilibili's live API (bilibili-live: room lookup and
+    /// getDanmuInfo go to $BILIBILI_LIVE_API_BASE/…).
+    #[arg(
+        long,
+        env = "BILIBILI_LIVE_API_BASE",
+        default_value = "https://api.live.bilibili.com"
+    )]
+    pub(super) bilibili_live_api_base: String,
+
+    /// A danmaku WebSocket (ws:// or wss://) to use instead of the servers
+    /// getDanmuInfo lists.
+    #[arg(long, env = "BILIBILI_LIVE_WS")]
+    pub(super) bilibili_live_ws: Option<String>,
+
     /// Never poll a Bilibili video faster than this.
     #[arg(long, env = "BILIBILI_MIN_INTERVAL", default_value = "10s")]
     pub(super) bilibili_min_interval: String,

@@ -12,6 +12,7 @@ use super::parse::{
 };
 use crate::domain::{ConfigError, Secret, SourceSpec};
 use crate::source::bilibili::BilibiliSettings;
+use crate::source::bilibili::live::LiveSettings;
 use crate::source::demo::DemoSettings;
 use crate::source::generic::GenericSettings;
 use crate::source::http::HttpSettings;
@@ -44,6 +45,7 @@ pub(super) fn validate(
     let demo = demo(&cli)?;
     let youtube = youtube(&cli, &sources)?;
     let bilibili = bilibili(&cli)?;
+    let bilibili_live = bilibili_live(&cli)?;
     let http = http(&cli)?;
     let highlight = parse_word_list("CW_HIGHLIGHT", cli.highlight.as_deref())?;
     let block = parse_word_list("CW_BLOCK", cli.block.as_deref())?;
@@ -95,6 +97,7 @@ pub(super) fn validate(
         youtube,
         youtube_live,
         bilibili,
+        bilibili_live,
         generic,
         http,
         max_clients,
@@ -257,6 +260,27 @@ fn bilibili(cli: &Cli) -> Result<BilibiliSettings, ConfigError> {
         cookie,
         min_interval,
     })
+}
+
+/// `BILIBILI_LIVE_API_BASE`, `BILIBILI_LIVE_WS`.
+fn bilibili_live(cli: &Cli) -> Result<LiveSettings, ConfigError> {
+    let api_base = parse_base_url("BILIBILI_LIVE_API_BASE", &cli.bilibili_live_api_base)?;
+    let ws = match cli.bilibili_live_ws.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(value) => match reqwest::Url::parse(value) {
+            Ok(u) if matches!(u.scheme(), "ws" | "wss") && u.host_str().is_some() => {
+                Some(value.to_owned())
+            }
+            _ => {
+                return Err(ConfigError::invalid(
+                    "BILIBILI_LIVE_WS",
+                    value,
+                    "expected a ws:// or wss:// URL such as ws://127.0.0.1:9000/sub",
+                ));
+            }
+        },
+    };
+    Ok(LiveSettings { api_base, ws })
 }
 
 /// `CW_HTTP_TIMEOUT`, `CW_MAX_BODY`.

@@ -27,6 +27,8 @@ pub enum Platform {
     YouTubeLive,
     /// A Bilibili video's replies.
     Bilibili,
+    /// A Bilibili live room's danmaku.
+    BilibiliLive,
     /// A JSON API of any shape, described by `CW_GENERIC_<NAME>_*`.
     Generic,
 }
@@ -38,11 +40,12 @@ const BILIBILI_IMAGE_HOSTS: &[&str] = &["hdslb.com"];
 
 impl Platform {
     /// Every platform, in the order `CW_SOURCES`' help lists them.
-    pub const ALL: [Platform; 5] = [
+    pub const ALL: [Platform; 6] = [
         Platform::Demo,
         Platform::YouTube,
         Platform::YouTubeLive,
         Platform::Bilibili,
+        Platform::BilibiliLive,
         Platform::Generic,
     ];
 
@@ -53,6 +56,7 @@ impl Platform {
             Platform::YouTube => "youtube",
             Platform::YouTubeLive => "youtube-live",
             Platform::Bilibili => "bilibili",
+            Platform::BilibiliLive => "bilibili-live",
             Platform::Generic => "generic",
         }
     }
@@ -64,6 +68,7 @@ impl Platform {
             Platform::YouTube => "youtube:VIDEO_ID",
             Platform::YouTubeLive => "youtube-live:VIDEO_ID",
             Platform::Bilibili => "bilibili:BVID_OR_AID",
+            Platform::BilibiliLive => "bilibili-live:ROOM_ID",
             Platform::Generic => "generic:NAME",
         }
     }
@@ -79,7 +84,7 @@ impl Platform {
     pub fn image_hosts(self) -> &'static [&'static str] {
         match self {
             Platform::YouTube | Platform::YouTubeLive => YOUTUBE_IMAGE_HOSTS,
-            Platform::Bilibili => BILIBILI_IMAGE_HOSTS,
+            Platform::Bilibili | Platform::BilibiliLive => BILIBILI_IMAGE_HOSTS,
             Platform::Demo | Platform::Generic => &[],
         }
     }
@@ -111,6 +116,8 @@ impl Platform {
                 }
                 Some(url)
             }
+            // Danmaku have no address of their own: the room's page.
+            Platform::BilibiliLive => Some(format!("https://live.bilibili.com/{}", enc(arg))),
             Platform::Demo | Platform::Generic => None,
         }
     }
@@ -118,7 +125,13 @@ impl Platform {
 
 /// The names of the platforms whose sources take an argument, for filters
 /// such as `/api/comments?source=youtube` that pick a whole platform.
-pub const PLATFORM_NAMES: &[&str] = &["youtube", "youtube-live", "bilibili", "generic"];
+pub const PLATFORM_NAMES: &[&str] = &[
+    "youtube",
+    "youtube-live",
+    "bilibili",
+    "bilibili-live",
+    "generic",
+];
 
 /// Every image host of every platform, each once.
 pub fn image_hosts() -> Vec<&'static str> {
@@ -177,6 +190,9 @@ pub enum SourceSpec {
     YouTubeLive(String),
     /// `bilibili:BVID_OR_AID`: a Bilibili video's replies.
     Bilibili(String),
+    /// `bilibili-live:ROOM_ID`: a Bilibili live room's danmaku (short or
+    /// real room number).
+    BilibiliLive(String),
     /// `generic:NAME`: a JSON API described by `CW_GENERIC_<NAME>_*`.
     Generic(String),
 }
@@ -199,6 +215,7 @@ impl SourceSpec {
             SourceSpec::YouTube(_) => Platform::YouTube,
             SourceSpec::YouTubeLive(_) => Platform::YouTubeLive,
             SourceSpec::Bilibili(_) => Platform::Bilibili,
+            SourceSpec::BilibiliLive(_) => Platform::BilibiliLive,
             SourceSpec::Generic(_) => Platform::Generic,
         }
     }
@@ -210,6 +227,7 @@ impl SourceSpec {
             SourceSpec::YouTube(a)
             | SourceSpec::YouTubeLive(a)
             | SourceSpec::Bilibili(a)
+            | SourceSpec::BilibiliLive(a)
             | SourceSpec::Generic(a) => Some(a),
         }
     }
@@ -271,6 +289,13 @@ impl SourceSpec {
             Some(Platform::Bilibili) => Err(format!(
                 "{item:?}: expected a BV id (BV1xx411c7mD) or an av number (av170001 or 170001)"
             )),
+            Some(Platform::BilibiliLive) if is_room_id(arg) => {
+                Ok(SourceSpec::BilibiliLive(arg.to_owned()))
+            }
+            Some(Platform::BilibiliLive) => Err(format!(
+                "{item:?}: expected a live room number, the digits after live.bilibili.com/ \
+                 (bilibili-live:21452505)"
+            )),
             Some(Platform::Generic) if is_id(arg) => Ok(SourceSpec::Generic(arg.to_owned())),
             None if !kind.trim().is_empty() && item.contains(':') => Err(format!(
                 "{item:?}: {:?} is not a platform commentwatch reads; the platforms are {}",
@@ -290,6 +315,14 @@ impl SourceSpec {
     }
 }
 
+/// A live room number: digits, not 0 (short ids like 1 are real rooms).
+fn is_room_id(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 16
+        && s.bytes().all(|b| b.is_ascii_digit())
+        && s.bytes().any(|b| b != b'0')
+}
+
 /// Every platform's usage: `demo, youtube:VIDEO_ID, … or generic:NAME,
 /// comma-separated`.
 fn usages() -> String {
@@ -301,7 +334,7 @@ fn usages() -> String {
 /// Video addresses pasted into `CW_SOURCES` instead of `youtube:ID`.
 mod url {
     use super::super::video::{bilibili, youtube};
-    use super::{Platform, SourceSpec, usages};
+    use super::{Platform, SourceSpec, is_room_id, usages};
 
     /// `None` when `item` does not look like an address (it is then read as
     /// `platform:argument`); otherwise what it names, or why it names
@@ -370,6 +403,17 @@ mod url {
                     item,
                     "this Bilibili address names no video; write bilibili:BVID with the BV id \
                      after /video/ (bilibili:BV1xx411c7mD)",
+                )),
+            },
+            "live.bilibili.com" => match segments.as_slice() {
+                // `live.bilibili.com/h5/ROOM` is the mobile page of the same room.
+                [room] | ["h5", room] if is_room_id(room) && !live => {
+                    Ok(SourceSpec::BilibiliLive((*room).to_owned()))
+                }
+                _ => Err(refusal(
+                    item,
+                    "this Bilibili live address names no room; write bilibili-live:ROOM_ID with \
+                     the number after live.bilibili.com/ (bilibili-live:21452505)",
                 )),
             },
             "b23.tv" => Err(refusal(
@@ -446,6 +490,15 @@ mod tests {
                 "bilibili:BV1xx411c7mD",
             ),
             ("https://m.bilibili.com/video/av170001", "bilibili:av170001"),
+            (
+                "https://live.bilibili.com/21452505?spm_id_from=333.1007",
+                "bilibili-live:21452505",
+            ),
+            ("live.bilibili.com/h5/1017", "bilibili-live:1017"),
+            (
+                "bilibili-live:https://live.bilibili.com/22603245",
+                "bilibili-live:22603245",
+            ),
         ] {
             assert_eq!(read(address).as_deref(), Ok(source), "{address}");
         }
@@ -461,6 +514,10 @@ mod tests {
             ("https://www.youtube.com/watch?v=short", "youtube:VIDEO_ID"),
             ("https://www.bilibili.com/read/cv123", "bilibili:BVID"),
             ("https://b23.tv/abc123", "bilibili:BVID"),
+            (
+                "https://live.bilibili.com/p/eden/area-tags",
+                "bilibili-live:ROOM_ID",
+            ),
             ("https://www.twitch.tv/somebody", "youtube:VIDEO_ID"),
             ("https://", "cannot read"),
         ] {
@@ -476,8 +533,8 @@ mod tests {
         assert_eq!(
             e,
             "\"twitch:foo\": \"twitch\" is not a platform commentwatch reads; the platforms are \
-             demo, youtube:VIDEO_ID, youtube-live:VIDEO_ID, bilibili:BVID_OR_AID or \
-             generic:NAME, comma-separated"
+             demo, youtube:VIDEO_ID, youtube-live:VIDEO_ID, bilibili:BVID_OR_AID, \
+             bilibili-live:ROOM_ID or generic:NAME, comma-separated"
         );
     }
 
@@ -501,7 +558,8 @@ mod tests {
         assert_eq!(
             e,
             "cannot read source \"myspace\"; expected demo, youtube:VIDEO_ID, \
-             youtube-live:VIDEO_ID, bilibili:BVID_OR_AID or generic:NAME, comma-separated"
+             youtube-live:VIDEO_ID, bilibili:BVID_OR_AID, bilibili-live:ROOM_ID or generic:NAME, \
+             comma-separated"
         );
     }
 
@@ -551,6 +609,10 @@ mod tests {
                 .permalink("12")
                 .as_deref(),
             Some("https://www.bilibili.com/video/av170001#reply12")
+        );
+        assert_eq!(
+            permalink("bilibili-live:1017", "h0a1b").as_deref(),
+            Some("https://live.bilibili.com/1017")
         );
         assert_eq!(permalink("demo", "1"), None);
         assert_eq!(permalink("generic:x", "1"), None);

@@ -278,6 +278,8 @@ pub struct Settings<'a> {
     /// `CW_YOUTUBE_LIVE`: whether `youtube-live:` streams or polls.
     pub youtube_live: youtube::LiveMode,
     pub bilibili: &'a bilibili::BilibiliSettings,
+    /// `BILIBILI_LIVE_*`, for `bilibili-live:` rooms.
+    pub bilibili_live: &'a bilibili::live::LiveSettings,
     /// Settings of each `generic:NAME` source, by name.
     pub generic: &'a [(String, generic::GenericSettings)],
 }
@@ -313,6 +315,16 @@ pub fn build(spec: &SourceSpec, settings: Settings<'_>) -> Result<SourceKind, Co
             bilibili::Bilibili::new(video, settings.bilibili.clone(), http)
                 .map_err(|why| ConfigError::invalid("CW_SOURCES", &spec.to_string(), why))?,
         ),
+        SourceSpec::BilibiliLive(room) => {
+            let live = bilibili::live::BilibiliLive::new(
+                room,
+                settings.bilibili.clone(),
+                settings.bilibili_live.clone(),
+                http,
+            )
+            .map_err(|why| ConfigError::invalid("CW_SOURCES", &spec.to_string(), why))?;
+            return Ok(SourceKind::Pushed(Box::new(live)));
+        }
         SourceSpec::Generic(name) => {
             let generic = settings
                 .generic
