@@ -195,14 +195,15 @@ async fn danmaku_a_super_chat_and_a_gift_arrive_in_order_with_who_sent_them() {
     assert_eq!(c(3).amount.as_ref().unwrap().display, "CN¥0.50");
 
     // The login: the cookie's uid and buvid3, the real room, the token.
-    let seen = mock.seen.lock().unwrap();
-    assert_eq!(seen.auth_headers[0], (true, 16, 1, 7, 1));
-    let auth = &seen.auths[0];
-    assert_eq!(auth["uid"], 42);
-    assert_eq!(auth["roomid"], REAL_ID);
-    assert_eq!(auth["buvid"], "COOKIE-BUVID");
-    assert!(seen.user_agents[0].starts_with("Mozilla/5.0"));
-    drop(seen);
+    {
+        let seen = mock.seen.lock().unwrap();
+        assert_eq!(seen.auth_headers[0], (true, 16, 1, 7, 1));
+        let auth = &seen.auths[0];
+        assert_eq!(auth["uid"], 42);
+        assert_eq!(auth["roomid"], REAL_ID);
+        assert_eq!(auth["buvid"], "COOKIE-BUVID");
+        assert!(seen.user_agents[0].starts_with("Mozilla/5.0"));
+    }
     // getDanmuInfo was WBI-signed for the real room, with the cookie.
     let requests = mock.http.received_requests().await.unwrap();
     let info = requests

@@ -189,6 +189,8 @@ pub async fn start(scripts: Vec<Script>) -> LiveMock {
     LiveMock { http, ws, seen }
 }
 
+// The handshake callback's error type is tungstenite's, not ours.
+#[allow(clippy::result_large_err)]
 async fn serve(socket: tokio::net::TcpStream, script: Script, seen: Arc<Mutex<Seen>>) {
     let record = seen.clone();
     let handshake = move |req: &Request, resp: Response| {
