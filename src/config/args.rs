@@ -21,9 +21,9 @@ use crate::domain::ConfigError;
 )]
 pub(super) struct Cli {
     /// Comma-separated sources: youtube:VIDEO_ID, youtube-live:VIDEO_ID,
-    /// bilibili:BVID_OR_AID, generic:NAME, demo; or a video's address
-    /// (https://www.youtube.com/watch?v=…, https://youtu.be/…,
-    /// https://www.bilibili.com/video/BV…).
+    /// bilibili:BVID_OR_AID, bilibili-live:ROOM_ID, generic:NAME, demo; or a
+    /// video's address (https://www.youtube.com/watch?v=…, https://youtu.be/…,
+    /// https://www.bilibili.com/video/BV…, https://live.bilibili.com/ROOM).
     #[arg(long, env = "CW_SOURCES", default_value = "demo")]
     pub(super) sources: String,
 
