@@ -299,6 +299,45 @@ async fn missed_heartbeat_replies_and_a_server_close_reconnect_and_mark_the_gap(
 }
 
 #[tokio::test]
+async fn a_refused_login_is_an_error_and_the_source_logs_in_again() {
+    let mock = mock::start(vec![
+        Script {
+            refuse: true,
+            ..Script::default()
+        },
+        Script {
+            frames: vec![brotli_frame(&[command(&danmu(
+                1,
+                "a",
+                "in",
+                "r1",
+                1733203000000,
+            ))])],
+            ..Script::default()
+        },
+    ])
+    .await;
+    let pipeline = pipeline();
+    let mut statuses = pipeline.hub.subscribe();
+    let task = PushTask::new(Box::new(settings(&mock, None)), pipeline.clone());
+    let cancel = CancellationToken::new();
+    let running = task.spawn(cancel.clone());
+    assert_eq!(wait_for_ids(&pipeline.log, 1).await, ["r1"]);
+    let mut refused = None;
+    while let Ok(frame) = statuses.try_recv() {
+        let text = frame.json.to_string();
+        if text.contains("refused the login") {
+            refused = Some(text);
+        }
+    }
+    let refused = refused.expect("the refusal was reported");
+    assert!(refused.contains("-101"), "{refused}");
+    assert_eq!(mock.seen.lock().unwrap().auths.len(), 2);
+    cancel.cancel();
+    running.await.unwrap();
+}
+
+#[tokio::test]
 async fn a_masked_anonymous_session_is_reported_in_the_status() {
     let notice = r#"{"cmd":"LOG_IN_NOTICE","data":{"notice_msg":"为保护用户隐私，未登录无法查看他人昵称","image_web":"http://i0.hdslb.com/bfs/dm/75e7c16b99208df259fe0a93354fd3440cbab412.png","image_app":""}}"#;
     let mock = mock::start(vec![Script {

@@ -86,6 +86,8 @@ pub struct Script {
     pub silent: bool,
     /// Close the connection after the frames (else hold it open).
     pub close: bool,
+    /// Refuse the login (`{"code":-101}`) however good it is.
+    pub refuse: bool,
 }
 
 /// What the mock saw.
@@ -238,9 +240,9 @@ async fn serve(socket: tokio::net::TcpStream, script: Script, seen: Arc<Mutex<Se
         s.auths.push(body);
         s.auth_headers.push(header);
     }
-    let code = if valid { 0 } else { -101 };
+    let code = if valid && !script.refuse { 0 } else { -101 };
     let reply = packet(8, 1, format!("{{\"code\":{code}}}").as_bytes());
-    if ws.send(Message::binary(reply)).await.is_err() || !valid {
+    if ws.send(Message::binary(reply)).await.is_err() || code != 0 {
         let _ = ws.close(None).await;
         return;
     }
