@@ -112,6 +112,18 @@ pub(super) fn read(body: &[u8], room: Room, out: &mut Reading) {
             Some(c) => b.comments.push(c),
             None => b.skipped += 1,
         },
+        // The protobuf form: each gift of its list, read as a `SEND_GIFT`.
+        "SEND_GIFT_V2" => match super::gift_v2::gifts(&v["data"]) {
+            Some(list) => {
+                for data in list {
+                    match gift(&data, room) {
+                        Some(c) => b.comments.push(c),
+                        None => b.skipped += 1,
+                    }
+                }
+            }
+            None => b.skipped += 1,
+        },
         "GUARD_BUY" => match guard(&v["data"], room) {
             Some(c) => b.comments.push(c),
             None => b.skipped += 1,

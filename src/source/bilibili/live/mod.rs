@@ -29,6 +29,7 @@ use crate::domain::SourceSpec;
 mod api;
 mod commands;
 mod conn;
+mod gift_v2;
 pub mod packet;
 
 /// How often the web client sends a heartbeat; the server disconnects
