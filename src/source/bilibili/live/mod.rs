@@ -64,6 +64,9 @@ struct State {
     last_frame: Option<DateTime<Utc>>,
     /// Connections opened so far.
     connections: u32,
+    /// Connections tried so far, failed ones included: each tries the next
+    /// server of the list.
+    attempts: u32,
 }
 
 /// Ids seen lately, oldest first.
@@ -173,12 +176,12 @@ impl BilibiliLive {
     async fn connect(&self) -> Result<(conn::Connection, commands::Room), SourceError> {
         let room = self.resolve_room().await?;
         let info = self.danmu_info(room.room_id).await?;
-        let connections = self.state().connections;
-        let url = match &self.ws_override {
-            Some(url) => url.clone(),
-            // Each reconnect tries the next server of the list.
-            None => info.urls[connections as usize % info.urls.len()].clone(),
+        let attempt = {
+            let mut state = self.state();
+            state.attempts = state.attempts.wrapping_add(1);
+            state.attempts - 1
         };
+        let url = server_url(self.ws_override.as_deref(), &info.urls, attempt);
         let mut auth = serde_json::json!({
             "uid": self.uid,
             "roomid": room.room_id,
@@ -251,6 +254,15 @@ impl BilibiliLive {
     }
 }
 
+/// The server of attempt `attempt`: `BILIBILI_LIVE_WS` when set, else the
+/// list's servers in turn.
+fn server_url(fixed: Option<&str>, urls: &[String], attempt: u32) -> String {
+    match fixed {
+        Some(url) => url.to_owned(),
+        None => urls[attempt as usize % urls.len()].clone(),
+    }
+}
+
 impl Source for BilibiliLive {
     fn name(&self) -> String {
         self.name.clone()
@@ -311,5 +323,73 @@ impl PushedSource for BilibiliLive {
             let stream: BoxStream<'a, Result<PushedBatch, SourceError>> = Box::pin(stream);
             Ok(stream)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_attempt_tries_the_next_server_unless_one_is_set() {
+        let urls = vec!["wss://a:2245/sub".to_owned(), "wss://b:443/sub".to_owned()];
+        let picked: Vec<String> = (0..3).map(|n| server_url(None, &urls, n)).collect();
+        assert_eq!(
+            picked,
+            ["wss://a:2245/sub", "wss://b:443/sub", "wss://a:2245/sub"]
+        );
+        assert_eq!(
+            server_url(Some("ws://127.0.0.1:9/sub"), &urls, 1),
+            "ws://127.0.0.1:9/sub"
+        );
+    }
+
+    #[test]
+    fn ids_are_remembered_within_the_window_only() {
+        let mut recent = Recent::default();
+        assert!(recent.first_time("a"));
+        assert!(!recent.first_time("a"));
+        for i in 0..RECENT_IDS {
+            assert!(recent.first_time(&i.to_string()));
+        }
+        assert!(recent.first_time("a"), "forgotten after the window");
+        assert_eq!(recent.order.len(), RECENT_IDS);
+    }
+
+    #[test]
+    fn the_cookie_gives_the_uid_and_never_shows() {
+        let live = BilibiliLive::new(
+            "21452505",
+            BilibiliSettings {
+                api_base: "https://api.bilibili.com".into(),
+                cookie: Some("SESSDATA=topsecret; DedeUserID=42; buvid3=X".into()),
+                min_interval: Duration::from_secs(10),
+            },
+            LiveSettings {
+                api_base: "https://api.live.bilibili.com".into(),
+                ws: None,
+            },
+            Http::new(Duration::from_secs(1), 1024),
+        )
+        .unwrap();
+        assert_eq!(live.uid, 42);
+        assert_eq!(live.name(), "bilibili-live:21452505");
+        assert!(!format!("{live:?}").contains("topsecret"));
+        assert!(
+            BilibiliLive::new(
+                "0",
+                BilibiliSettings {
+                    api_base: String::new(),
+                    cookie: None,
+                    min_interval: Duration::ZERO
+                },
+                LiveSettings {
+                    api_base: String::new(),
+                    ws: None
+                },
+                Http::new(Duration::from_secs(1), 1024),
+            )
+            .is_err()
+        );
     }
 }
