@@ -52,6 +52,8 @@ pub struct PushTask {
     /// The planner's floor, as last computed: connections cost units too,
     /// so a stream the server ends quickly is not reopened sooner.
     floor: std::sync::Mutex<Duration>,
+    /// Streams opened since start, for the status.
+    connections: std::sync::atomic::AtomicU64,
 }
 
 /// How one opened stream ended.
@@ -78,6 +80,7 @@ impl PushTask {
             quota_used: std::sync::Mutex::new(None),
             book: None,
             floor: std::sync::Mutex::new(Duration::ZERO),
+            connections: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -212,6 +215,8 @@ impl PushTask {
             },
         };
         *last_ok = Some(Utc::now());
+        self.connections
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if self.source.quota().is_some() {
             self.record_spent().await;
             let used = self
@@ -367,6 +372,7 @@ impl PushTask {
         status.last_ok = last_ok;
         status.next_poll = until;
         status.quota_used = *self.quota_used.lock().unwrap_or_else(|p| p.into_inner());
+        status.connections = Some(self.connections.load(std::sync::atomic::Ordering::Relaxed));
         if failed {
             status.last_error = detail.clone();
         }

@@ -74,3 +74,5 @@ mod xss_events;
 mod xss_proof;
 /// Pushed sources: the stream runner, resume tokens.
 mod youtube_stream;
+/// A streamed live chat in the whole app: the status line, a restart.
+mod youtube_stream_app;
