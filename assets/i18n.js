@@ -215,6 +215,9 @@ Object.assign(I18N.en, {
   ev_sticker: (alt) => "Super Sticker" + (alt ? ": " + alt : ""),
   ev_poll: (q) => "Poll" + (q ? ": " + q : ""),
   ev_members_only_started: "Members-only chat is on", ev_members_only_ended: "Members-only chat is off",
+  role_vip: "VIP",
+  ev_raid: (name, n) => "Raid" + (name ? " from " + name : "") + (n > 0 ? " · " + n + (n === 1 ? " viewer" : " viewers") : ""),
+  ev_announcement: "Announcement", ev_first_message: "First message in this chat",
   paidMembers: "Paid & members", kPaid: "Only paid messages, memberships, gifts and members", paidMembersTitle: "Only paid messages, memberships, gifts and members ($)",
 });
 Object.assign(I18N["zh-CN"], {
@@ -228,5 +231,8 @@ Object.assign(I18N["zh-CN"], {
   ev_sticker: (alt) => "超级贴图" + (alt ? "：" + alt : ""),
   ev_poll: (q) => "投票" + (q ? "：" + q : ""),
   ev_members_only_started: "已开启仅会员聊天", ev_members_only_ended: "已关闭仅会员聊天",
+  role_vip: "VIP",
+  ev_raid: (name, n) => "突袭" + (name ? "：" + name : "") + (n > 0 ? " · " + n + " 名观众" : ""),
+  ev_announcement: "公告", ev_first_message: "首次在此发言",
   paidMembers: "付费与会员", kPaid: "只看付费消息、会员、礼物和会员的发言", paidMembersTitle: "只看付费消息、会员、礼物和会员的发言 ($)",
 });

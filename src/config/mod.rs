@@ -38,6 +38,7 @@ use crate::source::bilibili::BilibiliSettings;
 use crate::source::demo::DemoSettings;
 use crate::source::generic::GenericSettings;
 use crate::source::http::HttpSettings;
+use crate::source::twitch::TwitchSettings;
 use crate::source::youtube::YouTubeSettings;
 use commands::Command;
 
@@ -62,6 +63,8 @@ pub struct Config {
     /// `CW_YOUTUBE_LIVE`: streamList (default) or polling.
     pub youtube_live: crate::source::youtube::LiveMode,
     pub bilibili: BilibiliSettings,
+    /// `TWITCH_IRC_URL`, `TWITCH_EMOTE_BASE`.
+    pub twitch: TwitchSettings,
     /// Settings of each `generic:NAME` source, by name.
     pub generic: Vec<(String, GenericSettings)>,
     /// `CW_HTTP_TIMEOUT`, `CW_MAX_BODY`.
@@ -108,6 +111,7 @@ impl Config {
             youtube: &self.youtube,
             youtube_live: self.youtube_live,
             bilibili: &self.bilibili,
+            twitch: &self.twitch,
             generic: &self.generic,
         }
     }

@@ -27,6 +27,8 @@ pub enum Platform {
     YouTubeLive,
     /// A Bilibili video's replies.
     Bilibili,
+    /// A Twitch channel's chat.
+    Twitch,
     /// A JSON API of any shape, described by `CW_GENERIC_<NAME>_*`.
     Generic,
 }
@@ -35,14 +37,45 @@ pub enum Platform {
 const YOUTUBE_IMAGE_HOSTS: &[&str] = &["ggpht.com", "googleusercontent.com", "ytimg.com"];
 /// Image hosts of Bilibili's avatars and emotes.
 const BILIBILI_IMAGE_HOSTS: &[&str] = &["hdslb.com"];
+/// Image host of Twitch's emotes (`static-cdn.jtvnw.net`), the default of
+/// `TWITCH_EMOTE_BASE`; another base's host is added by
+/// [`allow_image_host`].
+const TWITCH_IMAGE_HOSTS: &[&str] = &["jtvnw.net"];
+
+/// Image hosts the settings name (`TWITCH_EMOTE_BASE`), allowed as they are
+/// (no subdomains), for the life of the process.
+static EXTRA_IMAGE_HOSTS: std::sync::RwLock<Vec<String>> = std::sync::RwLock::new(Vec::new());
+
+/// Allows images from exactly `host` (lower-case) too: the sanitizer keeps
+/// them and the page's `img-src` names it. Set once at start from the
+/// settings; never removed.
+pub fn allow_image_host(host: &str) {
+    let host = host.to_ascii_lowercase();
+    if image_host_allowed(&host) {
+        return;
+    }
+    let mut extra = EXTRA_IMAGE_HOSTS.write().unwrap_or_else(|p| p.into_inner());
+    if !extra.contains(&host) {
+        extra.push(host);
+    }
+}
+
+/// The hosts [`allow_image_host`] added, each once.
+pub fn extra_image_hosts() -> Vec<String> {
+    EXTRA_IMAGE_HOSTS
+        .read()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone()
+}
 
 impl Platform {
     /// Every platform, in the order `CW_SOURCES`' help lists them.
-    pub const ALL: [Platform; 5] = [
+    pub const ALL: [Platform; 6] = [
         Platform::Demo,
         Platform::YouTube,
         Platform::YouTubeLive,
         Platform::Bilibili,
+        Platform::Twitch,
         Platform::Generic,
     ];
 
@@ -53,6 +86,7 @@ impl Platform {
             Platform::YouTube => "youtube",
             Platform::YouTubeLive => "youtube-live",
             Platform::Bilibili => "bilibili",
+            Platform::Twitch => "twitch",
             Platform::Generic => "generic",
         }
     }
@@ -64,6 +98,7 @@ impl Platform {
             Platform::YouTube => "youtube:VIDEO_ID",
             Platform::YouTubeLive => "youtube-live:VIDEO_ID",
             Platform::Bilibili => "bilibili:BVID_OR_AID",
+            Platform::Twitch => "twitch:CHANNEL",
             Platform::Generic => "generic:NAME",
         }
     }
@@ -80,6 +115,7 @@ impl Platform {
         match self {
             Platform::YouTube | Platform::YouTubeLive => YOUTUBE_IMAGE_HOSTS,
             Platform::Bilibili => BILIBILI_IMAGE_HOSTS,
+            Platform::Twitch => TWITCH_IMAGE_HOSTS,
             Platform::Demo | Platform::Generic => &[],
         }
     }
@@ -111,14 +147,15 @@ impl Platform {
                 }
                 Some(url)
             }
-            Platform::Demo | Platform::Generic => None,
+            // Twitch chat messages have no address of their own.
+            Platform::Twitch | Platform::Demo | Platform::Generic => None,
         }
     }
 }
 
 /// The names of the platforms whose sources take an argument, for filters
 /// such as `/api/comments?source=youtube` that pick a whole platform.
-pub const PLATFORM_NAMES: &[&str] = &["youtube", "youtube-live", "bilibili", "generic"];
+pub const PLATFORM_NAMES: &[&str] = &["youtube", "youtube-live", "bilibili", "twitch", "generic"];
 
 /// Every image host of every platform, each once.
 pub fn image_hosts() -> Vec<&'static str> {
@@ -132,8 +169,13 @@ pub fn image_hosts() -> Vec<&'static str> {
 }
 
 /// Whether `host` (lower-case) is one of the platforms' image hosts or a
-/// subdomain of one.
+/// subdomain of one, or a host the settings added ([`allow_image_host`]).
 pub fn image_host_allowed(host: &str) -> bool {
+    let extra = EXTRA_IMAGE_HOSTS.read().unwrap_or_else(|p| p.into_inner());
+    if extra.iter().any(|h| h == host) {
+        return true;
+    }
+    drop(extra);
     Platform::ALL
         .into_iter()
         .flat_map(|p| p.image_hosts())
@@ -177,6 +219,8 @@ pub enum SourceSpec {
     YouTubeLive(String),
     /// `bilibili:BVID_OR_AID`: a Bilibili video's replies.
     Bilibili(String),
+    /// `twitch:CHANNEL`: a Twitch channel's chat (the login, lower-case).
+    Twitch(String),
     /// `generic:NAME`: a JSON API described by `CW_GENERIC_<NAME>_*`.
     Generic(String),
 }
@@ -199,6 +243,7 @@ impl SourceSpec {
             SourceSpec::YouTube(_) => Platform::YouTube,
             SourceSpec::YouTubeLive(_) => Platform::YouTubeLive,
             SourceSpec::Bilibili(_) => Platform::Bilibili,
+            SourceSpec::Twitch(_) => Platform::Twitch,
             SourceSpec::Generic(_) => Platform::Generic,
         }
     }
@@ -210,6 +255,7 @@ impl SourceSpec {
             SourceSpec::YouTube(a)
             | SourceSpec::YouTubeLive(a)
             | SourceSpec::Bilibili(a)
+            | SourceSpec::Twitch(a)
             | SourceSpec::Generic(a) => Some(a),
         }
     }
@@ -271,6 +317,9 @@ impl SourceSpec {
             Some(Platform::Bilibili) => Err(format!(
                 "{item:?}: expected a BV id (BV1xx411c7mD) or an av number (av170001 or 170001)"
             )),
+            Some(Platform::Twitch) => twitch_channel(arg)
+                .map(SourceSpec::Twitch)
+                .ok_or_else(|| format!("{item:?}: {TWITCH_CHANNEL_HINT}")),
             Some(Platform::Generic) if is_id(arg) => Ok(SourceSpec::Generic(arg.to_owned())),
             None if !kind.trim().is_empty() && item.contains(':') => Err(format!(
                 "{item:?}: {:?} is not a platform commentwatch reads; the platforms are {}",
@@ -290,6 +339,21 @@ impl SourceSpec {
     }
 }
 
+/// What a `twitch:` source names, for refusals.
+const TWITCH_CHANNEL_HINT: &str = "a Twitch channel is its login name, 1 to 25 letters, digits or _ \
+     (the NAME of twitch.tv/NAME), e.g. twitch:somestreamer";
+
+/// A Twitch channel's login from `twitch:CHANNEL` (any case, an optional
+/// `#`), lower-cased; `None` when it cannot be one.
+fn twitch_channel(arg: &str) -> Option<String> {
+    let name = arg.strip_prefix('#').unwrap_or(arg).to_ascii_lowercase();
+    let ok = (1..=25).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    ok.then_some(name)
+}
+
 /// Every platform's usage: `demo, youtube:VIDEO_ID, … or generic:NAME,
 /// comma-separated`.
 fn usages() -> String {
@@ -301,7 +365,7 @@ fn usages() -> String {
 /// Video addresses pasted into `CW_SOURCES` instead of `youtube:ID`.
 mod url {
     use super::super::video::{bilibili, youtube};
-    use super::{Platform, SourceSpec, usages};
+    use super::{Platform, SourceSpec, TWITCH_CHANNEL_HINT, twitch_channel, usages};
 
     /// `None` when `item` does not look like an address (it is then read as
     /// `platform:argument`); otherwise what it names, or why it names
@@ -372,6 +436,15 @@ mod url {
                      after /video/ (bilibili:BV1xx411c7mD)",
                 )),
             },
+            "twitch.tv" => match segments.as_slice() {
+                [name] if !live => twitch_channel(name)
+                    .map(SourceSpec::Twitch)
+                    .ok_or_else(|| refusal(item, TWITCH_CHANNEL_HINT)),
+                _ => Err(refusal(
+                    item,
+                    &format!("this Twitch address names no channel; {TWITCH_CHANNEL_HINT}"),
+                )),
+            },
             "b23.tv" => Err(refusal(
                 item,
                 "a b23.tv short link must be opened first; write bilibili:BVID with the BV id \
@@ -380,7 +453,8 @@ mod url {
             _ => Err(refusal(
                 item,
                 &format!(
-                    "commentwatch reads addresses of YouTube and Bilibili videos only; write {}",
+                    "commentwatch reads addresses of YouTube and Bilibili videos and Twitch \
+                     channels only; write {}",
                     usages()
                 ),
             )),
@@ -461,7 +535,8 @@ mod tests {
             ("https://www.youtube.com/watch?v=short", "youtube:VIDEO_ID"),
             ("https://www.bilibili.com/read/cv123", "bilibili:BVID"),
             ("https://b23.tv/abc123", "bilibili:BVID"),
-            ("https://www.twitch.tv/somebody", "youtube:VIDEO_ID"),
+            ("https://www.twitch.tv/videos/123", "twitch:somestreamer"),
+            ("https://vimeo.com/somebody", "youtube:VIDEO_ID"),
             ("https://", "cannot read"),
         ] {
             let e = SourceSpec::parse_list(address).unwrap_err();
@@ -472,11 +547,11 @@ mod tests {
 
     #[test]
     fn an_unknown_platform_lists_the_supported_ones() {
-        let e = SourceSpec::parse_list("twitch:foo").unwrap_err();
+        let e = SourceSpec::parse_list("myspace:foo").unwrap_err();
         assert_eq!(
             e,
-            "\"twitch:foo\": \"twitch\" is not a platform commentwatch reads; the platforms are \
-             demo, youtube:VIDEO_ID, youtube-live:VIDEO_ID, bilibili:BVID_OR_AID or \
+            "\"myspace:foo\": \"myspace\" is not a platform commentwatch reads; the platforms are \
+             demo, youtube:VIDEO_ID, youtube-live:VIDEO_ID, bilibili:BVID_OR_AID, twitch:CHANNEL or \
              generic:NAME, comma-separated"
         );
     }
@@ -501,8 +576,49 @@ mod tests {
         assert_eq!(
             e,
             "cannot read source \"myspace\"; expected demo, youtube:VIDEO_ID, \
-             youtube-live:VIDEO_ID, bilibili:BVID_OR_AID or generic:NAME, comma-separated"
+             youtube-live:VIDEO_ID, bilibili:BVID_OR_AID, twitch:CHANNEL or generic:NAME, \
+             comma-separated"
         );
+    }
+
+    #[test]
+    fn twitch_channels_are_lower_cased_logins_from_a_name_or_an_address() {
+        for (item, source) in [
+            ("twitch:SomeStreamer", "twitch:somestreamer"),
+            ("twitch:#pajlada", "twitch:pajlada"),
+            ("twitch: x_9 ", "twitch:x_9"),
+            ("https://www.twitch.tv/SomeStreamer", "twitch:somestreamer"),
+            ("twitch.tv/pajlada/", "twitch:pajlada"),
+        ] {
+            let specs = SourceSpec::parse_list(item).unwrap();
+            assert_eq!(specs[0].to_string(), source, "{item}");
+            assert_eq!(specs[0].platform().image_hosts(), ["jtvnw.net"]);
+            assert_eq!(specs[0].permalink("id"), None);
+        }
+        for bad in [
+            "twitch:",
+            "twitch:a-b",
+            "twitch:ünï",
+            "twitch:abcdefghijklmnopqrstuvwxyz",
+        ] {
+            let e = SourceSpec::parse_list(bad).unwrap_err();
+            assert!(e.contains("login name"), "{bad}: {e}");
+        }
+        assert!(
+            SourceSpec::parse_list("twitch:a, twitch:A").is_err(),
+            "listed twice"
+        );
+    }
+
+    #[test]
+    fn an_allowed_extra_image_host_is_allowed_exactly() {
+        assert!(!image_host_allowed("emotes.example.test"));
+        allow_image_host("Emotes.Example.test");
+        assert!(image_host_allowed("emotes.example.test"));
+        assert!(!image_host_allowed("x.emotes.example.test"));
+        assert!(extra_image_hosts().contains(&"emotes.example.test".to_owned()));
+        allow_image_host("static-cdn.jtvnw.net");
+        assert!(!extra_image_hosts().iter().any(|h| h.ends_with("jtvnw.net")));
     }
 
     #[test]
@@ -535,7 +651,8 @@ mod tests {
                 "ggpht.com",
                 "googleusercontent.com",
                 "ytimg.com",
-                "hdslb.com"
+                "hdslb.com",
+                "jtvnw.net"
             ]
         );
     }

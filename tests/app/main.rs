@@ -62,6 +62,10 @@ mod source_bilibili;
 mod source_bilibili_replies;
 /// Any JSON API configured by env vars, against a mock.
 mod source_generic;
+/// Twitch chat against a mock IRC-over-WebSocket server.
+mod source_twitch;
+/// Twitch chat on the dashboard and overlay, in Chromium.
+mod source_twitch_browser;
 /// YouTube comments and live chat against a mock, faults and quota.
 mod source_youtube;
 /// The log's contract on both backends (SQLite, PostgreSQL); concurrent writers.
