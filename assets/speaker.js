@@ -1,6 +1,6 @@
 // commentwatch: who is speaking and what kind of message it is — the role
-// badges (owner, moderator, member, verified) and the event line of a
-// membership, gift, sticker or poll, shared by the dashboard and the overlay.
+// badges (owner, moderator, vip, member, verified) and the event line of a
+// membership, gift, sticker, poll, raid or announcement, shared by the dashboard and the overlay.
 //
 // Must not touch: anything but the elements it is given. Every value of a
 // comment is untrusted: names, levels, gift names and alt texts go in as
@@ -10,7 +10,7 @@
 import { t } from "./i18n.js";
 
 /** The roles this page knows, in the order the protocol lists them. */
-const ROLES = ["owner", "moderator", "member", "verified"];
+const ROLES = ["owner", "moderator", "vip", "member", "verified"];
 
 /** Fills `el` with a small badge per known role of `author`; hidden when none. */
 export function fillRoles(el, author) {
@@ -58,6 +58,12 @@ export function eventLine(c) {
       return t("ev_members_only_started");
     case "members_only_ended":
       return t("ev_members_only_ended");
+    case "raid":
+      return t("ev_raid", typeof e.name === "string" ? e.name : "", Number.isInteger(e.count) ? e.count : 0);
+    case "announcement":
+      return t("ev_announcement");
+    case "first_message":
+      return t("ev_first_message");
     default:
       return "";
   }

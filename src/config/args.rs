@@ -128,6 +128,23 @@ pub(super) struct Cli {
     #[arg(long, env = "BILIBILI_MIN_INTERVAL", default_value = "10s")]
     pub(super) bilibili_min_interval: String,
 
+    /// Twitch chat's IRC-over-WebSocket address (ws:// or wss://).
+    #[arg(
+        long,
+        env = "TWITCH_IRC_URL",
+        default_value = crate::source::twitch::DEFAULT_IRC_URL
+    )]
+    pub(super) twitch_irc_url: String,
+
+    /// Scheme and host of Twitch's emote images (https, no port); the page's
+    /// image policy allows its host.
+    #[arg(
+        long,
+        env = "TWITCH_EMOTE_BASE",
+        default_value = crate::source::twitch::DEFAULT_EMOTE_BASE
+    )]
+    pub(super) twitch_emote_base: String,
+
     /// Timeout of every outbound request.
     #[arg(long, env = "CW_HTTP_TIMEOUT", default_value = "15s")]
     pub(super) http_timeout: String,

@@ -38,6 +38,7 @@ use crate::source::bilibili::BilibiliSettings;
 use crate::source::demo::DemoSettings;
 use crate::source::generic::GenericSettings;
 use crate::source::http::HttpSettings;
+use crate::source::twitch::TwitchSettings;
 use crate::source::youtube::YouTubeSettings;
 use commands::Command;
 
@@ -64,6 +65,8 @@ pub struct Config {
     pub bilibili: BilibiliSettings,
     /// `BILIBILI_LIVE_API_BASE`, `BILIBILI_LIVE_WS`.
     pub bilibili_live: crate::source::bilibili::live::LiveSettings,
+    /// `TWITCH_IRC_URL`, `TWITCH_EMOTE_BASE`.
+    pub twitch: TwitchSettings,
     /// Settings of each `generic:NAME` source, by name.
     pub generic: Vec<(String, GenericSettings)>,
     /// `CW_HTTP_TIMEOUT`, `CW_MAX_BODY`.
@@ -111,6 +114,7 @@ impl Config {
             youtube_live: self.youtube_live,
             bilibili: &self.bilibili,
             bilibili_live: &self.bilibili_live,
+            twitch: &self.twitch,
             generic: &self.generic,
         }
     }

@@ -16,6 +16,7 @@ use crate::source::bilibili::live::LiveSettings;
 use crate::source::demo::DemoSettings;
 use crate::source::generic::GenericSettings;
 use crate::source::http::HttpSettings;
+use crate::source::twitch::TwitchSettings;
 use crate::source::youtube::YouTubeSettings;
 
 /// Checks every value of `cli`; `lookup` gives the `CW_GENERIC_<NAME>_*`
@@ -47,6 +48,7 @@ pub(super) fn validate(
     let bilibili = bilibili(&cli)?;
     let bilibili_live = bilibili_live(&cli)?;
     let http = http(&cli)?;
+    let twitch = twitch(&cli, &http)?;
     let highlight = parse_word_list("CW_HIGHLIGHT", cli.highlight.as_deref())?;
     let block = parse_word_list("CW_BLOCK", cli.block.as_deref())?;
     let featured_max = in_range(
@@ -98,6 +100,7 @@ pub(super) fn validate(
         youtube_live,
         bilibili,
         bilibili_live,
+        twitch,
         generic,
         http,
         max_clients,
@@ -281,6 +284,49 @@ fn bilibili_live(cli: &Cli) -> Result<LiveSettings, ConfigError> {
         },
     };
     Ok(LiveSettings { api_base, ws })
+}
+
+/// `TWITCH_IRC_URL` (a `ws://` or `wss://` address) and `TWITCH_EMOTE_BASE`
+/// (`https://host`, no port, path or credentials: the sanitizer keeps only
+/// such image addresses, and the page's image policy names the host).
+fn twitch(cli: &Cli, http: &HttpSettings) -> Result<TwitchSettings, ConfigError> {
+    let irc = cli.twitch_irc_url.trim();
+    match reqwest::Url::parse(irc) {
+        Ok(u) if matches!(u.scheme(), "ws" | "wss") && u.host_str().is_some() => {}
+        _ => {
+            return Err(ConfigError::invalid(
+                "TWITCH_IRC_URL",
+                irc,
+                "expected a ws:// or wss:// address such as wss://irc-ws.chat.twitch.tv:443",
+            ));
+        }
+    }
+    let base = cli.twitch_emote_base.trim().trim_end_matches('/');
+    match reqwest::Url::parse(base) {
+        Ok(u)
+            if u.scheme() == "https"
+                && u.host_str().is_some()
+                && u.port().is_none()
+                && u.username().is_empty()
+                && u.password().is_none()
+                && u.path() == "/"
+                && u.query().is_none()
+                && u.fragment().is_none() => {}
+        _ => {
+            return Err(ConfigError::invalid(
+                "TWITCH_EMOTE_BASE",
+                base,
+                "expected https:// and a host, with no port or path, such as \
+                 https://static-cdn.jtvnw.net",
+            ));
+        }
+    }
+    Ok(TwitchSettings {
+        irc_url: irc.to_owned(),
+        emote_base: base.to_owned(),
+        connect_timeout: http.timeout,
+        ..TwitchSettings::default()
+    })
 }
 
 /// `CW_HTTP_TIMEOUT`, `CW_MAX_BODY`.

@@ -29,6 +29,8 @@ pub enum Platform {
     Bilibili,
     /// A Bilibili live room's danmaku.
     BilibiliLive,
+    /// A Twitch channel's chat.
+    Twitch,
     /// A JSON API of any shape, described by `CW_GENERIC_<NAME>_*`.
     Generic,
 }
@@ -37,15 +39,46 @@ pub enum Platform {
 const YOUTUBE_IMAGE_HOSTS: &[&str] = &["ggpht.com", "googleusercontent.com", "ytimg.com"];
 /// Image hosts of Bilibili's avatars and emotes.
 const BILIBILI_IMAGE_HOSTS: &[&str] = &["hdslb.com"];
+/// Image host of Twitch's emotes (`static-cdn.jtvnw.net`), the default of
+/// `TWITCH_EMOTE_BASE`; another base's host is added by
+/// [`allow_image_host`].
+const TWITCH_IMAGE_HOSTS: &[&str] = &["jtvnw.net"];
+
+/// Image hosts the settings name (`TWITCH_EMOTE_BASE`), allowed as they are
+/// (no subdomains), for the life of the process.
+static EXTRA_IMAGE_HOSTS: std::sync::RwLock<Vec<String>> = std::sync::RwLock::new(Vec::new());
+
+/// Allows images from exactly `host` (lower-case) too: the sanitizer keeps
+/// them and the page's `img-src` names it. Set once at start from the
+/// settings; never removed.
+pub fn allow_image_host(host: &str) {
+    let host = host.to_ascii_lowercase();
+    if image_host_allowed(&host) {
+        return;
+    }
+    let mut extra = EXTRA_IMAGE_HOSTS.write().unwrap_or_else(|p| p.into_inner());
+    if !extra.contains(&host) {
+        extra.push(host);
+    }
+}
+
+/// The hosts [`allow_image_host`] added, each once.
+pub fn extra_image_hosts() -> Vec<String> {
+    EXTRA_IMAGE_HOSTS
+        .read()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone()
+}
 
 impl Platform {
     /// Every platform, in the order `CW_SOURCES`' help lists them.
-    pub const ALL: [Platform; 6] = [
+    pub const ALL: [Platform; 7] = [
         Platform::Demo,
         Platform::YouTube,
         Platform::YouTubeLive,
         Platform::Bilibili,
         Platform::BilibiliLive,
+        Platform::Twitch,
         Platform::Generic,
     ];
 
@@ -57,6 +90,7 @@ impl Platform {
             Platform::YouTubeLive => "youtube-live",
             Platform::Bilibili => "bilibili",
             Platform::BilibiliLive => "bilibili-live",
+            Platform::Twitch => "twitch",
             Platform::Generic => "generic",
         }
     }
@@ -69,6 +103,7 @@ impl Platform {
             Platform::YouTubeLive => "youtube-live:VIDEO_ID",
             Platform::Bilibili => "bilibili:BVID_OR_AID",
             Platform::BilibiliLive => "bilibili-live:ROOM_ID",
+            Platform::Twitch => "twitch:CHANNEL",
             Platform::Generic => "generic:NAME",
         }
     }
@@ -85,6 +120,7 @@ impl Platform {
         match self {
             Platform::YouTube | Platform::YouTubeLive => YOUTUBE_IMAGE_HOSTS,
             Platform::Bilibili | Platform::BilibiliLive => BILIBILI_IMAGE_HOSTS,
+            Platform::Twitch => TWITCH_IMAGE_HOSTS,
             Platform::Demo | Platform::Generic => &[],
         }
     }
@@ -118,7 +154,8 @@ impl Platform {
             }
             // Danmaku have no address of their own: the room's page.
             Platform::BilibiliLive => Some(format!("https://live.bilibili.com/{}", enc(arg))),
-            Platform::Demo | Platform::Generic => None,
+            // Twitch chat messages have no address of their own.
+            Platform::Twitch | Platform::Demo | Platform::Generic => None,
         }
     }
 }
@@ -130,6 +167,7 @@ pub const PLATFORM_NAMES: &[&str] = &[
     "youtube-live",
     "bilibili",
     "bilibili-live",
+    "twitch",
     "generic",
 ];
 
@@ -145,8 +183,13 @@ pub fn image_hosts() -> Vec<&'static str> {
 }
 
 /// Whether `host` (lower-case) is one of the platforms' image hosts or a
-/// subdomain of one.
+/// subdomain of one, or a host the settings added ([`allow_image_host`]).
 pub fn image_host_allowed(host: &str) -> bool {
+    let extra = EXTRA_IMAGE_HOSTS.read().unwrap_or_else(|p| p.into_inner());
+    if extra.iter().any(|h| h == host) {
+        return true;
+    }
+    drop(extra);
     Platform::ALL
         .into_iter()
         .flat_map(|p| p.image_hosts())
@@ -193,6 +236,8 @@ pub enum SourceSpec {
     /// `bilibili-live:ROOM_ID`: a Bilibili live room's danmaku (short or
     /// real room number).
     BilibiliLive(String),
+    /// `twitch:CHANNEL`: a Twitch channel's chat (the login, lower-case).
+    Twitch(String),
     /// `generic:NAME`: a JSON API described by `CW_GENERIC_<NAME>_*`.
     Generic(String),
 }
@@ -216,6 +261,7 @@ impl SourceSpec {
             SourceSpec::YouTubeLive(_) => Platform::YouTubeLive,
             SourceSpec::Bilibili(_) => Platform::Bilibili,
             SourceSpec::BilibiliLive(_) => Platform::BilibiliLive,
+            SourceSpec::Twitch(_) => Platform::Twitch,
             SourceSpec::Generic(_) => Platform::Generic,
         }
     }
@@ -228,6 +274,7 @@ impl SourceSpec {
             | SourceSpec::YouTubeLive(a)
             | SourceSpec::Bilibili(a)
             | SourceSpec::BilibiliLive(a)
+            | SourceSpec::Twitch(a)
             | SourceSpec::Generic(a) => Some(a),
         }
     }
@@ -296,6 +343,9 @@ impl SourceSpec {
                 "{item:?}: expected a live room number, the digits after live.bilibili.com/ \
                  (bilibili-live:21452505)"
             )),
+            Some(Platform::Twitch) => twitch_channel(arg)
+                .map(SourceSpec::Twitch)
+                .ok_or_else(|| format!("{item:?}: {TWITCH_CHANNEL_HINT}")),
             Some(Platform::Generic) if is_id(arg) => Ok(SourceSpec::Generic(arg.to_owned())),
             None if !kind.trim().is_empty() && item.contains(':') => Err(format!(
                 "{item:?}: {:?} is not a platform commentwatch reads; the platforms are {}",
@@ -323,6 +373,21 @@ fn is_room_id(s: &str) -> bool {
         && s.bytes().any(|b| b != b'0')
 }
 
+/// What a `twitch:` source names, for refusals.
+const TWITCH_CHANNEL_HINT: &str = "a Twitch channel is its login name, 1 to 25 letters, digits or _ \
+     (the NAME of twitch.tv/NAME), e.g. twitch:somestreamer";
+
+/// A Twitch channel's login from `twitch:CHANNEL` (any case, an optional
+/// `#`), lower-cased; `None` when it cannot be one.
+fn twitch_channel(arg: &str) -> Option<String> {
+    let name = arg.strip_prefix('#').unwrap_or(arg).to_ascii_lowercase();
+    let ok = (1..=25).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    ok.then_some(name)
+}
+
 /// Every platform's usage: `demo, youtube:VIDEO_ID, … or generic:NAME,
 /// comma-separated`.
 fn usages() -> String {
@@ -334,7 +399,7 @@ fn usages() -> String {
 /// Video addresses pasted into `CW_SOURCES` instead of `youtube:ID`.
 mod url {
     use super::super::video::{bilibili, youtube};
-    use super::{Platform, SourceSpec, is_room_id, usages};
+    use super::{Platform, SourceSpec, TWITCH_CHANNEL_HINT, is_room_id, twitch_channel, usages};
 
     /// `None` when `item` does not look like an address (it is then read as
     /// `platform:argument`); otherwise what it names, or why it names
@@ -416,6 +481,15 @@ mod url {
                      the number after live.bilibili.com/ (bilibili-live:21452505)",
                 )),
             },
+            "twitch.tv" => match segments.as_slice() {
+                [name] if !live => twitch_channel(name)
+                    .map(SourceSpec::Twitch)
+                    .ok_or_else(|| refusal(item, TWITCH_CHANNEL_HINT)),
+                _ => Err(refusal(
+                    item,
+                    &format!("this Twitch address names no channel; {TWITCH_CHANNEL_HINT}"),
+                )),
+            },
             "b23.tv" => Err(refusal(
                 item,
                 "a b23.tv short link must be opened first; write bilibili:BVID with the BV id \
@@ -424,7 +498,8 @@ mod url {
             _ => Err(refusal(
                 item,
                 &format!(
-                    "commentwatch reads addresses of YouTube and Bilibili videos only; write {}",
+                    "commentwatch reads addresses of YouTube and Bilibili videos, Bilibili \
+                     live rooms and Twitch channels only; write {}",
                     usages()
                 ),
             )),
@@ -518,7 +593,8 @@ mod tests {
                 "https://live.bilibili.com/p/eden/area-tags",
                 "bilibili-live:ROOM_ID",
             ),
-            ("https://www.twitch.tv/somebody", "youtube:VIDEO_ID"),
+            ("https://www.twitch.tv/videos/123", "twitch:somestreamer"),
+            ("https://vimeo.com/somebody", "youtube:VIDEO_ID"),
             ("https://", "cannot read"),
         ] {
             let e = SourceSpec::parse_list(address).unwrap_err();
@@ -529,12 +605,12 @@ mod tests {
 
     #[test]
     fn an_unknown_platform_lists_the_supported_ones() {
-        let e = SourceSpec::parse_list("twitch:foo").unwrap_err();
+        let e = SourceSpec::parse_list("myspace:foo").unwrap_err();
         assert_eq!(
             e,
-            "\"twitch:foo\": \"twitch\" is not a platform commentwatch reads; the platforms are \
+            "\"myspace:foo\": \"myspace\" is not a platform commentwatch reads; the platforms are \
              demo, youtube:VIDEO_ID, youtube-live:VIDEO_ID, bilibili:BVID_OR_AID, \
-             bilibili-live:ROOM_ID or generic:NAME, comma-separated"
+             bilibili-live:ROOM_ID, twitch:CHANNEL or generic:NAME, comma-separated"
         );
     }
 
@@ -558,9 +634,50 @@ mod tests {
         assert_eq!(
             e,
             "cannot read source \"myspace\"; expected demo, youtube:VIDEO_ID, \
-             youtube-live:VIDEO_ID, bilibili:BVID_OR_AID, bilibili-live:ROOM_ID or generic:NAME, \
+             youtube-live:VIDEO_ID, bilibili:BVID_OR_AID, bilibili-live:ROOM_ID, twitch:CHANNEL or \
+             generic:NAME, \
              comma-separated"
         );
+    }
+
+    #[test]
+    fn twitch_channels_are_lower_cased_logins_from_a_name_or_an_address() {
+        for (item, source) in [
+            ("twitch:SomeStreamer", "twitch:somestreamer"),
+            ("twitch:#pajlada", "twitch:pajlada"),
+            ("twitch: x_9 ", "twitch:x_9"),
+            ("https://www.twitch.tv/SomeStreamer", "twitch:somestreamer"),
+            ("twitch.tv/pajlada/", "twitch:pajlada"),
+        ] {
+            let specs = SourceSpec::parse_list(item).unwrap();
+            assert_eq!(specs[0].to_string(), source, "{item}");
+            assert_eq!(specs[0].platform().image_hosts(), ["jtvnw.net"]);
+            assert_eq!(specs[0].permalink("id"), None);
+        }
+        for bad in [
+            "twitch:",
+            "twitch:a-b",
+            "twitch:ünï",
+            "twitch:abcdefghijklmnopqrstuvwxyz",
+        ] {
+            let e = SourceSpec::parse_list(bad).unwrap_err();
+            assert!(e.contains("login name"), "{bad}: {e}");
+        }
+        assert!(
+            SourceSpec::parse_list("twitch:a, twitch:A").is_err(),
+            "listed twice"
+        );
+    }
+
+    #[test]
+    fn an_allowed_extra_image_host_is_allowed_exactly() {
+        assert!(!image_host_allowed("emotes.example.test"));
+        allow_image_host("Emotes.Example.test");
+        assert!(image_host_allowed("emotes.example.test"));
+        assert!(!image_host_allowed("x.emotes.example.test"));
+        assert!(extra_image_hosts().contains(&"emotes.example.test".to_owned()));
+        allow_image_host("static-cdn.jtvnw.net");
+        assert!(!extra_image_hosts().iter().any(|h| h.ends_with("jtvnw.net")));
     }
 
     #[test]
@@ -593,7 +710,8 @@ mod tests {
                 "ggpht.com",
                 "googleusercontent.com",
                 "ytimg.com",
-                "hdslb.com"
+                "hdslb.com",
+                "jtvnw.net"
             ]
         );
     }

@@ -17,6 +17,7 @@ pub mod bilibili;
 pub mod demo;
 pub mod generic;
 pub mod http;
+pub mod twitch;
 pub mod youtube;
 
 use std::sync::Arc;
@@ -280,6 +281,8 @@ pub struct Settings<'a> {
     pub bilibili: &'a bilibili::BilibiliSettings,
     /// `BILIBILI_LIVE_*`, for `bilibili-live:` rooms.
     pub bilibili_live: &'a bilibili::live::LiveSettings,
+    /// `TWITCH_IRC_URL`, `TWITCH_EMOTE_BASE`.
+    pub twitch: &'a twitch::TwitchSettings,
     /// Settings of each `generic:NAME` source, by name.
     pub generic: &'a [(String, generic::GenericSettings)],
 }
@@ -324,6 +327,12 @@ pub fn build(spec: &SourceSpec, settings: Settings<'_>) -> Result<SourceKind, Co
             )
             .map_err(|why| ConfigError::invalid("CW_SOURCES", &spec.to_string(), why))?;
             return Ok(SourceKind::Pushed(Box::new(live)));
+        }
+        SourceSpec::Twitch(channel) => {
+            return Ok(SourceKind::Pushed(Box::new(twitch::TwitchChat::new(
+                channel,
+                settings.twitch.clone(),
+            ))));
         }
         SourceSpec::Generic(name) => {
             let generic = settings

@@ -64,6 +64,10 @@ mod source_bilibili_live;
 mod source_bilibili_replies;
 /// Any JSON API configured by env vars, against a mock.
 mod source_generic;
+/// Twitch chat against a mock IRC-over-WebSocket server.
+mod source_twitch;
+/// Twitch chat on the dashboard and overlay, in Chromium.
+mod source_twitch_browser;
 /// YouTube comments and live chat against a mock, faults and quota.
 mod source_youtube;
 /// The log's contract on both backends (SQLite, PostgreSQL); concurrent writers.
@@ -76,3 +80,5 @@ mod xss_events;
 mod xss_proof;
 /// Pushed sources: the stream runner, resume tokens.
 mod youtube_stream;
+/// A streamed live chat in the whole app: the status line, a restart.
+mod youtube_stream_app;
