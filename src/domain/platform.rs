@@ -27,6 +27,8 @@ pub enum Platform {
     YouTubeLive,
     /// A Bilibili video's replies.
     Bilibili,
+    /// A Bilibili live room's danmaku.
+    BilibiliLive,
     /// A Twitch channel's chat.
     Twitch,
     /// A JSON API of any shape, described by `CW_GENERIC_<NAME>_*`.
@@ -70,11 +72,12 @@ pub fn extra_image_hosts() -> Vec<String> {
 
 impl Platform {
     /// Every platform, in the order `CW_SOURCES`' help lists them.
-    pub const ALL: [Platform; 6] = [
+    pub const ALL: [Platform; 7] = [
         Platform::Demo,
         Platform::YouTube,
         Platform::YouTubeLive,
         Platform::Bilibili,
+        Platform::BilibiliLive,
         Platform::Twitch,
         Platform::Generic,
     ];
@@ -86,6 +89,7 @@ impl Platform {
             Platform::YouTube => "youtube",
             Platform::YouTubeLive => "youtube-live",
             Platform::Bilibili => "bilibili",
+            Platform::BilibiliLive => "bilibili-live",
             Platform::Twitch => "twitch",
             Platform::Generic => "generic",
         }
@@ -98,6 +102,7 @@ impl Platform {
             Platform::YouTube => "youtube:VIDEO_ID",
             Platform::YouTubeLive => "youtube-live:VIDEO_ID",
             Platform::Bilibili => "bilibili:BVID_OR_AID",
+            Platform::BilibiliLive => "bilibili-live:ROOM_ID",
             Platform::Twitch => "twitch:CHANNEL",
             Platform::Generic => "generic:NAME",
         }
@@ -114,7 +119,7 @@ impl Platform {
     pub fn image_hosts(self) -> &'static [&'static str] {
         match self {
             Platform::YouTube | Platform::YouTubeLive => YOUTUBE_IMAGE_HOSTS,
-            Platform::Bilibili => BILIBILI_IMAGE_HOSTS,
+            Platform::Bilibili | Platform::BilibiliLive => BILIBILI_IMAGE_HOSTS,
             Platform::Twitch => TWITCH_IMAGE_HOSTS,
             Platform::Demo | Platform::Generic => &[],
         }
@@ -147,6 +152,8 @@ impl Platform {
                 }
                 Some(url)
             }
+            // Danmaku have no address of their own: the room's page.
+            Platform::BilibiliLive => Some(format!("https://live.bilibili.com/{}", enc(arg))),
             // Twitch chat messages have no address of their own.
             Platform::Twitch | Platform::Demo | Platform::Generic => None,
         }
@@ -155,7 +162,14 @@ impl Platform {
 
 /// The names of the platforms whose sources take an argument, for filters
 /// such as `/api/comments?source=youtube` that pick a whole platform.
-pub const PLATFORM_NAMES: &[&str] = &["youtube", "youtube-live", "bilibili", "twitch", "generic"];
+pub const PLATFORM_NAMES: &[&str] = &[
+    "youtube",
+    "youtube-live",
+    "bilibili",
+    "bilibili-live",
+    "twitch",
+    "generic",
+];
 
 /// Every image host of every platform, each once.
 pub fn image_hosts() -> Vec<&'static str> {
@@ -219,6 +233,9 @@ pub enum SourceSpec {
     YouTubeLive(String),
     /// `bilibili:BVID_OR_AID`: a Bilibili video's replies.
     Bilibili(String),
+    /// `bilibili-live:ROOM_ID`: a Bilibili live room's danmaku (short or
+    /// real room number).
+    BilibiliLive(String),
     /// `twitch:CHANNEL`: a Twitch channel's chat (the login, lower-case).
     Twitch(String),
     /// `generic:NAME`: a JSON API described by `CW_GENERIC_<NAME>_*`.
@@ -243,6 +260,7 @@ impl SourceSpec {
             SourceSpec::YouTube(_) => Platform::YouTube,
             SourceSpec::YouTubeLive(_) => Platform::YouTubeLive,
             SourceSpec::Bilibili(_) => Platform::Bilibili,
+            SourceSpec::BilibiliLive(_) => Platform::BilibiliLive,
             SourceSpec::Twitch(_) => Platform::Twitch,
             SourceSpec::Generic(_) => Platform::Generic,
         }
@@ -255,6 +273,7 @@ impl SourceSpec {
             SourceSpec::YouTube(a)
             | SourceSpec::YouTubeLive(a)
             | SourceSpec::Bilibili(a)
+            | SourceSpec::BilibiliLive(a)
             | SourceSpec::Twitch(a)
             | SourceSpec::Generic(a) => Some(a),
         }
@@ -317,6 +336,13 @@ impl SourceSpec {
             Some(Platform::Bilibili) => Err(format!(
                 "{item:?}: expected a BV id (BV1xx411c7mD) or an av number (av170001 or 170001)"
             )),
+            Some(Platform::BilibiliLive) if is_room_id(arg) => {
+                Ok(SourceSpec::BilibiliLive(arg.to_owned()))
+            }
+            Some(Platform::BilibiliLive) => Err(format!(
+                "{item:?}: expected a live room number, the digits after live.bilibili.com/ \
+                 (bilibili-live:21452505)"
+            )),
             Some(Platform::Twitch) => twitch_channel(arg)
                 .map(SourceSpec::Twitch)
                 .ok_or_else(|| format!("{item:?}: {TWITCH_CHANNEL_HINT}")),
@@ -337,6 +363,14 @@ impl SourceSpec {
     pub fn permalink(&self, id: &str) -> Option<String> {
         self.platform().permalink(self.argument().unwrap_or(""), id)
     }
+}
+
+/// A live room number: digits, not 0 (short ids like 1 are real rooms).
+fn is_room_id(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 16
+        && s.bytes().all(|b| b.is_ascii_digit())
+        && s.bytes().any(|b| b != b'0')
 }
 
 /// What a `twitch:` source names, for refusals.
@@ -365,7 +399,7 @@ fn usages() -> String {
 /// Video addresses pasted into `CW_SOURCES` instead of `youtube:ID`.
 mod url {
     use super::super::video::{bilibili, youtube};
-    use super::{Platform, SourceSpec, TWITCH_CHANNEL_HINT, twitch_channel, usages};
+    use super::{Platform, SourceSpec, TWITCH_CHANNEL_HINT, is_room_id, twitch_channel, usages};
 
     /// `None` when `item` does not look like an address (it is then read as
     /// `platform:argument`); otherwise what it names, or why it names
@@ -436,6 +470,17 @@ mod url {
                      after /video/ (bilibili:BV1xx411c7mD)",
                 )),
             },
+            "live.bilibili.com" => match segments.as_slice() {
+                // `live.bilibili.com/h5/ROOM` is the mobile page of the same room.
+                [room] | ["h5", room] if is_room_id(room) && !live => {
+                    Ok(SourceSpec::BilibiliLive((*room).to_owned()))
+                }
+                _ => Err(refusal(
+                    item,
+                    "this Bilibili live address names no room; write bilibili-live:ROOM_ID with \
+                     the number after live.bilibili.com/ (bilibili-live:21452505)",
+                )),
+            },
             "twitch.tv" => match segments.as_slice() {
                 [name] if !live => twitch_channel(name)
                     .map(SourceSpec::Twitch)
@@ -453,7 +498,7 @@ mod url {
             _ => Err(refusal(
                 item,
                 &format!(
-                    "commentwatch reads addresses of YouTube and Bilibili videos and Twitch \
+                    "commentwatch reads addresses of YouTube and Bilibili videos, Bilibili live rooms and Twitch \
                      channels only; write {}",
                     usages()
                 ),
@@ -520,6 +565,15 @@ mod tests {
                 "bilibili:BV1xx411c7mD",
             ),
             ("https://m.bilibili.com/video/av170001", "bilibili:av170001"),
+            (
+                "https://live.bilibili.com/21452505?spm_id_from=333.1007",
+                "bilibili-live:21452505",
+            ),
+            ("live.bilibili.com/h5/1017", "bilibili-live:1017"),
+            (
+                "bilibili-live:https://live.bilibili.com/22603245",
+                "bilibili-live:22603245",
+            ),
         ] {
             assert_eq!(read(address).as_deref(), Ok(source), "{address}");
         }
@@ -537,6 +591,10 @@ mod tests {
             ("https://b23.tv/abc123", "bilibili:BVID"),
             ("https://www.twitch.tv/videos/123", "twitch:somestreamer"),
             ("https://vimeo.com/somebody", "youtube:VIDEO_ID"),
+            (
+                "https://live.bilibili.com/p/eden/area-tags",
+                "bilibili-live:ROOM_ID",
+            ),
             ("https://", "cannot read"),
         ] {
             let e = SourceSpec::parse_list(address).unwrap_err();
@@ -551,8 +609,8 @@ mod tests {
         assert_eq!(
             e,
             "\"myspace:foo\": \"myspace\" is not a platform commentwatch reads; the platforms are \
-             demo, youtube:VIDEO_ID, youtube-live:VIDEO_ID, bilibili:BVID_OR_AID, twitch:CHANNEL or \
-             generic:NAME, comma-separated"
+             demo, youtube:VIDEO_ID, youtube-live:VIDEO_ID, bilibili:BVID_OR_AID, \
+             bilibili-live:ROOM_ID, twitch:CHANNEL or generic:NAME, comma-separated"
         );
     }
 
@@ -576,7 +634,7 @@ mod tests {
         assert_eq!(
             e,
             "cannot read source \"myspace\"; expected demo, youtube:VIDEO_ID, \
-             youtube-live:VIDEO_ID, bilibili:BVID_OR_AID, twitch:CHANNEL or generic:NAME, \
+             youtube-live:VIDEO_ID, bilibili:BVID_OR_AID, bilibili-live:ROOM_ID, twitch:CHANNEL or generic:NAME, \
              comma-separated"
         );
     }
@@ -668,6 +726,10 @@ mod tests {
                 .permalink("12")
                 .as_deref(),
             Some("https://www.bilibili.com/video/av170001#reply12")
+        );
+        assert_eq!(
+            permalink("bilibili-live:1017", "h0a1b").as_deref(),
+            Some("https://live.bilibili.com/1017")
         );
         assert_eq!(permalink("demo", "1"), None);
         assert_eq!(permalink("generic:x", "1"), None);
