@@ -63,10 +63,10 @@ pub struct Config {
     /// `CW_YOUTUBE_LIVE`: streamList (default) or polling.
     pub youtube_live: crate::source::youtube::LiveMode,
     pub bilibili: BilibiliSettings,
-    /// `BILIBILI_LIVE_API_BASE`, `BILIBILI_LIVE_WS`.
-    pub bilibili_live: crate::source::bilibili::live::LiveSettings,
     /// `TWITCH_IRC_URL`, `TWITCH_EMOTE_BASE`.
     pub twitch: TwitchSettings,
+    /// `BILIBILI_LIVE_API_BASE`, `BILIBILI_LIVE_WS`.
+    pub bilibili_live: crate::source::bilibili::live::LiveSettings,
     /// Settings of each `generic:NAME` source, by name.
     pub generic: Vec<(String, GenericSettings)>,
     /// `CW_HTTP_TIMEOUT`, `CW_MAX_BODY`.
@@ -113,8 +113,8 @@ impl Config {
             youtube: &self.youtube,
             youtube_live: self.youtube_live,
             bilibili: &self.bilibili,
-            bilibili_live: &self.bilibili_live,
             twitch: &self.twitch,
+            bilibili_live: &self.bilibili_live,
             generic: &self.generic,
         }
     }

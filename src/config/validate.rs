@@ -99,8 +99,8 @@ pub(super) fn validate(
         youtube,
         youtube_live,
         bilibili,
-        bilibili_live,
         twitch,
+        bilibili_live,
         generic,
         http,
         max_clients,
@@ -265,27 +265,6 @@ fn bilibili(cli: &Cli) -> Result<BilibiliSettings, ConfigError> {
     })
 }
 
-/// `BILIBILI_LIVE_API_BASE`, `BILIBILI_LIVE_WS`.
-fn bilibili_live(cli: &Cli) -> Result<LiveSettings, ConfigError> {
-    let api_base = parse_base_url("BILIBILI_LIVE_API_BASE", &cli.bilibili_live_api_base)?;
-    let ws = match cli.bilibili_live_ws.as_deref().map(str::trim) {
-        None | Some("") => None,
-        Some(value) => match reqwest::Url::parse(value) {
-            Ok(u) if matches!(u.scheme(), "ws" | "wss") && u.host_str().is_some() => {
-                Some(value.to_owned())
-            }
-            _ => {
-                return Err(ConfigError::invalid(
-                    "BILIBILI_LIVE_WS",
-                    value,
-                    "expected a ws:// or wss:// URL such as ws://127.0.0.1:9000/sub",
-                ));
-            }
-        },
-    };
-    Ok(LiveSettings { api_base, ws })
-}
-
 /// `TWITCH_IRC_URL` (a `ws://` or `wss://` address) and `TWITCH_EMOTE_BASE`
 /// (`https://host`, no port, path or credentials: the sanitizer keeps only
 /// such image addresses, and the page's image policy names the host).
@@ -327,6 +306,27 @@ fn twitch(cli: &Cli, http: &HttpSettings) -> Result<TwitchSettings, ConfigError>
         connect_timeout: http.timeout,
         ..TwitchSettings::default()
     })
+}
+
+/// `BILIBILI_LIVE_API_BASE`, `BILIBILI_LIVE_WS`.
+fn bilibili_live(cli: &Cli) -> Result<LiveSettings, ConfigError> {
+    let api_base = parse_base_url("BILIBILI_LIVE_API_BASE", &cli.bilibili_live_api_base)?;
+    let ws = match cli.bilibili_live_ws.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(value) => match reqwest::Url::parse(value) {
+            Ok(u) if matches!(u.scheme(), "ws" | "wss") && u.host_str().is_some() => {
+                Some(value.to_owned())
+            }
+            _ => {
+                return Err(ConfigError::invalid(
+                    "BILIBILI_LIVE_WS",
+                    value,
+                    "expected a ws:// or wss:// URL such as ws://127.0.0.1:9000/sub",
+                ));
+            }
+        },
+    };
+    Ok(LiveSettings { api_base, ws })
 }
 
 /// `CW_HTTP_TIMEOUT`, `CW_MAX_BODY`.

@@ -498,8 +498,8 @@ mod url {
             _ => Err(refusal(
                 item,
                 &format!(
-                    "commentwatch reads addresses of YouTube and Bilibili videos, Bilibili \
-                     live rooms and Twitch channels only; write {}",
+                    "commentwatch reads addresses of YouTube and Bilibili videos, Bilibili live rooms and Twitch \
+                     channels only; write {}",
                     usages()
                 ),
             )),
@@ -589,12 +589,12 @@ mod tests {
             ("https://www.youtube.com/watch?v=short", "youtube:VIDEO_ID"),
             ("https://www.bilibili.com/read/cv123", "bilibili:BVID"),
             ("https://b23.tv/abc123", "bilibili:BVID"),
+            ("https://www.twitch.tv/videos/123", "twitch:somestreamer"),
+            ("https://vimeo.com/somebody", "youtube:VIDEO_ID"),
             (
                 "https://live.bilibili.com/p/eden/area-tags",
                 "bilibili-live:ROOM_ID",
             ),
-            ("https://www.twitch.tv/videos/123", "twitch:somestreamer"),
-            ("https://vimeo.com/somebody", "youtube:VIDEO_ID"),
             ("https://", "cannot read"),
         ] {
             let e = SourceSpec::parse_list(address).unwrap_err();
@@ -634,8 +634,7 @@ mod tests {
         assert_eq!(
             e,
             "cannot read source \"myspace\"; expected demo, youtube:VIDEO_ID, \
-             youtube-live:VIDEO_ID, bilibili:BVID_OR_AID, bilibili-live:ROOM_ID, twitch:CHANNEL or \
-             generic:NAME, \
+             youtube-live:VIDEO_ID, bilibili:BVID_OR_AID, bilibili-live:ROOM_ID, twitch:CHANNEL or generic:NAME, \
              comma-separated"
         );
     }
