@@ -12,6 +12,7 @@ use super::parse::{
 };
 use crate::domain::{ConfigError, Secret, SourceSpec};
 use crate::source::bilibili::BilibiliSettings;
+use crate::source::bilibili::live::LiveSettings;
 use crate::source::demo::DemoSettings;
 use crate::source::generic::GenericSettings;
 use crate::source::http::HttpSettings;
@@ -45,6 +46,7 @@ pub(super) fn validate(
     let demo = demo(&cli)?;
     let youtube = youtube(&cli, &sources)?;
     let bilibili = bilibili(&cli)?;
+    let bilibili_live = bilibili_live(&cli)?;
     let http = http(&cli)?;
     let twitch = twitch(&cli, &http)?;
     let highlight = parse_word_list("CW_HIGHLIGHT", cli.highlight.as_deref())?;
@@ -98,6 +100,7 @@ pub(super) fn validate(
         youtube_live,
         bilibili,
         twitch,
+        bilibili_live,
         generic,
         http,
         max_clients,
@@ -303,6 +306,27 @@ fn twitch(cli: &Cli, http: &HttpSettings) -> Result<TwitchSettings, ConfigError>
         connect_timeout: http.timeout,
         ..TwitchSettings::default()
     })
+}
+
+/// `BILIBILI_LIVE_API_BASE`, `BILIBILI_LIVE_WS`.
+fn bilibili_live(cli: &Cli) -> Result<LiveSettings, ConfigError> {
+    let api_base = parse_base_url("BILIBILI_LIVE_API_BASE", &cli.bilibili_live_api_base)?;
+    let ws = match cli.bilibili_live_ws.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(value) => match reqwest::Url::parse(value) {
+            Ok(u) if matches!(u.scheme(), "ws" | "wss") && u.host_str().is_some() => {
+                Some(value.to_owned())
+            }
+            _ => {
+                return Err(ConfigError::invalid(
+                    "BILIBILI_LIVE_WS",
+                    value,
+                    "expected a ws:// or wss:// URL such as ws://127.0.0.1:9000/sub",
+                ));
+            }
+        },
+    };
+    Ok(LiveSettings { api_base, ws })
 }
 
 /// `CW_HTTP_TIMEOUT`, `CW_MAX_BODY`.

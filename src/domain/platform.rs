@@ -27,6 +27,8 @@ pub enum Platform {
     YouTubeLive,
     /// A Bilibili video's replies.
     Bilibili,
+    /// A Bilibili live room's danmaku.
+    BilibiliLive,
     /// A Twitch channel's chat.
     Twitch,
     /// A JSON API of any shape, described by `CW_GENERIC_<NAME>_*`.
@@ -70,11 +72,12 @@ pub fn extra_image_hosts() -> Vec<String> {
 
 impl Platform {
     /// Every platform, in the order `CW_SOURCES`' help lists them.
-    pub const ALL: [Platform; 6] = [
+    pub const ALL: [Platform; 7] = [
         Platform::Demo,
         Platform::YouTube,
         Platform::YouTubeLive,
         Platform::Bilibili,
+        Platform::BilibiliLive,
         Platform::Twitch,
         Platform::Generic,
     ];
@@ -86,6 +89,7 @@ impl Platform {
             Platform::YouTube => "youtube",
             Platform::YouTubeLive => "youtube-live",
             Platform::Bilibili => "bilibili",
+            Platform::BilibiliLive => "bilibili-live",
             Platform::Twitch => "twitch",
             Platform::Generic => "generic",
         }
@@ -98,6 +102,7 @@ impl Platform {
             Platform::YouTube => "youtube:VIDEO_ID",
             Platform::YouTubeLive => "youtube-live:VIDEO_ID",
             Platform::Bilibili => "bilibili:BVID_OR_AID",
+            Platform::BilibiliLive => "bilibili-live:ROOM_ID",
             Platform::Twitch => "twitch:CHANNEL",
             Platform::Generic => "generic:NAME",
         }
@@ -114,7 +119,7 @@ impl Platform {
     pub fn image_hosts(self) -> &'static [&'static str] {
         match self {
             Platform::YouTube | Platform::YouTubeLive => YOUTUBE_IMAGE_HOSTS,
-            Platform::Bilibili => BILIBILI_IMAGE_HOSTS,
+            Platform::Bilibili | Platform::BilibiliLive => BILIBILI_IMAGE_HOSTS,
             Platform::Twitch => TWITCH_IMAGE_HOSTS,
             Platform::Demo | Platform::Generic => &[],
         }
@@ -147,6 +152,8 @@ impl Platform {
                 }
                 Some(url)
             }
+            // Danmaku have no address of their own: the room's page.
+            Platform::BilibiliLive => Some(format!("https://live.bilibili.com/{}", enc(arg))),
             // Twitch chat messages have no address of their own.
             Platform::Twitch | Platform::Demo | Platform::Generic => None,
         }
@@ -155,7 +162,14 @@ impl Platform {
 
 /// The names of the platforms whose sources take an argument, for filters
 /// such as `/api/comments?source=youtube` that pick a whole platform.
-pub const PLATFORM_NAMES: &[&str] = &["youtube", "youtube-live", "bilibili", "twitch", "generic"];
+pub const PLATFORM_NAMES: &[&str] = &[
+    "youtube",
+    "youtube-live",
+    "bilibili",
+    "bilibili-live",
+    "twitch",
+    "generic",
+];
 
 /// Every image host of every platform, each once.
 pub fn image_hosts() -> Vec<&'static str> {
@@ -219,6 +233,9 @@ pub enum SourceSpec {
     YouTubeLive(String),
     /// `bilibili:BVID_OR_AID`: a Bilibili video's replies.
     Bilibili(String),
+    /// `bilibili-live:ROOM_ID`: a Bilibili live room's danmaku (short or
+    /// real room number).
+    BilibiliLive(String),
     /// `twitch:CHANNEL`: a Twitch channel's chat (the login, lower-case).
     Twitch(String),
     /// `generic:NAME`: a JSON API described by `CW_GENERIC_<NAME>_*`.
@@ -243,6 +260,7 @@ impl SourceSpec {
             SourceSpec::YouTube(_) => Platform::YouTube,
             SourceSpec::YouTubeLive(_) => Platform::YouTubeLive,
             SourceSpec::Bilibili(_) => Platform::Bilibili,
+            SourceSpec::BilibiliLive(_) => Platform::BilibiliLive,
             SourceSpec::Twitch(_) => Platform::Twitch,
             SourceSpec::Generic(_) => Platform::Generic,
         }
@@ -255,6 +273,7 @@ impl SourceSpec {
             SourceSpec::YouTube(a)
             | SourceSpec::YouTubeLive(a)
             | SourceSpec::Bilibili(a)
+            | SourceSpec::BilibiliLive(a)
             | SourceSpec::Twitch(a)
             | SourceSpec::Generic(a) => Some(a),
         }
@@ -317,6 +336,13 @@ impl SourceSpec {
             Some(Platform::Bilibili) => Err(format!(
                 "{item:?}: expected a BV id (BV1xx411c7mD) or an av number (av170001 or 170001)"
             )),
+            Some(Platform::BilibiliLive) if is_room_id(arg) => {
+                Ok(SourceSpec::BilibiliLive(arg.to_owned()))
+            }
+            Some(Platform::BilibiliLive) => Err(format!(
+                "{item:?}: expected a live room number, the digits after live.bilibili.com/ \
+                 (bilibili-live:21452505)"
+            )),
             Some(Platform::Twitch) => twitch_channel(arg)
                 .map(SourceSpec::Twitch)
                 .ok_or_else(|| format!("{item:?}: {TWITCH_CHANNEL_HINT}")),
@@ -337,6 +363,14 @@ impl SourceSpec {
     pub fn permalink(&self, id: &str) -> Option<String> {
         self.platform().permalink(self.argument().unwrap_or(""), id)
     }
+}
+
+/// A live room number: digits, not 0 (short ids like 1 are real rooms).
+fn is_room_id(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 16
+        && s.bytes().all(|b| b.is_ascii_digit())
+        && s.bytes().any(|b| b != b'0')
 }
 
 /// What a `twitch:` source names, for refusals.
@@ -363,187 +397,11 @@ fn usages() -> String {
 }
 
 /// Video addresses pasted into `CW_SOURCES` instead of `youtube:ID`.
-mod url {
-    use super::super::video::{bilibili, youtube};
-    use super::{Platform, SourceSpec, TWITCH_CHANNEL_HINT, twitch_channel, usages};
-
-    /// `None` when `item` does not look like an address (it is then read as
-    /// `platform:argument`); otherwise what it names, or why it names
-    /// nothing commentwatch can read, with what to write instead.
-    /// `youtube-live:` before an address keeps the live chat.
-    pub(super) fn read(item: &str) -> Option<Result<SourceSpec, String>> {
-        let (live, address) = match item.split_once(':') {
-            Some((kind, rest)) if kind.trim() == Platform::YouTubeLive.name() => {
-                (true, rest.trim())
-            }
-            Some((kind, rest)) if Platform::from_name(kind.trim()).is_some() => {
-                (false, rest.trim())
-            }
-            _ => (false, item),
-        };
-        if !address.contains('/') {
-            return None;
-        }
-        let full = if address.contains("://") {
-            address.to_owned()
-        } else {
-            format!("https://{address}")
-        };
-        let Ok(url) = ::url::Url::parse(&full) else {
-            return Some(Err(refusal(item, "it is not a web address")));
-        };
-        let host = url.host_str().unwrap_or("").to_ascii_lowercase();
-        let host = host
-            .strip_prefix("www.")
-            .or_else(|| host.strip_prefix("m."))
-            .or_else(|| host.strip_prefix("music."))
-            .unwrap_or(&host);
-        let segments: Vec<&str> = url
-            .path_segments()
-            .map(|s| s.filter(|s| !s.is_empty()).collect())
-            .unwrap_or_default();
-        let query = |name: &str| {
-            url.query_pairs()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.into_owned())
-        };
-        Some(match host {
-            "youtube.com" | "youtu.be" => {
-                let id = match (host, segments.as_slice()) {
-                    ("youtu.be", [id, ..]) => Some((*id).to_owned()),
-                    (_, ["watch"]) => query("v"),
-                    (_, ["live" | "shorts" | "embed" | "v", id, ..]) => Some((*id).to_owned()),
-                    _ => None,
-                };
-                match id.filter(|id| youtube::is_video_id(id)) {
-                    Some(id) if live => Ok(SourceSpec::YouTubeLive(id)),
-                    Some(id) => Ok(SourceSpec::YouTube(id)),
-                    None => Err(refusal(
-                        item,
-                        "this YouTube address names no video; open the video and copy its \
-                         address, or write youtube:VIDEO_ID with the 11 characters after \
-                         watch?v=",
-                    )),
-                }
-            }
-            "bilibili.com" => match segments.as_slice() {
-                ["video", id, ..] if bilibili::parse_video_id(id).is_some() && !live => {
-                    Ok(SourceSpec::Bilibili((*id).to_owned()))
-                }
-                _ => Err(refusal(
-                    item,
-                    "this Bilibili address names no video; write bilibili:BVID with the BV id \
-                     after /video/ (bilibili:BV1xx411c7mD)",
-                )),
-            },
-            "twitch.tv" => match segments.as_slice() {
-                [name] if !live => twitch_channel(name)
-                    .map(SourceSpec::Twitch)
-                    .ok_or_else(|| refusal(item, TWITCH_CHANNEL_HINT)),
-                _ => Err(refusal(
-                    item,
-                    &format!("this Twitch address names no channel; {TWITCH_CHANNEL_HINT}"),
-                )),
-            },
-            "b23.tv" => Err(refusal(
-                item,
-                "a b23.tv short link must be opened first; write bilibili:BVID with the BV id \
-                 after /video/ in the address it opens",
-            )),
-            _ => Err(refusal(
-                item,
-                &format!(
-                    "commentwatch reads addresses of YouTube and Bilibili videos and Twitch \
-                     channels only; write {}",
-                    usages()
-                ),
-            )),
-        })
-    }
-
-    fn refusal(item: &str, why: &str) -> String {
-        format!("cannot read the address {item:?}: {why}")
-    }
-}
+mod url;
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn read(item: &str) -> Result<String, String> {
-        let (specs, read) = SourceSpec::read_list(item)?;
-        assert_eq!(read.len(), 1, "{item} is noted as read from an address");
-        assert_eq!(read[0].0, item);
-        Ok(specs[0].to_string())
-    }
-
-    #[test]
-    fn pasted_video_addresses_are_read_as_sources() {
-        for (address, source) in [
-            (
-                "https://www.youtube.com/watch?v=dQw4w9WgXcQ",
-                "youtube:dQw4w9WgXcQ",
-            ),
-            (
-                "https://www.youtube.com/watch?v=dQw4w9WgXcQ&t=42s",
-                "youtube:dQw4w9WgXcQ",
-            ),
-            (
-                "https://m.youtube.com/watch?feature=share&v=dQw4w9WgXcQ",
-                "youtube:dQw4w9WgXcQ",
-            ),
-            ("youtube.com/watch?v=dQw4w9WgXcQ", "youtube:dQw4w9WgXcQ"),
-            ("https://youtu.be/dQw4w9WgXcQ?si=abc", "youtube:dQw4w9WgXcQ"),
-            ("youtu.be/dQw4w9WgXcQ", "youtube:dQw4w9WgXcQ"),
-            (
-                "https://www.youtube.com/live/dQw4w9WgXcQ?si=x",
-                "youtube:dQw4w9WgXcQ",
-            ),
-            (
-                "https://youtube.com/shorts/dQw4w9WgXcQ",
-                "youtube:dQw4w9WgXcQ",
-            ),
-            (
-                "youtube-live:https://www.youtube.com/live/dQw4w9WgXcQ",
-                "youtube-live:dQw4w9WgXcQ",
-            ),
-            (
-                "youtube:https://youtu.be/dQw4w9WgXcQ",
-                "youtube:dQw4w9WgXcQ",
-            ),
-            (
-                "https://www.bilibili.com/video/BV1xx411c7mD",
-                "bilibili:BV1xx411c7mD",
-            ),
-            (
-                "https://www.bilibili.com/video/BV1xx411c7mD/?p=2&spm_id_from=x",
-                "bilibili:BV1xx411c7mD",
-            ),
-            ("https://m.bilibili.com/video/av170001", "bilibili:av170001"),
-        ] {
-            assert_eq!(read(address).as_deref(), Ok(source), "{address}");
-        }
-        let (specs, read) = SourceSpec::read_list("demo, https://youtu.be/dQw4w9WgXcQ").unwrap();
-        assert_eq!(specs.len(), 2);
-        assert_eq!(read.len(), 1, "only the address is noted");
-    }
-
-    #[test]
-    fn an_address_that_names_no_video_says_what_to_write() {
-        for (address, hint) in [
-            ("https://www.youtube.com/channel/UCabc", "youtube:VIDEO_ID"),
-            ("https://www.youtube.com/watch?v=short", "youtube:VIDEO_ID"),
-            ("https://www.bilibili.com/read/cv123", "bilibili:BVID"),
-            ("https://b23.tv/abc123", "bilibili:BVID"),
-            ("https://www.twitch.tv/videos/123", "twitch:somestreamer"),
-            ("https://vimeo.com/somebody", "youtube:VIDEO_ID"),
-            ("https://", "cannot read"),
-        ] {
-            let e = SourceSpec::parse_list(address).unwrap_err();
-            assert!(e.contains(hint), "{address}: {e}");
-            assert!(e.contains(address), "{address} named: {e}");
-        }
-    }
 
     #[test]
     fn an_unknown_platform_lists_the_supported_ones() {
@@ -551,8 +409,8 @@ mod tests {
         assert_eq!(
             e,
             "\"myspace:foo\": \"myspace\" is not a platform commentwatch reads; the platforms are \
-             demo, youtube:VIDEO_ID, youtube-live:VIDEO_ID, bilibili:BVID_OR_AID, twitch:CHANNEL or \
-             generic:NAME, comma-separated"
+             demo, youtube:VIDEO_ID, youtube-live:VIDEO_ID, bilibili:BVID_OR_AID, \
+             bilibili-live:ROOM_ID, twitch:CHANNEL or generic:NAME, comma-separated"
         );
     }
 
@@ -576,7 +434,7 @@ mod tests {
         assert_eq!(
             e,
             "cannot read source \"myspace\"; expected demo, youtube:VIDEO_ID, \
-             youtube-live:VIDEO_ID, bilibili:BVID_OR_AID, twitch:CHANNEL or generic:NAME, \
+             youtube-live:VIDEO_ID, bilibili:BVID_OR_AID, bilibili-live:ROOM_ID, twitch:CHANNEL or generic:NAME, \
              comma-separated"
         );
     }
@@ -668,6 +526,10 @@ mod tests {
                 .permalink("12")
                 .as_deref(),
             Some("https://www.bilibili.com/video/av170001#reply12")
+        );
+        assert_eq!(
+            permalink("bilibili-live:1017", "h0a1b").as_deref(),
+            Some("https://live.bilibili.com/1017")
         );
         assert_eq!(permalink("demo", "1"), None);
         assert_eq!(permalink("generic:x", "1"), None);

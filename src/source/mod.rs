@@ -281,6 +281,8 @@ pub struct Settings<'a> {
     pub bilibili: &'a bilibili::BilibiliSettings,
     /// `TWITCH_IRC_URL`, `TWITCH_EMOTE_BASE`.
     pub twitch: &'a twitch::TwitchSettings,
+    /// `BILIBILI_LIVE_*`, for `bilibili-live:` rooms.
+    pub bilibili_live: &'a bilibili::live::LiveSettings,
     /// Settings of each `generic:NAME` source, by name.
     pub generic: &'a [(String, generic::GenericSettings)],
 }
@@ -321,6 +323,16 @@ pub fn build(spec: &SourceSpec, settings: Settings<'_>) -> Result<SourceKind, Co
                 channel,
                 settings.twitch.clone(),
             ))));
+        }
+        SourceSpec::BilibiliLive(room) => {
+            let live = bilibili::live::BilibiliLive::new(
+                room,
+                settings.bilibili.clone(),
+                settings.bilibili_live.clone(),
+                http,
+            )
+            .map_err(|why| ConfigError::invalid("CW_SOURCES", &spec.to_string(), why))?;
+            return Ok(SourceKind::Pushed(Box::new(live)));
         }
         SourceSpec::Generic(name) => {
             let generic = settings

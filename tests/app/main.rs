@@ -59,6 +59,8 @@ mod side_by_side;
 mod signin;
 /// Bilibili replies against a mock speaking the real format.
 mod source_bilibili;
+/// Bilibili live danmaku against a mock speaking the binary protocol.
+mod source_bilibili_live;
 mod source_bilibili_replies;
 /// Any JSON API configured by env vars, against a mock.
 mod source_generic;
@@ -78,3 +80,5 @@ mod xss_events;
 mod xss_proof;
 /// Pushed sources: the stream runner, resume tokens.
 mod youtube_stream;
+/// A streamed live chat in the whole app: the status line, a restart.
+mod youtube_stream_app;
