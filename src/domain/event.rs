@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 /// What the author is in the chat or on the channel. Serialized lowercase:
-/// `owner`, `moderator`, `member`, `verified`.
+/// `owner`, `moderator`, `member`, `verified`, `vip`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
@@ -20,6 +20,8 @@ pub enum Role {
     Member,
     /// A channel the platform verified.
     Verified,
+    /// A viewer the streamer marked as a VIP of the chat (Twitch).
+    Vip,
 }
 
 impl Role {
@@ -29,14 +31,22 @@ impl Role {
             Role::Moderator => "moderator",
             Role::Member => "member",
             Role::Verified => "verified",
+            Role::Vip => "vip",
         }
     }
 
+    /// Every role, in their order.
+    pub const ALL: [Role; 5] = [
+        Role::Owner,
+        Role::Moderator,
+        Role::Member,
+        Role::Verified,
+        Role::Vip,
+    ];
+
     /// The role named `s` (as serialized), if any.
     pub fn parse(s: &str) -> Option<Role> {
-        [Role::Owner, Role::Moderator, Role::Member, Role::Verified]
-            .into_iter()
-            .find(|r| r.as_str() == s)
+        Role::ALL.into_iter().find(|r| r.as_str() == s)
     }
 }
 
@@ -75,18 +85,19 @@ impl Kind {
         }
     }
 
+    /// Every kind.
+    pub const ALL: [Kind; 6] = [
+        Kind::Text,
+        Kind::Superchat,
+        Kind::Sticker,
+        Kind::Membership,
+        Kind::Gift,
+        Kind::Event,
+    ];
+
     /// The kind named `s` (as serialized), if any.
     pub fn parse(s: &str) -> Option<Kind> {
-        [
-            Kind::Text,
-            Kind::Superchat,
-            Kind::Sticker,
-            Kind::Membership,
-            Kind::Gift,
-            Kind::Event,
-        ]
-        .into_iter()
-        .find(|k| k.as_str() == s)
+        Kind::ALL.into_iter().find(|k| k.as_str() == s)
     }
 }
 
@@ -235,7 +246,7 @@ mod tests {
             assert_eq!(Kind::parse(k).unwrap().as_str(), k);
         }
         assert_eq!(Kind::parse("nope"), None);
-        for r in ["owner", "moderator", "member", "verified"] {
+        for r in ["owner", "moderator", "member", "verified", "vip"] {
             assert_eq!(Role::parse(r).unwrap().as_str(), r);
         }
         assert_eq!(Role::parse("admin"), None);

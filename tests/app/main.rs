@@ -39,6 +39,8 @@ mod layering;
 mod live_feed;
 /// `/log` and `/api/comments`: search in any script, filters, paging, retention.
 mod log_page;
+/// Filtering the log by role and kind.
+mod log_roles;
 /// Offline looks offline: the banner, grey sources, the gap mark, the
 /// catch-up count after a restart.
 mod offline;

@@ -12,7 +12,7 @@ use super::search::{author_tokens, gram_token, phrase};
 use crate::domain::rfc3339;
 use crate::store::export::{BlockingReader, Format, Row, amount_cell, csv_writer, neutralise};
 use crate::store::row::{COMMENT_COLUMNS, Col, Columns, read_comment};
-use crate::store::selection::{fold, where_clause};
+use crate::store::selection::{fold, stored_kinds, where_clause};
 use crate::store::stats::{STATS_COLUMNS, StatsBuilder};
 use crate::store::{Flag, LogError, Page, Selection, SourceFilter, Stats};
 
@@ -159,7 +159,46 @@ impl Sql {
             let words = serde_json::to_string(&sel.highlight_words).expect("strings serialize");
             sql.values.push(Value::Text(words));
         }
+        if !sel.roles.is_empty() {
+            // Roles are stored comma-separated (`owner,member`); any of
+            // the wanted ones, whole names only.
+            sql.clauses.push(
+                "EXISTS (SELECT 1 FROM json_each(?) AS r \
+                 WHERE instr(',' || c.roles || ',', ',' || r.value || ',') > 0)",
+            );
+            let names: Vec<&str> = sel.roles.iter().map(|r| r.as_str()).collect();
+            sql.values.push(Value::Text(
+                serde_json::to_string(&names).expect("strings serialize"),
+            ));
+        }
+        if !sel.kinds.is_empty() {
+            sql.kinds(&sel.kinds);
+        }
         sql
+    }
+
+    /// Keeps the given kinds; ordinary text is stored as NULL. One kind is
+    /// an equality, which `comments_kind` answers newest first.
+    fn kinds(&mut self, kinds: &[crate::domain::Kind]) {
+        let (names, with_text) = stored_kinds(kinds);
+        let list = serde_json::to_string(&names).expect("strings serialize");
+        match (names.as_slice(), with_text) {
+            ([], _) => self.clauses.push("c.kind IS NULL"),
+            ([one], false) => {
+                self.clauses.push("c.kind = ?");
+                self.values.push(Value::Text((*one).to_owned()));
+            }
+            (_, false) => {
+                self.clauses
+                    .push("c.kind IN (SELECT value FROM json_each(?))");
+                self.values.push(Value::Text(list));
+            }
+            (_, true) => {
+                self.clauses
+                    .push("(c.kind IS NULL OR c.kind IN (SELECT value FROM json_each(?)))");
+                self.values.push(Value::Text(list));
+            }
+        }
     }
 
     /// Lets the trigram index drive, with an FTS5 query built by this module.
