@@ -31,6 +31,11 @@ CREATE TABLE IF NOT EXISTS comments (
     member_level    TEXT,
     kind            TEXT,
     event           TEXT,
+    -- Who wrote it beyond roles (version 8), as JSON, NULL when empty: the
+    -- author's `badges` (the platform's own markers) and name `color`,
+    -- `pinned` and `liked_by_owner` (the channel owner's marks) and the
+    -- `location` line.
+    who             TEXT,
     UNIQUE (source, id)
 );
 

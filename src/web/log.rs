@@ -30,6 +30,8 @@ mod choice;
 mod highlight;
 /// Who each reply answers, and where that comment is.
 mod reply;
+/// Who wrote each comment: roles, badges, the owner's marks, location.
+mod who;
 
 /// The page and, behind it, the API it links to.
 pub fn routes() -> Router<AppState> {
@@ -125,6 +127,7 @@ struct RowView {
     likes: i64,
     edited: bool,
     deleted: bool,
+    who: who::Who,
 }
 
 impl RowView {
@@ -156,6 +159,7 @@ impl RowView {
             likes: c.likes,
             edited: c.edited,
             deleted: c.deleted,
+            who: who::Who::of(c),
         }
     }
 }

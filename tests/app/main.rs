@@ -62,6 +62,8 @@ mod signin;
 /// Bilibili replies against a mock speaking the real format.
 mod source_bilibili;
 mod source_bilibili_replies;
+/// Who wrote each Bilibili reply, on every page.
+mod source_bilibili_who;
 /// Any JSON API configured by env vars, against a mock.
 mod source_generic;
 /// YouTube comments and live chat against a mock, faults and quota.
@@ -74,5 +76,7 @@ mod web;
 mod xss_events;
 /// The attack corpus through real sources into every page, in Chromium.
 mod xss_proof;
+/// The attack corpus in badges, the location line and the name colour.
+mod xss_who;
 /// Pushed sources: the stream runner, resume tokens.
 mod youtube_stream;

@@ -96,9 +96,10 @@ pub(super) fn read_thread_page(resp: &JsonResponse, root: u64) -> Result<Vec<Rep
         Value::Array(items) => items,
         _ => &[],
     };
+    let upper = upper_mid(&body["data"]);
     Ok(items
         .iter()
-        .filter_map(read_reply)
+        .filter_map(|v| read_reply(v, upper))
         .map(|mut r| {
             if r.comment.reply_to.is_none() {
                 r.comment.reply_to = Some(root.to_string());
