@@ -67,6 +67,9 @@ const I18N = {
     st_login: "needs login", st_stopped: "stopped", st_standby: "polled by another instance", until: (t) => "until " + t,
     lastError: "last error: ", lastOk: "last successful poll: ", nextPoll: "next poll: ",
     unitsToday: (n) => n.toLocaleString() + " units today",
+    streaming: "streaming",
+    pollingEvery: (every) => "polling every " + every,
+    connections: (n) => n.toLocaleString() + (n === 1 ? " connection" : " connections"),
     quotaLeft: (n) => "YouTube quota left today: " + n,
     hiddenToast: (w) => "Hidden: " + w, copied: "Overlay URL copied",
     copyFailed: "Select the URL and copy it", featureFailed: "Could not put it on stream: ",
@@ -135,6 +138,9 @@ const I18N = {
     st_login: "需要登录", st_stopped: "已停止", st_standby: "由另一实例轮询", until: (t) => "至 " + t,
     lastError: "上次错误：", lastOk: "上次成功：", nextPoll: "下次获取：",
     unitsToday: (n) => "今日已用 " + n.toLocaleString() + " 单位",
+    streaming: "实时推送",
+    pollingEvery: (every) => "每 " + every + " 轮询",
+    connections: (n) => n.toLocaleString() + " 次连接",
     quotaLeft: (n) => "YouTube 今日剩余配额：" + n,
     hiddenToast: (w) => "已屏蔽：" + w, copied: "已复制叠加层网址",
     copyFailed: "请选中网址后复制", featureFailed: "无法放上直播画面：",
@@ -200,7 +206,6 @@ Object.assign(I18N["zh-CN"], {
 // Who is speaking and what kind of message it is (speaker.js).
 Object.assign(I18N.en, {
   role_owner: "Owner", role_moderator: "Moderator", role_member: "Member", role_verified: "Verified",
-  role_vip: "VIP",
   mark_pinned: "📌 pinned", mark_pinned_title: "Pinned by the channel's owner",
   mark_liked: "♥ by creator", mark_liked_title: "The channel's owner liked it",
   ev_new_member: (level) => "New member" + (level ? " · " + level : ""),
@@ -212,11 +217,13 @@ Object.assign(I18N.en, {
   ev_sticker: (alt) => "Super Sticker" + (alt ? ": " + alt : ""),
   ev_poll: (q) => "Poll" + (q ? ": " + q : ""),
   ev_members_only_started: "Members-only chat is on", ev_members_only_ended: "Members-only chat is off",
+  role_vip: "VIP",
+  ev_raid: (name, n) => "Raid" + (name ? " from " + name : "") + (n > 0 ? " · " + n + (n === 1 ? " viewer" : " viewers") : ""),
+  ev_announcement: "Announcement", ev_first_message: "First message in this chat",
   paidMembers: "Paid & members", kPaid: "Only paid messages, memberships, gifts and members", paidMembersTitle: "Only paid messages, memberships, gifts and members ($)",
 });
 Object.assign(I18N["zh-CN"], {
   role_owner: "主播", role_moderator: "管理员", role_member: "会员", role_verified: "已认证",
-  role_vip: "VIP",
   mark_pinned: "📌 置顶", mark_pinned_title: "UP主 / 频道主置顶",
   mark_liked: "♥ UP主觉得很赞", mark_liked_title: "UP主 / 频道主点了赞",
   ev_new_member: (level) => "新会员" + (level ? " · " + level : ""),
@@ -228,5 +235,8 @@ Object.assign(I18N["zh-CN"], {
   ev_sticker: (alt) => "超级贴图" + (alt ? "：" + alt : ""),
   ev_poll: (q) => "投票" + (q ? "：" + q : ""),
   ev_members_only_started: "已开启仅会员聊天", ev_members_only_ended: "已关闭仅会员聊天",
+  role_vip: "VIP",
+  ev_raid: (name, n) => "突袭" + (name ? "：" + name : "") + (n > 0 ? " · " + n + " 名观众" : ""),
+  ev_announcement: "公告", ev_first_message: "首次在此发言",
   paidMembers: "付费与会员", kPaid: "只看付费消息、会员、礼物和会员的发言", paidMembersTitle: "只看付费消息、会员、礼物和会员的发言 ($)",
 });

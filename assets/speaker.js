@@ -1,9 +1,9 @@
 // commentwatch: who is speaking and what kind of message it is — the role
-// badges (owner, moderator, member, verified, vip), the platform's own
+// badges (owner, moderator, vip, member, verified), the platform's own
 // badges (a level, a fan medal, 大会员), the channel owner's marks (pinned,
 // liked), the location line, the name's colour when it reads well, and the
-// event line of a membership, gift, sticker or poll, shared by the
-// dashboard and the overlay.
+// event line of a membership, gift, sticker, poll, raid or announcement,
+// shared by the dashboard and the overlay.
 //
 // Must not touch: anything but the elements it is given. Every value of a
 // comment is untrusted: names, levels, gift names and alt texts go in as
@@ -13,7 +13,7 @@
 import { t } from "./i18n.js";
 
 /** The roles this page knows, in the order the protocol lists them. */
-const ROLES = ["owner", "moderator", "member", "verified", "vip"];
+const ROLES = ["owner", "moderator", "vip", "member", "verified"];
 
 /** Fills `el` with a small badge per known role of `author`; hidden when none. */
 export function fillRoles(el, author) {
@@ -145,6 +145,12 @@ export function eventLine(c) {
       return t("ev_members_only_started");
     case "members_only_ended":
       return t("ev_members_only_ended");
+    case "raid":
+      return t("ev_raid", typeof e.name === "string" ? e.name : "", Number.isInteger(e.count) ? e.count : 0);
+    case "announcement":
+      return t("ev_announcement");
+    case "first_message":
+      return t("ev_first_message");
     default:
       return "";
   }

@@ -125,6 +125,14 @@ function drawSources(list) {
     if ((s.state === "backoff" || s.state === "quota") && s.next_poll) {
       label += " " + t("until", new Date(s.next_poll).toLocaleTimeString(lang));
     }
+    // A pushed source says how it delivers ("live (streaming)", "live
+    // (polling every 8 s)") and how many streams it opened: each one costs
+    // quota where the platform counts connections.
+    const mode = s.state === "ok" && /^live \((streaming|polling every ([^)]*))\)/.exec(s.detail || "");
+    if (mode) label += " · " + (mode[2] ? t("pollingEvery", mode[2]) : t("streaming"));
+    if (typeof s.connections === "number" && s.connections > 0) {
+      label += " · " + t("connections", s.connections);
+    }
     if (typeof s.quota_used === "number") label += " · " + t("unitsToday", s.quota_used);
     li.replaceChildren(icon, label);
     const lines = sourceName(s.source) === s.source ? [] : [s.source];

@@ -62,6 +62,14 @@ impl App {
                     source,
                 })?;
         let pipeline = Pipeline::new(log.clone(), Hub::new());
+        // Twitch emotes come from TWITCH_EMOTE_BASE's host: the sanitizer
+        // keeps them and the page's image policy names it.
+        if let Some(host) = reqwest::Url::parse(&config.twitch.emote_base)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_owned))
+        {
+            crate::domain::allow_image_host(&host);
+        }
         Ok(App {
             config,
             log,

@@ -257,10 +257,15 @@ fn clean_emotes(raw: Vec<(String, String)>, text: &str) -> BTreeMap<String, Stri
         .collect()
 }
 
+/// The one currency that is no ISO 4217 code: Twitch's Bits (cheers).
+pub const BITS: &str = "bits";
+
 fn clean_amount(raw: RawAmount) -> Amount {
     let currency: String = raw.currency.trim().to_ascii_uppercase();
     let currency = if currency.len() == 3 && currency.bytes().all(|b| b.is_ascii_uppercase()) {
         currency
+    } else if currency == "BITS" {
+        BITS.to_owned()
     } else {
         String::new()
     };
@@ -565,6 +570,18 @@ mod tests {
                 "https://i0.hdslb.com/bfs/emote/doge.png".to_owned()
             )])
         );
+    }
+
+    #[test]
+    fn amounts_keep_iso_codes_and_twitch_bits_only() {
+        let amount = |currency: &str| RawAmount {
+            display: "x".into(),
+            micros: 1,
+            currency: currency.into(),
+        };
+        for (given, kept) in [("usd", "USD"), ("Bits", BITS), ("BITS", BITS), ("<b>", "")] {
+            assert_eq!(clean_amount(amount(given)).currency, kept, "{given}");
+        }
     }
 
     #[test]

@@ -50,6 +50,11 @@ pub struct SourceStatus {
     /// plain-text line of at most [`MAX_TITLE_CHARS`]; absent until known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
+    /// Streams a pushed source opened since the instance started (each one
+    /// costs quota where the platform counts connections); absent for
+    /// polled sources.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connections: Option<u64>,
 }
 
 /// The longest title a status carries, in characters.
@@ -72,6 +77,7 @@ impl SourceStatus {
             quota_used: None,
             since: None,
             title: None,
+            connections: None,
         }
     }
 

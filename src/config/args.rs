@@ -21,9 +21,9 @@ use crate::domain::ConfigError;
 )]
 pub(super) struct Cli {
     /// Comma-separated sources: youtube:VIDEO_ID, youtube-live:VIDEO_ID,
-    /// bilibili:BVID_OR_AID, generic:NAME, demo; or a video's address
-    /// (https://www.youtube.com/watch?v=…, https://youtu.be/…,
-    /// https://www.bilibili.com/video/BV…).
+    /// bilibili:BVID_OR_AID, bilibili-live:ROOM_ID, generic:NAME, demo; or a
+    /// video's address (https://www.youtube.com/watch?v=…, https://youtu.be/…,
+    /// https://www.bilibili.com/video/BV…, https://live.bilibili.com/ROOM).
     #[arg(long, env = "CW_SOURCES", default_value = "demo")]
     pub(super) sources: String,
 
@@ -110,9 +110,40 @@ pub(super) struct Cli {
     #[arg(long, env = "BILIBILI_COOKIE", hide_env_values = true)]
     pub(super) bilibili_cookie: Option<String>,
 
+    /// Scheme and host of Bilibili's live API (bilibili-live: room lookup and
+    /// getDanmuInfo go to $BILIBILI_LIVE_API_BASE/…).
+    #[arg(
+        long,
+        env = "BILIBILI_LIVE_API_BASE",
+        default_value = "https://api.live.bilibili.com"
+    )]
+    pub(super) bilibili_live_api_base: String,
+
+    /// A danmaku WebSocket (ws:// or wss://) to use instead of the servers
+    /// getDanmuInfo lists.
+    #[arg(long, env = "BILIBILI_LIVE_WS")]
+    pub(super) bilibili_live_ws: Option<String>,
+
     /// Never poll a Bilibili video faster than this.
     #[arg(long, env = "BILIBILI_MIN_INTERVAL", default_value = "10s")]
     pub(super) bilibili_min_interval: String,
+
+    /// Twitch chat's IRC-over-WebSocket address (ws:// or wss://).
+    #[arg(
+        long,
+        env = "TWITCH_IRC_URL",
+        default_value = crate::source::twitch::DEFAULT_IRC_URL
+    )]
+    pub(super) twitch_irc_url: String,
+
+    /// Scheme and host of Twitch's emote images (https, no port); the page's
+    /// image policy allows its host.
+    #[arg(
+        long,
+        env = "TWITCH_EMOTE_BASE",
+        default_value = crate::source::twitch::DEFAULT_EMOTE_BASE
+    )]
+    pub(super) twitch_emote_base: String,
 
     /// Timeout of every outbound request.
     #[arg(long, env = "CW_HTTP_TIMEOUT", default_value = "15s")]

@@ -24,7 +24,8 @@ pub enum Command {
 #[derive(Args, Debug, Clone, Default, PartialEq, Eq)]
 pub struct Filters {
     /// Only this source (youtube:VIDEO_ID, bilibili:BVID, generic:NAME,
-    /// demo) or platform (youtube, youtube-live, bilibili, generic).
+    /// demo) or platform (youtube, youtube-live, bilibili, bilibili-live,
+    /// generic).
     #[arg(long)]
     pub source: Option<String>,
     /// Only this author: their channel id, or their name (any case).

@@ -38,6 +38,7 @@ use crate::source::bilibili::BilibiliSettings;
 use crate::source::demo::DemoSettings;
 use crate::source::generic::GenericSettings;
 use crate::source::http::HttpSettings;
+use crate::source::twitch::TwitchSettings;
 use crate::source::youtube::YouTubeSettings;
 use commands::Command;
 
@@ -62,6 +63,10 @@ pub struct Config {
     /// `CW_YOUTUBE_LIVE`: streamList (default) or polling.
     pub youtube_live: crate::source::youtube::LiveMode,
     pub bilibili: BilibiliSettings,
+    /// `TWITCH_IRC_URL`, `TWITCH_EMOTE_BASE`.
+    pub twitch: TwitchSettings,
+    /// `BILIBILI_LIVE_API_BASE`, `BILIBILI_LIVE_WS`.
+    pub bilibili_live: crate::source::bilibili::live::LiveSettings,
     /// Settings of each `generic:NAME` source, by name.
     pub generic: Vec<(String, GenericSettings)>,
     /// `CW_HTTP_TIMEOUT`, `CW_MAX_BODY`.
@@ -108,6 +113,8 @@ impl Config {
             youtube: &self.youtube,
             youtube_live: self.youtube_live,
             bilibili: &self.bilibili,
+            twitch: &self.twitch,
+            bilibili_live: &self.bilibili_live,
             generic: &self.generic,
         }
     }
@@ -427,9 +434,19 @@ mod tests {
         assert!(e.starts_with("CW_DEMO_RATE="), "{e}");
         let e = error_line(&[("CW_TOKEN", "short")]);
         assert!(e.starts_with("CW_TOKEN=") && !e.contains("short"), "{e}");
+        let e = error_line(&[("BILIBILI_LIVE_WS", "http://127.0.0.1:9/sub")]);
+        assert!(
+            e.starts_with("BILIBILI_LIVE_WS=\"http://127.0.0.1:9/sub\"") && e.contains("ws://"),
+            "{e}"
+        );
+        let e = error_line(&[("BILIBILI_LIVE_API_BASE", "api.live.bilibili.com")]);
+        assert!(e.starts_with("BILIBILI_LIVE_API_BASE="), "{e}");
+        let e = error_line(&[("CW_SOURCES", "bilibili-live:abc")]);
+        assert!(e.contains("live room number"), "{e}");
         for e in [
             error_line(&[("CW_POLL", "0s")]),
             error_line(&[("CW_BACKFILL_PAGES", "0")]),
+            error_line(&[("BILIBILI_LIVE_WS", "wss://")]),
         ] {
             assert_eq!(e.lines().count(), 1, "{e}");
         }

@@ -12,9 +12,11 @@ use super::parse::{
 };
 use crate::domain::{ConfigError, Secret, SourceSpec};
 use crate::source::bilibili::BilibiliSettings;
+use crate::source::bilibili::live::LiveSettings;
 use crate::source::demo::DemoSettings;
 use crate::source::generic::GenericSettings;
 use crate::source::http::HttpSettings;
+use crate::source::twitch::TwitchSettings;
 use crate::source::youtube::YouTubeSettings;
 
 /// Checks every value of `cli`; `lookup` gives the `CW_GENERIC_<NAME>_*`
@@ -44,7 +46,9 @@ pub(super) fn validate(
     let demo = demo(&cli)?;
     let youtube = youtube(&cli, &sources)?;
     let bilibili = bilibili(&cli)?;
+    let bilibili_live = bilibili_live(&cli)?;
     let http = http(&cli)?;
+    let twitch = twitch(&cli, &http)?;
     let highlight = parse_word_list("CW_HIGHLIGHT", cli.highlight.as_deref())?;
     let block = parse_word_list("CW_BLOCK", cli.block.as_deref())?;
     let featured_max = in_range(
@@ -95,6 +99,8 @@ pub(super) fn validate(
         youtube,
         youtube_live,
         bilibili,
+        twitch,
+        bilibili_live,
         generic,
         http,
         max_clients,
@@ -257,6 +263,70 @@ fn bilibili(cli: &Cli) -> Result<BilibiliSettings, ConfigError> {
         cookie,
         min_interval,
     })
+}
+
+/// `TWITCH_IRC_URL` (a `ws://` or `wss://` address) and `TWITCH_EMOTE_BASE`
+/// (`https://host`, no port, path or credentials: the sanitizer keeps only
+/// such image addresses, and the page's image policy names the host).
+fn twitch(cli: &Cli, http: &HttpSettings) -> Result<TwitchSettings, ConfigError> {
+    let irc = cli.twitch_irc_url.trim();
+    match reqwest::Url::parse(irc) {
+        Ok(u) if matches!(u.scheme(), "ws" | "wss") && u.host_str().is_some() => {}
+        _ => {
+            return Err(ConfigError::invalid(
+                "TWITCH_IRC_URL",
+                irc,
+                "expected a ws:// or wss:// address such as wss://irc-ws.chat.twitch.tv:443",
+            ));
+        }
+    }
+    let base = cli.twitch_emote_base.trim().trim_end_matches('/');
+    match reqwest::Url::parse(base) {
+        Ok(u)
+            if u.scheme() == "https"
+                && u.host_str().is_some()
+                && u.port().is_none()
+                && u.username().is_empty()
+                && u.password().is_none()
+                && u.path() == "/"
+                && u.query().is_none()
+                && u.fragment().is_none() => {}
+        _ => {
+            return Err(ConfigError::invalid(
+                "TWITCH_EMOTE_BASE",
+                base,
+                "expected https:// and a host, with no port or path, such as \
+                 https://static-cdn.jtvnw.net",
+            ));
+        }
+    }
+    Ok(TwitchSettings {
+        irc_url: irc.to_owned(),
+        emote_base: base.to_owned(),
+        connect_timeout: http.timeout,
+        ..TwitchSettings::default()
+    })
+}
+
+/// `BILIBILI_LIVE_API_BASE`, `BILIBILI_LIVE_WS`.
+fn bilibili_live(cli: &Cli) -> Result<LiveSettings, ConfigError> {
+    let api_base = parse_base_url("BILIBILI_LIVE_API_BASE", &cli.bilibili_live_api_base)?;
+    let ws = match cli.bilibili_live_ws.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(value) => match reqwest::Url::parse(value) {
+            Ok(u) if matches!(u.scheme(), "ws" | "wss") && u.host_str().is_some() => {
+                Some(value.to_owned())
+            }
+            _ => {
+                return Err(ConfigError::invalid(
+                    "BILIBILI_LIVE_WS",
+                    value,
+                    "expected a ws:// or wss:// URL such as ws://127.0.0.1:9000/sub",
+                ));
+            }
+        },
+    };
+    Ok(LiveSettings { api_base, ws })
 }
 
 /// `CW_HTTP_TIMEOUT`, `CW_MAX_BODY`.

@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 /// What the author is in the chat or on the channel. Serialized lowercase:
-/// `owner`, `moderator`, `member`, `verified`, `vip`.
+/// `owner`, `moderator`, `vip`, `member`, `verified`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
@@ -16,12 +16,12 @@ pub enum Role {
     Owner,
     /// A moderator of the chat.
     Moderator,
+    /// Someone the channel marked as a VIP (Twitch).
+    Vip,
     /// A paying member (YouTube's "sponsor").
     Member,
     /// A channel the platform verified.
     Verified,
-    /// A viewer the streamer marked as a VIP of the chat (Twitch).
-    Vip,
 }
 
 impl Role {
@@ -29,9 +29,9 @@ impl Role {
         match self {
             Role::Owner => "owner",
             Role::Moderator => "moderator",
+            Role::Vip => "vip",
             Role::Member => "member",
             Role::Verified => "verified",
-            Role::Vip => "vip",
         }
     }
 
@@ -39,9 +39,9 @@ impl Role {
     pub const ALL: [Role; 5] = [
         Role::Owner,
         Role::Moderator,
+        Role::Vip,
         Role::Member,
         Role::Verified,
-        Role::Vip,
     ];
 
     /// The role named `s` (as serialized), if any.
@@ -126,6 +126,13 @@ pub enum EventType {
     MembersOnlyStarted,
     /// The chat is open to everyone again.
     MembersOnlyEnded,
+    /// Another channel brought its viewers (`count`, `name` of the raider).
+    Raid,
+    /// A message the channel's staff highlighted (Twitch `/announce`).
+    Announcement,
+    /// The author's first message in this chat; an ordinary `text` message
+    /// otherwise.
+    FirstMessage,
 }
 
 /// The details of a non-text message: COMMENT's optional `event`. Every
@@ -246,7 +253,7 @@ mod tests {
             assert_eq!(Kind::parse(k).unwrap().as_str(), k);
         }
         assert_eq!(Kind::parse("nope"), None);
-        for r in ["owner", "moderator", "member", "verified", "vip"] {
+        for r in ["owner", "moderator", "vip", "member", "verified"] {
             assert_eq!(Role::parse(r).unwrap().as_str(), r);
         }
         assert_eq!(Role::parse("admin"), None);

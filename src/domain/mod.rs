@@ -16,6 +16,9 @@ pub mod video;
 pub use comment::{Amount, Author, Comment, RawAmount, RawComment, SafeHtml, rfc3339};
 pub use error::ConfigError;
 pub use event::{Event, EventType, Kind, PollOption, Role};
-pub use platform::{PLATFORM_NAMES, Platform, SourceSpec, image_host_allowed, image_hosts};
+pub use platform::{
+    PLATFORM_NAMES, Platform, SourceSpec, allow_image_host, extra_image_hosts, image_host_allowed,
+    image_hosts,
+};
 pub use schedule::Schedule;
 pub use secret::{Secret, redact};

@@ -27,6 +27,10 @@ pub enum Platform {
     YouTubeLive,
     /// A Bilibili video's replies.
     Bilibili,
+    /// A Bilibili live room's danmaku.
+    BilibiliLive,
+    /// A Twitch channel's chat.
+    Twitch,
     /// A JSON API of any shape, described by `CW_GENERIC_<NAME>_*`.
     Generic,
 }
@@ -35,14 +39,46 @@ pub enum Platform {
 const YOUTUBE_IMAGE_HOSTS: &[&str] = &["ggpht.com", "googleusercontent.com", "ytimg.com"];
 /// Image hosts of Bilibili's avatars and emotes.
 const BILIBILI_IMAGE_HOSTS: &[&str] = &["hdslb.com"];
+/// Image host of Twitch's emotes (`static-cdn.jtvnw.net`), the default of
+/// `TWITCH_EMOTE_BASE`; another base's host is added by
+/// [`allow_image_host`].
+const TWITCH_IMAGE_HOSTS: &[&str] = &["jtvnw.net"];
+
+/// Image hosts the settings name (`TWITCH_EMOTE_BASE`), allowed as they are
+/// (no subdomains), for the life of the process.
+static EXTRA_IMAGE_HOSTS: std::sync::RwLock<Vec<String>> = std::sync::RwLock::new(Vec::new());
+
+/// Allows images from exactly `host` (lower-case) too: the sanitizer keeps
+/// them and the page's `img-src` names it. Set once at start from the
+/// settings; never removed.
+pub fn allow_image_host(host: &str) {
+    let host = host.to_ascii_lowercase();
+    if image_host_allowed(&host) {
+        return;
+    }
+    let mut extra = EXTRA_IMAGE_HOSTS.write().unwrap_or_else(|p| p.into_inner());
+    if !extra.contains(&host) {
+        extra.push(host);
+    }
+}
+
+/// The hosts [`allow_image_host`] added, each once.
+pub fn extra_image_hosts() -> Vec<String> {
+    EXTRA_IMAGE_HOSTS
+        .read()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone()
+}
 
 impl Platform {
     /// Every platform, in the order `CW_SOURCES`' help lists them.
-    pub const ALL: [Platform; 5] = [
+    pub const ALL: [Platform; 7] = [
         Platform::Demo,
         Platform::YouTube,
         Platform::YouTubeLive,
         Platform::Bilibili,
+        Platform::BilibiliLive,
+        Platform::Twitch,
         Platform::Generic,
     ];
 
@@ -53,6 +89,8 @@ impl Platform {
             Platform::YouTube => "youtube",
             Platform::YouTubeLive => "youtube-live",
             Platform::Bilibili => "bilibili",
+            Platform::BilibiliLive => "bilibili-live",
+            Platform::Twitch => "twitch",
             Platform::Generic => "generic",
         }
     }
@@ -64,6 +102,8 @@ impl Platform {
             Platform::YouTube => "youtube:VIDEO_ID",
             Platform::YouTubeLive => "youtube-live:VIDEO_ID",
             Platform::Bilibili => "bilibili:BVID_OR_AID",
+            Platform::BilibiliLive => "bilibili-live:ROOM_ID",
+            Platform::Twitch => "twitch:CHANNEL",
             Platform::Generic => "generic:NAME",
         }
     }
@@ -79,7 +119,8 @@ impl Platform {
     pub fn image_hosts(self) -> &'static [&'static str] {
         match self {
             Platform::YouTube | Platform::YouTubeLive => YOUTUBE_IMAGE_HOSTS,
-            Platform::Bilibili => BILIBILI_IMAGE_HOSTS,
+            Platform::Bilibili | Platform::BilibiliLive => BILIBILI_IMAGE_HOSTS,
+            Platform::Twitch => TWITCH_IMAGE_HOSTS,
             Platform::Demo | Platform::Generic => &[],
         }
     }
@@ -111,14 +152,24 @@ impl Platform {
                 }
                 Some(url)
             }
-            Platform::Demo | Platform::Generic => None,
+            // Danmaku have no address of their own: the room's page.
+            Platform::BilibiliLive => Some(format!("https://live.bilibili.com/{}", enc(arg))),
+            // Twitch chat messages have no address of their own.
+            Platform::Twitch | Platform::Demo | Platform::Generic => None,
         }
     }
 }
 
 /// The names of the platforms whose sources take an argument, for filters
 /// such as `/api/comments?source=youtube` that pick a whole platform.
-pub const PLATFORM_NAMES: &[&str] = &["youtube", "youtube-live", "bilibili", "generic"];
+pub const PLATFORM_NAMES: &[&str] = &[
+    "youtube",
+    "youtube-live",
+    "bilibili",
+    "bilibili-live",
+    "twitch",
+    "generic",
+];
 
 /// Every image host of every platform, each once.
 pub fn image_hosts() -> Vec<&'static str> {
@@ -132,8 +183,13 @@ pub fn image_hosts() -> Vec<&'static str> {
 }
 
 /// Whether `host` (lower-case) is one of the platforms' image hosts or a
-/// subdomain of one.
+/// subdomain of one, or a host the settings added ([`allow_image_host`]).
 pub fn image_host_allowed(host: &str) -> bool {
+    let extra = EXTRA_IMAGE_HOSTS.read().unwrap_or_else(|p| p.into_inner());
+    if extra.iter().any(|h| h == host) {
+        return true;
+    }
+    drop(extra);
     Platform::ALL
         .into_iter()
         .flat_map(|p| p.image_hosts())
@@ -177,6 +233,11 @@ pub enum SourceSpec {
     YouTubeLive(String),
     /// `bilibili:BVID_OR_AID`: a Bilibili video's replies.
     Bilibili(String),
+    /// `bilibili-live:ROOM_ID`: a Bilibili live room's danmaku (short or
+    /// real room number).
+    BilibiliLive(String),
+    /// `twitch:CHANNEL`: a Twitch channel's chat (the login, lower-case).
+    Twitch(String),
     /// `generic:NAME`: a JSON API described by `CW_GENERIC_<NAME>_*`.
     Generic(String),
 }
@@ -199,6 +260,8 @@ impl SourceSpec {
             SourceSpec::YouTube(_) => Platform::YouTube,
             SourceSpec::YouTubeLive(_) => Platform::YouTubeLive,
             SourceSpec::Bilibili(_) => Platform::Bilibili,
+            SourceSpec::BilibiliLive(_) => Platform::BilibiliLive,
+            SourceSpec::Twitch(_) => Platform::Twitch,
             SourceSpec::Generic(_) => Platform::Generic,
         }
     }
@@ -210,6 +273,8 @@ impl SourceSpec {
             SourceSpec::YouTube(a)
             | SourceSpec::YouTubeLive(a)
             | SourceSpec::Bilibili(a)
+            | SourceSpec::BilibiliLive(a)
+            | SourceSpec::Twitch(a)
             | SourceSpec::Generic(a) => Some(a),
         }
     }
@@ -271,6 +336,16 @@ impl SourceSpec {
             Some(Platform::Bilibili) => Err(format!(
                 "{item:?}: expected a BV id (BV1xx411c7mD) or an av number (av170001 or 170001)"
             )),
+            Some(Platform::BilibiliLive) if is_room_id(arg) => {
+                Ok(SourceSpec::BilibiliLive(arg.to_owned()))
+            }
+            Some(Platform::BilibiliLive) => Err(format!(
+                "{item:?}: expected a live room number, the digits after live.bilibili.com/ \
+                 (bilibili-live:21452505)"
+            )),
+            Some(Platform::Twitch) => twitch_channel(arg)
+                .map(SourceSpec::Twitch)
+                .ok_or_else(|| format!("{item:?}: {TWITCH_CHANNEL_HINT}")),
             Some(Platform::Generic) if is_id(arg) => Ok(SourceSpec::Generic(arg.to_owned())),
             None if !kind.trim().is_empty() && item.contains(':') => Err(format!(
                 "{item:?}: {:?} is not a platform commentwatch reads; the platforms are {}",
@@ -290,6 +365,29 @@ impl SourceSpec {
     }
 }
 
+/// A live room number: digits, not 0 (short ids like 1 are real rooms).
+fn is_room_id(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 16
+        && s.bytes().all(|b| b.is_ascii_digit())
+        && s.bytes().any(|b| b != b'0')
+}
+
+/// What a `twitch:` source names, for refusals.
+const TWITCH_CHANNEL_HINT: &str = "a Twitch channel is its login name, 1 to 25 letters, digits or _ \
+     (the NAME of twitch.tv/NAME), e.g. twitch:somestreamer";
+
+/// A Twitch channel's login from `twitch:CHANNEL` (any case, an optional
+/// `#`), lower-cased; `None` when it cannot be one.
+fn twitch_channel(arg: &str) -> Option<String> {
+    let name = arg.strip_prefix('#').unwrap_or(arg).to_ascii_lowercase();
+    let ok = (1..=25).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    ok.then_some(name)
+}
+
 /// Every platform's usage: `demo, youtube:VIDEO_ID, … or generic:NAME,
 /// comma-separated`.
 fn usages() -> String {
@@ -301,7 +399,7 @@ fn usages() -> String {
 /// Video addresses pasted into `CW_SOURCES` instead of `youtube:ID`.
 mod url {
     use super::super::video::{bilibili, youtube};
-    use super::{Platform, SourceSpec, usages};
+    use super::{Platform, SourceSpec, TWITCH_CHANNEL_HINT, is_room_id, twitch_channel, usages};
 
     /// `None` when `item` does not look like an address (it is then read as
     /// `platform:argument`); otherwise what it names, or why it names
@@ -372,6 +470,26 @@ mod url {
                      after /video/ (bilibili:BV1xx411c7mD)",
                 )),
             },
+            "live.bilibili.com" => match segments.as_slice() {
+                // `live.bilibili.com/h5/ROOM` is the mobile page of the same room.
+                [room] | ["h5", room] if is_room_id(room) && !live => {
+                    Ok(SourceSpec::BilibiliLive((*room).to_owned()))
+                }
+                _ => Err(refusal(
+                    item,
+                    "this Bilibili live address names no room; write bilibili-live:ROOM_ID with \
+                     the number after live.bilibili.com/ (bilibili-live:21452505)",
+                )),
+            },
+            "twitch.tv" => match segments.as_slice() {
+                [name] if !live => twitch_channel(name)
+                    .map(SourceSpec::Twitch)
+                    .ok_or_else(|| refusal(item, TWITCH_CHANNEL_HINT)),
+                _ => Err(refusal(
+                    item,
+                    &format!("this Twitch address names no channel; {TWITCH_CHANNEL_HINT}"),
+                )),
+            },
             "b23.tv" => Err(refusal(
                 item,
                 "a b23.tv short link must be opened first; write bilibili:BVID with the BV id \
@@ -380,7 +498,8 @@ mod url {
             _ => Err(refusal(
                 item,
                 &format!(
-                    "commentwatch reads addresses of YouTube and Bilibili videos only; write {}",
+                    "commentwatch reads addresses of YouTube and Bilibili videos, Bilibili live rooms and Twitch \
+                     channels only; write {}",
                     usages()
                 ),
             )),
@@ -446,6 +565,15 @@ mod tests {
                 "bilibili:BV1xx411c7mD",
             ),
             ("https://m.bilibili.com/video/av170001", "bilibili:av170001"),
+            (
+                "https://live.bilibili.com/21452505?spm_id_from=333.1007",
+                "bilibili-live:21452505",
+            ),
+            ("live.bilibili.com/h5/1017", "bilibili-live:1017"),
+            (
+                "bilibili-live:https://live.bilibili.com/22603245",
+                "bilibili-live:22603245",
+            ),
         ] {
             assert_eq!(read(address).as_deref(), Ok(source), "{address}");
         }
@@ -461,7 +589,12 @@ mod tests {
             ("https://www.youtube.com/watch?v=short", "youtube:VIDEO_ID"),
             ("https://www.bilibili.com/read/cv123", "bilibili:BVID"),
             ("https://b23.tv/abc123", "bilibili:BVID"),
-            ("https://www.twitch.tv/somebody", "youtube:VIDEO_ID"),
+            ("https://www.twitch.tv/videos/123", "twitch:somestreamer"),
+            ("https://vimeo.com/somebody", "youtube:VIDEO_ID"),
+            (
+                "https://live.bilibili.com/p/eden/area-tags",
+                "bilibili-live:ROOM_ID",
+            ),
             ("https://", "cannot read"),
         ] {
             let e = SourceSpec::parse_list(address).unwrap_err();
@@ -472,12 +605,12 @@ mod tests {
 
     #[test]
     fn an_unknown_platform_lists_the_supported_ones() {
-        let e = SourceSpec::parse_list("twitch:foo").unwrap_err();
+        let e = SourceSpec::parse_list("myspace:foo").unwrap_err();
         assert_eq!(
             e,
-            "\"twitch:foo\": \"twitch\" is not a platform commentwatch reads; the platforms are \
-             demo, youtube:VIDEO_ID, youtube-live:VIDEO_ID, bilibili:BVID_OR_AID or \
-             generic:NAME, comma-separated"
+            "\"myspace:foo\": \"myspace\" is not a platform commentwatch reads; the platforms are \
+             demo, youtube:VIDEO_ID, youtube-live:VIDEO_ID, bilibili:BVID_OR_AID, \
+             bilibili-live:ROOM_ID, twitch:CHANNEL or generic:NAME, comma-separated"
         );
     }
 
@@ -501,8 +634,49 @@ mod tests {
         assert_eq!(
             e,
             "cannot read source \"myspace\"; expected demo, youtube:VIDEO_ID, \
-             youtube-live:VIDEO_ID, bilibili:BVID_OR_AID or generic:NAME, comma-separated"
+             youtube-live:VIDEO_ID, bilibili:BVID_OR_AID, bilibili-live:ROOM_ID, twitch:CHANNEL or generic:NAME, \
+             comma-separated"
         );
+    }
+
+    #[test]
+    fn twitch_channels_are_lower_cased_logins_from_a_name_or_an_address() {
+        for (item, source) in [
+            ("twitch:SomeStreamer", "twitch:somestreamer"),
+            ("twitch:#pajlada", "twitch:pajlada"),
+            ("twitch: x_9 ", "twitch:x_9"),
+            ("https://www.twitch.tv/SomeStreamer", "twitch:somestreamer"),
+            ("twitch.tv/pajlada/", "twitch:pajlada"),
+        ] {
+            let specs = SourceSpec::parse_list(item).unwrap();
+            assert_eq!(specs[0].to_string(), source, "{item}");
+            assert_eq!(specs[0].platform().image_hosts(), ["jtvnw.net"]);
+            assert_eq!(specs[0].permalink("id"), None);
+        }
+        for bad in [
+            "twitch:",
+            "twitch:a-b",
+            "twitch:ünï",
+            "twitch:abcdefghijklmnopqrstuvwxyz",
+        ] {
+            let e = SourceSpec::parse_list(bad).unwrap_err();
+            assert!(e.contains("login name"), "{bad}: {e}");
+        }
+        assert!(
+            SourceSpec::parse_list("twitch:a, twitch:A").is_err(),
+            "listed twice"
+        );
+    }
+
+    #[test]
+    fn an_allowed_extra_image_host_is_allowed_exactly() {
+        assert!(!image_host_allowed("emotes.example.test"));
+        allow_image_host("Emotes.Example.test");
+        assert!(image_host_allowed("emotes.example.test"));
+        assert!(!image_host_allowed("x.emotes.example.test"));
+        assert!(extra_image_hosts().contains(&"emotes.example.test".to_owned()));
+        allow_image_host("static-cdn.jtvnw.net");
+        assert!(!extra_image_hosts().iter().any(|h| h.ends_with("jtvnw.net")));
     }
 
     #[test]
@@ -535,7 +709,8 @@ mod tests {
                 "ggpht.com",
                 "googleusercontent.com",
                 "ytimg.com",
-                "hdslb.com"
+                "hdslb.com",
+                "jtvnw.net"
             ]
         );
     }
@@ -551,6 +726,10 @@ mod tests {
                 .permalink("12")
                 .as_deref(),
             Some("https://www.bilibili.com/video/av170001#reply12")
+        );
+        assert_eq!(
+            permalink("bilibili-live:1017", "h0a1b").as_deref(),
+            Some("https://live.bilibili.com/1017")
         );
         assert_eq!(permalink("demo", "1"), None);
         assert_eq!(permalink("generic:x", "1"), None);

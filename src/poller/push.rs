@@ -4,9 +4,11 @@
 //! in the same write, and reopens after an end or an error. It never builds
 //! HTML, never reads the web and never touches the sources' parsing.
 //!
-//! Not done here: the lease of a shared log. Every instance sharing a log
-//! runs its pushed sources; the log keeps one copy of each comment (ids are
-//! unique per source), so a second instance costs quota, not correctness.
+//! With a log several instances share, one of them streams each source:
+//! whichever holds its lock in the log (as for polled sources). The others
+//! stand by and take over, from the stored token, when that instance goes.
+//! Unlike polled sources, streams are not spread for fairness: a stream
+//! costs its units once per connection, and moving it would cost another.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -52,7 +54,13 @@ pub struct PushTask {
     /// The planner's floor, as last computed: connections cost units too,
     /// so a stream the server ends quickly is not reopened sooner.
     floor: std::sync::Mutex<Duration>,
+    /// Streams opened since start, for the status.
+    connections: std::sync::atomic::AtomicU64,
 }
+
+/// How often an instance that stands by asks for a stream's lock, and how
+/// often the instance streaming checks it still holds it (±20 %).
+const LEASE_CHECK: Duration = Duration::from_secs(5);
 
 /// How one opened stream ended.
 enum Ended {
@@ -62,6 +70,8 @@ enum Ended {
     Failed(SourceError),
     /// Shutdown.
     Cancelled,
+    /// Another instance sharing the log streams it now.
+    LeaseLost,
 }
 
 impl PushTask {
@@ -78,6 +88,7 @@ impl PushTask {
             quota_used: std::sync::Mutex::new(None),
             book: None,
             floor: std::sync::Mutex::new(Duration::ZERO),
+            connections: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -120,12 +131,23 @@ impl PushTask {
             if cancel.is_cancelled() {
                 return;
             }
+            if !self.hold_lease(last_ok).await {
+                let wait = LEASE_CHECK.mul_f64(rand::random_range(0.8..1.2));
+                tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    _ = tokio::time::sleep(wait) => continue,
+                }
+            }
             let opened = Instant::now();
             let ended = self.stream_once(&cancel, &mut last_ok).await;
             self.record_spent().await;
             let lasted = opened.elapsed();
             let wait = match ended {
                 Ended::Cancelled => return,
+                Ended::LeaseLost => {
+                    info!(source = %self.name, "another instance streams {} now", self.name);
+                    Duration::ZERO
+                }
                 Ended::Closed => {
                     failures = 0;
                     let quick = if lasted >= HEALTHY_STREAM {
@@ -212,6 +234,8 @@ impl PushTask {
             },
         };
         *last_ok = Some(Utc::now());
+        self.connections
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if self.source.quota().is_some() {
             self.record_spent().await;
             let used = self
@@ -225,9 +249,17 @@ impl PushTask {
         }
         let mut detail = self.source.detail().unwrap_or_else(|| STREAMING.to_owned());
         self.report(SourceState::Ok, Some(detail.clone()), None, *last_ok);
+        let mut lease_check = tokio::time::interval(LEASE_CHECK);
+        lease_check.tick().await;
         loop {
             let next = tokio::select! {
                 _ = cancel.cancelled() => return Ended::Cancelled,
+                _ = lease_check.tick() => {
+                    if !self.still_held().await {
+                        return Ended::LeaseLost;
+                    }
+                    continue;
+                }
                 next = stream.next() => next,
             };
             match next {
@@ -260,6 +292,70 @@ impl PushTask {
                     }
                 }
             }
+        }
+    }
+
+    /// With a shared log, whether this instance holds the source's lock (or
+    /// takes it now); reports `standby` when another instance does, and
+    /// waits for the log when it cannot be asked. Always true with a log of
+    /// its own.
+    async fn hold_lease(&self, last_ok: Option<chrono::DateTime<Utc>>) -> bool {
+        let Some(shared) = self.pipeline.log.shared() else {
+            return true;
+        };
+        match shared.claim(&self.name).await {
+            Ok(true) => {
+                self.pipeline.metrics.set_polling(&self.name, true);
+                self.pipeline.hub.set_polled_elsewhere(&self.name, false);
+                true
+            }
+            Ok(false) => {
+                self.pipeline.metrics.set_polling(&self.name, false);
+                self.pipeline.hub.set_polled_elsewhere(&self.name, true);
+                let before = self
+                    .since
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .map(|(s, _)| s);
+                if before == Some(SourceState::Standby) {
+                    // Said once: the streaming instance's status shows here.
+                    return false;
+                }
+                self.report(
+                    SourceState::Standby,
+                    Some("streamed by another instance".into()),
+                    None,
+                    last_ok,
+                );
+                false
+            }
+            Err(e) => {
+                // Streaming without the lock could mean two streams and
+                // unchecked quota: wait for the log, and say so.
+                self.pipeline.metrics.set_polling(&self.name, false);
+                self.pipeline.hub.set_polled_elsewhere(&self.name, false);
+                let error = sanitize::clean_line(&e.to_string(), 300);
+                self.report(
+                    SourceState::Backoff,
+                    Some(format!(
+                        "cannot reach the shared comment log; streaming resumes when it answers ({error})"
+                    )),
+                    None,
+                    last_ok,
+                );
+                false
+            }
+        }
+    }
+
+    /// While streaming on a shared log: false only when the log says the
+    /// lock is gone (its connection broke and another instance may hold it
+    /// now). A log that cannot be asked keeps the stream: nobody else can
+    /// take the lock from it either.
+    async fn still_held(&self) -> bool {
+        match self.pipeline.log.shared() {
+            Some(shared) => !matches!(shared.claim(&self.name).await, Ok(false)),
+            None => true,
         }
     }
 
@@ -367,6 +463,7 @@ impl PushTask {
         status.last_ok = last_ok;
         status.next_poll = until;
         status.quota_used = *self.quota_used.lock().unwrap_or_else(|p| p.into_inner());
+        status.connections = Some(self.connections.load(std::sync::atomic::Ordering::Relaxed));
         if failed {
             status.last_error = detail.clone();
         }
@@ -389,6 +486,17 @@ impl PushTask {
             .title()
             .map(|t| sanitize::clean_line(&t, crate::status::MAX_TITLE_CHARS - 1))
             .filter(|t| !t.is_empty());
+        if self.pipeline.log.is_shared() && state != SourceState::Standby {
+            // The other instances' dashboards show what this one reports.
+            let log = self.pipeline.log.clone();
+            let (shared_status, at) = (status.clone(), Utc::now());
+            tokio::spawn(async move {
+                let Some(shared) = log.shared() else { return };
+                if let Err(e) = shared.share_status(&shared_status, at).await {
+                    tracing::debug!(error = %e, "could not share a source's status");
+                }
+            });
+        }
         self.pipeline.hub.set_status(status);
     }
 }

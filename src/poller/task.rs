@@ -401,6 +401,7 @@ impl SourceTask {
                 .title()
                 .map(|t| sanitize::clean_line(&t, crate::status::MAX_TITLE_CHARS - 1))
                 .filter(|t| !t.is_empty()),
+            connections: None,
         }
     }
 

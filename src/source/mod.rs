@@ -17,6 +17,7 @@ pub mod bilibili;
 pub mod demo;
 pub mod generic;
 pub mod http;
+pub mod twitch;
 pub mod youtube;
 
 use std::sync::Arc;
@@ -278,6 +279,10 @@ pub struct Settings<'a> {
     /// `CW_YOUTUBE_LIVE`: whether `youtube-live:` streams or polls.
     pub youtube_live: youtube::LiveMode,
     pub bilibili: &'a bilibili::BilibiliSettings,
+    /// `TWITCH_IRC_URL`, `TWITCH_EMOTE_BASE`.
+    pub twitch: &'a twitch::TwitchSettings,
+    /// `BILIBILI_LIVE_*`, for `bilibili-live:` rooms.
+    pub bilibili_live: &'a bilibili::live::LiveSettings,
     /// Settings of each `generic:NAME` source, by name.
     pub generic: &'a [(String, generic::GenericSettings)],
 }
@@ -313,6 +318,22 @@ pub fn build(spec: &SourceSpec, settings: Settings<'_>) -> Result<SourceKind, Co
             bilibili::Bilibili::new(video, settings.bilibili.clone(), http)
                 .map_err(|why| ConfigError::invalid("CW_SOURCES", &spec.to_string(), why))?,
         ),
+        SourceSpec::Twitch(channel) => {
+            return Ok(SourceKind::Pushed(Box::new(twitch::TwitchChat::new(
+                channel,
+                settings.twitch.clone(),
+            ))));
+        }
+        SourceSpec::BilibiliLive(room) => {
+            let live = bilibili::live::BilibiliLive::new(
+                room,
+                settings.bilibili.clone(),
+                settings.bilibili_live.clone(),
+                http,
+            )
+            .map_err(|why| ConfigError::invalid("CW_SOURCES", &spec.to_string(), why))?;
+            return Ok(SourceKind::Pushed(Box::new(live)));
+        }
         SourceSpec::Generic(name) => {
             let generic = settings
                 .generic

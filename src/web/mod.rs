@@ -85,11 +85,27 @@ const MAX_REQUEST_BODY: usize = 64 * 1024;
 const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// The Content-Security-Policy of every page: no inline script or style, no
-/// plugins, images only from here and the platforms' avatar hosts.
+/// plugins, images only from here and the platforms' avatar and emote hosts.
+/// [`csp`] adds the hosts the settings name.
 pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
-    img-src 'self' https://*.ggpht.com https://*.googleusercontent.com https://*.ytimg.com https://*.hdslb.com; \
+    img-src 'self' https://*.ggpht.com https://*.googleusercontent.com https://*.ytimg.com https://*.hdslb.com https://*.jtvnw.net; \
     connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; \
     form-action 'self'; frame-ancestors 'none'";
+
+/// [`CSP`] with the image hosts the settings added (`TWITCH_EMOTE_BASE`'s),
+/// each exactly, in `img-src`.
+pub fn csp() -> HeaderValue {
+    let extra: String = crate::domain::extra_image_hosts()
+        .iter()
+        .filter(|h| {
+            h.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+        })
+        .map(|h| format!(" https://{h}"))
+        .collect();
+    let policy = CSP.replacen("; connect-src", &format!("{extra}; connect-src"), 1);
+    HeaderValue::from_str(&policy).unwrap_or(HeaderValue::from_static(CSP))
+}
 
 /// Longest request target accepted (`414` beyond): no route needs more.
 const MAX_URI: usize = 8 * 1024;
@@ -145,7 +161,10 @@ pub fn router(state: AppState) -> Router {
         ))
         // Outside the rest, so every response carries them: errors, the
         // `421` above and timeouts included.
-        .layer(header(header::CONTENT_SECURITY_POLICY, CSP))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            csp(),
+        ))
         .layer(header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .layer(header(header::REFERRER_POLICY, "no-referrer"))
         .layer(header(header::X_FRAME_OPTIONS, "DENY"))
@@ -196,5 +215,18 @@ mod tests {
                 "the CSP's img-src does not name {host}"
             );
         }
+    }
+
+    #[test]
+    fn a_host_the_settings_add_is_named_exactly_in_img_src() {
+        crate::domain::allow_image_host("emotes.csp.test");
+        let policy = super::csp();
+        let policy = policy.to_str().unwrap();
+        let img_src = policy
+            .split("; ")
+            .find(|d| d.starts_with("img-src"))
+            .unwrap();
+        assert!(img_src.ends_with(" https://emotes.csp.test"), "{img_src}");
+        assert!(policy.contains("; connect-src 'self';"), "{policy}");
     }
 }

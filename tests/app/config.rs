@@ -102,14 +102,24 @@ fn a_pasted_address_that_names_no_video_is_refused_with_what_to_write() {
     let e = refuse(&[("CW_SOURCES", address)], "CW_SOURCES", address);
     assert!(e.contains("youtube:VIDEO_ID"), "{e}");
     let e = refuse(
-        &[("CW_SOURCES", "demo,twitch:foo")],
+        &[("CW_SOURCES", "demo,myspace:foo")],
         "CW_SOURCES",
-        "twitch:foo",
+        "myspace:foo",
     );
     assert!(
         e.contains("bilibili:BVID_OR_AID"),
         "lists the platforms: {e}"
     );
+}
+
+#[test]
+fn bad_twitch_addresses_stop_the_start_naming_their_variable() {
+    for (var, value) in [
+        ("TWITCH_IRC_URL", "http://irc.example"),
+        ("TWITCH_EMOTE_BASE", "http://static-cdn.jtvnw.net"),
+    ] {
+        refuse(&[(var, value)], var, value);
+    }
 }
 
 #[test]

@@ -61,11 +61,17 @@ mod side_by_side;
 mod signin;
 /// Bilibili replies against a mock speaking the real format.
 mod source_bilibili;
+/// Bilibili live danmaku against a mock speaking the binary protocol.
+mod source_bilibili_live;
 mod source_bilibili_replies;
 /// Who wrote each Bilibili reply, on every page.
 mod source_bilibili_who;
 /// Any JSON API configured by env vars, against a mock.
 mod source_generic;
+/// Twitch chat against a mock IRC-over-WebSocket server.
+mod source_twitch;
+/// Twitch chat on the dashboard and overlay, in Chromium.
+mod source_twitch_browser;
 /// YouTube comments and live chat against a mock, faults and quota.
 mod source_youtube;
 /// The log's contract on both backends (SQLite, PostgreSQL); concurrent writers.
@@ -80,3 +86,5 @@ mod xss_proof;
 mod xss_who;
 /// Pushed sources: the stream runner, resume tokens.
 mod youtube_stream;
+/// A streamed live chat in the whole app: the status line, a restart.
+mod youtube_stream_app;

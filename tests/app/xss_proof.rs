@@ -42,7 +42,7 @@ const INIT: &str = r#"
       for (const e of list.getEntries()) store.requests.push(e.name);
     }).observe({ type: 'resource', buffered: true });
   } catch (_) {}
-  const allowedImage = /^https:\/\/([a-z0-9-]+\.)*(ggpht\.com|googleusercontent\.com|ytimg\.com|hdslb\.com)\//;
+  const allowedImage = /^https:\/\/([a-z0-9-]+\.)*(ggpht\.com|googleusercontent\.com|ytimg\.com|hdslb\.com|jtvnw\.net)\//;
   const badUrl = (v) => /^(javascript|data|vbscript):/i.test(String(v).replace(/[\s\u0000-\u001f]/g, ''));
   const check = (el) => {
     if (!(el instanceof Element)) return;
@@ -294,6 +294,7 @@ fn regex_free_allowed(origin: &str) -> impl Fn(&str) -> bool + '_ {
                 "googleusercontent.com",
                 "ytimg.com",
                 "hdslb.com",
+                "jtvnw.net",
             ]
             .iter()
             .any(|h| host == *h || host.ends_with(&format!(".{h}")))

@@ -222,7 +222,7 @@ async fn a_stream_that_cannot_be_resumed_stops_the_source() {
 
 // --- youtube-live: through streamList, against a mock on loopback --------
 
-mod mock;
+pub(crate) mod mock;
 
 fn chat_message(i: usize) -> String {
     format!(
@@ -232,7 +232,7 @@ fn chat_message(i: usize) -> String {
 }
 
 /// A pushed response holding messages `from..to`, with token `t{to}`.
-fn response(from: usize, to: usize) -> String {
+pub(crate) fn response(from: usize, to: usize) -> String {
     let items: Vec<String> = (from..to).map(chat_message).collect();
     format!(
         r#"{{"kind":"youtube#liveChatMessageListResponse","etag":"e","nextPageToken":"t{to}","pageInfo":{{"totalResults":{n},"resultsPerPage":{n}}},"items":[{items}]}}"#,
@@ -304,6 +304,7 @@ async fn a_stream_killed_mid_way_resumes_from_its_token_with_nothing_lost_or_dou
     let day = commentwatch::quota::quota_day(chrono::Utc::now());
     assert_eq!(log.quota_used(day).await.unwrap(), 11);
     assert_eq!(status.quota_used, Some(11));
+    assert_eq!(status.connections, Some(2), "the cut stream and its resume");
 
     cancel.cancel();
     running.await.unwrap();

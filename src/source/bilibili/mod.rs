@@ -33,6 +33,7 @@ use crate::domain::SourceSpec;
 pub use crate::domain::video::bilibili::{VideoId, av_to_bv, bv_to_av, parse_video_id};
 
 mod codes;
+pub mod live;
 mod order;
 mod replies;
 mod threads;
