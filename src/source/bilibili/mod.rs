@@ -134,6 +134,9 @@ pub struct Bilibili {
     threads: std::sync::Mutex<ThreadMemory>,
     /// Reply pages this poll may still read (`threads`).
     thread_budget: std::sync::Mutex<u32>,
+    /// Reply pages read for a root seen for the first time
+    /// (`CW_BACKFILL_PAGES`, at most a poll's budget).
+    thread_backfill: u64,
     /// Pinned comments held back to be stored in their time order (`order`).
     pinned: std::sync::Mutex<order::PinnedOrder>,
     /// Risk control answered a reply page: no request before then.
@@ -175,9 +178,19 @@ impl Bilibili {
             title_attempts: std::sync::atomic::AtomicU32::new(0),
             threads: std::sync::Mutex::new(ThreadMemory::new()),
             thread_budget: std::sync::Mutex::new(0),
+            thread_backfill: THREAD_BACKFILL_PAGES,
             pinned: std::sync::Mutex::new(order::PinnedOrder::default()),
             blocked_until: std::sync::Mutex::new(None),
         })
+    }
+
+    /// Reads at most `pages` reply pages (the newest) of a root seen for the
+    /// first time, as `CW_BACKFILL_PAGES` caps a source's first read; never
+    /// more than one poll's budget of reply pages, so such a root is always
+    /// read to its cap in one poll.
+    pub fn with_backfill_pages(mut self, pages: u32) -> Bilibili {
+        self.thread_backfill = u64::from(pages.clamp(1, THREAD_PAGES_PER_POLL));
+        self
     }
 
     /// The id as configured, e.g. `BV1xx411c7mD` or `av170001`.
