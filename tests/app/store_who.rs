@@ -22,6 +22,35 @@ fn owners() -> RawComment {
     c
 }
 
+/// The whole log exported as CSV: its header and rows.
+async fn csv_rows(log: &CommentLog) -> (Vec<String>, Vec<Vec<String>>) {
+    let log = log.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        let mut reader = log.reader().unwrap();
+        let mut out = Vec::new();
+        store::export(
+            &mut reader,
+            &Selection::default(),
+            None,
+            None,
+            Format::Csv { bom: false },
+            &mut out,
+            &mut |_| {},
+        )
+        .unwrap();
+        out
+    })
+    .await
+    .unwrap();
+    let mut reader = csv::Reader::from_reader(out.as_slice());
+    let header = reader.headers().unwrap().iter().map(String::from).collect();
+    let rows = reader
+        .records()
+        .map(|r| r.unwrap().iter().map(String::from).collect())
+        .collect();
+    (header, rows)
+}
+
 async fn jsonl(log: &CommentLog) -> Vec<serde_json::Value> {
     let log = log.clone();
     let out = tokio::task::spawn_blocking(move || {
@@ -99,6 +128,34 @@ async fn badges_colour_marks_and_location_are_kept_and_absent_when_empty_on_both
                 "{backend}: {absent} in {v}"
             );
         }
+        // The CSV export has them in its last six columns.
+        let (header, rows) = csv_rows(&log).await;
+        assert_eq!(
+            header[13..],
+            [
+                "roles",
+                "kind",
+                "badges",
+                "pinned",
+                "liked_by_owner",
+                "location"
+            ],
+            "{backend}"
+        );
+        let row = |id: &str| rows.iter().find(|r| r[2] == id).unwrap()[13..].to_vec();
+        assert_eq!(
+            row("up1"),
+            [
+                "owner",
+                "",
+                "LV6 · 大会员 · 主播团 12",
+                "true",
+                "true",
+                "IP属地：上海"
+            ],
+            "{backend}"
+        );
+        assert_eq!(row("v1"), ["", "", "", "false", "false", ""], "{backend}");
         // The owner's comment is found by role=owner.
         let owners = Selection {
             roles: vec![Role::Owner],

@@ -9,9 +9,14 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, params_from_iter};
 
 use super::search::{author_tokens, gram_token, phrase};
+use crate::domain::Kind;
 use crate::domain::rfc3339;
-use crate::store::export::{BlockingReader, Format, Row, amount_cell, csv_writer, neutralise};
-use crate::store::row::{COMMENT_COLUMNS, Col, Columns, read_comment};
+use crate::store::export::{
+    BlockingReader, Format, Row, amount_cell, csv_writer, neutralise, who_cells,
+};
+use crate::store::row::{
+    COMMENT_COLUMNS, Col, Columns, read_comment, roles_from_stored, who_from_stored,
+};
 use crate::store::selection::{fold, stored_kinds, where_clause};
 use crate::store::stats::{STATS_COLUMNS, StatsBuilder};
 use crate::store::{Flag, LogError, Page, Selection, SourceFilter, Stats};
@@ -299,7 +304,8 @@ pub(super) fn csv_batch(
 ) -> Result<(u64, Option<i64>), LogError> {
     let (text, values) = Sql::new(sel, before).newest_first(
         "c.seq, c.source, c.id, c.published_at, c.author_name, c.author_id, c.text, c.likes, \
-         c.reply_to, c.edited, c.deleted, c.amount_display, c.amount_micros, c.amount_currency",
+         c.reply_to, c.edited, c.deleted, c.amount_display, c.amount_micros, c.amount_currency, \
+         c.roles, c.kind, c.who",
         limit,
     );
     let mut stmt = conn.prepare_cached(&text)?;
@@ -340,7 +346,21 @@ pub(super) fn csv_batch(
         } else {
             (String::new(), "".into())
         };
-        let record: [&[u8]; 13] = [
+        // Read back as a comment's would be (unknown names dropped, the
+        // `who` cleaned again), so both backends write the same cells.
+        let who = who_from_stored(r.get(16)?);
+        let who = who_cells(
+            &roles_from_stored(r.get::<_, Option<String>>(14)?.as_deref()),
+            r.get::<_, Option<String>>(15)?
+                .as_deref()
+                .and_then(Kind::parse)
+                .unwrap_or_default(),
+            &who.badges,
+            who.pinned,
+            who.liked_by_owner,
+            who.location.as_deref(),
+        );
+        let record: [&[u8]; 19] = [
             fmt_int(&mut seq_buf, seq),
             source.as_bytes(),
             id.as_bytes(),
@@ -354,6 +374,12 @@ pub(super) fn csv_batch(
             flag(r.get(10)?).as_bytes(),
             amount.as_bytes(),
             currency.as_bytes(),
+            who[0].as_bytes(),
+            who[1].as_bytes(),
+            who[2].as_bytes(),
+            who[3].as_bytes(),
+            who[4].as_bytes(),
+            who[5].as_bytes(),
         ];
         w.write_record(record)
             .map_err(|e| LogError::Task(e.to_string()))?;
