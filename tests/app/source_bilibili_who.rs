@@ -125,7 +125,46 @@ async fn who_wrote_each_reply_shows_on_the_dashboard_the_overlay_and_the_log() {
     assert_eq!(verified.location, ["IP属地：日本"]);
     browser.screenshot("bilibili-who-dashboard").await;
 
-    // In the dark theme the same pink reads well, and the name wears it.
+    // Switched to the dark theme, the same pink reads well and the name
+    // wears it at once; back in the light theme it does not.
+    let name_colour = format!(
+        "return getComputedStyle(document.querySelector('{item}[data-id=\"{UP}\"] .author')).color;"
+    );
+    let theme = |want: &'static str| {
+        format!(
+            "const root = document.documentElement;
+             if ((root.dataset.theme || 'auto') !== '{want}') document.getElementById('theme-btn').click();
+             return root.dataset.theme || 'auto';"
+        )
+    };
+    let _: String = browser
+        .poll("the dark theme", PATIENCE, &theme("dark"), |t: &String| {
+            t == "dark"
+        })
+        .await;
+    let shown: String = browser.eval(&name_colour).await;
+    assert_eq!(shown, "rgb(251, 114, 153)");
+    assert_eq!(
+        who(&browser, item, UP).await.color.as_deref(),
+        Some("#fb7299")
+    );
+    browser.screenshot("bilibili-who-dashboard-dark").await;
+    let _: String = browser
+        .poll(
+            "the light theme",
+            PATIENCE,
+            &theme("light"),
+            |t: &String| t == "light",
+        )
+        .await;
+    assert_eq!(who(&browser, item, UP).await.color, None);
+
+    // A dark system theme with the page on "auto" colours it from the start.
+    let _: String = browser
+        .poll("the auto theme", PATIENCE, &theme("auto"), |t: &String| {
+            t == "auto"
+        })
+        .await;
     let _: Value = browser
         .cdp(
             "Emulation.setEmulatedMedia",
@@ -135,12 +174,6 @@ async fn who_wrote_each_reply_shows_on_the_dashboard_the_overlay_and_the_log() {
     browser.goto(&app.url("/")).await;
     let up = who(&browser, item, UP).await;
     assert_eq!(up.color.as_deref(), Some("#fb7299"));
-    let shown: String = browser
-        .eval(&format!(
-            "return getComputedStyle(document.querySelector('{item}[data-id=\"{UP}\"] .author')).color;"
-        ))
-        .await;
-    assert_eq!(shown, "rgb(251, 114, 153)");
 
     // The overlay: who and the owner's marks, not where they posted from.
     browser
