@@ -215,3 +215,39 @@ async fn who_wrote_each_reply_shows_on_the_dashboard_the_overlay_and_the_log() {
     assert!(browser.console_errors().await.is_empty());
     browser.close().await;
 }
+
+/// A root on the reply list, posted `minute` minutes into the test's day.
+fn listed(rpid: u64, minute: i64) -> Value {
+    json!({
+        "rpid": rpid, "rpid_str": rpid.to_string(), "oid": 113998765432109u64,
+        "mid": 1, "root": 0, "parent": 0, "ctime": 1_773_000_000 + minute * 60, "like": 0,
+        "rcount": 0, "replies": null, "member": {"mid": "1", "uname": "观众"},
+        "content": {"message": format!("评论 {rpid}")}
+    })
+}
+
+// A pinned comment that a later page also lists (without Bilibili's own
+// mark there) stays pinned: no update takes the mark off and puts it back.
+#[tokio::test]
+async fn a_pinned_comment_listed_again_on_a_later_page_stays_pinned_without_updates() {
+    let server = mock_bilibili().await;
+    let pinned = listed(5, 5);
+    let page_one = json!({"code": 0, "message": "0", "ttl": 1, "data": {
+        "cursor": {"is_end": false, "pagination_reply": {"next_offset": "p2"}},
+        "replies": [listed(10, 10), listed(9, 9)],
+        "top": {"upper": pinned}, "top_replies": [pinned]}});
+    let page_two = json!({"code": 0, "message": "0", "ttl": 1, "data": {
+        "cursor": {"is_end": true, "pagination_reply": {}},
+        "replies": [listed(6, 6), listed(5, 5), listed(4, 4)]}});
+    serve_page(&server, "", 200, &page_one.to_string()).await;
+    serve_page(&server, "p2", 200, &page_two.to_string()).await;
+    let source = crate::source_bilibili::source(&server, None);
+    let pipeline = helpers::pipeline();
+    for poll in ["backfill", "idle"] {
+        let report = helpers::poll(&source, &pipeline).await.expect(poll);
+        assert_eq!(report.updated, 0, "{poll}");
+        let stored = pipeline.log.comment(SOURCE.into(), "5".into()).await;
+        assert!(stored.unwrap().unwrap().pinned, "{poll}");
+    }
+    assert_eq!(pipeline.log.count().await.unwrap(), 5);
+}

@@ -139,6 +139,9 @@ pub struct Bilibili {
     thread_backfill: u64,
     /// Pinned comments held back to be stored in their time order (`order`).
     pinned: std::sync::Mutex<order::PinnedOrder>,
+    /// The rpids the latest first page listed as pinned: a later page that
+    /// lists one again (without Bilibili's mark there) keeps it pinned.
+    pinned_ids: std::sync::Mutex<std::collections::HashSet<String>>,
     /// Risk control answered a reply page: no request before then.
     blocked_until: std::sync::Mutex<Option<Instant>>,
 }
@@ -180,6 +183,7 @@ impl Bilibili {
             thread_budget: std::sync::Mutex::new(0),
             thread_backfill: THREAD_BACKFILL_PAGES,
             pinned: std::sync::Mutex::new(order::PinnedOrder::default()),
+            pinned_ids: std::sync::Mutex::new(std::collections::HashSet::new()),
             blocked_until: std::sync::Mutex::new(None),
         })
     }
@@ -232,6 +236,7 @@ impl Bilibili {
             }
             (Err(e), None) => return Err(e),
         };
+        self.mark_pinned(&mut page, &roots, cursor.is_none());
         self.pinned
             .lock()
             .expect("pinned order")
@@ -239,6 +244,23 @@ impl Bilibili {
         self.fetch_threads(&mut page, &roots, cursor.is_none())
             .await;
         Ok(page)
+    }
+
+    /// Marks every copy of a pinned comment on `page` pinned: the first page
+    /// says which are (`top`, `top_replies`), a later page may list one
+    /// again among the others without saying so.
+    fn mark_pinned(&self, page: &mut Page, roots: &[RootCount], first_page: bool) {
+        let mut ids = self.pinned_ids.lock().expect("pinned ids");
+        if first_page {
+            *ids = roots
+                .iter()
+                .filter(|r| r.pinned)
+                .map(|r| r.rpid.to_string())
+                .collect();
+        }
+        for c in page.comments.iter_mut().filter(|c| ids.contains(&c.id)) {
+            c.pinned = true;
+        }
     }
 
     /// One page of the reply list, re-signed once if the signature is stale.
