@@ -106,6 +106,8 @@ ALTER TABLE comments ADD COLUMN IF NOT EXISTS event TEXT;
 ALTER TABLE comments ADD COLUMN IF NOT EXISTS who TEXT;
 -- Paid messages, memberships and other events, newest first by kind.
 CREATE INDEX IF NOT EXISTS comments_kind ON comments (kind, seq) WHERE kind IS NOT NULL;
+-- Authors with a role, newest first, for the log's `role` filter.
+CREATE INDEX IF NOT EXISTS comments_roles ON comments (seq) WHERE roles IS NOT NULL;
 
 -- The "on stream" queue the overlay shows, kept so that a restart keeps it
 -- and shared so that a comment featured through one instance shows on an

@@ -529,8 +529,9 @@ impl Sql {
             // Roles are stored comma-separated (`owner,member`).
             let names: Vec<String> = sel.roles.iter().map(|r| r.as_str().to_owned()).collect();
             let p = sql.bind(names);
-            sql.clauses
-                .push(format!("string_to_array(c.roles, ',') && {p}::text[]"));
+            sql.clauses.push(format!(
+                "c.roles IS NOT NULL AND string_to_array(c.roles, ',') && {p}::text[]"
+            ));
         }
         if !sel.kinds.is_empty() {
             // Ordinary text is stored as NULL.

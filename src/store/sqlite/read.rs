@@ -166,9 +166,10 @@ impl Sql {
         }
         if !sel.roles.is_empty() {
             // Roles are stored comma-separated (`owner,member`); any of
-            // the wanted ones, whole names only.
+            // the wanted ones, whole names only. `IS NOT NULL` lets the
+            // partial index `comments_roles` skip ordinary viewers.
             sql.clauses.push(
-                "EXISTS (SELECT 1 FROM json_each(?) AS r \
+                "c.roles IS NOT NULL AND EXISTS (SELECT 1 FROM json_each(?) AS r \
                  WHERE instr(',' || c.roles || ',', ',' || r.value || ',') > 0)",
             );
             let names: Vec<&str> = sel.roles.iter().map(|r| r.as_str()).collect();
