@@ -164,7 +164,7 @@ export function fill(li, e) {
   li.classList.toggle("selected", state.selected === e);
   const author = c.author || {};
   li.querySelector(".author").textContent = author.name || t("noName");
-  colorName(li.querySelector(".author"), author, rootVar("--panel"));
+  colorName(li.querySelector(".author"), author, () => rootVar("--panel"));
   renderAvatar(li.querySelector(".avatar"), author);
   fillWho(li.querySelector(".roles"), c);
   markKind(li, c);

@@ -200,7 +200,7 @@ function fill(li, c) {
   }
   // On stream: who and the owner's marks, not where they posted from.
   fillWho(li.querySelector(".roles"), c, { location: false });
-  colorName(li.querySelector(".author"), author, rootVar("--card"));
+  colorName(li.querySelector(".author"), author, () => rootVar("--card"));
   markKind(li, c);
   const amount = li.querySelector(".amount");
   amount.hidden = !c.amount;

@@ -88,20 +88,27 @@ function contrast(a, b) {
 
 /** Whether text in `color` reads well on `background` (a CSS colour):
  *  a contrast of at least 4.5 against a background that is (nearly)
- *  opaque. An unknown or see-through background reads as "no". */
+ *  opaque. An unknown or see-through background reads as "no". Answers
+ *  are remembered: a chat has few colours and the page one background. */
+const legibleCache = new Map();
 export function legible(color, background) {
+  const key = color + "|" + background;
+  if (legibleCache.has(key)) return legibleCache.get(key);
   const fg = rgba(color);
   const bg = rgba(background);
-  if (!fg || !bg || bg[3] < 0.75) return false;
-  return contrast(fg, bg) >= 4.5;
+  const ok = !!fg && !!bg && bg[3] >= 0.75 && contrast(fg, bg) >= 4.5;
+  if (legibleCache.size > 500) legibleCache.clear();
+  legibleCache.set(key, ok);
+  return ok;
 }
 
 /** Shows the author's name in the platform's colour (`author.color`,
- *  exactly #rrggbb) when it is legible on `background`, else the default. */
+ *  exactly #rrggbb) when it is legible on the background `background()`
+ *  returns (asked only when there is a colour), else the default. */
 export function colorName(nameEl, author, background) {
   const color = author && typeof author.color === "string" && /^#[0-9a-f]{6}$/i.test(author.color)
     ? author.color : "";
-  if (color && legible(color, background)) {
+  if (color && legible(color, background())) {
     nameEl.style.setProperty("color", color);
     nameEl.dataset.color = color;
   } else {
