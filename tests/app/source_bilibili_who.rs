@@ -212,6 +212,7 @@ async fn who_wrote_each_reply_shows_on_the_dashboard_the_overlay_and_the_log() {
     assert_eq!(rows[0].badges, ["LV5", "大会员"]);
     assert_eq!(rows[0].marks, ["pinned", "liked"]);
     assert_eq!(rows[0].location, ["IP属地：上海"]);
+    browser.screenshot("bilibili-who-log").await;
     assert!(browser.console_errors().await.is_empty());
     browser.close().await;
 }

@@ -19,7 +19,7 @@ pub(super) struct Choice {
 
 fn role_label(r: Role) -> (&'static str, &'static str) {
     match r {
-        Role::Owner => ("the channel's owner", "roleOwner"),
+        Role::Owner => ("owner", "roleOwner"),
         Role::Moderator => ("moderators", "roleModerator"),
         Role::Member => ("members", "roleMember"),
         Role::Verified => ("verified", "roleVerified"),
