@@ -64,7 +64,7 @@ mod write;
 const SCHEMA: &str = include_str!("../postgres.sql");
 /// Bumped whenever `postgres.sql` changes in a way old databases need
 /// migrating for.
-const SCHEMA_VERSION: i64 = 4;
+const SCHEMA_VERSION: i64 = 5;
 /// The advisory lock every write to the feed holds until it commits.
 const FEED_LOCK: i64 = 0x636f_6d6d_656e_7401;
 /// The advisory lock that lets one instance at a time migrate the schema.

@@ -35,7 +35,7 @@ mod write;
 
 const SCHEMA: &str = include_str!("../schema.sql");
 /// Bumped whenever `schema.sql` changes in a way old files need migrating for.
-pub const SCHEMA_VERSION: i64 = 7;
+pub const SCHEMA_VERSION: i64 = 8;
 /// Rows deleted per transaction when pruning: big enough to amortise the
 /// statement, small enough that polls are never held up for long.
 const PRUNE_BATCH: i64 = 2_000;
@@ -95,7 +95,9 @@ impl SqliteLog {
         if version >= 1 {
             // Version 2 added emote images, version 4 what was put on
             // stream, version 7 who is speaking and what kind of message it
-            // is. Adding only what is missing makes this safe to rerun.
+            // is, version 8 who wrote it beyond roles (`who`: badges, name
+            // colour, the owner's marks, location). Adding only what is
+            // missing makes this safe to rerun.
             for column in [
                 "emotes",
                 "featured_at",
@@ -103,6 +105,7 @@ impl SqliteLog {
                 "member_level",
                 "kind",
                 "event",
+                "who",
             ] {
                 add_column(&conn, column)?;
             }
