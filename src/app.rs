@@ -229,6 +229,7 @@ impl App {
         let open_files = web::serve::raise_open_file_limit();
         let limits = web::serve::ServeLimits::for_open_files(open_files, self.config.max_clients);
         let hosts = Hosts::new(self.local_addr_of(), &self.config.access);
+        let log_handle = self.log.clone();
         let state = AppState {
             metrics: pipeline.metrics.clone(),
             limits: Limits {
@@ -243,6 +244,10 @@ impl App {
             cockpit: Cockpit::from_config(&self.config),
             hosts,
             exports: Exports::default(),
+            youtube_account: crate::oauth::YouTubeAccount::new(
+                self.config.youtube_oauth.clone(),
+                log_handle,
+            ),
         };
         let served = web::serve::serve(self.listener, web::router(state), limits, async move {
             shutdown.await;

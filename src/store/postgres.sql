@@ -141,3 +141,16 @@ CREATE TABLE IF NOT EXISTS hidden (
     position BIGINT  NOT NULL,
     removed  BOOLEAN NOT NULL DEFAULT false
 );
+
+-- Accounts the streamer connected (version 6), one per platform, shared by
+-- every instance: the OAuth refresh token (never in a log line, a frame or
+-- an export), the channel it is, when and by which dashboard session (its
+-- SHA-256) it was connected.
+CREATE TABLE IF NOT EXISTS linked_accounts (
+    platform      TEXT COLLATE "C" PRIMARY KEY,
+    refresh_token TEXT NOT NULL,
+    channel_id    TEXT NOT NULL,
+    channel_title TEXT NOT NULL,
+    connected_at  BIGINT NOT NULL,
+    connected_by  TEXT
+);

@@ -154,3 +154,15 @@ CREATE TABLE IF NOT EXISTS hidden (
     position INTEGER NOT NULL,
     removed  INTEGER NOT NULL DEFAULT 0
 );
+
+-- Accounts the streamer connected (version 9), one per platform: the OAuth
+-- refresh token (never in a log line, a frame or an export), the channel it
+-- is, when and by which dashboard session (its SHA-256) it was connected.
+CREATE TABLE IF NOT EXISTS linked_accounts (
+    platform      TEXT PRIMARY KEY,
+    refresh_token TEXT NOT NULL,
+    channel_id    TEXT NOT NULL,
+    channel_title TEXT NOT NULL,
+    connected_at  INTEGER NOT NULL,
+    connected_by  TEXT
+);

@@ -12,6 +12,9 @@ mod hosts;
 mod limiter;
 /// `/log`, the comment log review page, and its API and exports.
 mod log;
+/// `/api/oauth/youtube/…` and the OAuth callback: connecting the streamer's
+/// YouTube account.
+mod oauth;
 mod overlay;
 mod pages;
 mod render;
@@ -60,6 +63,8 @@ pub struct AppState {
     pub hosts: Hosts,
     /// The few exports allowed to run at once.
     pub exports: Exports,
+    /// The streamer's connected YouTube account, if any.
+    pub youtube_account: crate::oauth::YouTubeAccount,
 }
 
 /// Caps that keep one busy or hostile client from hurting the rest.
@@ -124,6 +129,7 @@ pub fn router(state: AppState) -> Router {
         .merge(overlay::api())
         .merge(hidden::api())
         .merge(log::routes())
+        .merge(oauth::api())
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::require_token,
@@ -141,6 +147,9 @@ pub fn router(state: AppState) -> Router {
         .merge(protected)
         // The overlay checks its own read-only key (see `overlay`).
         .merge(overlay::public())
+        // Google's redirect is cross-site: no session cookie comes with it,
+        // so the callback checks its `state` and PKCE verifier instead.
+        .merge(oauth::callback())
         .route("/healthz", get(pages::healthz))
         .route("/login", get(auth::login_page).post(auth::login))
         .route("/logout", get(auth::logout_page).post(auth::logout))

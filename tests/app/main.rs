@@ -39,6 +39,8 @@ mod layering;
 mod live_feed;
 /// `/log` and `/api/comments`: search in any script, filters, paging, retention.
 mod log_page;
+/// Connecting the streamer's YouTube account (OAuth) against a mock Google.
+mod oauth;
 /// Offline looks offline: the banner, grey sources, the gap mark, the
 /// catch-up count after a restart.
 mod offline;

@@ -22,8 +22,8 @@ use crate::store::row::{COMMENT_COLUMN_COUNT, COMMENT_COLUMNS, Col, Columns, rea
 use crate::store::selection::where_clause;
 use crate::store::stats::{STATS_COLUMNS, StatsBuilder};
 use crate::store::{
-    Batch, Change, ChangeKind, FeaturedOp, Flag, LogBackend, LogError, Page, Reader, Selection,
-    SourceFilter, Stats, fold,
+    Batch, Change, ChangeKind, FeaturedOp, Flag, LinkedAccount, LogBackend, LogError, Page, Reader,
+    Selection, SourceFilter, Stats, fold,
 };
 
 #[async_trait]
@@ -348,6 +348,18 @@ impl LogBackend for PgLog {
 
     async fn prune_sessions(&self, token_tag: String, now: i64) -> Result<u64, LogError> {
         sessions::prune(self, token_tag, now).await
+    }
+
+    async fn linked_account(&self, platform: String) -> Result<Option<LinkedAccount>, LogError> {
+        super::accounts::get(self, platform).await
+    }
+
+    async fn link_account(&self, account: LinkedAccount) -> Result<(), LogError> {
+        super::accounts::set(self, account).await
+    }
+
+    async fn unlink_account(&self, platform: String) -> Result<bool, LogError> {
+        super::accounts::forget(self, platform).await
     }
 
     /// Reads through this log's pool, driven from the blocking thread the
