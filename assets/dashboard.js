@@ -30,6 +30,7 @@ import { onFrame, clearAll, connectionLost } from "./frames.js";
 import "./scroll.js";
 import "./alerts.js";
 import "./keys.js";
+import "./account.js";
 
 computeLists();
 renderChips();

@@ -13,6 +13,8 @@ use serde_json::Value;
 
 use crate::helpers::Binary;
 
+/// The connect flow from the dashboard, in Chromium.
+mod browser;
 /// The mock Google.
 pub mod mock;
 /// The account in the log, and the schema upgrades that add it.
