@@ -248,6 +248,7 @@ impl App {
                 self.config.youtube_oauth.clone(),
                 log_handle,
             ),
+            pipeline: pipeline.clone(),
         };
         let served = web::serve::serve(self.listener, web::router(state), limits, async move {
             shutdown.await;

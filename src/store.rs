@@ -42,7 +42,7 @@ pub mod sqlite;
 /// Statistics of a selection.
 mod stats;
 
-pub use account::LinkedAccount;
+pub use account::{ActionRecord, LinkedAccount};
 pub use backend::{FeaturedOp, Listener, LogBackend, Notice, SharedLog};
 pub use export::{CSV_COLUMNS, EXPORT_BATCH, ExportError, Format, Reader, Row, export, neutralise};
 pub use postgres::PgLog;

@@ -38,6 +38,23 @@ pub enum GoogleError {
     NoChannel,
     #[error("the day's YouTube quota is spent")]
     Quota,
+    /// The YouTube API refused a call: its HTTP status and reason.
+    #[error("YouTube refused the {what} ({code})")]
+    Api {
+        what: &'static str,
+        status: u16,
+        code: String,
+    },
+}
+
+/// One YouTube Data API request: `$YOUTUBE_API_BASE/youtube/v3/{path}`.
+pub(super) struct ApiCall<'a> {
+    pub(super) what: &'static str,
+    pub(super) method: reqwest::Method,
+    pub(super) path: &'a str,
+    pub(super) query: &'a [(&'a str, &'a str)],
+    pub(super) body: Option<serde_json::Value>,
+    pub(super) cost: i64,
 }
 
 /// Tokens from the token endpoint.
@@ -220,6 +237,55 @@ impl Google {
             id: crate::sanitize::clean_line(&item.id, 64),
             title: crate::sanitize::clean_line(&item.snippet.title, 200),
         })
+    }
+
+    /// A YouTube Data API call with the account's access token, its `cost`
+    /// reserved first against the key's daily budget (nothing is sent when
+    /// the day's quota is spent). The answer's JSON (`null` for 204).
+    pub(super) async fn api(
+        &self,
+        access: &Secret,
+        call: ApiCall<'_>,
+        log: &CommentLog,
+    ) -> Result<serde_json::Value, GoogleError> {
+        let day = crate::quota::quota_day(chrono::Utc::now());
+        match log.reserve_quota(day, call.cost, self.daily_quota).await {
+            Ok(Some(_)) => {}
+            Ok(None) => return Err(GoogleError::Quota),
+            Err(_) => return Err(GoogleError::Unreachable("the comment log")),
+        }
+        let url = format!("{}/youtube/v3/{}", self.api_base, call.path);
+        let mut req = self
+            .http
+            .request(call.method, url)
+            .query(call.query)
+            .bearer_auth(access.expose());
+        if let Some(body) = call.body {
+            req = req
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(body.to_string());
+        }
+        let resp = req
+            .send()
+            .await
+            .map_err(|_| GoogleError::Unreachable("the YouTube API"))?;
+        let status = resp.status();
+        let bytes = read(resp, "YouTube API").await?;
+        if !status.is_success() {
+            return Err(match refusal(call.what, status, &bytes) {
+                GoogleError::Refused { code, .. } if code == "quotaExceeded" => GoogleError::Quota,
+                GoogleError::Refused { what, code } => GoogleError::Api {
+                    what,
+                    status: status.as_u16(),
+                    code,
+                },
+                other => other,
+            });
+        }
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(serde_json::Value::Null);
+        }
+        serde_json::from_slice(&bytes).map_err(|_| GoogleError::Unreadable(call.what))
     }
 
     async fn post_form(

@@ -22,10 +22,13 @@ use crate::store::{CommentLog, LinkedAccount, LogError};
 
 /// The token, channel and revoke calls to Google.
 mod google;
+/// Acting on a live chat: delete a message, time out, ban, unban.
+mod live;
 /// PKCE verifiers and challenges, and `state` values.
 mod pkce;
 
 pub use google::GoogleError;
+pub use live::{BAN_COST, CHAT_LOOKUP_COST, DELETE_COST, UNBAN_COST};
 
 /// The one scope the actions need (manage the channel's YouTube account:
 /// delete chat messages, ban, moderate and reply to comments).
@@ -68,6 +71,8 @@ pub enum OAuthError {
     Expired,
     #[error("too many sign-ins are under way; finish or wait for one, then try again")]
     Busy,
+    #[error("this video has no live chat now")]
+    NoChat,
     #[error("Google: {0}")]
     Google(#[from] GoogleError),
     #[error("the comment log does not answer: {0}")]
@@ -93,6 +98,8 @@ struct Inner {
     log: CommentLog,
     google: google::Google,
     pending: Mutex<HashMap<String, Pending>>,
+    /// Each video's live chat id, once looked up.
+    chats: Mutex<HashMap<String, String>>,
     /// The access token and when to stop using it; in memory only.
     access: tokio::sync::Mutex<Option<(Secret, Instant)>>,
 }
@@ -114,6 +121,7 @@ impl YouTubeAccount {
                 settings,
                 log,
                 pending: Mutex::new(HashMap::new()),
+                chats: Mutex::new(HashMap::new()),
                 access: tokio::sync::Mutex::new(None),
             })
         }))

@@ -154,3 +154,21 @@ CREATE TABLE IF NOT EXISTS linked_accounts (
     connected_at  BIGINT NOT NULL,
     connected_by  TEXT
 );
+
+-- Every action taken on a platform from the dashboard (version 6), whatever
+-- its outcome: when, which session (a SHA-256), what, on which comment and
+-- author, and the platform's answer; `ban_id` is what unbanning needs.
+CREATE TABLE IF NOT EXISTS actions (
+    id         BIGSERIAL PRIMARY KEY,
+    at         BIGINT NOT NULL,
+    session    TEXT NOT NULL,
+    action     TEXT NOT NULL,
+    source     TEXT COLLATE "C" NOT NULL,
+    comment_id TEXT NOT NULL,
+    author_id  TEXT COLLATE "C" NOT NULL,
+    duration   BIGINT,
+    ok         BOOLEAN NOT NULL,
+    answer     TEXT NOT NULL,
+    ban_id     TEXT
+);
+CREATE INDEX IF NOT EXISTS actions_author ON actions (source, author_id, id);

@@ -166,3 +166,21 @@ CREATE TABLE IF NOT EXISTS linked_accounts (
     connected_at  INTEGER NOT NULL,
     connected_by  TEXT
 );
+
+-- Every action taken on a platform from the dashboard (version 9), whatever
+-- its outcome: when, which session (a SHA-256), what, on which comment and
+-- author, and the platform's answer; `ban_id` is what unbanning needs.
+CREATE TABLE IF NOT EXISTS actions (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    at         INTEGER NOT NULL,
+    session    TEXT NOT NULL,
+    action     TEXT NOT NULL,
+    source     TEXT NOT NULL,
+    comment_id TEXT NOT NULL,
+    author_id  TEXT NOT NULL,
+    duration   INTEGER,
+    ok         INTEGER NOT NULL,
+    answer     TEXT NOT NULL,
+    ban_id     TEXT
+);
+CREATE INDEX IF NOT EXISTS actions_author ON actions (source, author_id, id);

@@ -1,6 +1,8 @@
 //! The web layer: the axum router, its middleware and shared state. It reads
 //! from the comment log and the hub and never from a source.
 
+/// `/api/actions/youtube/…`: acting on a live chat message where it was posted.
+mod actions;
 mod api;
 mod assets;
 mod auth;
@@ -65,6 +67,9 @@ pub struct AppState {
     pub exports: Exports,
     /// The streamer's connected YouTube account, if any.
     pub youtube_account: crate::oauth::YouTubeAccount,
+    /// What an action's local mirror goes through (a deletion or a ban
+    /// retracts as the platform's own would): the log, then the hub.
+    pub pipeline: crate::poller::Pipeline,
 }
 
 /// Caps that keep one busy or hostile client from hurting the rest.
@@ -130,6 +135,7 @@ pub fn router(state: AppState) -> Router {
         .merge(hidden::api())
         .merge(log::routes())
         .merge(oauth::api())
+        .merge(actions::api())
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::require_token,

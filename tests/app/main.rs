@@ -9,6 +9,8 @@ mod helpers;
 
 /// Attacks on access: DNS rebinding, guessing, stalled readers, slowloris.
 mod access;
+/// Acting on live chat messages with the connected YouTube account.
+mod actions;
 /// `CW_TOKEN`: sign-in, sessions, rate limits, nothing leaks to logs.
 mod auth;
 /// The dashboard in a real headless Chromium.

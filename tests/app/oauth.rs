@@ -65,6 +65,24 @@ async fn allow_link(consent_url: &str) -> String {
     page[start..end].replace("&amp;", "&")
 }
 
+/// Connects the mock's channel to the app at `base` as a tool with the
+/// token would (`Authorization: Bearer`).
+pub async fn connect_account(base: &str, token: &str) {
+    let started = http()
+        .post(format!("{base}/api/oauth/youtube/start"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let started: Value = serde_json::from_str(&started).unwrap();
+    let back = allow_link(started["url"].as_str().unwrap()).await;
+    let done = http().get(&back).send().await.unwrap();
+    assert_eq!(done.status(), 200, "{}", done.text().await.unwrap());
+}
+
 /// The frames a signed-in dashboard receives in its first half second.
 async fn first_frames(addr: &str, cookie: &str) -> Vec<String> {
     use futures_util::StreamExt;

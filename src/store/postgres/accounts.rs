@@ -5,7 +5,7 @@
 
 use super::PgLog;
 use crate::domain::Secret;
-use crate::store::{LinkedAccount, LogError};
+use crate::store::{ActionRecord, LinkedAccount, LogError};
 
 pub(super) async fn get(log: &PgLog, platform: String) -> Result<Option<LinkedAccount>, LogError> {
     let row = log
@@ -61,4 +61,73 @@ pub(super) async fn forget(log: &PgLog, platform: String) -> Result<bool, LogErr
         )
         .await?;
     Ok(n > 0)
+}
+
+pub(super) async fn record_action(log: &PgLog, a: ActionRecord) -> Result<i64, LogError> {
+    let row = log
+        .client()
+        .await?
+        .query_one(
+            "INSERT INTO actions (at, session, action, source, comment_id, author_id, duration, \
+             ok, answer, ban_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+            &[
+                &a.at,
+                &a.session,
+                &a.action,
+                &a.source,
+                &a.comment_id,
+                &a.author_id,
+                &a.duration,
+                &a.ok,
+                &a.answer,
+                &a.ban_id,
+            ],
+        )
+        .await?;
+    Ok(row.try_get(0)?)
+}
+
+pub(super) async fn last_ban(
+    log: &PgLog,
+    source: String,
+    author_id: String,
+) -> Result<Option<String>, LogError> {
+    let row = log
+        .client()
+        .await?
+        .query_opt(
+            "SELECT ban_id FROM actions WHERE source = $1 AND author_id = $2 AND ok \
+             AND ban_id IS NOT NULL ORDER BY id DESC LIMIT 1",
+            &[&source, &author_id],
+        )
+        .await?;
+    Ok(row.map(|r| r.try_get(0)).transpose()?)
+}
+
+pub(super) async fn recent_actions(log: &PgLog, limit: i64) -> Result<Vec<ActionRecord>, LogError> {
+    let rows = log
+        .client()
+        .await?
+        .query(
+            "SELECT at, session, action, source, comment_id, author_id, duration, ok, answer, \
+             ban_id FROM actions ORDER BY id DESC LIMIT $1",
+            &[&limit],
+        )
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(ActionRecord {
+                at: r.try_get(0)?,
+                session: r.try_get(1)?,
+                action: r.try_get(2)?,
+                source: r.try_get(3)?,
+                comment_id: r.try_get(4)?,
+                author_id: r.try_get(5)?,
+                duration: r.try_get(6)?,
+                ok: r.try_get(7)?,
+                answer: r.try_get(8)?,
+                ban_id: r.try_get(9)?,
+            })
+        })
+        .collect()
 }

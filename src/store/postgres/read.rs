@@ -22,8 +22,8 @@ use crate::store::row::{COMMENT_COLUMN_COUNT, COMMENT_COLUMNS, Col, Columns, rea
 use crate::store::selection::where_clause;
 use crate::store::stats::{STATS_COLUMNS, StatsBuilder};
 use crate::store::{
-    Batch, Change, ChangeKind, FeaturedOp, Flag, LinkedAccount, LogBackend, LogError, Page, Reader,
-    Selection, SourceFilter, Stats, fold,
+    ActionRecord, Batch, Change, ChangeKind, FeaturedOp, Flag, LinkedAccount, LogBackend, LogError,
+    Page, Reader, Selection, SourceFilter, Stats, fold,
 };
 
 #[async_trait]
@@ -360,6 +360,22 @@ impl LogBackend for PgLog {
 
     async fn unlink_account(&self, platform: String) -> Result<bool, LogError> {
         super::accounts::forget(self, platform).await
+    }
+
+    async fn record_action(&self, action: ActionRecord) -> Result<i64, LogError> {
+        super::accounts::record_action(self, action).await
+    }
+
+    async fn last_ban(
+        &self,
+        source: String,
+        author_id: String,
+    ) -> Result<Option<String>, LogError> {
+        super::accounts::last_ban(self, source, author_id).await
+    }
+
+    async fn recent_actions(&self, limit: i64) -> Result<Vec<ActionRecord>, LogError> {
+        super::accounts::recent_actions(self, limit).await
     }
 
     /// Reads through this log's pool, driven from the blocking thread the

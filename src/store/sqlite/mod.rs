@@ -18,8 +18,8 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
 use super::row::{COMMENT_COLUMN_COUNT, COMMENT_COLUMNS, read_comment};
 use super::{
-    Batch, Change, ChangeKind, FeaturedOp, LinkedAccount, LogBackend, LogError, Page, Reader,
-    Selection, Stats,
+    ActionRecord, Batch, Change, ChangeKind, FeaturedOp, LinkedAccount, LogBackend, LogError, Page,
+    Reader, Selection, Stats,
 };
 use crate::domain::{Comment, rfc3339};
 
@@ -537,6 +537,25 @@ impl LogBackend for SqliteLog {
 
     async fn unlink_account(&self, platform: String) -> Result<bool, LogError> {
         self.with(move |conn| accounts::forget(conn, &platform))
+            .await
+    }
+
+    async fn record_action(&self, action: ActionRecord) -> Result<i64, LogError> {
+        self.with(move |conn| accounts::record_action(conn, &action))
+            .await
+    }
+
+    async fn last_ban(
+        &self,
+        source: String,
+        author_id: String,
+    ) -> Result<Option<String>, LogError> {
+        self.with(move |conn| accounts::last_ban(conn, &source, &author_id))
+            .await
+    }
+
+    async fn recent_actions(&self, limit: i64) -> Result<Vec<ActionRecord>, LogError> {
+        self.with(move |conn| accounts::recent_actions(conn, limit))
             .await
     }
 

@@ -34,6 +34,10 @@ pub struct Seen {
     pub revoked: Vec<String>,
     /// Every channels.list query, with its bearer token.
     pub channels: Vec<(String, String)>,
+    /// Every live chat call: method, path, query, body.
+    pub calls: Vec<(String, String, String, String)>,
+    /// The next live chat call is refused with this status and reason.
+    pub refuse_next: Option<(u16, String)>,
     /// code -> (challenge, redirect_uri)
     codes: HashMap<String, (String, String)>,
     pub refresh: Vec<String>,
@@ -84,6 +88,12 @@ pub async fn start() -> Mock {
         .route("/token", post(token))
         .route("/revoke", post(revoke))
         .route("/youtube/v3/channels", get(channels))
+        .route("/youtube/v3/videos", get(live_api))
+        .route(
+            "/youtube/v3/liveChat/messages",
+            axum::routing::delete(live_api),
+        )
+        .route("/youtube/v3/liveChat/bans", post(live_api).delete(live_api))
         .with_state(mock.clone());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     mock
@@ -212,6 +222,63 @@ async fn channels(
             .to_string(),
     )
         .into_response()
+}
+
+/// The live chat calls: checks the bearer token, records the call, and
+/// answers as YouTube does (or refuses, once, as told).
+async fn live_api(
+    State(mock): State<Mock>,
+    method: axum::http::Method,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("")
+        .to_owned();
+    let mut seen = mock.seen.lock().unwrap();
+    let path = uri.path().to_owned();
+    let query = uri.query().unwrap_or("").to_owned();
+    seen.calls.push((
+        method.to_string(),
+        path.clone(),
+        query.clone(),
+        body.clone(),
+    ));
+    if !seen.access.contains(&bearer) {
+        return (StatusCode::UNAUTHORIZED, r#"{"error":{"code":401}}"#).into_response();
+    }
+    if let Some((status, reason)) = seen.refuse_next.take() {
+        let body = serde_json::json!({"error": {"code": status, "message": "mock refusal",
+            "errors": [{"message": "mock refusal", "domain": "youtube.liveChat", "reason": reason}]}});
+        return (
+            StatusCode::from_u16(status).unwrap(),
+            [(header::CONTENT_TYPE, "application/json")],
+            body.to_string(),
+        )
+            .into_response();
+    }
+    let json = |v: serde_json::Value| {
+        ([(header::CONTENT_TYPE, "application/json")], v.to_string()).into_response()
+    };
+    match (method.as_str(), path.as_str()) {
+        ("GET", "/youtube/v3/videos") => {
+            let q = form(&query);
+            json(serde_json::json!({"items": [{"id": q["id"],
+                "liveStreamingDetails": {"activeLiveChatId": format!("chat-{}", q["id"])}}]}))
+        }
+        ("POST", "/youtube/v3/liveChat/bans") => {
+            let mut ban: serde_json::Value = serde_json::from_str(&body).unwrap();
+            seen.n += 1;
+            ban["id"] = format!("ban-{}", seen.n).into();
+            ban["kind"] = "youtube#liveChatBan".into();
+            json(ban)
+        }
+        _ => StatusCode::NO_CONTENT.into_response(),
+    }
 }
 
 fn base64url(bytes: &[u8]) -> String {
