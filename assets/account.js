@@ -33,6 +33,8 @@ let confirmUntil = 0;
 function render() {
   if (!panel || !current) return;
   panel.hidden = !current.configured;
+  // Live chat messages offer their actions (moderate.js) once connected.
+  document.body.classList.toggle("yt-connected", !!current.connected);
   $("yt-account-title").textContent = w("title");
   const state = $("yt-account-state");
   const channel = $("yt-account-channel");

@@ -31,6 +31,7 @@ import "./scroll.js";
 import "./alerts.js";
 import "./keys.js";
 import "./account.js";
+import "./moderate.js";
 
 computeLists();
 renderChips();

@@ -133,7 +133,8 @@ async fn act(
         "ban" => "ban",
         "unban" => "unban",
         _ => {
-            return Error::NotFound("no such action: delete, timeout, ban or unban").into_response();
+            return Error::NotFound("no such action: delete, timeout, ban or unban")
+                .into_response();
         }
     };
     let target = match json_body::<Target>(&hosts, &headers, &body, EXPECTED_BODY) {

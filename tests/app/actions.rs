@@ -12,7 +12,7 @@ use crate::oauth::{connect_account, mock};
 
 const TOKEN: &str = "actions-test-token-0123";
 const OVERLAY_KEY: &str = "actions-overlay-key-0123456789";
-const CHAT: &str = "youtube-live:Vid1Vid1Vid";
+pub const CHAT: &str = "youtube-live:Vid1Vid1Vid";
 
 fn raw(id: &str, author: &str, text: &str) -> commentwatch::domain::RawComment {
     commentwatch::domain::RawComment {
@@ -25,7 +25,7 @@ fn raw(id: &str, author: &str, text: &str) -> commentwatch::domain::RawComment {
     }
 }
 
-async fn seed(app: &TestApp) {
+pub async fn seed(app: &TestApp) {
     let comments = [
         raw("m1", "Troll", "first troll line"),
         raw("m2", "Troll", "second troll line"),

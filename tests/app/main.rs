@@ -11,6 +11,8 @@ mod helpers;
 mod access;
 /// Acting on live chat messages with the connected YouTube account.
 mod actions;
+/// Acting on live chat messages from the dashboard, in Chromium.
+mod actions_browser;
 /// `CW_TOKEN`: sign-in, sessions, rate limits, nothing leaks to logs.
 mod auth;
 /// The dashboard in a real headless Chromium.
