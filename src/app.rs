@@ -138,7 +138,7 @@ impl App {
             + pushed.iter().filter(|s| s.quota().is_some()).count();
         let quota = (youtube_sources > 0).then(|| {
             Arc::new(QuotaBook {
-                daily: self.config.youtube.daily_quota,
+                daily: self.config.polling_quota(),
                 session: Duration::from_secs_f64(self.config.youtube.session_hours * 3600.0),
                 sources: youtube_sources,
                 started: Instant::now(),
@@ -205,7 +205,7 @@ impl App {
             .map(|source| {
                 info!(source = %source.name(), "streaming {}", source.name());
                 let task = PushTask::new(source, pipeline.clone())
-                    .with_daily_quota(self.config.youtube.daily_quota);
+                    .with_daily_quota(self.config.polling_quota());
                 match &quota {
                     Some(book) => task.with_quota_book(book.clone()),
                     None => task,

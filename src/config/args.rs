@@ -96,6 +96,11 @@ pub(super) struct Cli {
     #[arg(long, env = "YOUTUBE_OAUTH_CLIENT_SECRET", hide_env_values = true)]
     pub(super) youtube_oauth_client_secret: Option<String>,
 
+    /// Quota units polling leaves for actions on YouTube (delete, time out,
+    /// ban) when an account can be connected.
+    #[arg(long, env = "CW_ACTION_QUOTA_RESERVE", default_value = "300")]
+    pub(super) action_quota_reserve: String,
+
     /// Google's authorization page.
     #[arg(
         long,

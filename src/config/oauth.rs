@@ -58,7 +58,14 @@ pub(super) fn parse(
             "expected a client secret: letters, digits, - _ . ~",
         ));
     }
+    let action_reserve = super::parse::in_range(
+        "CW_ACTION_QUOTA_RESERVE",
+        &cli.action_quota_reserve,
+        0..youtube.daily_quota,
+        "expected a whole number of quota units below YOUTUBE_DAILY_QUOTA, e.g. 300",
+    )?;
     Ok(Some(OAuthSettings {
+        action_reserve,
         client_id: id.to_owned(),
         client_secret: Secret::new(secret),
         auth_url,
@@ -67,6 +74,16 @@ pub(super) fn parse(
         api_base: youtube.api_base.clone(),
         daily_quota: youtube.daily_quota,
     }))
+}
+
+impl super::Config {
+    /// The YouTube quota polling may spend a day: `YOUTUBE_DAILY_QUOTA`,
+    /// less `CW_ACTION_QUOTA_RESERVE` when an account can be connected, so
+    /// a long session's polling never leaves the streamer unable to ban.
+    pub fn polling_quota(&self) -> i64 {
+        let reserve = self.youtube_oauth.as_ref().map_or(0, |o| o.action_reserve);
+        self.youtube.daily_quota - reserve
+    }
 }
 
 /// An http(s) address, kept as given (a path is part of it).
@@ -110,6 +127,18 @@ mod tests {
         assert_eq!(c.auth_url, "https://accounts.google.com/o/oauth2/v2/auth");
         assert_eq!(c.revoke_url, "https://oauth2.googleapis.com/revoke");
         assert!(!format!("{c:?}").contains("s3cret"));
+        assert_eq!(c.action_reserve, 300);
+        assert_eq!(config(&both).unwrap().polling_quota(), 10_000 - 300);
+        assert_eq!(
+            config(&[]).unwrap().polling_quota(),
+            10_000,
+            "no reserve without a client"
+        );
+        let small = [both[0], both[1], ("YOUTUBE_DAILY_QUOTA", "200")];
+        let e = config(&small).unwrap_err();
+        assert!(e.contains("CW_ACTION_QUOTA_RESERVE"), "{e}");
+        let set = [both[0], both[1], ("CW_ACTION_QUOTA_RESERVE", "1000")];
+        assert_eq!(config(&set).unwrap().polling_quota(), 9_000);
         let e = config(&both[..1]).unwrap_err();
         assert!(e.contains("YOUTUBE_OAUTH_CLIENT_SECRET"), "{e}");
         let e = config(&both[1..]).unwrap_err();

@@ -53,6 +53,8 @@ pub struct OAuthSettings {
     pub revoke_url: String,
     pub api_base: String,
     pub daily_quota: i64,
+    /// `CW_ACTION_QUOTA_RESERVE`: what polling leaves for actions.
+    pub action_reserve: i64,
 }
 
 /// Why connecting, refreshing or disconnecting failed, in words fit for

@@ -335,6 +335,7 @@ async fn the_access_token_is_refreshed_before_it_expires_and_a_revoked_one_says_
         revoke_url: format!("{}/revoke", google.base),
         api_base: google.base.clone(),
         daily_quota: 10_000,
+        action_reserve: 300,
     };
     let account = YouTubeAccount::new(Some(settings), log.clone());
     let url = account
