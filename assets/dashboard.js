@@ -30,6 +30,8 @@ import { onFrame, clearAll, connectionLost } from "./frames.js";
 import "./scroll.js";
 import "./alerts.js";
 import "./keys.js";
+import "./account.js";
+import "./moderate.js";
 
 computeLists();
 renderChips();

@@ -138,7 +138,7 @@ impl App {
             + pushed.iter().filter(|s| s.quota().is_some()).count();
         let quota = (youtube_sources > 0).then(|| {
             Arc::new(QuotaBook {
-                daily: self.config.youtube.daily_quota,
+                daily: self.config.polling_quota(),
                 session: Duration::from_secs_f64(self.config.youtube.session_hours * 3600.0),
                 sources: youtube_sources,
                 started: Instant::now(),
@@ -205,7 +205,7 @@ impl App {
             .map(|source| {
                 info!(source = %source.name(), "streaming {}", source.name());
                 let task = PushTask::new(source, pipeline.clone())
-                    .with_daily_quota(self.config.youtube.daily_quota);
+                    .with_daily_quota(self.config.polling_quota());
                 match &quota {
                     Some(book) => task.with_quota_book(book.clone()),
                     None => task,
@@ -229,6 +229,7 @@ impl App {
         let open_files = web::serve::raise_open_file_limit();
         let limits = web::serve::ServeLimits::for_open_files(open_files, self.config.max_clients);
         let hosts = Hosts::new(self.local_addr_of(), &self.config.access);
+        let log_handle = self.log.clone();
         let state = AppState {
             metrics: pipeline.metrics.clone(),
             limits: Limits {
@@ -243,6 +244,11 @@ impl App {
             cockpit: Cockpit::from_config(&self.config),
             hosts,
             exports: Exports::default(),
+            youtube_account: crate::oauth::YouTubeAccount::new(
+                self.config.youtube_oauth.clone(),
+                log_handle,
+            ),
+            pipeline: pipeline.clone(),
         };
         let served = web::serve::serve(self.listener, web::router(state), limits, async move {
             shutdown.await;

@@ -37,6 +37,9 @@ pub mod hidden;
 pub mod hub;
 /// Counters and histograms for `/metrics`.
 pub mod metrics;
+/// The streamer's own YouTube account (OAuth), for acting where a comment
+/// was posted.
+pub mod oauth;
 /// The parameters every reader of the log takes (`/log`, `/api`, the CLI),
 /// parsed into a typed selection.
 pub mod params;
@@ -114,6 +117,8 @@ pub(crate) mod boundaries {
             ("web", "crate::source"),
             ("store", "crate::web"),
             ("config", "crate::cli"),
+            ("oauth", "crate::web"),
+            ("oauth", "crate::source"),
         ];
         for (under, needle) in rules {
             let found = offenders(under, needle);

@@ -25,6 +25,8 @@ use std::sync::Arc;
 
 use crate::domain::Comment;
 
+/// A connected platform account (OAuth), as the log keeps it.
+mod account;
 /// The interfaces every backend implements, documented once.
 mod backend;
 /// CSV and JSONL export, and the blocking reader it reads through.
@@ -40,6 +42,7 @@ pub mod sqlite;
 /// Statistics of a selection.
 mod stats;
 
+pub use account::{ActionRecord, LinkedAccount};
 pub use backend::{FeaturedOp, Listener, LogBackend, Notice, SharedLog};
 pub use export::{CSV_COLUMNS, EXPORT_BATCH, ExportError, Format, Reader, Row, export, neutralise};
 pub use postgres::PgLog;

@@ -87,6 +87,44 @@ pub(super) struct Cli {
     #[arg(long, env = "YOUTUBE_DAILY_QUOTA", default_value = "10000")]
     pub(super) youtube_daily_quota: String,
 
+    /// The OAuth client id of the streamer's Google Cloud project (desktop
+    /// app): with its secret, the dashboard can connect a YouTube account.
+    #[arg(long, env = "YOUTUBE_OAUTH_CLIENT_ID")]
+    pub(super) youtube_oauth_client_id: Option<String>,
+
+    /// The OAuth client secret that goes with YOUTUBE_OAUTH_CLIENT_ID.
+    #[arg(long, env = "YOUTUBE_OAUTH_CLIENT_SECRET", hide_env_values = true)]
+    pub(super) youtube_oauth_client_secret: Option<String>,
+
+    /// Quota units polling leaves for actions on YouTube (delete, time out,
+    /// ban) when an account can be connected.
+    #[arg(long, env = "CW_ACTION_QUOTA_RESERVE", default_value = "300")]
+    pub(super) action_quota_reserve: String,
+
+    /// Google's authorization page.
+    #[arg(
+        long,
+        env = "GOOGLE_OAUTH_AUTH_URL",
+        default_value = "https://accounts.google.com/o/oauth2/v2/auth"
+    )]
+    pub(super) google_oauth_auth_url: String,
+
+    /// Google's token endpoint (code exchange and refresh).
+    #[arg(
+        long,
+        env = "GOOGLE_OAUTH_TOKEN_URL",
+        default_value = "https://oauth2.googleapis.com/token"
+    )]
+    pub(super) google_oauth_token_url: String,
+
+    /// Google's token revocation endpoint (Disconnect).
+    #[arg(
+        long,
+        env = "GOOGLE_OAUTH_REVOKE_URL",
+        default_value = "https://oauth2.googleapis.com/revoke"
+    )]
+    pub(super) google_oauth_revoke_url: String,
+
     /// How youtube-live: sources read the chat: stream (streamList, pushed;
     /// polling when refused) or poll (liveChatMessages.list).
     #[arg(long, env = "CW_YOUTUBE_LIVE", default_value = "stream")]

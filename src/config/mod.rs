@@ -22,6 +22,8 @@ mod access;
 mod args;
 pub mod commands;
 mod env;
+/// `YOUTUBE_OAUTH_CLIENT_*` and `GOOGLE_OAUTH_*_URL`.
+mod oauth;
 mod parse;
 mod validate;
 
@@ -60,6 +62,9 @@ pub struct Config {
     /// them forever.
     pub retention: Option<Duration>,
     pub youtube: YouTubeSettings,
+    /// `YOUTUBE_OAUTH_CLIENT_*` and `GOOGLE_OAUTH_*_URL`: `None` when no
+    /// client is configured (no account can be connected).
+    pub youtube_oauth: Option<crate::oauth::OAuthSettings>,
     /// `CW_YOUTUBE_LIVE`: streamList (default) or polling.
     pub youtube_live: crate::source::youtube::LiveMode,
     pub bilibili: BilibiliSettings,

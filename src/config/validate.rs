@@ -49,6 +49,7 @@ pub(super) fn validate(
     let bilibili_live = bilibili_live(&cli)?;
     let http = http(&cli)?;
     let twitch = twitch(&cli, &http)?;
+    let youtube_oauth = super::oauth::parse(&cli, &youtube)?;
     let highlight = parse_word_list("CW_HIGHLIGHT", cli.highlight.as_deref())?;
     let block = parse_word_list("CW_BLOCK", cli.block.as_deref())?;
     let featured_max = in_range(
@@ -96,6 +97,7 @@ pub(super) fn validate(
     }
     Ok(Config {
         notes,
+        youtube_oauth,
         youtube,
         youtube_live,
         bilibili,

@@ -19,7 +19,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
 
-use super::{Batch, Change, LogError, Page, Reader, Selection, Stats};
+use super::{ActionRecord, Batch, Change, LinkedAccount, LogError, Page, Reader, Selection, Stats};
 use crate::domain::Comment;
 use crate::status::SourceStatus;
 
@@ -196,6 +196,27 @@ pub trait LogBackend: Send + Sync {
     /// Deletes the sessions that expired by `now` and those of any other
     /// token than `token_tag` (the token changed); returns how many.
     async fn prune_sessions(&self, token_tag: String, now: i64) -> Result<u64, LogError>;
+
+    /// The account connected for `platform`, if any (with its refresh
+    /// token: the caller keeps it out of every log line and frame).
+    async fn linked_account(&self, platform: String) -> Result<Option<LinkedAccount>, LogError>;
+
+    /// Stores the account of `account.platform`, replacing any earlier one.
+    async fn link_account(&self, account: LinkedAccount) -> Result<(), LogError>;
+
+    /// Forgets the account of `platform`; whether there was one.
+    async fn unlink_account(&self, platform: String) -> Result<bool, LogError>;
+
+    /// Records an action taken on a platform, whatever its outcome; its id.
+    async fn record_action(&self, action: ActionRecord) -> Result<i64, LogError>;
+
+    /// The ban id of the newest successful ban or timeout of `author_id` in
+    /// `source` (what unbanning them needs).
+    async fn last_ban(&self, source: String, author_id: String)
+    -> Result<Option<String>, LogError>;
+
+    /// The newest `limit` actions, newest first.
+    async fn recent_actions(&self, limit: i64) -> Result<Vec<ActionRecord>, LogError>;
 
     /// A reader for a long, blocking read (an export), to be used off the
     /// async runtime (made on it); call [`LogBackend::index_pending`] first

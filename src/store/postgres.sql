@@ -149,3 +149,34 @@ CREATE TABLE IF NOT EXISTS hidden (
     position BIGINT  NOT NULL,
     removed  BOOLEAN NOT NULL DEFAULT false
 );
+
+-- Accounts the streamer connected (version 6), one per platform, shared by
+-- every instance: the OAuth refresh token (never in a log line, a frame or
+-- an export), the channel it is, when and by which dashboard session (its
+-- SHA-256) it was connected.
+CREATE TABLE IF NOT EXISTS linked_accounts (
+    platform      TEXT COLLATE "C" PRIMARY KEY,
+    refresh_token TEXT NOT NULL,
+    channel_id    TEXT NOT NULL,
+    channel_title TEXT NOT NULL,
+    connected_at  BIGINT NOT NULL,
+    connected_by  TEXT
+);
+
+-- Every action taken on a platform from the dashboard (version 6), whatever
+-- its outcome: when, which session (a SHA-256), what, on which comment and
+-- author, and the platform's answer; `ban_id` is what unbanning needs.
+CREATE TABLE IF NOT EXISTS actions (
+    id         BIGSERIAL PRIMARY KEY,
+    at         BIGINT NOT NULL,
+    session    TEXT NOT NULL,
+    action     TEXT NOT NULL,
+    source     TEXT COLLATE "C" NOT NULL,
+    comment_id TEXT NOT NULL,
+    author_id  TEXT COLLATE "C" NOT NULL,
+    duration   BIGINT,
+    ok         BOOLEAN NOT NULL,
+    answer     TEXT NOT NULL,
+    ban_id     TEXT
+);
+CREATE INDEX IF NOT EXISTS actions_author ON actions (source, author_id, id);

@@ -162,3 +162,33 @@ CREATE TABLE IF NOT EXISTS hidden (
     position INTEGER NOT NULL,
     removed  INTEGER NOT NULL DEFAULT 0
 );
+
+-- Accounts the streamer connected (version 9), one per platform: the OAuth
+-- refresh token (never in a log line, a frame or an export), the channel it
+-- is, when and by which dashboard session (its SHA-256) it was connected.
+CREATE TABLE IF NOT EXISTS linked_accounts (
+    platform      TEXT PRIMARY KEY,
+    refresh_token TEXT NOT NULL,
+    channel_id    TEXT NOT NULL,
+    channel_title TEXT NOT NULL,
+    connected_at  INTEGER NOT NULL,
+    connected_by  TEXT
+);
+
+-- Every action taken on a platform from the dashboard (version 9), whatever
+-- its outcome: when, which session (a SHA-256), what, on which comment and
+-- author, and the platform's answer; `ban_id` is what unbanning needs.
+CREATE TABLE IF NOT EXISTS actions (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    at         INTEGER NOT NULL,
+    session    TEXT NOT NULL,
+    action     TEXT NOT NULL,
+    source     TEXT NOT NULL,
+    comment_id TEXT NOT NULL,
+    author_id  TEXT NOT NULL,
+    duration   INTEGER,
+    ok         INTEGER NOT NULL,
+    answer     TEXT NOT NULL,
+    ban_id     TEXT
+);
+CREATE INDEX IF NOT EXISTS actions_author ON actions (source, author_id, id);

@@ -57,6 +57,8 @@ const ASSETS: &[(&str, &str, &str)] = &[
         include_str!("../../assets/overlay-url.js"),
     ),
     ("toast.js", JS, include_str!("../../assets/toast.js")),
+    ("account.js", JS, include_str!("../../assets/account.js")),
+    ("moderate.js", JS, include_str!("../../assets/moderate.js")),
     ("keys.js", JS, include_str!("../../assets/keys.js")),
     ("frames.js", JS, include_str!("../../assets/frames.js")),
     ("style.css", CSS, include_str!("../../assets/style.css")),

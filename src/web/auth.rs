@@ -502,6 +502,12 @@ fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(|(_, v)| v.to_owned())
 }
 
+/// The SHA-256 of the session the request's cookie names, if any: how the
+/// log names a dashboard session without holding its id.
+pub fn session_hash(headers: &HeaderMap) -> Option<String> {
+    cookie(headers, COOKIE).map(|id| hash_id(&id))
+}
+
 fn hash_id(id: &str) -> String {
     hex(&Sha256::digest(id.as_bytes()))
 }

@@ -1,6 +1,8 @@
 //! The web layer: the axum router, its middleware and shared state. It reads
 //! from the comment log and the hub and never from a source.
 
+/// `/api/actions/youtube/…`: acting on a live chat message where it was posted.
+mod actions;
 mod api;
 mod assets;
 mod auth;
@@ -12,6 +14,9 @@ mod hosts;
 mod limiter;
 /// `/log`, the comment log review page, and its API and exports.
 mod log;
+/// `/api/oauth/youtube/…` and the OAuth callback: connecting the streamer's
+/// YouTube account.
+mod oauth;
 mod overlay;
 mod pages;
 mod render;
@@ -60,6 +65,11 @@ pub struct AppState {
     pub hosts: Hosts,
     /// The few exports allowed to run at once.
     pub exports: Exports,
+    /// The streamer's connected YouTube account, if any.
+    pub youtube_account: crate::oauth::YouTubeAccount,
+    /// What an action's local mirror goes through (a deletion or a ban
+    /// retracts as the platform's own would): the log, then the hub.
+    pub pipeline: crate::poller::Pipeline,
 }
 
 /// Caps that keep one busy or hostile client from hurting the rest.
@@ -124,6 +134,8 @@ pub fn router(state: AppState) -> Router {
         .merge(overlay::api())
         .merge(hidden::api())
         .merge(log::routes())
+        .merge(oauth::api())
+        .merge(actions::api())
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::require_token,
@@ -141,6 +153,9 @@ pub fn router(state: AppState) -> Router {
         .merge(protected)
         // The overlay checks its own read-only key (see `overlay`).
         .merge(overlay::public())
+        // Google's redirect is cross-site: no session cookie comes with it,
+        // so the callback checks its `state` and PKCE verifier instead.
+        .merge(oauth::callback())
         .route("/healthz", get(pages::healthz))
         .route("/login", get(auth::login_page).post(auth::login))
         .route("/logout", get(auth::logout_page).post(auth::logout))

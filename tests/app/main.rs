@@ -9,6 +9,10 @@ mod helpers;
 
 /// Attacks on access: DNS rebinding, guessing, stalled readers, slowloris.
 mod access;
+/// Acting on live chat messages with the connected YouTube account.
+mod actions;
+/// Acting on live chat messages from the dashboard, in Chromium.
+mod actions_browser;
 /// `CW_TOKEN`: sign-in, sessions, rate limits, nothing leaks to logs.
 mod auth;
 /// The dashboard in a real headless Chromium.
@@ -41,6 +45,8 @@ mod live_feed;
 mod log_page;
 /// Filtering the log by role and kind.
 mod log_roles;
+/// Connecting the streamer's YouTube account (OAuth) against a mock Google.
+mod oauth;
 /// Offline looks offline: the banner, grey sources, the gap mark, the
 /// catch-up count after a restart.
 mod offline;

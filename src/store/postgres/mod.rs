@@ -44,6 +44,8 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 use super::{LogBackend, SharedLog};
 pub use crate::domain::redact;
 
+/// Connected accounts.
+mod accounts;
 /// The pool, and the connections of their own.
 mod connect;
 /// Creating and updating the schema.
@@ -64,7 +66,7 @@ mod write;
 const SCHEMA: &str = include_str!("../postgres.sql");
 /// Bumped whenever `postgres.sql` changes in a way old databases need
 /// migrating for.
-const SCHEMA_VERSION: i64 = 5;
+const SCHEMA_VERSION: i64 = 6;
 /// The advisory lock every write to the feed holds until it commits.
 const FEED_LOCK: i64 = 0x636f_6d6d_656e_7401;
 /// The advisory lock that lets one instance at a time migrate the schema.

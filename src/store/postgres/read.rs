@@ -22,8 +22,8 @@ use crate::store::row::{COMMENT_COLUMN_COUNT, COMMENT_COLUMNS, Col, Columns, rea
 use crate::store::selection::{stored_kinds, where_clause};
 use crate::store::stats::{STATS_COLUMNS, StatsBuilder};
 use crate::store::{
-    Batch, Change, ChangeKind, FeaturedOp, Flag, LogBackend, LogError, Page, Reader, Selection,
-    SourceFilter, Stats, fold,
+    ActionRecord, Batch, Change, ChangeKind, FeaturedOp, Flag, LinkedAccount, LogBackend, LogError,
+    Page, Reader, Selection, SourceFilter, Stats, fold,
 };
 
 #[async_trait]
@@ -348,6 +348,34 @@ impl LogBackend for PgLog {
 
     async fn prune_sessions(&self, token_tag: String, now: i64) -> Result<u64, LogError> {
         sessions::prune(self, token_tag, now).await
+    }
+
+    async fn linked_account(&self, platform: String) -> Result<Option<LinkedAccount>, LogError> {
+        super::accounts::get(self, platform).await
+    }
+
+    async fn link_account(&self, account: LinkedAccount) -> Result<(), LogError> {
+        super::accounts::set(self, account).await
+    }
+
+    async fn unlink_account(&self, platform: String) -> Result<bool, LogError> {
+        super::accounts::forget(self, platform).await
+    }
+
+    async fn record_action(&self, action: ActionRecord) -> Result<i64, LogError> {
+        super::accounts::record_action(self, action).await
+    }
+
+    async fn last_ban(
+        &self,
+        source: String,
+        author_id: String,
+    ) -> Result<Option<String>, LogError> {
+        super::accounts::last_ban(self, source, author_id).await
+    }
+
+    async fn recent_actions(&self, limit: i64) -> Result<Vec<ActionRecord>, LogError> {
+        super::accounts::recent_actions(self, limit).await
     }
 
     /// Reads through this log's pool, driven from the blocking thread the

@@ -18,10 +18,13 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
 use super::row::{COMMENT_COLUMN_COUNT, COMMENT_COLUMNS, read_comment};
 use super::{
-    Batch, Change, ChangeKind, FeaturedOp, LogBackend, LogError, Page, Reader, Selection, Stats,
+    ActionRecord, Batch, Change, ChangeKind, FeaturedOp, LinkedAccount, LogBackend, LogError, Page,
+    Reader, Selection, Stats,
 };
 use crate::domain::{Comment, rfc3339};
 
+/// Connected accounts.
+mod accounts;
 /// Selections, pages, statistics and export batches.
 mod read;
 /// The search indexes' upkeep.
@@ -35,7 +38,7 @@ mod write;
 
 const SCHEMA: &str = include_str!("../schema.sql");
 /// Bumped whenever `schema.sql` changes in a way old files need migrating for.
-pub const SCHEMA_VERSION: i64 = 8;
+pub const SCHEMA_VERSION: i64 = 9;
 /// Rows deleted per transaction when pruning: big enough to amortise the
 /// statement, small enough that polls are never held up for long.
 const PRUNE_BATCH: i64 = 2_000;
@@ -113,7 +116,7 @@ impl SqliteLog {
         // Version 3 added search; its indexes fill in the background
         // (`search`), for old files as for new comments. Versions 5 and 6
         // added tables only (sessions; the "on stream" queue and the hidden
-        // list), which `CREATE TABLE IF NOT EXISTS` adds to older files.
+        // list), as did version 9 (connected accounts), which `CREATE TABLE IF NOT EXISTS` adds to older files.
         conn.execute_batch(SCHEMA)?;
         conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
         let fresh_id = format!("{:016x}", rand::random::<u64>());
@@ -524,6 +527,38 @@ impl LogBackend for SqliteLog {
 
     async fn prune_sessions(&self, token_tag: String, now: i64) -> Result<u64, LogError> {
         self.with(move |conn| sessions::prune(conn, &token_tag, now))
+            .await
+    }
+
+    async fn linked_account(&self, platform: String) -> Result<Option<LinkedAccount>, LogError> {
+        self.with(move |conn| accounts::get(conn, &platform)).await
+    }
+
+    async fn link_account(&self, account: LinkedAccount) -> Result<(), LogError> {
+        self.with(move |conn| accounts::set(conn, &account)).await
+    }
+
+    async fn unlink_account(&self, platform: String) -> Result<bool, LogError> {
+        self.with(move |conn| accounts::forget(conn, &platform))
+            .await
+    }
+
+    async fn record_action(&self, action: ActionRecord) -> Result<i64, LogError> {
+        self.with(move |conn| accounts::record_action(conn, &action))
+            .await
+    }
+
+    async fn last_ban(
+        &self,
+        source: String,
+        author_id: String,
+    ) -> Result<Option<String>, LogError> {
+        self.with(move |conn| accounts::last_ban(conn, &source, &author_id))
+            .await
+    }
+
+    async fn recent_actions(&self, limit: i64) -> Result<Vec<ActionRecord>, LogError> {
+        self.with(move |conn| accounts::recent_actions(conn, limit))
             .await
     }
 

@@ -1,0 +1,95 @@
+// commentwatch dashboard: account — the "YouTube account" panel: which
+// channel is connected, Connect (the server starts Google's sign-in and the
+// browser goes there) and Disconnect (confirmed by a second press; the
+// server revokes the access at Google and forgets it). Shown only when the
+// server has an OAuth client (YOUTUBE_OAUTH_CLIENT_ID).
+//
+// Must not touch any element outside #yt-account; the network only through
+// `api` on /api/oauth/youtube…. Never sees a token (the server keeps them).
+// Channel names are shown with textContent.
+import { lang } from "./i18n.js";
+import { api } from "./connection.js";
+
+const WORDS = {
+  en: {
+    title: "YouTube account", connect: "Connect YouTube account", disconnect: "Disconnect",
+    sure: "Press again to disconnect", connected: "Connected: ", none: "No account connected: read-only.",
+    going: "Opening Google…", failed: "Could not: ",
+  },
+  "zh-CN": {
+    title: "YouTube 账号", connect: "连接 YouTube 账号", disconnect: "断开",
+    sure: "再按一次以断开", connected: "已连接：", none: "未连接账号：只读。",
+    going: "正在打开 Google…", failed: "未能完成：",
+  },
+};
+const w = (key) => (WORDS[lang] || WORDS.en)[key];
+const $ = (id) => document.getElementById(id);
+const panel = $("yt-account");
+
+/** The connection as the server says, or null when it cannot be read. */
+let current = null;
+let confirmUntil = 0;
+
+function render() {
+  if (!panel || !current) return;
+  panel.hidden = !current.configured;
+  // Live chat messages offer their actions (moderate.js) once connected.
+  document.body.classList.toggle("yt-connected", !!current.connected);
+  $("yt-account-title").textContent = w("title");
+  const state = $("yt-account-state");
+  const channel = $("yt-account-channel");
+  if (current.connected) {
+    state.textContent = w("connected");
+    channel.textContent = current.channel_title || current.channel_id || "";
+  } else {
+    state.textContent = w("none");
+    channel.textContent = "";
+  }
+  $("yt-connect").hidden = current.connected;
+  $("yt-connect").textContent = w("connect");
+  $("yt-disconnect").hidden = !current.connected;
+  $("yt-disconnect").textContent = Date.now() < confirmUntil ? w("sure") : w("disconnect");
+}
+
+function fail(err) {
+  $("yt-account-error").textContent = w("failed") + err.message;
+}
+
+export async function refreshAccount() {
+  try {
+    current = await api("GET", "/api/oauth/youtube");
+    $("yt-account-error").textContent = "";
+  } catch (err) {
+    if (current) fail(err);
+  }
+  render();
+  return current;
+}
+
+if (panel) {
+  $("yt-connect").addEventListener("click", async () => {
+    $("yt-account-error").textContent = w("going");
+    try {
+      const started = await api("POST", "/api/oauth/youtube/start");
+      location.assign(started.url);
+    } catch (err) {
+      fail(err);
+    }
+  });
+  $("yt-disconnect").addEventListener("click", async () => {
+    if (Date.now() >= confirmUntil) {
+      confirmUntil = Date.now() + 4000;
+      render();
+      setTimeout(render, 4100);
+      return;
+    }
+    confirmUntil = 0;
+    try {
+      await api("POST", "/api/oauth/youtube/disconnect");
+    } catch (err) {
+      fail(err);
+    }
+    await refreshAccount();
+  });
+  refreshAccount();
+}

@@ -1,0 +1,242 @@
+//! Acting on a live chat message where it was posted, with the connected
+//! YouTube account: `POST /api/actions/youtube/{delete,timeout,ban,unban}`
+//! with `{"source":"youtube-live:VIDEO","id":"MESSAGE","duration":300}`.
+//! Behind the dashboard session (never the overlay key) and from this site
+//! only, as JSON. Every attempt is recorded in the log (which session,
+//! what, which comment, when, the API's answer); a success is mirrored
+//! locally as the platform's own retraction would be (a deletion retracts
+//! the message, a timeout or ban every message of its author in that chat);
+//! a refusal says why and changes nothing. It touches the account through
+//! `YouTubeAccount`, the log through `CommentLog` and the feed through the
+//! `Pipeline` only.
+
+use axum::Json;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use serde::{Deserialize, Serialize};
+use tracing::{info, warn};
+
+use super::auth::session_hash;
+use super::hosts::Hosts;
+use super::overlay::json_body;
+use super::{AppState, Error};
+use crate::oauth::{self, GoogleError, OAuthError, YouTubeAccount};
+use crate::poller::Pipeline;
+use crate::store::{ActionRecord, Batch, CommentLog};
+
+/// The routes, to merge inside the token-protected router.
+pub fn api() -> Router<AppState> {
+    Router::new().route("/api/actions/youtube/{action}", post(act))
+}
+
+const EXPECTED_BODY: &str = "expected a JSON body {\"source\":\"youtube-live:VIDEO\",\"id\":\"MESSAGE\"} \
+     (and \"duration\": 10, 300, 3600 or 86400 for a timeout)";
+/// The timeouts offered, in seconds (10 s, 5 min, 1 h, 24 h).
+pub const TIMEOUTS: [u64; 4] = [10, 300, 3600, 86400];
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Target {
+    source: String,
+    id: String,
+    #[serde(default)]
+    duration: Option<u64>,
+}
+
+#[derive(Serialize)]
+struct Done {
+    action: &'static str,
+    source: String,
+    id: String,
+    /// Quota units the action reserved.
+    quota: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ban_id: Option<String>,
+}
+
+/// A refusal of the platform: `{"error", "param": null, "reason"}`.
+fn refused(status: StatusCode, reason: &str, error: String) -> Response {
+    #[derive(Serialize)]
+    struct Body<'a> {
+        error: String,
+        param: Option<()>,
+        reason: &'a str,
+    }
+    let body = Body {
+        error,
+        param: None,
+        reason,
+    };
+    (status, [(header::CACHE_CONTROL, "no-store")], Json(body)).into_response()
+}
+
+/// Why an action failed, in the dashboard's words: the status, a short
+/// reason (`quota`, `not_moderator`, `gone`, `not_allowed`, …) and a sentence.
+fn explain(e: &OAuthError) -> (StatusCode, &'static str, String) {
+    match e {
+        OAuthError::NotConfigured | OAuthError::NotConnected => (
+            StatusCode::CONFLICT,
+            "not_connected",
+            "no YouTube account is connected: connect one in the YouTube account panel".into(),
+        ),
+        OAuthError::Google(GoogleError::Quota) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            "quota",
+            "the day's YouTube quota is spent; nothing was done".into(),
+        ),
+        OAuthError::Google(GoogleError::Api { status, code, .. }) => match (*status, code.as_str())
+        {
+            (404, _) => (
+                StatusCode::NOT_FOUND,
+                "gone",
+                format!("YouTube no longer has it ({code}); nothing was done"),
+            ),
+            (403, "forbidden" | "insufficientPermissions") => (
+                StatusCode::FORBIDDEN,
+                "not_moderator",
+                format!("the connected channel is not a moderator of this chat ({code})"),
+            ),
+            (403, _) => (
+                StatusCode::FORBIDDEN,
+                "not_allowed",
+                format!("YouTube does not allow this ({code})"),
+            ),
+            _ => (
+                StatusCode::BAD_GATEWAY,
+                "refused",
+                format!("YouTube refused it ({code})"),
+            ),
+        },
+        OAuthError::NoChat => (StatusCode::CONFLICT, "no_chat", e.to_string()),
+        OAuthError::Log(_) => (StatusCode::SERVICE_UNAVAILABLE, "log", e.to_string()),
+        _ => (StatusCode::BAD_GATEWAY, "google", e.to_string()),
+    }
+}
+
+/// `POST /api/actions/youtube/{action}`.
+async fn act(
+    State(account): State<YouTubeAccount>,
+    State(hosts): State<Hosts>,
+    State(log): State<CommentLog>,
+    State(pipeline): State<Pipeline>,
+    Path(action): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let action: &'static str = match action.as_str() {
+        "delete" => "delete",
+        "timeout" => "timeout",
+        "ban" => "ban",
+        "unban" => "unban",
+        _ => {
+            return Error::NotFound("no such action: delete, timeout, ban or unban")
+                .into_response();
+        }
+    };
+    let target = match json_body::<Target>(&hosts, &headers, &body, EXPECTED_BODY) {
+        Ok(Some(t)) => t,
+        Ok(None) => return Error::BadBody(EXPECTED_BODY).into_response(),
+        Err(e) => return e.into_response(),
+    };
+    let duration = match (action, target.duration) {
+        ("timeout", Some(d)) if TIMEOUTS.contains(&d) => Some(d),
+        ("timeout", _) => {
+            return Error::BadBody("a timeout takes \"duration\": 10, 300, 3600 or 86400")
+                .into_response();
+        }
+        (_, None) => None,
+        (_, Some(_)) => return Error::BadBody("only a timeout takes a duration").into_response(),
+    };
+    let Some(video) = target.source.strip_prefix("youtube-live:") else {
+        return Error::BadBody("only youtube-live: messages can be acted on here").into_response();
+    };
+    let comment = match log.comment(target.source.clone(), target.id.clone()).await {
+        Ok(Some(c)) => c,
+        Ok(None) => return Error::NotFound("no such comment in the log").into_response(),
+        Err(e) => return Error::Unavailable(e).into_response(),
+    };
+    let author = comment.author.id.clone();
+    let (result, cost) = match action {
+        "delete" => (
+            account.delete_message(&target.id).await.map(|()| None),
+            oauth::DELETE_COST,
+        ),
+        "timeout" | "ban" => (
+            account.ban(video, &author, duration).await.map(Some),
+            oauth::BAN_COST,
+        ),
+        _ => match log.last_ban(target.source.clone(), author.clone()).await {
+            Ok(Some(ban)) => (account.unban(&ban).await.map(|()| None), oauth::UNBAN_COST),
+            Ok(None) => {
+                return Error::Conflict("no ban of this author was made from here to lift")
+                    .into_response();
+            }
+            Err(e) => return Error::Unavailable(e).into_response(),
+        },
+    };
+    let session = session_hash(&headers).unwrap_or_else(|| {
+        if headers.contains_key(header::AUTHORIZATION) {
+            "bearer".into()
+        } else {
+            "open".into()
+        }
+    });
+    let explained = result.as_ref().err().map(explain);
+    let record = ActionRecord {
+        at: chrono::Utc::now().timestamp(),
+        session,
+        action: action.into(),
+        source: target.source.clone(),
+        comment_id: target.id.clone(),
+        author_id: author.clone(),
+        duration: duration.map(|d| d as i64),
+        ok: result.is_ok(),
+        answer: match &explained {
+            None => "done".into(),
+            Some((_, reason, why)) => format!("{reason}: {why}"),
+        },
+        ban_id: result.as_ref().ok().cloned().flatten(),
+    };
+    if let Err(e) = log.record_action(record).await {
+        warn!(error = %e, "could not record an action in the log");
+    }
+    match result {
+        Ok(ban_id) => {
+            info!(action, source = %target.source, "a live chat action was taken");
+            let mirror = match action {
+                "delete" => Some(Batch {
+                    source: target.source.clone(),
+                    deleted: vec![target.id.clone()],
+                    ..Batch::default()
+                }),
+                "timeout" | "ban" => Some(Batch {
+                    source: target.source.clone(),
+                    banned_authors: vec![author],
+                    ..Batch::default()
+                }),
+                _ => None,
+            };
+            if let Some(batch) = mirror
+                && let Err(e) = pipeline.ingest(batch).await
+            {
+                warn!(error = %e, "an action was taken but its local mirror was not stored");
+            }
+            Json(Done {
+                action,
+                source: target.source,
+                id: target.id,
+                quota: cost,
+                ban_id,
+            })
+            .into_response()
+        }
+        Err(_) => {
+            let (status, reason, why) = explained.expect("an error was explained");
+            refused(status, reason, why)
+        }
+    }
+}
