@@ -224,7 +224,7 @@ async fn a_log_file_from_before_who_opens_keeps_its_rows_and_stores_it() {
     let version: i64 = conn
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 8);
+    assert_eq!(version, 9);
 }
 
 #[tokio::test]
@@ -267,7 +267,7 @@ async fn a_postgres_log_from_before_who_is_upgraded_with_its_rows() {
         .await
         .unwrap()
         .get(0);
-    assert_eq!(version, "5");
+    assert_eq!(version, "6");
 }
 
 #[tokio::test]
