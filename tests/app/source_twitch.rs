@@ -135,6 +135,11 @@ async fn a_thousand_messages_with_every_tag_arrive_in_order_once() {
     let c = |i: usize| &comments[i]["comment"];
     assert_eq!(c(0)["author"]["name"], "Viewer 0;\\x");
     assert_eq!(c(0)["author"]["id"], "u0");
+    assert_eq!(
+        c(0)["author"]["color"],
+        "#1e90ff",
+        "the chosen colour, checked and lowered"
+    );
     assert_eq!(c(0)["text"], "Kappa message 0 世界 😀");
     assert_eq!(c(0)["published_at"], "2025-11-24T16:00:00Z");
     assert_eq!(c(0)["event"]["type"], "first_message");

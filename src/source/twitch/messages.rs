@@ -212,7 +212,8 @@ impl Chat {
         Some(c)
     }
 
-    /// What every message has: its id, author, roles, time and emotes.
+    /// What every message has: its id, author (with the name's colour the
+    /// viewer chose, checked by the sanitizer), roles, time and emotes.
     fn base(&self, m: &Message, text: &str) -> Option<RawComment> {
         let id = m.tag_nonempty("id")?.to_owned();
         let login = m.tag_nonempty("login").or(m.nick()).unwrap_or("");
@@ -233,6 +234,7 @@ impl Chat {
             emotes: self.emotes(m, text),
             roles,
             member_level,
+            author_color: m.tag_nonempty("color").map(str::to_owned),
             ..RawComment::default()
         })
     }

@@ -39,6 +39,7 @@ fn a_privmsg_is_a_comment_with_its_id_author_time_and_roles() {
     );
     assert_eq!(c.roles, [Role::Moderator, Role::Member]);
     assert_eq!(c.member_level.as_deref(), Some("22 months"));
+    assert_eq!(c.author_color.as_deref(), Some("#19E6E6"));
     assert_eq!(c.kind, Kind::Text);
     assert_eq!(c.event, None);
     assert_eq!(c.reply_to, None);
@@ -52,6 +53,7 @@ fn a_missing_display_name_falls_back_to_the_login_and_replies_point_at_their_par
     );
     assert_eq!(c.author_name, "leftswing");
     assert_eq!(c.reply_to.as_deref(), Some("6b13"));
+    assert_eq!(c.author_color, None, "no colour chosen");
     assert_eq!(c.event, None, "first-msg=0 is not a first message");
     let c = one("@id=x :someone!someone@someone.tmi.twitch.tv PRIVMSG #pajlada :hi");
     assert_eq!(
@@ -129,6 +131,7 @@ fn subs_resubs_gifts_raids_and_announcements_are_their_kinds() {
     );
     assert_eq!(resub.text, "xqcL");
     assert_eq!(resub.author_name, "Gutrin");
+    assert_eq!(resub.author_color.as_deref(), Some("#0000FF"));
     assert_eq!(resub.kind, Kind::Membership);
     let e = resub.event.unwrap();
     assert_eq!(
