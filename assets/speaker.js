@@ -184,6 +184,20 @@ export function fillEvent(el, c) {
   const text = document.createElement("span");
   text.textContent = line;
   parts.push(text);
+  const options = c.event && c.event.type === "poll" && Array.isArray(c.event.options) ? c.event.options : [];
+  if (options.length) {
+    // A poll's answers and their votes so far, as text.
+    const list = document.createElement("ol");
+    list.className = "poll-options";
+    for (const o of options.slice(0, 10)) {
+      const item = document.createElement("li");
+      const votes = Number.isInteger(o.votes) ? o.votes : 0;
+      item.textContent = (typeof o.text === "string" ? o.text : "") + " — " + votes.toLocaleString();
+      list.append(item);
+    }
+    if (c.event.status === "closed") text.textContent = line + " · " + t("ev_poll_closed");
+    parts.push(list);
+  }
   el.replaceChildren(...parts);
 }
 

@@ -148,6 +148,27 @@ fn speakers() -> Vec<Comment> {
         }
         .comment(),
     );
+    all.push(
+        Speaker {
+            kind: Kind::Event,
+            event: event(EventType::Poll, |e| {
+                e.question = Some("Which game next?".into());
+                e.options = vec![
+                    commentwatch::domain::PollOption {
+                        text: "Zelda".into(),
+                        votes: 1204,
+                    },
+                    commentwatch::domain::PollOption {
+                        text: HOSTILE.into(),
+                        votes: 3,
+                    },
+                ];
+                e.status = Some("closed".into());
+            }),
+            ..Speaker::new("poll")
+        }
+        .comment(),
+    );
     all
 }
 
@@ -218,6 +239,20 @@ async fn roles_tiers_and_event_cards_show_on_the_dashboard_and_paid_and_members_
     assert_eq!(
         sticker.border, "rgb(0, 184, 212)",
         "tier 2 by YouTube's word, not the $2 amount's"
+    );
+
+    let (line, options): (String, Vec<String>) = browser
+        .eval(
+            r#"const ev = document.querySelector('#feed li.comment[data-id="poll"] .event');
+               return [ev.querySelector('span').textContent,
+                       [...ev.querySelectorAll('.poll-options li')].map((o) => o.textContent)];"#,
+        )
+        .await;
+    assert_eq!(line, "Poll: Which game next? · closed");
+    assert_eq!(
+        options,
+        ["Zelda — 1,204".to_owned(), format!("{HOSTILE} — 3")],
+        "each answer with its votes, as text"
     );
 
     let milestone = card(&browser, item, "milestone").await;
