@@ -91,6 +91,8 @@ mod xss_proof;
 /// The attack corpus in badges, the location line and the name colour.
 mod xss_who;
 /// Pushed sources: the stream runner, resume tokens.
+/// A ban on a streamed YouTube chat, on an open dashboard and overlay.
+mod youtube_ban_ui;
 mod youtube_stream;
 /// A streamed live chat in the whole app: the status line, a restart.
 mod youtube_stream_app;

@@ -22,6 +22,9 @@ pub enum Answer {
     /// closing the stream (an `{"error":…}` object among them closes it
     /// with an error).
     Close(Vec<String>),
+    /// `[`, then each object the test sends on the channel, as it is sent,
+    /// held open: a chat the test drives while a page watches.
+    Live(Arc<tokio::sync::Mutex<tokio::sync::mpsc::UnboundedReceiver<String>>>),
 }
 
 pub struct Mock {
@@ -90,6 +93,23 @@ async fn serve(
                 s.len() - 1
             };
             let answer = answers.get(n).cloned().unwrap_or(Answer::Hold(Vec::new()));
+            if let Answer::Live(rx) = answer {
+                let head = "HTTP/1.1 200 OK\r\ncontent-type: application/json; charset=UTF-8\r\ntransfer-encoding: chunked\r\n\r\n1\r\n[\r\n";
+                if socket.write_all(head.as_bytes()).await.is_err() {
+                    return;
+                }
+                let mut rx = rx.lock().await;
+                let mut first = true;
+                while let Some(o) = rx.recv().await {
+                    let piece = if first { o } else { format!(",\n{o}") };
+                    first = false;
+                    let frame = format!("{:x}\r\n{piece}\r\n", piece.len());
+                    if socket.write_all(frame.as_bytes()).await.is_err() {
+                        return;
+                    }
+                }
+                return;
+            }
             let (objects, cut) = match answer {
                 Answer::Refuse(code, body) => {
                     let _ = socket
@@ -103,6 +123,7 @@ async fn serve(
                     (o, true)
                 }
                 Answer::Hold(o) => (o, false),
+                Answer::Live(_) => unreachable!("answered above"),
             };
             let head = "HTTP/1.1 200 OK\r\ncontent-type: application/json; charset=UTF-8\r\ntransfer-encoding: chunked\r\n\r\n";
             let _ = socket.write_all(head.as_bytes()).await;
