@@ -156,13 +156,19 @@ impl PushTask {
                         QUICK_END_PAUSE.mul_f64(rand::random_range(0.8..1.2))
                     };
                     // Each connection costs units: never open them closer
-                    // together than the quota plan allows.
+                    // together than the quota plan allows. Polling is never
+                    // sooner for the same units: a connection costs what a
+                    // poll does, opens on the poll's schedule, brings what
+                    // was missed (it resumes from the token) and then
+                    // delivers at once for as long as the server keeps it.
                     let floor = *self.floor.lock().unwrap_or_else(|p| p.into_inner());
                     let paced = floor.saturating_sub(lasted);
                     if paced > quick {
                         let detail = format!(
-                            "{STREAMING} — the server ends streams often; reconnecting every {} \
-                             to stay within the day's quota",
+                            "{STREAMING} — the server ended the stream after {}; reconnecting \
+                             every {} to stay within the day's quota, as often as polling could \
+                             for the same units",
+                            human(lasted.max(Duration::from_millis(100))),
                             human(floor)
                         );
                         self.report(SourceState::Ok, Some(detail), None, last_ok);

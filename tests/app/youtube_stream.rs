@@ -492,6 +492,11 @@ async fn streams_the_server_ends_at_once_are_reopened_no_faster_than_the_quota_p
         let detail = status.detail.clone().unwrap_or_default();
         if detail.contains("within the day's quota") {
             assert!(detail.starts_with(STREAMING), "{detail}");
+            assert!(
+                detail.contains("the server ended the stream after")
+                    && detail.contains("as often as polling could"),
+                "the measured stream and why it still streams: {detail}"
+            );
             break;
         }
         assert!(tokio::time::Instant::now() < deadline, "status: {status:?}");
