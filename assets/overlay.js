@@ -18,11 +18,15 @@ import { fillWho, colorName, rootVar, fillEvent, markKind } from "./speaker.js";
 import { setLang } from "./i18n.js";
 import { openFeed } from "./connection.js";
 
-// The overlay's few words (a membership's or a gift's line) follow the
-// browser's language: OBS's follows the system's.
-setLang(/^zh/i.test(navigator.language || "") ? "zh-CN" : "en");
-
 const params = new URLSearchParams(location.search);
+
+// The overlay's few words (a membership's or a gift's line) follow `lang=`
+// (`en` or `zh`), else the browser's language: OBS's follows the system's,
+// which may not be the stream's.
+const LANGS = { en: "en", zh: "zh-CN", "zh-cn": "zh-CN" };
+const lang = LANGS[(params.get("lang") || "").toLowerCase()] || (/^zh/i.test(navigator.language || "") ? "zh-CN" : "en");
+setLang(lang);
+document.documentElement.lang = lang;
 const int = (name, def, min, max) => {
   const v = parseInt(params.get(name) || "", 10);
   return Number.isFinite(v) ? Math.min(max, Math.max(min, v)) : def;

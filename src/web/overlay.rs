@@ -73,7 +73,7 @@ pub struct KeyParams {
     mode: Option<String>,
 }
 
-/// `GET /overlay?mode=featured|latest&limit=&fade=&font=&size=&theme=&pos=&key=`:
+/// `GET /overlay?mode=featured|latest&limit=&fade=&font=&size=&theme=&pos=&lang=&key=`:
 /// a shell; `overlay.js` reads the parameters and connects.
 async fn page(
     State(state): State<AppState>,

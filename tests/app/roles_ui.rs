@@ -321,5 +321,26 @@ async fn roles_tiers_and_event_cards_show_on_the_dashboard_and_paid_and_members_
         "a hostile level or gift name became markup on the overlay"
     );
     browser.screenshot("roles-overlay").await;
+
+    // `lang=zh` speaks Chinese whatever the browser's language is.
+    browser
+        .goto(&app.url("/overlay?mode=latest&limit=20&lang=zh"))
+        .await;
+    let _: bool = browser
+        .poll(
+            "the cards on the Chinese overlay",
+            PATIENCE,
+            "return !!document.querySelector('li.card[data-id=\"milestone\"]');",
+            |b| *b,
+        )
+        .await;
+    let milestone = card(&browser, card_item, "milestone").await;
+    assert!(
+        milestone.event.contains("24") && !milestone.event.contains("Member for"),
+        "{}",
+        milestone.event
+    );
+    let lang: String = browser.eval("return document.documentElement.lang;").await;
+    assert_eq!(lang, "zh-CN");
     browser.close().await;
 }
