@@ -13,10 +13,10 @@
 use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 
@@ -30,7 +30,78 @@ use crate::store::{ActionRecord, Batch, CommentLog};
 
 /// The routes, to merge inside the token-protected router.
 pub fn api() -> Router<AppState> {
-    Router::new().route("/api/actions/youtube/{action}", post(act))
+    Router::new()
+        .route("/api/actions", get(list))
+        .route("/api/actions/youtube/{action}", post(act))
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    #[serde(default)]
+    limit: Option<String>,
+}
+
+/// One recorded action, as `GET /api/actions` lists it.
+#[derive(Serialize)]
+struct Listed {
+    at: String,
+    /// The first 12 hex digits of the session's SHA-256 (`bearer`, `open`).
+    session: String,
+    action: String,
+    source: String,
+    id: String,
+    author_id: String,
+    duration: Option<i64>,
+    ok: bool,
+    answer: String,
+    ban_id: Option<String>,
+}
+
+/// `GET /api/actions?limit=N`: the newest actions (100, at most 1000),
+/// newest first, whatever their outcome.
+async fn list(
+    State(log): State<CommentLog>,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let raw = query.ok().and_then(|Query(q)| q.limit);
+    let limit = match raw.as_deref().map(str::parse::<i64>) {
+        None => 100,
+        Some(Ok(n)) if (1..=1000).contains(&n) => n,
+        Some(_) => {
+            let why = "expected a whole number from 1 to 1000";
+            return Error::BadParam(crate::params::ParamError::new("limit", why)).into_response();
+        }
+    };
+    let actions = match log.recent_actions(limit).await {
+        Ok(a) => a,
+        Err(e) => return Error::Unavailable(e).into_response(),
+    };
+    let listed: Vec<Listed> = actions
+        .into_iter()
+        .map(|a| Listed {
+            at: chrono::DateTime::from_timestamp(a.at, 0)
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+                .unwrap_or_default(),
+            session: a.session.chars().take(12).collect(),
+            action: a.action,
+            source: a.source,
+            id: a.comment_id,
+            author_id: a.author_id,
+            duration: a.duration,
+            ok: a.ok,
+            answer: a.answer,
+            ban_id: a.ban_id,
+        })
+        .collect();
+    #[derive(Serialize)]
+    struct Page {
+        actions: Vec<Listed>,
+    }
+    (
+        [(header::CACHE_CONTROL, "no-store")],
+        Json(Page { actions: listed }),
+    )
+        .into_response()
 }
 
 const EXPECTED_BODY: &str = "expected a JSON body {\"source\":\"youtube-live:VIDEO\",\"id\":\"MESSAGE\"} \

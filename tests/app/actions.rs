@@ -155,6 +155,12 @@ async fn each_live_chat_action_sends_the_documented_request_and_mirrors_locally(
     );
     assert_eq!(deleted(&app).await, ["m1"]);
 
+    // An overlay is open while the author is timed out.
+    let (mut overlay_ws, _) =
+        tokio_tungstenite::connect_async(format!("ws://{}/overlay/ws?key={OVERLAY_KEY}", app.addr))
+            .await
+            .unwrap();
+
     // Timeout 5 min: the chat's id once, then a temporary ban of the author.
     let (status, body) = post(
         &app,
@@ -183,6 +189,19 @@ async fn each_live_chat_action_sends_the_documented_request_and_mirrors_locally(
         ["m1", "m2"],
         "every message of the author"
     );
+    let retracted = async {
+        use futures_util::StreamExt;
+        while let Some(Ok(msg)) = overlay_ws.next().await {
+            let frame: Value = serde_json::from_str(&msg.to_string()).unwrap_or(Value::Null);
+            if frame["type"] == "delete" && frame["id"] == "m2" && frame["source"] == CHAT {
+                return;
+            }
+        }
+        panic!("the overlay's feed ended");
+    };
+    tokio::time::timeout(crate::helpers::PATIENCE, retracted)
+        .await
+        .expect("the overlay hears the timed-out author's message retracted");
 
     // Unban: the ban's id, no body.
     let (status, body) = post(&app, "unban", m("m2")).await;
@@ -294,4 +313,33 @@ async fn each_live_chat_action_sends_the_documented_request_and_mirrors_locally(
     for secret in google.secrets() {
         assert!(!format!("{recorded:?}").contains(&secret));
     }
+
+    // And as the API lists them: newest first.
+    let listed: Value = serde_json::from_str(
+        &reqwest::Client::new()
+            .get(app.url("/api/actions?limit=3"))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    let listed = listed["actions"].as_array().unwrap();
+    assert_eq!(listed.len(), 3);
+    assert_eq!(listed[0]["action"], "delete");
+    assert_eq!(listed[0]["ok"], false);
+    assert_eq!(listed[0]["session"], "bearer");
+    assert!(
+        listed[0]["answer"].as_str().unwrap().starts_with("quota"),
+        "{listed:?}"
+    );
+    let overlay = reqwest::Client::new()
+        .get(app.url(&format!("/api/actions?key={OVERLAY_KEY}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(overlay.status(), 401);
 }
