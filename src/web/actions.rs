@@ -1,6 +1,9 @@
-//! Acting on a live chat message where it was posted, with the connected
-//! YouTube account: `POST /api/actions/youtube/{delete,timeout,ban,unban}`
-//! with `{"source":"youtube-live:VIDEO","id":"MESSAGE","duration":300}`.
+//! Acting on a comment where it was posted, with the connected YouTube
+//! account: `POST /api/actions/youtube/{delete,timeout,ban,unban}` with
+//! `{"source":"youtube-live:VIDEO","id":"MESSAGE","duration":300}` on a live
+//! chat, `…/{hold,reject,reply}` with `{"source":"youtube:VIDEO","id":…,
+//! "ban_author":true|"text":"…"}` on a video's comments; `GET /api/actions`
+//! lists what was done.
 //! Behind the dashboard session (never the overlay key) and from this site
 //! only, as JSON. Every attempt is recorded in the log (which session,
 //! what, which comment, when, the API's answer); a success is mirrored
@@ -105,7 +108,8 @@ async fn list(
 }
 
 const EXPECTED_BODY: &str = "expected a JSON body {\"source\":\"youtube-live:VIDEO\",\"id\":\"MESSAGE\"} \
-     (and \"duration\": 10, 300, 3600 or 86400 for a timeout)";
+     (and \"duration\": 10, 300, 3600 or 86400 for a timeout; \"ban_author\": true for a rejection; \
+     \"text\" for a reply)";
 /// The timeouts offered, in seconds (10 s, 5 min, 1 h, 24 h).
 pub const TIMEOUTS: [u64; 4] = [10, 300, 3600, 86400];
 
@@ -116,6 +120,12 @@ struct Target {
     id: String,
     #[serde(default)]
     duration: Option<u64>,
+    /// A rejection's `banAuthor`.
+    #[serde(default)]
+    ban_author: Option<bool>,
+    /// A reply's text.
+    #[serde(default)]
+    text: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -169,7 +179,9 @@ fn explain(e: &OAuthError) -> (StatusCode, &'static str, String) {
             (403, "forbidden" | "insufficientPermissions") => (
                 StatusCode::FORBIDDEN,
                 "not_moderator",
-                format!("the connected channel is not a moderator of this chat ({code})"),
+                format!(
+                    "the connected channel is not a moderator of this chat nor the owner of this video ({code})"
+                ),
             ),
             (403, _) => (
                 StatusCode::FORBIDDEN,
@@ -203,9 +215,14 @@ async fn act(
         "timeout" => "timeout",
         "ban" => "ban",
         "unban" => "unban",
+        "hold" => "hold",
+        "reject" => "reject",
+        "reply" => "reply",
         _ => {
-            return Error::NotFound("no such action: delete, timeout, ban or unban")
-                .into_response();
+            return Error::NotFound(
+                "no such action: delete, timeout, ban, unban, hold, reject or reply",
+            )
+            .into_response();
         }
     };
     let target = match json_body::<Target>(&hosts, &headers, &body, EXPECTED_BODY) {
@@ -222,8 +239,28 @@ async fn act(
         (_, None) => None,
         (_, Some(_)) => return Error::BadBody("only a timeout takes a duration").into_response(),
     };
-    let Some(video) = target.source.strip_prefix("youtube-live:") else {
-        return Error::BadBody("only youtube-live: messages can be acted on here").into_response();
+    let on_video = matches!(action, "hold" | "reject" | "reply");
+    let video = match (on_video, target.source.split_once(':')) {
+        (false, Some(("youtube-live", v))) | (true, Some(("youtube", v))) => v.to_owned(),
+        (false, _) => {
+            return Error::BadBody("delete, timeout, ban and unban take youtube-live: messages")
+                .into_response();
+        }
+        (true, _) => {
+            return Error::BadBody("hold, reject and reply take youtube: video comments")
+                .into_response();
+        }
+    };
+    if target.ban_author.is_some() && action != "reject" {
+        return Error::BadBody("only a rejection takes \"ban_author\"").into_response();
+    }
+    let reply_text = match (action, target.text.as_deref().map(str::trim)) {
+        ("reply", Some(t)) if !t.is_empty() && t.chars().count() <= 10_000 => Some(t.to_owned()),
+        ("reply", _) => {
+            return Error::BadBody("a reply takes \"text\": 1 to 10000 characters").into_response();
+        }
+        (_, None) => None,
+        (_, Some(_)) => return Error::BadBody("only a reply takes a text").into_response(),
     };
     let comment = match log.comment(target.source.clone(), target.id.clone()).await {
         Ok(Some(c)) => c,
@@ -237,9 +274,33 @@ async fn act(
             oauth::DELETE_COST,
         ),
         "timeout" | "ban" => (
-            account.ban(video, &author, duration).await.map(Some),
+            account.ban(&video, &author, duration).await.map(Some),
             oauth::BAN_COST,
         ),
+        "hold" | "reject" => (
+            account
+                .moderate(
+                    &target.id,
+                    action == "hold",
+                    target.ban_author == Some(true),
+                )
+                .await
+                .map(|()| None),
+            oauth::MODERATE_COST,
+        ),
+        "reply" => {
+            // YouTube takes replies to top-level comments only: a reply to
+            // a reply goes under the same thread.
+            let parent = comment
+                .reply_to
+                .clone()
+                .unwrap_or_else(|| target.id.clone());
+            let text = reply_text.unwrap_or_default();
+            (
+                account.reply(&parent, &text).await.map(|_| None),
+                oauth::REPLY_COST,
+            )
+        }
         _ => match log.last_ban(target.source.clone(), author.clone()).await {
             Ok(Some(ban)) => (account.unban(&ban).await.map(|()| None), oauth::UNBAN_COST),
             Ok(None) => {
@@ -287,6 +348,12 @@ async fn act(
                 "timeout" | "ban" => Some(Batch {
                     source: target.source.clone(),
                     banned_authors: vec![author],
+                    ..Batch::default()
+                }),
+                // Held or rejected, it is no longer public on YouTube.
+                "hold" | "reject" => Some(Batch {
+                    source: target.source.clone(),
+                    deleted: vec![target.id.clone()],
                     ..Batch::default()
                 }),
                 _ => None,

@@ -13,6 +13,7 @@ use crate::oauth::{connect_account, mock};
 const TOKEN: &str = "actions-test-token-0123";
 const OVERLAY_KEY: &str = "actions-overlay-key-0123456789";
 pub const CHAT: &str = "youtube-live:Vid1Vid1Vid";
+pub const VIDEO: &str = "youtube:Vid1Vid1Vid";
 
 fn raw(id: &str, author: &str, text: &str) -> commentwatch::domain::RawComment {
     commentwatch::domain::RawComment {
@@ -43,16 +44,20 @@ pub async fn seed(app: &TestApp) {
         })
         .await
         .unwrap();
-    let video = commentwatch::sanitize::sanitize(
-        "youtube:Vid1Vid1Vid",
+    let mut answer = raw("r1", "Other", "a reply under c2");
+    answer.reply_to = Some("c2".into());
+    let video = [
         raw("c1", "Viewer", "a video comment"),
-        chrono::Utc::now(),
-    )
-    .unwrap();
+        raw("c2", "Asker", "a question?"),
+        answer,
+    ]
+    .into_iter()
+    .map(|r| commentwatch::sanitize::sanitize(VIDEO, r, chrono::Utc::now()).unwrap())
+    .collect();
     app.feed
         .ingest(commentwatch::store::Batch {
-            source: "youtube:Vid1Vid1Vid".into(),
-            comments: vec![video],
+            source: VIDEO.into(),
+            comments: video,
             ..Default::default()
         })
         .await
@@ -75,9 +80,17 @@ async fn post(app: &TestApp, action: &str, body: Value) -> (u16, Value) {
 
 /// Which of the chat's messages the log shows as retracted.
 async fn deleted(app: &TestApp) -> Vec<String> {
+    deleted_in(app, CHAT).await
+}
+
+/// Which of `source`'s comments the log shows as retracted.
+async fn deleted_in(app: &TestApp, source: &str) -> Vec<String> {
     let page: Value = serde_json::from_str(
         &reqwest::Client::new()
-            .get(app.url("/api/comments?source=youtube-live%3AVid1Vid1Vid&limit=50"))
+            .get(app.url(&format!(
+                "/api/comments?source={}&limit=50",
+                source.replace(':', "%3A")
+            )))
             .bearer_auth(TOKEN)
             .send()
             .await
@@ -342,4 +355,83 @@ async fn each_live_chat_action_sends_the_documented_request_and_mirrors_locally(
         .await
         .unwrap();
     assert_eq!(overlay.status(), 401);
+}
+
+#[tokio::test]
+async fn video_comments_are_held_rejected_and_answered_with_the_documented_requests() {
+    let google = mock::start().await;
+    let mut env: Vec<(&str, String)> = google.env();
+    env.extend([("CW_DEMO_RATE", "0".into()), ("CW_TOKEN", TOKEN.into())]);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let app = spawn_app(&env).await;
+    seed(&app).await;
+    connect_account(&format!("http://{}", app.addr), TOKEN).await;
+    let calls = || google.seen.lock().unwrap().calls.clone();
+
+    let (status, body) = post(&app, "hold", json!({"source": VIDEO, "id": "c1"})).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["quota"], 50);
+    assert_eq!(
+        calls()[0],
+        (
+            "POST".into(),
+            "/youtube/v3/comments/setModerationStatus".into(),
+            "id=c1&moderationStatus=heldForReview".into(),
+            String::new()
+        )
+    );
+    assert_eq!(deleted_in(&app, VIDEO).await, ["c1"], "no longer public");
+
+    let (status, _) = post(
+        &app,
+        "reject",
+        json!({"source": VIDEO, "id": "c2", "ban_author": true}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        calls()[1].2,
+        "id=c2&moderationStatus=rejected&banAuthor=true"
+    );
+
+    // A reply to a reply goes under its thread's top-level comment.
+    let (status, body) = post(
+        &app,
+        "reply",
+        json!({"source": VIDEO, "id": "r1", "text": "  Thanks <b>both</b>!  "}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let c = calls();
+    assert_eq!(
+        (c[2].0.as_str(), c[2].1.as_str(), c[2].2.as_str()),
+        ("POST", "/youtube/v3/comments", "part=snippet")
+    );
+    let sent: Value = serde_json::from_str(&c[2].3).unwrap();
+    assert_eq!(
+        sent,
+        json!({"snippet": {"parentId": "c2", "textOriginal": "Thanks <b>both</b>!"}})
+    );
+    assert_eq!(
+        deleted_in(&app, VIDEO).await,
+        ["c1", "c2"],
+        "a reply retracts nothing"
+    );
+
+    // What does not fit is refused before anything is sent.
+    let n = calls().len();
+    for (action, body) in [
+        ("reply", json!({"source": VIDEO, "id": "c1", "text": "   "})),
+        ("reply", json!({"source": CHAT, "id": "m1", "text": "hi"})),
+        (
+            "hold",
+            json!({"source": VIDEO, "id": "c1", "ban_author": true}),
+        ),
+        ("delete", json!({"source": VIDEO, "id": "c1"})),
+        ("hold", json!({"source": VIDEO, "id": "c1", "text": "x"})),
+    ] {
+        let (status, body) = post(&app, action, body).await;
+        assert_eq!(status, 400, "{action}: {body}");
+    }
+    assert_eq!(calls().len(), n);
 }
