@@ -43,9 +43,22 @@ async fn a_sqlite_log_from_before_accounts_is_upgraded_to_9_and_keeps_one() {
     conn.execute_batch("DROP TABLE linked_accounts; PRAGMA user_version = 8;")
         .unwrap();
     drop(conn);
+    #[cfg(unix)]
+    let mode = || {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(&path).unwrap().permissions().mode() & 0o777
+    };
+    #[cfg(unix)]
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
     let log = CommentLog::open(&path).unwrap();
     assert_eq!(log.hidden().await.unwrap(), ["spam"]);
     keeps_replaces_and_forgets(&log).await;
+    #[cfg(unix)]
+    assert_eq!(
+        mode(),
+        0o600,
+        "a log holding a refresh token is its owner's only"
+    );
     drop(log);
     let conn = rusqlite::Connection::open(&path).unwrap();
     let version: i64 = conn
