@@ -164,6 +164,13 @@ fn explain(e: &OAuthError) -> (StatusCode, &'static str, String) {
             "not_connected",
             "no YouTube account is connected: connect one in the YouTube account panel".into(),
         ),
+        OAuthError::Google(GoogleError::Refused { code, .. }) if code == "invalid_grant" => (
+            StatusCode::CONFLICT,
+            "reconnect",
+            "Google no longer accepts the connection (removed in the Google account, or \
+             expired): disconnect and connect again"
+                .into(),
+        ),
         OAuthError::Google(GoogleError::Quota) => (
             StatusCode::TOO_MANY_REQUESTS,
             "quota",

@@ -435,3 +435,25 @@ async fn video_comments_are_held_rejected_and_answered_with_the_documented_reque
     }
     assert_eq!(calls().len(), n);
 }
+
+#[tokio::test]
+async fn a_connection_google_no_longer_accepts_asks_to_reconnect_and_changes_nothing() {
+    let google = mock::start().await;
+    // Access tokens that need refreshing after a second.
+    *google.expires_in.lock().unwrap() = 121;
+    let mut env: Vec<(&str, String)> = google.env();
+    env.extend([("CW_DEMO_RATE", "0".into()), ("CW_TOKEN", TOKEN.into())]);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let app = spawn_app(&env).await;
+    seed(&app).await;
+    connect_account(&format!("http://{}", app.addr), TOKEN).await;
+    // The streamer removed the access in their Google account.
+    let refresh = google.seen.lock().unwrap().refresh[0].clone();
+    google.seen.lock().unwrap().revoked.push(refresh);
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    let (status, body) = post(&app, "delete", json!({"source": CHAT, "id": "m1"})).await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["reason"], "reconnect");
+    assert!(google.seen.lock().unwrap().calls.is_empty());
+    assert!(deleted(&app).await.is_empty());
+}
