@@ -11,7 +11,7 @@
 import { t, lang } from "./i18n.js";
 import { settings, highlights } from "./settings.js";
 import { fillBody, fillBadge } from "./render.js";
-import { fillRoles, fillEvent, markKind } from "./speaker.js";
+import { fillWho, colorName, rootVar, fillEvent, markKind } from "./speaker.js";
 import { MAX_RENDERED, key, model, state, answered, featuredKeys, entryOf, isPaused, holdReason, passes, isHighlighted } from "./model.js";
 import { drawRateSoon } from "./status.js";
 
@@ -164,8 +164,9 @@ export function fill(li, e) {
   li.classList.toggle("selected", state.selected === e);
   const author = c.author || {};
   li.querySelector(".author").textContent = author.name || t("noName");
+  colorName(li.querySelector(".author"), author, () => rootVar("--panel"));
   renderAvatar(li.querySelector(".avatar"), author);
-  fillRoles(li.querySelector(".roles"), author);
+  fillWho(li.querySelector(".roles"), c);
   markKind(li, c);
   fillBadge(li.querySelector(".source"), c.source);
   const time = li.querySelector(".time");

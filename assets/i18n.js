@@ -206,6 +206,8 @@ Object.assign(I18N["zh-CN"], {
 // Who is speaking and what kind of message it is (speaker.js).
 Object.assign(I18N.en, {
   role_owner: "Owner", role_moderator: "Moderator", role_member: "Member", role_verified: "Verified",
+  mark_pinned: "📌 pinned", mark_pinned_title: "Pinned by the channel's owner",
+  mark_liked: "♥ by creator", mark_liked_title: "The channel's owner liked it",
   ev_new_member: (level) => "New member" + (level ? " · " + level : ""),
   ev_upgrade: (level) => "Membership upgraded" + (level ? " · " + level : ""),
   ev_milestone: (months, level) => "Member for " + months + (months === 1 ? " month" : " months") + (level ? " · " + level : ""),
@@ -222,6 +224,8 @@ Object.assign(I18N.en, {
 });
 Object.assign(I18N["zh-CN"], {
   role_owner: "主播", role_moderator: "管理员", role_member: "会员", role_verified: "已认证",
+  mark_pinned: "📌 置顶", mark_pinned_title: "UP主 / 频道主置顶",
+  mark_liked: "♥ UP主觉得很赞", mark_liked_title: "UP主 / 频道主点了赞",
   ev_new_member: (level) => "新会员" + (level ? " · " + level : ""),
   ev_upgrade: (level) => "会员升级" + (level ? " · " + level : ""),
   ev_milestone: (months, level) => "已加入会员 " + months + " 个月" + (level ? " · " + level : ""),

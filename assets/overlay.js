@@ -14,7 +14,7 @@
 // log) is connection.js's, shared with the dashboard. Must not touch the
 // dashboard's modules nor send anything: the overlay only reads.
 import { fillBody } from "./render.js";
-import { fillRoles, fillEvent, markKind } from "./speaker.js";
+import { fillWho, colorName, rootVar, fillEvent, markKind } from "./speaker.js";
 import { setLang } from "./i18n.js";
 import { openFeed } from "./connection.js";
 
@@ -198,7 +198,9 @@ function fill(li, c) {
       avatar.textContent = Array.from((author.name || "?").trim())[0] || "?";
     }
   }
-  fillRoles(li.querySelector(".roles"), author);
+  // On stream: who and the owner's marks, not where they posted from.
+  fillWho(li.querySelector(".roles"), c, { location: false });
+  colorName(li.querySelector(".author"), author, () => rootVar("--card"));
   markKind(li, c);
   const amount = li.querySelector(".amount");
   amount.hidden = !c.amount;

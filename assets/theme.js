@@ -31,7 +31,15 @@ $("theme-btn").addEventListener("click", () => {
   settings.theme = THEMES[(THEMES.indexOf(settings.theme) + 1) % THEMES.length];
   save();
   applyTheme();
+  refill();
 });
+/** Draws every comment again: a name's platform colour is shown only where
+ *  it reads well on the theme's background (speaker.js, colorName). */
+function refill() {
+  for (const e of state.entries) if (e.node) fill(e.node, e);
+}
+// The system's light or dark changes what "auto" looks like.
+matchMedia("(prefers-color-scheme: dark)").addEventListener("change", refill);
 
 /** Picks the language (the saved one, else the browser's) and redraws. */
 export function applyLang() {

@@ -6,6 +6,8 @@
 //! `cargo bench --bench fanout -- 1000` (only N = 1000), or
 //! `cargo bench --bench fanout -- soak` (1,000 clients, 100 comments/s for
 //! ten minutes, RSS at start and end), or `cargo bench --bench fanout --
+//! idle [N]` (memory per idle client: N clients, 1,000 by default, each
+//! given the 300-comment backlog at connect, three runs), or `cargo bench --bench fanout --
 //! cluster [N]` (two instances sharing a PostgreSQL log, N clients, 100 by
 //! default, all on the instance that does not poll: every frame crosses
 //! from the instance that committed it; needs `CW_TEST_POSTGRES`, an admin
@@ -127,15 +129,22 @@ impl Server {
             .env("CW_MAX_CLIENTS", "20000")
             .env("CW_DB", db)
             .env("RUST_LOG", "warn")
+            // Allocator tunables pass through, to measure their effect.
+            .envs(
+                std::env::vars().filter(|(k, _)| k.starts_with("MALLOC_") || k == "GLIBC_TUNABLES"),
+            )
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
             .expect("the release binary starts");
         use std::io::BufRead;
         let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
+        // Read on until the line with the address (a wrapper may print first).
+        let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+        while !line.contains("http://") {
+            line.clear();
+            out.read_line(&mut line).unwrap();
+        }
         let addr = line
             .trim()
             .rsplit("http://")
@@ -408,6 +417,46 @@ async fn scenario(n: usize, load: Load, shared: Option<&str>) -> Value {
     result
 }
 
+/// Memory per idle dashboard: `n` clients connect without `since` to a
+/// server whose log holds 300 comments, so each gets the backlog a freshly
+/// opened dashboard gets; then they sit idle. Prints RSS before, with the
+/// clients, and the difference per client, three times.
+async fn idle(n: usize) {
+    for run in 1..=3 {
+        let epoch = Instant::now();
+        let mock = Mock {
+            epoch,
+            posted: Arc::new(AtomicU64::new(300)),
+            served: Arc::default(),
+        };
+        let api = start_mock(mock.clone()).await;
+        let server = Server::start(api, None);
+        // The first poll reads the 300 (100 a page) and the log settles.
+        tokio::time::sleep(Duration::from_secs(4)).await;
+        let (before, _) = server.memory_kib();
+        let stop = Arc::new(AtomicBool::new(false));
+        let delivered = Arc::new(AtomicU64::new(0));
+        let tasks = connect_clients(&server.addr, n, epoch, stop.clone(), delivered.clone()).await;
+        let want = 300 * n as u64;
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while delivered.load(Ordering::Relaxed) < want && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let (with_clients, peak) = server.memory_kib();
+        println!(
+            "idle run {run}: N={n} backlog frames {} of {want}; RSS {before} KiB before, {with_clients} KiB with the clients (peak {peak} KiB): {:.1} KiB per idle client",
+            delivered.load(Ordering::Relaxed),
+            (with_clients as f64 - before as f64) / n as f64
+        );
+        drop(server);
+        stop.store(true, Ordering::Relaxed);
+        for t in tasks {
+            let _ = t.await;
+        }
+    }
+}
+
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
     // 10,000 clients are 20,000 sockets on this machine.
@@ -428,6 +477,10 @@ async fn main() {
         return;
     }
     let only: Option<usize> = std::env::args().skip(1).find_map(|a| a.parse().ok());
+    if std::env::args().any(|a| a == "idle") {
+        idle(only.unwrap_or(1000)).await;
+        return;
+    }
     if std::env::args().any(|a| a == "cluster") {
         if std::env::var_os("CW_TEST_POSTGRES").is_none() {
             println!("skipped: set CW_TEST_POSTGRES to an admin URL (see .ci/postgres)");

@@ -166,6 +166,8 @@ fn params(
     push("paid", &f.paid);
     push("featured", &f.featured);
     push("highlighted", &f.highlighted);
+    pairs.extend(f.role.iter().map(|v| ("role", v.clone())));
+    pairs.extend(f.kind.iter().map(|v| ("kind", v.clone())));
     pairs.extend(extra.iter().cloned());
     let is_search = matches!(kind, Kind::Search);
     let mut params = Params::parse(pairs, Utc::now()).map_err(|e| param_error(e, is_search))?;

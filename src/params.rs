@@ -13,8 +13,8 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, Utc};
 
-use crate::domain::SourceSpec;
 use crate::domain::rfc3339;
+use crate::domain::{Kind, Role, SourceSpec};
 use crate::sanitize;
 use crate::store::{Flag, Selection, SourceFilter};
 
@@ -24,6 +24,10 @@ pub const DEFAULT_LIMIT: u64 = 100;
 pub const MAX_LIMIT: u64 = 1_000;
 /// Longest search query, in characters: a sentence, not a document.
 pub const MAX_QUERY_CHARS: usize = 200;
+
+/// Parameters that may be given more than once (and hold comma lists):
+/// each value adds to the set.
+const REPEATABLE: &[&str] = &["role", "kind"];
 
 /// Every parameter the readers accept, in the order error messages list them.
 const KNOWN: &[&str] = &[
@@ -38,6 +42,8 @@ const KNOWN: &[&str] = &[
     "paid",
     "featured",
     "highlighted",
+    "role",
+    "kind",
     "limit",
     "before_seq",
     "bom",
@@ -126,6 +132,14 @@ impl ToParams for Selection {
                 out.push((name, flag.as_param().to_owned()));
             }
         }
+        if !self.roles.is_empty() {
+            let names: Vec<&str> = self.roles.iter().map(|r| r.as_str()).collect();
+            out.push(("role", names.join(",")));
+        }
+        if !self.kinds.is_empty() {
+            let names: Vec<&str> = self.kinds.iter().map(|k| k.as_str()).collect();
+            out.push(("kind", names.join(",")));
+        }
         out
     }
 }
@@ -158,6 +172,7 @@ impl Params {
         V: AsRef<str>,
     {
         let mut seen: HashMap<String, String> = HashMap::new();
+        let mut lists: HashMap<&'static str, Vec<String>> = HashMap::new();
         for (k, v) in pairs {
             let (k, v) = (k.as_ref(), v.as_ref());
             // The token belongs to the auth layer, which consumes it.
@@ -169,6 +184,10 @@ impl Params {
                     &shorten(k, 40),
                     format!("unknown parameter; expected one of {}", KNOWN.join(", ")),
                 ));
+            }
+            if let Some(name) = REPEATABLE.iter().find(|r| **r == k) {
+                lists.entry(name).or_default().push(v.to_owned());
+                continue;
             }
             if seen.insert(k.to_owned(), v.to_owned()).is_some() {
                 return Err(ParamError::new(k, "given more than once"));
@@ -203,6 +222,9 @@ impl Params {
         sel.paid = parse_flag("paid", get("paid"))?;
         sel.featured = parse_flag("featured", get("featured"))?;
         sel.highlighted = parse_flag("highlighted", get("highlighted"))?;
+        let list = |name: &str| lists.get(name).map(Vec::as_slice).unwrap_or_default();
+        sel.roles = parse_set("role", list("role"), &Role::ALL, |r| r.as_str())?;
+        sel.kinds = parse_set("kind", list("kind"), &Kind::ALL, |k| k.as_str())?;
         let limit = match get("limit") {
             None => None,
             Some(v) => match v.parse::<u64>() {
@@ -322,6 +344,39 @@ fn parse_flag(name: &str, v: Option<&str>) -> Result<Flag, ParamError> {
     }
 }
 
+/// A set of named values (`role`, `kind`): every value given, each a comma
+/// list, any case; empty items are ignored (an empty form field is no
+/// filter). The answer holds each once, in the order of `all`.
+fn parse_set<T: Copy + PartialEq>(
+    name: &str,
+    values: &[String],
+    all: &[T],
+    as_str: impl Fn(T) -> &'static str,
+) -> Result<Vec<T>, ParamError> {
+    let mut wanted = Vec::new();
+    for item in values.iter().flat_map(|v| v.split(',')) {
+        let item = item.trim();
+        if item.is_empty() {
+            continue;
+        }
+        match all.iter().find(|t| as_str(**t).eq_ignore_ascii_case(item)) {
+            Some(t) => wanted.push(*t),
+            None => {
+                let names: Vec<&str> = all.iter().map(|t| as_str(*t)).collect();
+                return Err(ParamError::new(
+                    name,
+                    format!(
+                        "{:?} is not a {name}; expected {} (several: repeat {name}= or separate                          them with commas)",
+                        shorten(item, 40),
+                        names.join(", ")
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(all.iter().copied().filter(|t| wanted.contains(t)).collect())
+}
+
 /// A time: RFC 3339 (`2024-05-01T20:40:00Z`, any offset); a date and time
 /// without offset, read as UTC (what an HTML `datetime-local` field sends);
 /// a date (midnight UTC); or a duration meaning that long before `now`
@@ -392,6 +447,9 @@ mod tests {
             ("featured=perhaps", "featured"),
             ("sorce=demo", "sorce"),
             ("q=a&q=b", "q"),
+            ("role=admin", "role"),
+            ("role=owner,,mod", "role"),
+            ("kind=superchat&kind=donation", "kind"),
             ("q=%E2%80%8B", "q"),
         ] {
             let query = query.replace("%E2%80%8B", "\u{200b}");
@@ -400,6 +458,23 @@ mod tests {
                 .unwrap_err();
             assert_eq!(err.param, param, "{query}: {err}");
         }
+    }
+
+    #[test]
+    fn roles_and_kinds_are_sets_given_repeated_or_as_comma_lists() {
+        let p = parse("role=member,OWNER&role=member&role=&kind=gift&kind=text,superchat").unwrap();
+        assert_eq!(p.selection.roles, [Role::Owner, Role::Member]);
+        assert_eq!(p.selection.kinds, [Kind::Text, Kind::Superchat, Kind::Gift]);
+        assert_eq!(
+            p.selection.to_pairs(),
+            [
+                ("role", "owner,member".to_owned()),
+                ("kind", "text,superchat,gift".to_owned())
+            ]
+        );
+        let none = parse("role=&kind=").unwrap();
+        assert!(none.selection.is_everything());
+        assert_eq!(parse("role=vip").unwrap().selection.roles, [Role::Vip]);
     }
 
     #[test]

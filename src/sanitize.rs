@@ -24,10 +24,14 @@ use ammonia::{Builder, UrlRelative};
 use chrono::{DateTime, Duration, Utc};
 
 pub use crate::domain::SafeHtml;
-use crate::domain::{Amount, Author, Comment, RawAmount, RawComment, image_host_allowed};
+use crate::domain::{Amount, Comment, RawAmount, RawComment, image_host_allowed};
 
 /// Roles, membership levels and event details.
 mod event;
+/// The author, their badges and colour, and the owner's marks.
+mod who;
+
+pub use who::{clean_badges, clean_color, clean_location};
 
 /// Longest comment text kept, in characters. YouTube allows 10,000.
 pub const MAX_TEXT_CHARS: usize = 10_000;
@@ -66,7 +70,7 @@ static POLICY: LazyLock<Builder<'static>> = LazyLock::new(|| {
 /// the poller received it.
 pub fn sanitize(
     source: &str,
-    raw: RawComment,
+    mut raw: RawComment,
     fetched_at: DateTime<Utc>,
 ) -> Result<Comment, Rejected> {
     let id = clean_id(&raw.id);
@@ -98,13 +102,7 @@ pub fn sanitize(
     Ok(Comment {
         id,
         source: source.to_owned(),
-        author: Author {
-            name: clean_line(&raw.author_name, MAX_NAME_CHARS),
-            id: clean_id(&raw.author_id),
-            avatar: raw.author_avatar.as_deref().and_then(safe_avatar_url),
-            roles: event::clean_roles(raw.roles),
-            member_level: event::clean_label(raw.member_level),
-        },
+        author: who::author(&mut raw),
         html,
         published_at,
         fetched_at,
@@ -121,6 +119,9 @@ pub fn sanitize(
         text,
         kind: raw.kind,
         event: raw.event.map(event::clean_event),
+        pinned: raw.pinned,
+        liked_by_owner: raw.liked_by_owner,
+        location: clean_location(raw.location),
     })
 }
 

@@ -56,6 +56,14 @@ pub struct Filters {
     /// 1: only comments containing a CW_HIGHLIGHT word; 0: none of them.
     #[arg(long, value_name = "1|0")]
     pub highlighted: Option<String>,
+    /// Only authors with this role: owner, moderator, member, verified,
+    /// vip (repeat the flag, or separate with commas, for any of several).
+    #[arg(long, value_name = "ROLE")]
+    pub role: Vec<String>,
+    /// Only messages of this kind: text, superchat, sticker, membership,
+    /// gift, event (repeat the flag, or separate with commas).
+    #[arg(long, value_name = "KIND")]
+    pub kind: Vec<String>,
     /// CW_HIGHLIGHT's words (`--highlight` before the subcommand), filled in
     /// after parsing for `--highlighted`; not a flag of its own.
     #[arg(skip)]

@@ -114,6 +114,7 @@ impl Config {
     pub fn source_settings(&self) -> crate::source::Settings<'_> {
         crate::source::Settings {
             http: &self.http,
+            backfill_pages: self.backfill_pages,
             demo: &self.demo,
             youtube: &self.youtube,
             youtube_live: self.youtube_live,

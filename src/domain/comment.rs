@@ -72,6 +72,18 @@ pub struct RawComment {
     pub kind: Kind,
     /// The details of a non-text message.
     pub event: Option<Event>,
+    /// The platform's own markers for the author, as short texts: a level
+    /// (`LV6`), a fan medal (`name 12`), `大会员`, a verification.
+    pub badges: Vec<String>,
+    /// The colour the platform shows the author's name in (`#rrggbb`).
+    pub author_color: Option<String>,
+    /// Pinned by the channel's owner.
+    pub pinned: bool,
+    /// Liked by the channel's owner (Bilibili's "UP主觉得很赞").
+    pub liked_by_owner: bool,
+    /// Where the author posted from, as the platform words it
+    /// (`IP属地：上海`).
+    pub location: Option<String>,
 }
 
 /// A paid message's amount (YouTube Super Chat) as the platform sent it.
@@ -113,6 +125,20 @@ pub struct Comment {
     /// The details of a non-text message (optional COMMENT field `event`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub event: Option<Event>,
+    /// Optional COMMENT field `pinned`: the channel's owner pinned it.
+    #[serde(skip_serializing_if = "is_false")]
+    pub pinned: bool,
+    /// Optional COMMENT field `liked_by_owner`: the channel's owner liked it.
+    #[serde(skip_serializing_if = "is_false")]
+    pub liked_by_owner: bool,
+    /// Optional COMMENT field `location`: where the author posted from, as
+    /// the platform words it; one line of plain text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -128,6 +154,15 @@ pub struct Author {
     /// name, when the platform gives it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub member_level: Option<String>,
+    /// Optional COMMENT field `author.badges`: the platform's own markers
+    /// (a level, a fan medal, a paid tier, a verification), each one line
+    /// of plain text.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub badges: Vec<String>,
+    /// Optional COMMENT field `author.color`: the name's colour on the
+    /// platform, exactly `#rrggbb` (lower case).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub color: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -35,17 +35,18 @@ impl Role {
         }
     }
 
+    /// Every role, in their order.
+    pub const ALL: [Role; 5] = [
+        Role::Owner,
+        Role::Moderator,
+        Role::Vip,
+        Role::Member,
+        Role::Verified,
+    ];
+
     /// The role named `s` (as serialized), if any.
     pub fn parse(s: &str) -> Option<Role> {
-        [
-            Role::Owner,
-            Role::Moderator,
-            Role::Vip,
-            Role::Member,
-            Role::Verified,
-        ]
-        .into_iter()
-        .find(|r| r.as_str() == s)
+        Role::ALL.into_iter().find(|r| r.as_str() == s)
     }
 }
 
@@ -84,18 +85,19 @@ impl Kind {
         }
     }
 
+    /// Every kind.
+    pub const ALL: [Kind; 6] = [
+        Kind::Text,
+        Kind::Superchat,
+        Kind::Sticker,
+        Kind::Membership,
+        Kind::Gift,
+        Kind::Event,
+    ];
+
     /// The kind named `s` (as serialized), if any.
     pub fn parse(s: &str) -> Option<Kind> {
-        [
-            Kind::Text,
-            Kind::Superchat,
-            Kind::Sticker,
-            Kind::Membership,
-            Kind::Gift,
-            Kind::Event,
-        ]
-        .into_iter()
-        .find(|k| k.as_str() == s)
+        Kind::ALL.into_iter().find(|k| k.as_str() == s)
     }
 }
 

@@ -274,6 +274,9 @@ pub trait QuotaMeter: Send + Sync {
 #[derive(Debug, Clone, Copy)]
 pub struct Settings<'a> {
     pub http: &'a http::HttpSettings,
+    /// `CW_BACKFILL_PAGES`: how deep a first read goes (also a Bilibili
+    /// root's reply pages the first time it is seen).
+    pub backfill_pages: u32,
     pub demo: &'a demo::DemoSettings,
     pub youtube: &'a youtube::YouTubeSettings,
     /// `CW_YOUTUBE_LIVE`: whether `youtube-live:` streams or polls.
@@ -316,7 +319,8 @@ pub fn build(spec: &SourceSpec, settings: Settings<'_>) -> Result<SourceKind, Co
         },
         SourceSpec::Bilibili(video) => Box::new(
             bilibili::Bilibili::new(video, settings.bilibili.clone(), http)
-                .map_err(|why| ConfigError::invalid("CW_SOURCES", &spec.to_string(), why))?,
+                .map_err(|why| ConfigError::invalid("CW_SOURCES", &spec.to_string(), why))?
+                .with_backfill_pages(settings.backfill_pages),
         ),
         SourceSpec::Twitch(channel) => {
             return Ok(SourceKind::Pushed(Box::new(twitch::TwitchChat::new(

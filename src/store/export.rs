@@ -12,7 +12,7 @@ use std::io::{self, Write};
 use serde::Serialize;
 
 use super::{LogError, Page, Selection};
-use crate::domain::{Comment, rfc3339};
+use crate::domain::{Comment, Kind, Role, rfc3339};
 
 /// Rows read per round trip while exporting: big enough to amortise the
 /// query, small enough that memory stays flat and the writer is never held
@@ -22,7 +22,7 @@ pub const EXPORT_BATCH: u64 = 2_000;
 /// The CSV columns, in order (docs/PROTOCOL.md, "The log API"). New columns
 /// are only ever appended, so a spreadsheet that reads columns by position
 /// keeps working.
-pub const CSV_COLUMNS: [&str; 13] = [
+pub const CSV_COLUMNS: [&str; 19] = [
     "seq",
     "source",
     "id",
@@ -36,6 +36,12 @@ pub const CSV_COLUMNS: [&str; 13] = [
     "deleted",
     "amount",
     "currency",
+    "roles",
+    "kind",
+    "badges",
+    "pinned",
+    "liked_by_owner",
+    "location",
 ];
 
 /// What an export writes.
@@ -202,6 +208,30 @@ pub fn amount_cell(micros: Option<i64>) -> String {
     format!("{sign}{units}.{}", digits.trim_end_matches('0'))
 }
 
+/// The last six CSV cells, who wrote it and what it is: `roles`
+/// (comma-separated), `kind` (empty for ordinary text), `badges` (joined by
+/// ` · `), `pinned`, `liked_by_owner`, `location`; text cells neutralised.
+/// Shared by every CSV writer so the backends write the same bytes.
+pub(super) fn who_cells(
+    roles: &[Role],
+    kind: Kind,
+    badges: &[String],
+    pinned: bool,
+    liked_by_owner: bool,
+    location: Option<&str>,
+) -> [String; 6] {
+    let flag = |v: bool| if v { "true" } else { "false" }.to_owned();
+    let roles: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
+    [
+        roles.join(","),
+        if kind.is_text() { "" } else { kind.as_str() }.to_owned(),
+        neutralise(&badges.join(" · ")).into_owned(),
+        flag(pinned),
+        flag(liked_by_owner),
+        neutralise(location.unwrap_or("")).into_owned(),
+    ]
+}
+
 /// Formats a page's comments as CSV rows or JSON lines into `buf`; returns
 /// the row count and the last `seq`.
 pub(super) fn format_page(
@@ -219,7 +249,15 @@ pub(super) fn format_page(
                 let published = rfc3339::format(&c.published_at);
                 let amount = amount_cell(c.amount.as_ref().map(|a| a.micros));
                 let currency = c.amount.as_ref().map_or("", |a| a.currency.as_str());
-                let record: [&str; 13] = [
+                let who = who_cells(
+                    &c.author.roles,
+                    c.kind,
+                    &c.author.badges,
+                    c.pinned,
+                    c.liked_by_owner,
+                    c.location.as_deref(),
+                );
+                let record: [&str; 19] = [
                     &seq,
                     &neutralise(&c.source),
                     &neutralise(&c.id),
@@ -233,6 +271,12 @@ pub(super) fn format_page(
                     flag(c.deleted),
                     &amount,
                     &neutralise(currency),
+                    &who[0],
+                    &who[1],
+                    &who[2],
+                    &who[3],
+                    &who[4],
+                    &who[5],
                 ];
                 w.write_record(record).map_err(|e| fail(&e))?;
             }

@@ -35,6 +35,10 @@ CREATE TABLE IF NOT EXISTS comments (
     member_level    TEXT,
     kind            TEXT COLLATE "C",
     event           TEXT,
+    -- Who wrote it beyond roles (version 5), as JSON, NULL when empty: the
+    -- author's `badges` and name `color`, `pinned` and `liked_by_owner`, and
+    -- the `location` line.
+    who             TEXT,
     -- The text and the author's name lowercased by commentwatch
     -- (`store::fold`), which search matches substrings of: the same folding
     -- as the SQLite indexes, whatever the server's locale.
@@ -98,8 +102,12 @@ ALTER TABLE comments ADD COLUMN IF NOT EXISTS roles TEXT;
 ALTER TABLE comments ADD COLUMN IF NOT EXISTS member_level TEXT;
 ALTER TABLE comments ADD COLUMN IF NOT EXISTS kind TEXT COLLATE "C";
 ALTER TABLE comments ADD COLUMN IF NOT EXISTS event TEXT;
+-- Version 5 added who wrote it beyond roles.
+ALTER TABLE comments ADD COLUMN IF NOT EXISTS who TEXT;
 -- Paid messages, memberships and other events, newest first by kind.
 CREATE INDEX IF NOT EXISTS comments_kind ON comments (kind, seq) WHERE kind IS NOT NULL;
+-- Authors with a role, newest first, for the log's `role` filter.
+CREATE INDEX IF NOT EXISTS comments_roles ON comments (seq) WHERE roles IS NOT NULL;
 
 -- The "on stream" queue the overlay shows, kept so that a restart keeps it
 -- and shared so that a comment featured through one instance shows on an

@@ -10,6 +10,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 
 use crate::domain::{Amount, Author, Comment, Event, Kind, Role};
 use crate::sanitize::{self, SafeHtml};
@@ -40,6 +41,7 @@ pub(super) enum Col {
     MemberLevel,
     Kind,
     Event,
+    Who,
 }
 
 impl Col {
@@ -51,14 +53,14 @@ impl Col {
 
 /// How many columns [`COMMENT_COLUMNS`] has: where any extra column a
 /// query selects after them starts.
-pub(super) const COMMENT_COLUMN_COUNT: usize = 22;
+pub(super) const COMMENT_COLUMN_COUNT: usize = 23;
 
 /// The columns of a stored comment, in [`Col`] order, `c` being the
 /// `comments` table.
 pub(super) const COMMENT_COLUMNS: &str = "c.seq, c.source, c.id, c.author_name, c.author_id, \
     c.author_avatar, c.text, c.html, c.published_at, c.fetched_at, c.likes, c.reply_to, \
     c.amount_display, c.amount_micros, c.amount_currency, c.edited, c.deleted, c.emotes, \
-    c.roles, c.member_level, c.kind, c.event";
+    c.roles, c.member_level, c.kind, c.event, c.who";
 
 /// [`COMMENT_COLUMNS`] without the table's name, for a `RETURNING`
 /// clause (SQLite refuses qualified names there).
@@ -106,6 +108,8 @@ pub(super) struct StoredRow {
     pub kind: Option<String>,
     /// The event's details as JSON, or NULL.
     pub event: Option<String>,
+    /// Who wrote it beyond roles ([`StoredWho`] as JSON), or NULL.
+    pub who: Option<String>,
 }
 
 impl StoredRow {
@@ -134,6 +138,7 @@ impl StoredRow {
             member_level: r.opt_text(Col::MemberLevel)?,
             kind: r.opt_text(Col::Kind)?,
             event: r.opt_text(Col::Event)?,
+            who: r.opt_text(Col::Who)?,
         })
     }
 
@@ -152,6 +157,7 @@ impl StoredRow {
             micros: self.amount_micros.unwrap_or(0),
             currency: self.amount_currency.unwrap_or_default(),
         });
+        let who = who_from_stored(self.who);
         let comment = Comment {
             source: self.source,
             id: self.id,
@@ -161,6 +167,8 @@ impl StoredRow {
                 avatar: self.author_avatar,
                 roles: roles_from_stored(self.roles.as_deref()),
                 member_level: self.member_level,
+                badges: who.badges,
+                color: who.color,
             },
             html: html_from_stored(&self.text, &self.html),
             text: self.text,
@@ -178,6 +186,9 @@ impl StoredRow {
                 .and_then(Kind::parse)
                 .unwrap_or_default(),
             event: event_from_stored(self.event),
+            pinned: who.pinned,
+            liked_by_owner: who.liked_by_owner,
+            location: who.location,
         };
         Ok((self.seq, comment))
     }
@@ -225,6 +236,8 @@ pub(super) struct StoredExtras {
     pub roles: Option<String>,
     pub kind: Option<&'static str>,
     pub event: Option<String>,
+    /// The `who` column.
+    pub who: Option<String>,
 }
 
 impl StoredExtras {
@@ -243,7 +256,63 @@ impl StoredExtras {
                 .event
                 .as_ref()
                 .map(|e| serde_json::to_string(e).expect("an event always serializes")),
+            who: StoredWho::of(c).to_stored(),
         }
+    }
+}
+
+/// What the `who` column holds (version 8 of the SQLite file, 5 of the
+/// PostgreSQL schema): the author's badges and name colour, the owner's
+/// marks and the location, each left out when empty.
+#[derive(Debug, Default, PartialEq, Serialize, Deserialize)]
+pub(super) struct StoredWho {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub badges: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub color: Option<String>,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub pinned: bool,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub liked_by_owner: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+impl StoredWho {
+    fn of(c: &Comment) -> StoredWho {
+        StoredWho {
+            badges: c.author.badges.clone(),
+            color: c.author.color.clone(),
+            pinned: c.pinned,
+            liked_by_owner: c.liked_by_owner,
+            location: c.location.clone(),
+        }
+    }
+
+    /// The column's value: NULL when there is nothing.
+    fn to_stored(&self) -> Option<String> {
+        (*self != StoredWho::default())
+            .then(|| serde_json::to_string(self).expect("strings and flags serialize"))
+    }
+}
+
+/// The `who` of a stored comment, through the sanitizer's rules again (a
+/// file on disk can be edited); an unreadable value is nothing rather than
+/// a failed row.
+pub(super) fn who_from_stored(json: Option<String>) -> StoredWho {
+    let Some(who) = json.and_then(|j| serde_json::from_str::<StoredWho>(&j).ok()) else {
+        return StoredWho::default();
+    };
+    StoredWho {
+        badges: sanitize::clean_badges(who.badges),
+        color: who.color.as_deref().and_then(sanitize::clean_color),
+        pinned: who.pinned,
+        liked_by_owner: who.liked_by_owner,
+        location: sanitize::clean_location(who.location),
     }
 }
 
@@ -296,11 +365,12 @@ mod tests {
             (Col::MemberLevel, "member_level"),
             (Col::Kind, "kind"),
             (Col::Event, "event"),
+            (Col::Who, "who"),
         ];
         assert_eq!(named.len(), COMMENT_COLUMN_COUNT);
         for (col, name) in named {
             assert_eq!(listed[col.index()], format!("c.{name}"), "{col:?}");
         }
-        assert_eq!(Col::Event.index() + 1, COMMENT_COLUMN_COUNT);
+        assert_eq!(Col::Who.index() + 1, COMMENT_COLUMN_COUNT);
     }
 }

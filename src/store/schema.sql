@@ -31,6 +31,11 @@ CREATE TABLE IF NOT EXISTS comments (
     member_level    TEXT,
     kind            TEXT,
     event           TEXT,
+    -- Who wrote it beyond roles (version 8), as JSON, NULL when empty: the
+    -- author's `badges` (the platform's own markers) and name `color`,
+    -- `pinned` and `liked_by_owner` (the channel owner's marks) and the
+    -- `location` line.
+    who             TEXT,
     UNIQUE (source, id)
 );
 
@@ -123,6 +128,9 @@ CREATE INDEX IF NOT EXISTS comments_featured ON comments (seq) WHERE featured_at
 
 -- Paid messages, memberships and other events (version 7), by kind.
 CREATE INDEX IF NOT EXISTS comments_kind ON comments (kind, seq) WHERE kind IS NOT NULL;
+-- Authors with a role (owner, moderator…), newest first, for the log's
+-- `role` filter; partial, so ordinary viewers cost it nothing.
+CREATE INDEX IF NOT EXISTS comments_roles ON comments (seq) WHERE roles IS NOT NULL;
 
 -- Sign-in sessions (version 5): the SHA-256 of each session id (the cookie
 -- holds the id; the log never does), a tag of the token it was opened with

@@ -9,7 +9,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::domain::Comment;
+use crate::domain::{Comment, Kind, Role};
 
 /// A yes/no property filter: `Only` keeps only comments that have it,
 /// `Without` only those that do not, `Any` keeps both.
@@ -65,6 +65,12 @@ pub struct Selection {
     pub highlighted: Flag,
     /// The highlight words (lower case), given by the caller, not the URL.
     pub highlight_words: Vec<String>,
+    /// Authors with any of these roles; empty keeps every author. Sorted,
+    /// each once.
+    pub roles: Vec<Role>,
+    /// Messages of any of these kinds (`Text` for ordinary ones); empty
+    /// keeps every kind. Each once, in [`Kind::ALL`] order.
+    pub kinds: Vec<Kind>,
 }
 
 impl Selection {
@@ -103,6 +109,18 @@ impl Page {
             next_before_seq,
         }
     }
+}
+
+/// The kinds a filter keeps as their stored names: ordinary text is
+/// stored as NULL, so it is said apart (`(names, with_text)`); both
+/// backends' builders.
+pub(super) fn stored_kinds(kinds: &[Kind]) -> (Vec<&'static str>, bool) {
+    let names = kinds
+        .iter()
+        .filter(|k| !k.is_text())
+        .map(|k| k.as_str())
+        .collect();
+    (names, kinds.contains(&Kind::Text))
 }
 
 /// Lowercases the way the search indexes do (and `/log` highlighting).

@@ -24,10 +24,14 @@ use crate::domain::{Comment, rfc3339};
 use crate::params::{AsParam, Params, ToParams};
 use crate::store::{CommentLog, SourceFilter, Stats};
 
+/// The *Who* and *Kind* menus of the filter form.
+mod choice;
 /// A comment's text split around the search's matches.
 mod highlight;
 /// Who each reply answers, and where that comment is.
 mod reply;
+/// Who wrote each comment: roles, badges, the owner's marks, location.
+mod who;
 
 /// The page and, behind it, the API it links to.
 pub fn routes() -> Router<AppState> {
@@ -123,6 +127,7 @@ struct RowView {
     likes: i64,
     edited: bool,
     deleted: bool,
+    who: who::Who,
 }
 
 impl RowView {
@@ -154,6 +159,7 @@ impl RowView {
             likes: c.likes,
             edited: c.edited,
             deleted: c.deleted,
+            who: who::Who::of(c),
         }
     }
 }
@@ -172,9 +178,22 @@ struct Form {
     paid: String,
     featured: String,
     highlighted: String,
+    /// Roles and kinds, comma lists (`role=` and `kind=` may repeat).
+    role: String,
+    kind: String,
 }
 
 impl Form {
+    /// The *Who* menu's options.
+    fn role_choices(&self) -> Vec<choice::Choice> {
+        choice::roles(&self.role)
+    }
+
+    /// The *Kind* menu's options.
+    fn kind_choices(&self) -> Vec<choice::Choice> {
+        choice::kinds(&self.kind)
+    }
+
     fn from_pairs(pairs: &[(String, String)]) -> Form {
         let get = |k: &str| {
             pairs
@@ -182,6 +201,14 @@ impl Form {
                 .find(|(key, _)| key == k)
                 .map(|(_, v)| v.clone())
                 .unwrap_or_default()
+        };
+        let all = |k: &str| {
+            let values: Vec<&str> = pairs
+                .iter()
+                .filter(|(key, v)| key == k && !v.is_empty())
+                .map(|(_, v)| v.as_str())
+                .collect();
+            values.join(",")
         };
         Form {
             q: get("q"),
@@ -195,6 +222,8 @@ impl Form {
             paid: get("paid"),
             featured: get("featured"),
             highlighted: get("highlighted"),
+            role: all("role"),
+            kind: all("kind"),
         }
     }
 
@@ -221,8 +250,15 @@ impl Form {
             paid: s.paid.as_param().into(),
             featured: s.featured.as_param().into(),
             highlighted: s.highlighted.as_param().into(),
+            role: join(s.roles.iter().map(|r| r.as_str())),
+            kind: join(s.kinds.iter().map(|k| k.as_str())),
         }
     }
+}
+
+/// Names as one comma list.
+fn join<'a>(names: impl Iterator<Item = &'a str>) -> String {
+    names.collect::<Vec<_>>().join(",")
 }
 
 /// An entry of a ranking in the statistics panel, with where it leads.

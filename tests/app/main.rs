@@ -43,6 +43,8 @@ mod layering;
 mod live_feed;
 /// `/log` and `/api/comments`: search in any script, filters, paging, retention.
 mod log_page;
+/// Filtering the log by role and kind.
+mod log_roles;
 /// Connecting the streamer's YouTube account (OAuth) against a mock Google.
 mod oauth;
 /// Offline looks offline: the banner, grey sources, the gap mark, the
@@ -68,6 +70,8 @@ mod source_bilibili;
 /// Bilibili live danmaku against a mock speaking the binary protocol.
 mod source_bilibili_live;
 mod source_bilibili_replies;
+/// Who wrote each Bilibili reply, on every page.
+mod source_bilibili_who;
 /// Any JSON API configured by env vars, against a mock.
 mod source_generic;
 /// Twitch chat against a mock IRC-over-WebSocket server.
@@ -84,6 +88,8 @@ mod web;
 mod xss_events;
 /// The attack corpus through real sources into every page, in Chromium.
 mod xss_proof;
+/// The attack corpus in badges, the location line and the name colour.
+mod xss_who;
 /// Pushed sources: the stream runner, resume tokens.
 mod youtube_stream;
 /// A streamed live chat in the whole app: the status line, a restart.

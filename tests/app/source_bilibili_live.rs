@@ -216,6 +216,34 @@ async fn danmaku_a_super_chat_and_a_gift_arrive_in_order_with_who_sent_them() {
         "{query}"
     );
     assert!(query.contains(&format!("id={REAL_ID}")), "{query}");
+    // Signed with the mixin key of the nav's keys (SOURCE-APIS' vector).
+    let pairs: Vec<(String, String)> = info
+        .url
+        .query_pairs()
+        .filter(|(k, _)| k != "w_rid" && k != "wts")
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let wts: i64 = info
+        .url
+        .query_pairs()
+        .find(|(k, _)| k == "wts")
+        .unwrap()
+        .1
+        .parse()
+        .unwrap();
+    let params: Vec<(&str, &str)> = pairs
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    assert_eq!(
+        query,
+        commentwatch::source::bilibili::sign_query(
+            &params,
+            "ea1db124af3c7062474693fa704f4ff8",
+            wts
+        ),
+        "the signature matches the query"
+    );
     assert!(
         info.headers
             .get("cookie")

@@ -417,3 +417,53 @@ async fn one_poll_reads_at_most_ten_reply_pages_across_all_its_list_pages() {
     );
     assert_eq!(pipeline.log.count().await.unwrap(), 3 + 200);
 }
+
+// A root seen for the first time has its newest CW_BACKFILL_PAGES reply
+// pages read (at most a poll's ten), then counts as read.
+#[tokio::test]
+async fn a_first_seen_root_reads_as_many_reply_pages_as_cw_backfill_pages_says() {
+    for (pages, asked, stored) in [
+        (2, vec![10, 9], 1 + 3 + 40),
+        (50, (1..=10).rev().collect::<Vec<u64>>(), 1 + 200),
+    ] {
+        let video = Video::start(200).await;
+        let source = source(&video.server, None).with_backfill_pages(pages);
+        let pipeline = helpers::pipeline();
+        helpers::poll(&source, &pipeline).await.expect("first poll");
+        assert_eq!(
+            video.pages_asked().await,
+            asked,
+            "CW_BACKFILL_PAGES={pages}"
+        );
+        assert_eq!(pipeline.log.count().await.unwrap(), stored);
+        helpers::poll(&source, &pipeline).await.expect("idle poll");
+        assert_eq!(
+            video.pages_asked().await.len(),
+            asked.len(),
+            "read to its cap, the root asks for nothing more"
+        );
+    }
+}
+
+#[tokio::test]
+async fn cw_backfill_pages_reaches_a_bilibili_source_of_the_app() {
+    let video = Video::start(200).await;
+    let app = helpers::spawn_app(&[
+        ("CW_SOURCES", "bilibili:BV1FyKFeyECg"),
+        ("CW_DEMO_RATE", "0"),
+        ("CW_POLL", "1s"),
+        ("CW_BACKFILL_PAGES", "3"),
+        ("BILIBILI_API_BASE", &video.server.uri()),
+        ("BILIBILI_MIN_INTERVAL", "1s"),
+    ])
+    .await;
+    let deadline = std::time::Instant::now() + helpers::PATIENCE;
+    while app.feed.log.count().await.unwrap() < 1 + 3 + 60 {
+        assert!(std::time::Instant::now() < deadline, "the backfill arrived");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Two more polls: nothing more is asked or stored.
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    assert_eq!(video.pages_asked().await, [10, 9, 8]);
+    assert_eq!(app.feed.log.count().await.unwrap(), 1 + 3 + 60);
+}

@@ -446,3 +446,126 @@ fn bad_twitch_settings_name_their_variable() {
     assert_eq!(ok.twitch.irc_url, "wss://irc-ws.chat.twitch.tv:443");
     assert_eq!(ok.twitch.emote_base, "https://static-cdn.jtvnw.net");
 }
+
+#[tokio::test]
+async fn a_quiet_connection_is_pinged_and_one_that_stops_answering_is_replaced() {
+    use commentwatch::poller::PushTask;
+    use commentwatch::source::twitch::{TwitchChat, TwitchSettings};
+    use tokio_util::sync::CancellationToken;
+
+    let mock = MockIrc::start(CHANNEL).await;
+    let settings = TwitchSettings {
+        irc_url: mock.url.clone(),
+        quiet: Duration::from_millis(300),
+        pong_wait: Duration::from_millis(300),
+        ..TwitchSettings::default()
+    };
+    let pipeline = crate::helpers::pipeline();
+    let task = PushTask::new(
+        Box::new(TwitchChat::new(CHANNEL, settings)),
+        pipeline.clone(),
+    );
+    let cancel = CancellationToken::new();
+    let running = task.spawn(cancel.clone());
+    mock.logins(1).await;
+    // Answered PINGs keep the one connection open.
+    eventually("three PINGs sent on a quiet line", PATIENCE, || async {
+        mock.pings() >= 3
+    })
+    .await;
+    assert_eq!(mock.logins(1).await.len(), 1, "no reconnect while answered");
+    // Unanswered, the connection is given up and a new one opened.
+    mock.go_silent(true);
+    let status = |pipeline: &commentwatch::poller::Pipeline| {
+        pipeline
+            .hub
+            .statuses()
+            .into_iter()
+            .find(|s| s.source == format!("twitch:{CHANNEL}"))
+    };
+    eventually("the silence is seen", PATIENCE, || async {
+        status(&pipeline).is_some_and(|s| {
+            s.state == SourceState::Backoff
+                && s.detail
+                    .as_deref()
+                    .is_some_and(|d| d.contains("no answer to a PING"))
+        })
+    })
+    .await;
+    mock.go_silent(false);
+    assert_eq!(mock.logins(2).await.len(), 2);
+    cancel.cancel();
+    running.await.unwrap();
+}
+
+#[tokio::test]
+async fn several_channels_share_one_connection_each_with_its_own_messages() {
+    let mock = MockIrc::start_for(&[CHANNEL, "other_chan"]).await;
+    let app = spawn_app(&[
+        ("CW_SOURCES", &format!("twitch:{CHANNEL},twitch:Other_Chan")),
+        ("TWITCH_IRC_URL", &mock.url),
+    ])
+    .await;
+    let mut client = app.connect(None).await;
+    eventually("both channels joined", PATIENCE, || async {
+        let mut joins = mock.joins();
+        joins.sort();
+        joins == ["other_chan", CHANNEL]
+    })
+    .await;
+    assert_eq!(mock.logins(1).await.len(), 1, "one connection for both");
+    mock.send(&[
+        format!("@id=x1 :u!u@u PRIVMSG #{CHANNEL} :for the first"),
+        "@id=y1 :u!u@u PRIVMSG #other_chan :for the second".to_owned(),
+        "@id=z1 :u!u@u PRIVMSG #not_joined :for nobody".to_owned(),
+    ]);
+    let frames = client.comments(2).await;
+    let mut got: Vec<(&str, &str)> = frames
+        .iter()
+        .map(|f| {
+            (
+                f["comment"]["source"].as_str().unwrap(),
+                f["comment"]["id"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    // Each source's own order holds; the two interleave as their runners go.
+    got.sort();
+    assert_eq!(
+        got,
+        [("twitch:other_chan", "y1"), ("twitch:streamer_1", "x1")]
+    );
+
+    // A channel Twitch suspends stops alone and is parted; the other goes on.
+    mock.send(&["@msg-id=msg_channel_suspended :tmi.twitch.tv NOTICE #other_chan :This channel does not exist or has been suspended.".to_owned()]);
+    eventually(
+        "the suspended channel stops and is parted",
+        PATIENCE,
+        || async {
+            let stopped = app
+                .feed
+                .hub
+                .statuses()
+                .iter()
+                .any(|s| s.source == "twitch:other_chan" && s.state == SourceState::Stopped);
+            stopped && mock.parts() == ["other_chan"]
+        },
+    )
+    .await;
+    mock.send(&[format!("@id=x2 :u!u@u PRIVMSG #{CHANNEL} :still here")]);
+    assert_eq!(client.comments(1).await[0]["comment"]["id"], "x2");
+
+    // RECONNECT: the remaining channel joins the next connection.
+    mock.reconnect();
+    mock.logins(2).await;
+    status_until(&app, "back after RECONNECT", |s| {
+        s.detail
+            .as_deref()
+            .is_some_and(|d| d.contains("reconnected after"))
+    })
+    .await;
+    mock.send(&[format!("@id=x3 :u!u@u PRIVMSG #{CHANNEL} :on the new one")]);
+    assert_eq!(client.comments(1).await[0]["comment"]["id"], "x3");
+    assert_eq!(mock.logins(2).await.len(), 2);
+    assert_eq!(mock.joins().len(), 3, "{:?}", mock.joins());
+}

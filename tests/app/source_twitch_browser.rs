@@ -84,7 +84,7 @@ async fn the_dashboard_shows_twitch_and_retractions_reach_dashboard_and_overlay_
 
     mock.send(&[
         say("a1", "alice", "badges=vip/1;emotes=25:0-4;", "Kappa 你好 😀"),
-        say("b1", "bob", "", "first from bob"),
+        say("b1", "bob", "first-msg=1;", "first from bob"),
         say("b2", "bob", "", "second from bob"),
         say("c1", "carol", "", "carol stays"),
         format!(
@@ -111,7 +111,9 @@ async fn the_dashboard_shows_twitch_and_retractions_reach_dashboard_and_overlay_
                text: [...a.querySelector('.body').childNodes]
                  .map((n) => (n.nodeType === 3 ? n.nodeValue : '[' + n.alt + ']')).join(''),
                raid: r.querySelector('.event').textContent,
+               first: {b}.querySelector('.event').textContent,
              }};",
+            b = item("b1"),
             a = item("a1"),
             r = item("r1")
         ))
@@ -131,6 +133,7 @@ async fn the_dashboard_shows_twitch_and_retractions_reach_dashboard_and_overlay_
         "the emote stands where its range was"
     );
     assert_eq!(drawn["raid"], "Raid from Raider · 12 viewers");
+    assert_eq!(drawn["first"], "First message in this chat");
     browser.screenshot("twitch-dashboard").await;
 
     let deleted = |id: &str| {

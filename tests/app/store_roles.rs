@@ -110,7 +110,7 @@ async fn a_log_file_from_before_roles_and_kinds_opens_keeps_its_rows_and_stores_
     // What a version-6 file looks like: none of the four columns.
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch(
-        "DROP INDEX comments_kind; ALTER TABLE comments DROP COLUMN roles; \
+        "DROP INDEX comments_kind; DROP INDEX comments_roles; ALTER TABLE comments DROP COLUMN roles; \
          ALTER TABLE comments DROP COLUMN member_level; ALTER TABLE comments DROP COLUMN kind; \
          ALTER TABLE comments DROP COLUMN event; PRAGMA user_version = 6;",
     )

@@ -19,6 +19,14 @@ use crate::helpers;
 #[path = "store_roles.rs"]
 mod roles;
 
+/// Filtering the log by role and by kind.
+#[path = "store_role_filters.rs"]
+mod role_filters;
+
+/// Badges, name colour, the owner's marks and the location in the log.
+#[path = "store_who.rs"]
+mod who;
+
 /// One log per backend, each empty. The temp dir keeps the SQLite file.
 struct Backends {
     logs: Vec<(&'static str, CommentLog)>,

@@ -134,8 +134,14 @@ pub struct Bilibili {
     threads: std::sync::Mutex<ThreadMemory>,
     /// Reply pages this poll may still read (`threads`).
     thread_budget: std::sync::Mutex<u32>,
+    /// Reply pages read for a root seen for the first time
+    /// (`CW_BACKFILL_PAGES`, at most a poll's budget).
+    thread_backfill: u64,
     /// Pinned comments held back to be stored in their time order (`order`).
     pinned: std::sync::Mutex<order::PinnedOrder>,
+    /// The rpids the latest first page listed as pinned: a later page that
+    /// lists one again (without Bilibili's mark there) keeps it pinned.
+    pinned_ids: std::sync::Mutex<std::collections::HashSet<String>>,
     /// Risk control answered a reply page: no request before then.
     blocked_until: std::sync::Mutex<Option<Instant>>,
 }
@@ -175,9 +181,20 @@ impl Bilibili {
             title_attempts: std::sync::atomic::AtomicU32::new(0),
             threads: std::sync::Mutex::new(ThreadMemory::new()),
             thread_budget: std::sync::Mutex::new(0),
+            thread_backfill: THREAD_BACKFILL_PAGES,
             pinned: std::sync::Mutex::new(order::PinnedOrder::default()),
+            pinned_ids: std::sync::Mutex::new(std::collections::HashSet::new()),
             blocked_until: std::sync::Mutex::new(None),
         })
+    }
+
+    /// Reads at most `pages` reply pages (the newest) of a root seen for the
+    /// first time, as `CW_BACKFILL_PAGES` caps a source's first read; never
+    /// more than one poll's budget of reply pages, so such a root is always
+    /// read to its cap in one poll.
+    pub fn with_backfill_pages(mut self, pages: u32) -> Bilibili {
+        self.thread_backfill = u64::from(pages.clamp(1, THREAD_PAGES_PER_POLL));
+        self
     }
 
     /// The id as configured, e.g. `BV1xx411c7mD` or `av170001`.
@@ -219,6 +236,7 @@ impl Bilibili {
             }
             (Err(e), None) => return Err(e),
         };
+        self.mark_pinned(&mut page, &roots, cursor.is_none());
         self.pinned
             .lock()
             .expect("pinned order")
@@ -226,6 +244,23 @@ impl Bilibili {
         self.fetch_threads(&mut page, &roots, cursor.is_none())
             .await;
         Ok(page)
+    }
+
+    /// Marks every copy of a pinned comment on `page` pinned: the first page
+    /// says which are (`top`, `top_replies`), a later page may list one
+    /// again among the others without saying so.
+    fn mark_pinned(&self, page: &mut Page, roots: &[RootCount], first_page: bool) {
+        let mut ids = self.pinned_ids.lock().expect("pinned ids");
+        if first_page {
+            *ids = roots
+                .iter()
+                .filter(|r| r.pinned)
+                .map(|r| r.rpid.to_string())
+                .collect();
+        }
+        for c in page.comments.iter_mut().filter(|c| ids.contains(&c.id)) {
+            c.pinned = true;
+        }
     }
 
     /// One page of the reply list, re-signed once if the signature is stale.

@@ -1,7 +1,9 @@
 //! Reading a reply-list response into a `Page`: roots, their preview
 //! children and, on the first page, pinned comments, one reply at a time
-//! (a malformed reply is skipped, never its neighbours). No HTML: the text
-//! stays plain text for the sanitizer.
+//! (a malformed reply is skipped, never its neighbours), with who wrote each:
+//! the UP主 (`owner`), level, fan medal, 大会员, verification, name colour,
+//! pinned, liked by the UP主 and the IP location line. No HTML: the text
+//! stays plain text for the sanitizer, which also cleans every marker.
 
 use std::collections::HashSet;
 
@@ -13,7 +15,7 @@ use super::super::http::JsonResponse;
 use super::super::{Page, SourceError};
 use super::threads::RootCount;
 use super::*;
-use crate::domain::RawComment;
+use crate::domain::{RawComment, Role};
 
 /// Turns a reply-list response into a page. `later_page` is true when the
 /// request carried a cursor (page 2 and on).
@@ -104,7 +106,7 @@ pub(super) fn read_page(
             .collect()
     };
     let listed = roots.len();
-    for (i, root) in roots.iter().chain(pinned).enumerate() {
+    for (i, root) in roots.iter().chain(pinned.iter().copied()).enumerate() {
         if let Some(rpid) = id_field(root, "rpid") {
             let previews = root
                 .get("replies")
@@ -120,12 +122,17 @@ pub(super) fn read_page(
         }
     }
 
+    let upper = upper_mid(data);
+    let pinned_ids: HashSet<u64> = pinned.iter().filter_map(|p| id_field(p, "rpid")).collect();
     let mut seen = HashSet::new();
     let mut parsed = Vec::with_capacity(items.len());
     let mut skipped = 0;
     for item in items {
-        match read_reply(item) {
-            Some(reply) => {
+        match read_reply(item, upper) {
+            Some(mut reply) => {
+                if pinned_ids.contains(&reply.rpid) {
+                    reply.comment.pinned = true;
+                }
                 // The pinned comment is listed twice (`top.upper` and
                 // `top_replies`) and may also sit in `replies`.
                 if seen.insert(reply.rpid) {
@@ -182,18 +189,29 @@ pub(super) fn id_field(v: &Value, key: &str) -> Option<u64> {
         .or_else(|| from_str(&v[key]))
 }
 
+/// The UP主's mid: `data.upper.mid` of a reply list or a reply page.
+pub(super) fn upper_mid(data: &Value) -> Option<u64> {
+    id_field(&data["upper"], "mid").filter(|mid| *mid > 0)
+}
+
 /// One reply object, or `None` if it lacks what a comment needs (an id, a
 /// time, a text). Optional fields of the wrong type are treated as absent.
-pub(super) fn read_reply(v: &Value) -> Option<Reply> {
+/// `upper` is the UP主's mid, whose own replies are marked `owner`.
+pub(super) fn read_reply(v: &Value, upper: Option<u64>) -> Option<Reply> {
     let rpid = id_field(v, "rpid").filter(|id| *id > 0)?;
     let ctime = v["ctime"].as_i64()?;
     let published_at = DateTime::from_timestamp(ctime, 0)?;
     let text = v["content"]["message"].as_str()?.to_owned();
     let member = &v["member"];
-    let author_id = id_field(v, "mid")
-        .or_else(|| id_field(member, "mid"))
-        .map(|mid| mid.to_string())
-        .unwrap_or_default();
+    let mid = id_field(v, "mid").or_else(|| id_field(member, "mid"));
+    let author_id = mid.map(|mid| mid.to_string()).unwrap_or_default();
+    let mut roles = Vec::new();
+    if mid.is_some() && mid == upper {
+        roles.push(Role::Owner);
+    }
+    if verified(member).is_some() {
+        roles.push(Role::Verified);
+    }
     let author_avatar = member["avatar"]
         .as_str()
         .filter(|s| !s.trim().is_empty())
@@ -226,11 +244,62 @@ pub(super) fn read_reply(v: &Value) -> Option<Reply> {
             likes: v["like"].as_i64().unwrap_or(0),
             reply_to,
             amount: None,
+            roles,
+            badges: badges(member),
+            author_color: member["vip"]["nickname_color"]
+                .as_str()
+                .filter(|c| !c.is_empty())
+                .map(str::to_owned),
+            pinned: v["reply_control"]["is_up_top"].as_bool() == Some(true),
+            liked_by_owner: v["up_action"]["like"].as_bool() == Some(true),
+            location: v["reply_control"]["location"].as_str().map(str::to_owned),
             ..RawComment::default()
         },
         rpid,
         ctime,
     })
+}
+
+/// The verification's text when the author is verified
+/// (`official_verify.type` 0, a person, or 1, an organisation); `认证` when
+/// Bilibili gives no text.
+fn verified(member: &Value) -> Option<String> {
+    let v = &member["official_verify"];
+    if !matches!(v["type"].as_i64(), Some(0 | 1)) {
+        return None;
+    }
+    let desc = v["desc"].as_str().map(str::trim).unwrap_or_default();
+    Some(if desc.is_empty() { "认证" } else { desc }.to_owned())
+}
+
+/// Bilibili's own markers for an author, in the order its page shows them:
+/// level (`LV6`), fan medal (`name 12`), 大会员 (its label, e.g.
+/// `年度大会员`), verification text. The sanitizer cleans and caps them.
+fn badges(member: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(level) = member["level_info"]["current_level"].as_u64() {
+        out.push(format!("LV{level}"));
+    }
+    let medal = &member["fans_detail"];
+    if let Some(name) = medal["medal_name"]
+        .as_str()
+        .filter(|n| !n.trim().is_empty())
+    {
+        out.push(match medal["level"].as_u64() {
+            Some(level) => format!("{name} {level}"),
+            None => name.to_owned(),
+        });
+    }
+    let vip = &member["vip"];
+    if vip["vipStatus"].as_i64() == Some(1) {
+        let label = vip["label"]["text"]
+            .as_str()
+            .map(str::trim)
+            .unwrap_or_default();
+        out.push(if label.is_empty() { "大会员" } else { label }.to_owned());
+    }
+    out.extend(verified(member));
+    out
 }
 
 /// Bilibili still serves some avatars as `http://` or protocol-relative

@@ -331,3 +331,43 @@ fn the_cookie_is_hidden_from_debug_output() {
     assert!(!shown.contains("secret-session"), "{shown}");
     assert!(shown.contains("(hidden)"));
 }
+
+const WHO: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/data/fixtures/bilibili_reply_main_who.json"
+));
+
+#[test]
+fn who_wrote_each_reply_comes_through_owner_pinned_liked_level_medal_vip_verified_location() {
+    use crate::domain::Role;
+    let page = page(WHO, false).unwrap();
+    let up = find(&page, "262810004500");
+    assert_eq!(up.roles, [Role::Owner]);
+    assert!(up.pinned && up.liked_by_owner);
+    assert_eq!(up.badges, ["LV5", "大会员"]);
+    assert_eq!(up.author_color.as_deref(), Some("#FB7299"));
+    assert_eq!(up.location.as_deref(), Some("IP属地：上海"));
+    let medal = find(&page, "262810018364");
+    assert_eq!(medal.badges, ["LV5", "主播团 12", "大会员"]);
+    assert!(medal.roles.is_empty() && !medal.pinned && !medal.liked_by_owner);
+    let verified = find(&page, "262810021830");
+    assert_eq!(verified.roles, [Role::Verified]);
+    assert_eq!(verified.badges, ["LV5", "bilibili 知名音乐UP主"]);
+    assert_eq!(verified.location.as_deref(), Some("IP属地：日本"));
+    assert_eq!(verified.author_color, None);
+    assert!(find(&page, "262810014898").liked_by_owner);
+    let plain = find(&page, "262810020097");
+    assert_eq!(plain.badges, ["LV2"]);
+    assert!(plain.roles.is_empty() && !plain.pinned && !plain.liked_by_owner);
+    // Only the UP主 is the owner, and only their comment is pinned.
+    let owners = page
+        .comments
+        .iter()
+        .filter(|c| c.roles.contains(&Role::Owner));
+    assert_eq!(owners.count(), 1);
+    assert_eq!(page.comments.iter().filter(|c| c.pinned).count(), 1);
+    // The real page without the additions: the same owner, pin and like.
+    let plain_page = self::page(MODE2, false).unwrap();
+    let up = find(&plain_page, "262810004500");
+    assert!(up.roles == [Role::Owner] && up.pinned && up.liked_by_owner);
+}

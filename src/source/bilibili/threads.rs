@@ -26,8 +26,10 @@ pub(super) const THREAD_PAGE_SIZE: u64 = 20;
 /// Reply pages one poll may read across all roots, so a busy comment
 /// section cannot turn one poll into a burst Bilibili's risk control sees.
 pub(super) const THREAD_PAGES_PER_POLL: u32 = 10;
-/// Reply pages read for a root the source has not seen before: the newest
-/// ones, as the reply list's own first backfill keeps to the newest pages.
+/// Reply pages read for a root the source has not seen before, unless
+/// `CW_BACKFILL_PAGES` says otherwise (`Bilibili::with_backfill_pages`): the
+/// newest ones, as the reply list's own first backfill keeps to the newest
+/// pages.
 pub(super) const THREAD_BACKFILL_PAGES: u64 = 5;
 /// The least time between two requests of one poll.
 pub(super) const REQUEST_GAP: Duration = Duration::from_millis(250);
@@ -96,9 +98,10 @@ pub(super) fn read_thread_page(resp: &JsonResponse, root: u64) -> Result<Vec<Rep
         Value::Array(items) => items,
         _ => &[],
     };
+    let upper = upper_mid(&body["data"]);
     Ok(items
         .iter()
-        .filter_map(read_reply)
+        .filter_map(|v| read_reply(v, upper))
         .map(|mut r| {
             if r.comment.reply_to.is_none() {
                 r.comment.reply_to = Some(root.to_string());
@@ -137,7 +140,7 @@ impl Bilibili {
             let mut newest = known.map_or(0, |k| k.newest);
             let mut complete = false;
             for (read, pn) in (1..=last_page(root.rcount)).rev().enumerate() {
-                if known.is_none() && read as u64 >= THREAD_BACKFILL_PAGES {
+                if known.is_none() && read as u64 >= self.thread_backfill {
                     // A first sighting keeps to the newest pages.
                     complete = true;
                     break;

@@ -2,32 +2,26 @@
 //! WebSocket (`TWITCH_IRC_URL`): `CAP REQ` for tags and commands, `NICK
 //! justinfan<random>` with no password, `JOIN #channel`; `PING` answered,
 //! `RECONNECT` honoured, a quiet connection pinged and dropped when it does
-//! not answer. The runner (`crate::poller::PushTask`) reopens a dropped
-//! connection with its backoff; Twitch replays nothing, so the source notes
-//! how long it was away when it is back.
+//! not answer. Every `twitch:` source of the app shares one connection
+//! (`connection`), each joining its channel on it. The runner
+//! (`crate::poller::PushTask`) reopens a source whose connection ended, with
+//! its backoff; Twitch replays nothing, so the source notes how long it was
+//! away when it is back.
 //!
-//! One connection per channel: each `twitch:` source opens its own (Twitch
-//! allows many anonymous connections; a shared one is not done).
-//!
-//! Here: the settings and the connection. `irc` parses a line, `messages`
-//! says what it means. It must not touch the log, the web or the sanitizer,
-//! and must not build HTML.
+//! Here: the settings and each source's stream. `irc` parses a line,
+//! `messages` says what it means, `connection` holds the shared connection.
+//! It must not touch the log, the web or the sanitizer, and must not build
+//! HTML.
 
+pub mod connection;
 pub mod irc;
 mod messages;
 
-use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use futures_util::{SinkExt, StreamExt};
-use tokio::net::TcpStream;
-use tokio_tungstenite::tungstenite::Message as Frame;
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
-
 use super::{BoxFuture, BoxStream, PushedBatch, PushedSource, Source, SourceError};
-use messages::{Chat, Control};
+use connection::Connections;
 
 /// `TWITCH_IRC_URL`'s default.
 pub const DEFAULT_IRC_URL: &str = "wss://irc-ws.chat.twitch.tv:443";
@@ -50,6 +44,8 @@ pub struct TwitchSettings {
     pub quiet: Duration,
     /// And drops the connection if nothing arrives this long after.
     pub pong_wait: Duration,
+    /// The connection the sources built from these settings share.
+    pub connections: Connections,
 }
 
 impl Default for TwitchSettings {
@@ -60,17 +56,9 @@ impl Default for TwitchSettings {
             connect_timeout: Duration::from_secs(15),
             quiet: Duration::from_secs(60),
             pong_wait: Duration::from_secs(10),
+            connections: Connections::default(),
         }
     }
-}
-
-/// Whether `name` is a Twitch channel login: 1 to 25 letters, digits or
-/// `_` (lower-cased by the caller).
-pub fn is_channel(name: &str) -> bool {
-    (1..=25).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
 }
 
 /// One channel's chat.
@@ -79,25 +67,6 @@ pub struct TwitchChat {
     settings: TwitchSettings,
     /// When the last open connection ended, until the next one opens.
     lost_at: Mutex<Option<Instant>>,
-}
-
-type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
-
-/// An open connection being read.
-struct Reading<'a> {
-    chat_source: &'a TwitchChat,
-    ws: Socket,
-    chat: Chat,
-    /// Batches read but not yet handed out.
-    ready: VecDeque<PushedBatch>,
-    /// A line cut across two frames.
-    carry: String,
-    /// A `PING` of ours waits for an answer.
-    pinged: bool,
-    /// Nothing more is read: what is ready is handed out, then `end`.
-    done: bool,
-    /// The error the stream ends with, once `ready` is empty.
-    end: Option<SourceError>,
 }
 
 impl TwitchChat {
@@ -114,67 +83,6 @@ impl TwitchChat {
         lost.get_or_insert_with(Instant::now);
     }
 
-    /// Connects, logs in anonymously and joins; lines that arrive before
-    /// the join is confirmed go into the first batch.
-    async fn connect(&self) -> Result<(Socket, Chat, PushedBatch), SourceError> {
-        let config = WebSocketConfig::default().max_message_size(Some(MAX_MESSAGE));
-        let (mut ws, _) = tokio_tungstenite::connect_async_with_config(
-            self.settings.irc_url.as_str(),
-            Some(config),
-            true,
-        )
-        .await
-        .map_err(|e| SourceError::transient(format!("Twitch chat: could not connect: {e}")))?;
-        let chat = Chat {
-            channel: self.channel.clone(),
-            nick: format!("justinfan{}", rand::random_range(10_000..100_000_000u32)),
-            emote_base: self.settings.emote_base.clone(),
-        };
-        for line in [
-            "CAP REQ :twitch.tv/tags twitch.tv/commands".to_owned(),
-            format!("NICK {}", chat.nick),
-            format!("JOIN #{}", chat.channel),
-        ] {
-            send(&mut ws, &line).await?;
-        }
-        let mut first = PushedBatch::default();
-        let mut carry = String::new();
-        loop {
-            let frame = ws.next().await;
-            let text = match frame {
-                Some(Ok(Frame::Text(t))) => t,
-                Some(Ok(Frame::Close(_))) | None => {
-                    return Err(SourceError::transient(
-                        "Twitch chat: the server closed the connection before the channel was joined",
-                    ));
-                }
-                Some(Ok(_)) => continue,
-                Some(Err(e)) => {
-                    return Err(SourceError::transient(format!(
-                        "Twitch chat: the connection dropped while joining: {e}"
-                    )));
-                }
-            };
-            let mut joined = false;
-            for control in read_lines(&chat, &mut carry, &text, &mut first) {
-                match control {
-                    Control::Pong(p) => send(&mut ws, &format!("PONG :{p}")).await?,
-                    Control::Joined => joined = true,
-                    Control::Reconnect => {
-                        return Err(SourceError::transient(
-                            "Twitch chat: the server asked to reconnect while joining",
-                        ));
-                    }
-                    Control::Stop(reason) => return Err(SourceError::Stopped { reason }),
-                    Control::Nothing => {}
-                }
-            }
-            if joined {
-                return Ok((ws, chat, first));
-            }
-        }
-    }
-
     /// The note of a reconnect: how long the chat went unread.
     fn gap_note(&self) -> Option<String> {
         let lost = self
@@ -189,26 +97,13 @@ impl TwitchChat {
     }
 }
 
-/// Sends one IRC line.
-async fn send(ws: &mut Socket, line: &str) -> Result<(), SourceError> {
-    ws.send(Frame::text(format!("{line}\r\n")))
-        .await
-        .map_err(|e| SourceError::transient(format!("Twitch chat: could not send: {e}")))
-}
-
-/// Reads the complete lines of `frame` (after what `carry` held) into
-/// `batch`, keeping an unfinished last line in `carry`.
-fn read_lines(
-    chat: &Chat,
-    carry: &mut String,
-    frame: &str,
-    batch: &mut PushedBatch,
-) -> Vec<Control> {
+/// The complete lines of `frame` after what `carry` held, without their
+/// line ends; an unfinished last line stays in `carry`.
+fn complete_lines(carry: &mut String, frame: &str) -> Vec<String> {
     carry.push_str(frame);
     let Some(end) = carry.rfind('\n') else {
         if carry.len() > MAX_MESSAGE {
             carry.clear();
-            batch.skipped += 1;
         }
         return Vec::new();
     };
@@ -217,8 +112,7 @@ fn read_lines(
         .split('\n')
         .map(|l| l.trim_end_matches('\r'))
         .filter(|l| !l.is_empty())
-        .map(|l| chat.read(l, batch))
-        .filter(|c| *c != Control::Nothing)
+        .map(str::to_owned)
         .collect()
 }
 
@@ -243,92 +137,6 @@ fn has_news(b: &PushedBatch) -> bool {
         && b.skipped == 0)
 }
 
-impl Reading<'_> {
-    /// The stream's last item: an error, and the chat counts as lost.
-    fn fail(&mut self, e: SourceError) -> Option<Result<PushedBatch, SourceError>> {
-        self.done = true;
-        self.chat_source.lost();
-        Some(Err(e))
-    }
-
-    /// Reads until there is a batch to hand out, or the connection ends.
-    async fn next(&mut self) -> Option<Result<PushedBatch, SourceError>> {
-        loop {
-            if let Some(b) = self.ready.pop_front() {
-                return Some(Ok(b));
-            }
-            if self.done {
-                return self.end.take().map(Err);
-            }
-            let settings = &self.chat_source.settings;
-            let wait = if self.pinged {
-                settings.pong_wait
-            } else {
-                settings.quiet
-            };
-            let frame = match tokio::time::timeout(wait, self.ws.next()).await {
-                Err(_) if self.pinged => {
-                    return self.fail(SourceError::transient(format!(
-                        "Twitch chat: no answer to a PING in {}",
-                        span(wait)
-                    )));
-                }
-                Err(_) => {
-                    self.pinged = true;
-                    if let Err(e) = send(&mut self.ws, "PING :tmi.twitch.tv").await {
-                        return self.fail(e);
-                    }
-                    continue;
-                }
-                Ok(frame) => frame,
-            };
-            self.pinged = false;
-            let text = match frame {
-                Some(Ok(Frame::Text(t))) => t,
-                Some(Ok(Frame::Close(_))) | None => {
-                    return self.fail(SourceError::transient(
-                        "Twitch chat: the server closed the connection",
-                    ));
-                }
-                Some(Ok(_)) => continue,
-                Some(Err(e)) => {
-                    return self.fail(SourceError::transient(format!(
-                        "Twitch chat: the connection dropped: {e}"
-                    )));
-                }
-            };
-            let mut batch = PushedBatch::default();
-            let controls = read_lines(&self.chat, &mut self.carry, &text, &mut batch);
-            if has_news(&batch) {
-                self.ready.push_back(batch);
-            }
-            for control in controls {
-                match control {
-                    Control::Pong(p) => {
-                        if let Err(e) = send(&mut self.ws, &format!("PONG :{p}")).await {
-                            self.chat_source.lost();
-                            self.done = true;
-                            self.end = Some(e);
-                        }
-                    }
-                    Control::Reconnect => {
-                        // What came before it is handed out, then the
-                        // stream ends and the runner reconnects at once.
-                        self.done = true;
-                        self.chat_source.lost();
-                        let _ = self.ws.close(None).await;
-                    }
-                    Control::Stop(reason) => {
-                        self.done = true;
-                        self.end = Some(SourceError::Stopped { reason });
-                    }
-                    Control::Joined | Control::Nothing => {}
-                }
-            }
-        }
-    }
-}
-
 impl Source for TwitchChat {
     fn name(&self) -> String {
         format!("twitch:{}", self.channel)
@@ -342,35 +150,48 @@ impl PushedSource for TwitchChat {
     ) -> BoxFuture<'a, Result<BoxStream<'a, Result<PushedBatch, SourceError>>, SourceError>> {
         Box::pin(async move {
             let timeout = self.settings.connect_timeout;
-            let (ws, chat, mut first) = tokio::time::timeout(timeout, self.connect())
-                .await
-                .map_err(|_| {
+            let joining = self
+                .settings
+                .connections
+                .join(&self.channel, &self.settings);
+            let (membership, batches) =
+                tokio::time::timeout(timeout, joining).await.map_err(|_| {
                     SourceError::transient(format!(
                         "Twitch chat: joining #{} took longer than {}",
                         self.channel,
                         span(timeout)
                     ))
                 })??;
-            if let Some(note) = self.gap_note() {
-                first.notes.push(note);
-            }
-            let mut reading = Reading {
-                chat_source: self,
-                ws,
-                chat,
-                ready: VecDeque::new(),
-                carry: String::new(),
-                pinged: false,
-                done: false,
-                end: None,
-            };
-            if has_news(&first) {
-                reading.ready.push_back(first);
-            }
-            let stream = futures_util::stream::unfold(reading, |mut r| async move {
-                let item = r.next().await?;
-                Some((item, r))
+            let first = self.gap_note().map(|note| PushedBatch {
+                notes: vec![note],
+                ..PushedBatch::default()
             });
+            // The membership lives as long as the stream: dropping it parts
+            // the channel. The receiver goes first (fields drop in order),
+            // so the connection sees it closed when the part arrives.
+            let state = (batches, membership, first, false);
+            let stream = futures_util::stream::unfold(
+                state,
+                move |(mut batches, membership, first, done)| async move {
+                    if let Some(b) = first {
+                        return Some((Ok(b), (batches, membership, None, false)));
+                    }
+                    if done {
+                        return None;
+                    }
+                    match batches.recv().await {
+                        Some(Ok(b)) => Some((Ok(b), (batches, membership, None, false))),
+                        Some(Err(e)) => {
+                            self.lost();
+                            Some((Err(e), (batches, membership, None, true)))
+                        }
+                        None => {
+                            self.lost();
+                            None
+                        }
+                    }
+                },
+            );
             let stream: BoxStream<'a, Result<PushedBatch, SourceError>> = Box::pin(stream);
             Ok(stream)
         })
@@ -382,43 +203,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn channel_names_are_twitch_logins() {
-        for ok in ["pajlada", "a", "x_y_9", "abcdefghijklmnopqrstuvwxy"] {
-            assert!(is_channel(ok), "{ok}");
-        }
-        for bad in [
-            "",
-            "Caps",
-            "#chan",
-            "a-b",
-            "abcdefghijklmnopqrstuvwxyz",
-            "ü",
-        ] {
-            assert!(!is_channel(bad), "{bad}");
-        }
-    }
-
-    #[test]
     fn lines_cut_across_frames_are_joined() {
-        let chat = Chat {
-            channel: "c".into(),
-            nick: "justinfan1".into(),
-            emote_base: DEFAULT_EMOTE_BASE.into(),
-        };
         let mut carry = String::new();
-        let mut b = PushedBatch::default();
-        let c = read_lines(
-            &chat,
-            &mut carry,
-            "@id=1 :u!u@u PRIVMSG #c :one\r\n@id=2 :u!u@u PRI",
-            &mut b,
-        );
-        assert!(c.is_empty());
-        assert_eq!(b.comments.len(), 1);
-        let c = read_lines(&chat, &mut carry, "VMSG #c :two\r\nPING :x\r\n", &mut b);
-        assert_eq!(c, [Control::Pong("x".into())]);
-        assert_eq!(b.comments[1].text, "two");
+        let lines = complete_lines(&mut carry, "@id=1 PRIVMSG #c :one\r\n@id=2 PRI");
+        assert_eq!(lines, ["@id=1 PRIVMSG #c :one"]);
+        let lines = complete_lines(&mut carry, "VMSG #c :two\r\n\r\nPING :x\n");
+        assert_eq!(lines, ["@id=2 PRIVMSG #c :two", "PING :x"]);
         assert!(carry.is_empty());
+        assert!(complete_lines(&mut carry, "no end yet").is_empty());
+        assert_eq!(carry, "no end yet");
     }
 
     #[test]

@@ -41,6 +41,18 @@ pub(super) async fn migrate(pool: &Pool, url: &str) -> Result<String, LogError> 
             supported: SCHEMA_VERSION,
         });
     }
+    // The schema's indexes take a share lock on `comments` and its ALTERs
+    // then need an exclusive one: upgrading it while another instance
+    // writes (read, then insert) is a deadlock. Taking the strongest lock
+    // first makes a writer wait for the migration instead.
+    let comments_exist: bool = tx
+        .query_one("SELECT to_regclass('comments') IS NOT NULL", &[])
+        .await?
+        .try_get(0)?;
+    if comments_exist {
+        tx.batch_execute("LOCK TABLE comments IN ACCESS EXCLUSIVE MODE")
+            .await?;
+    }
     tx.batch_execute(SCHEMA).await?;
     // Trigram indexes make searches of three or more characters fast; they
     // need the `pg_trgm` extension, which some servers do not allow.

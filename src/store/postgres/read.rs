@@ -19,7 +19,7 @@ use super::{PRUNE_BATCH, PgLog, sessions, streamer};
 use crate::domain::{Comment, rfc3339};
 use crate::store::export::{BlockingReader, Format, format_page};
 use crate::store::row::{COMMENT_COLUMN_COUNT, COMMENT_COLUMNS, Col, Columns, read_comment};
-use crate::store::selection::where_clause;
+use crate::store::selection::{stored_kinds, where_clause};
 use crate::store::stats::{STATS_COLUMNS, StatsBuilder};
 use crate::store::{
     ActionRecord, Batch, Change, ChangeKind, FeaturedOp, Flag, LinkedAccount, LogBackend, LogError,
@@ -552,6 +552,29 @@ impl Sql {
             } else {
                 format!("NOT ({any})")
             });
+        }
+        if !sel.roles.is_empty() {
+            // Roles are stored comma-separated (`owner,member`).
+            let names: Vec<String> = sel.roles.iter().map(|r| r.as_str().to_owned()).collect();
+            let p = sql.bind(names);
+            sql.clauses.push(format!(
+                "c.roles IS NOT NULL AND string_to_array(c.roles, ',') && {p}::text[]"
+            ));
+        }
+        if !sel.kinds.is_empty() {
+            // Ordinary text is stored as NULL.
+            let (names, with_text) = stored_kinds(&sel.kinds);
+            let names: Vec<String> = names.into_iter().map(str::to_owned).collect();
+            let clause = match (names.len(), with_text) {
+                (0, _) => "c.kind IS NULL".to_owned(),
+                (1, false) => format!("c.kind = {}", sql.bind(names[0].clone())),
+                (_, false) => format!("c.kind = ANY({}::text[])", sql.bind(names)),
+                (_, true) => format!(
+                    "(c.kind IS NULL OR c.kind = ANY({}::text[]))",
+                    sql.bind(names)
+                ),
+            };
+            sql.clauses.push(clause);
         }
         sql
     }

@@ -46,7 +46,8 @@ impl PgLog {
                 .unzip();
             let find = tx
                 .prepare_cached(
-                    "SELECT c.source, c.id, c.seq, c.text, c.html, c.deleted, c.event FROM comments c \
+                    "SELECT c.source, c.id, c.seq, c.text, c.html, c.deleted, c.event, c.who \
+                     FROM comments c \
                      JOIN unnest($1::text[], $2::text[]) AS k(source, id) \
                      ON c.source = k.source AND c.id = k.id",
                 )
@@ -60,6 +61,7 @@ impl PgLog {
                         html: row.try_get(4)?,
                         deleted: row.try_get(5)?,
                         event: row.try_get(6)?,
+                        who: row.try_get(7)?,
                     },
                 );
             }
@@ -75,6 +77,9 @@ impl PgLog {
                 "UPDATE comments SET text = $2, html = $3, event = $4, text_folded = $5 \
                  WHERE seq = $1",
             )
+            .await?;
+        let set_who = tx
+            .prepare_cached("UPDATE comments SET who = $2 WHERE seq = $1")
             .await?;
         let mut fresh = NewRows::default();
         // Where each comment new in this batch sits in `fresh`.
@@ -95,6 +100,7 @@ impl PgLog {
                             html: c.html.as_str().to_owned(),
                             deleted: c.deleted,
                             event: StoredExtras::of(&c).event,
+                            who: StoredExtras::of(&c).who,
                         },
                     );
                     changes.push(Change {
@@ -105,36 +111,55 @@ impl PgLog {
                 }
                 // Known already: an edit on the platform is a change, and so
                 // is an event that changed under the same id (a gift's combo
-                // count, a poll's votes); anything else (a repeat on an
-                // overlapping page) is not.
+                // count, a poll's votes) and a change in who wrote it (pinned
+                // or liked by the owner since, a new level); anything else (a
+                // repeat on an overlapping page) is not.
                 Some(k) => {
-                    let event = StoredExtras::of(&c).event;
+                    let extras = StoredExtras::of(&c);
+                    let (event, who) = (extras.event, extras.who);
                     let renewed = !k.deleted && event.is_some() && event != k.event;
                     let edited = c.edited && (k.text != c.text || k.html != c.html.as_str());
-                    if !renewed && !edited {
+                    let marked = !k.deleted && who != k.who;
+                    if !renewed && !edited && !marked {
                         continue;
                     }
                     match fresh_at.get(&key) {
                         // New in this very batch: not in the table yet.
-                        Some(&i) if renewed => fresh.renew(i, &c, event.clone()),
-                        Some(&i) => fresh.edit(i, &c),
+                        Some(&i) => {
+                            if renewed {
+                                fresh.renew(i, &c, event.clone());
+                            } else if edited {
+                                fresh.edit(i, &c);
+                            }
+                            if marked {
+                                fresh.who[i] = who.clone();
+                            }
+                        }
                         None => {
                             let folded = fold(&c.text);
                             if renewed {
                                 let params: [&(dyn ToSql + Sync); 5] =
                                     [&k.seq, &c.text, &c.html.as_str(), &event, &folded];
                                 tx.execute(&renew, &params).await?;
-                            } else {
+                            } else if edited {
                                 let params: [&(dyn ToSql + Sync); 5] =
                                     [&k.seq, &c.text, &c.html.as_str(), &c.likes, &folded];
                                 tx.execute(&edit, &params).await?;
                             }
+                            if marked {
+                                tx.execute(&set_who, &[&k.seq, &who]).await?;
+                            }
                         }
                     }
-                    k.text = c.text.clone();
-                    k.html = c.html.as_str().to_owned();
+                    if renewed || edited {
+                        k.text = c.text.clone();
+                        k.html = c.html.as_str().to_owned();
+                    }
                     if renewed {
                         k.event = event;
+                    }
+                    if marked {
+                        k.who = who;
                     }
                     next += 1;
                     changes.push(Change {
@@ -248,6 +273,8 @@ struct Known {
     deleted: bool,
     /// The event's details as stored (JSON), if any.
     event: Option<String>,
+    /// Who wrote it beyond roles, as stored (JSON), if any.
+    who: Option<String>,
 }
 
 /// New comments as columns, for one `INSERT … SELECT * FROM unnest(…)`.
@@ -275,6 +302,7 @@ struct NewRows {
     member_level: Vec<Option<String>>,
     kind: Vec<Option<String>>,
     event: Vec<Option<String>>,
+    who: Vec<Option<String>>,
     text_folded: Vec<String>,
     author_folded: Vec<String>,
 }
@@ -309,6 +337,7 @@ impl NewRows {
         self.member_level.push(c.author.member_level.clone());
         self.kind.push(extras.kind.map(str::to_owned));
         self.event.push(extras.event);
+        self.who.push(extras.who);
         self.text_folded.push(fold(&c.text));
         self.author_folded.push(fold(&c.author.name));
     }
@@ -339,12 +368,12 @@ impl NewRows {
                 "INSERT INTO comments (seq, source, id, author_name, author_id, author_avatar, \
                  text, html, published_at, fetched_at, likes, reply_to, amount_display, \
                  amount_micros, amount_currency, edited, deleted, emotes, text_folded, \
-                 author_folded, roles, member_level, kind, event) \
+                 author_folded, roles, member_level, kind, event, who) \
                  SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], \
                  $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], \
                  $11::bigint[], $12::text[], $13::text[], $14::bigint[], $15::text[], \
                  $16::boolean[], $17::boolean[], $18::text[], $19::text[], $20::text[], \
-                 $21::text[], $22::text[], $23::text[], $24::text[])",
+                 $21::text[], $22::text[], $23::text[], $24::text[], $25::text[])",
             )
             .await?;
         tx.execute(
@@ -374,6 +403,7 @@ impl NewRows {
                 &self.member_level,
                 &self.kind,
                 &self.event,
+                &self.who,
             ],
         )
         .await?;

@@ -98,7 +98,9 @@ impl SqliteLog {
         if version >= 1 {
             // Version 2 added emote images, version 4 what was put on
             // stream, version 7 who is speaking and what kind of message it
-            // is. Adding only what is missing makes this safe to rerun.
+            // is, version 8 who wrote it beyond roles (`who`: badges, name
+            // colour, the owner's marks, location). Adding only what is
+            // missing makes this safe to rerun.
             for column in [
                 "emotes",
                 "featured_at",
@@ -106,6 +108,7 @@ impl SqliteLog {
                 "member_level",
                 "kind",
                 "event",
+                "who",
             ] {
                 add_column(&conn, column)?;
             }

@@ -9,10 +9,15 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, params_from_iter};
 
 use super::search::{author_tokens, gram_token, phrase};
+use crate::domain::Kind;
 use crate::domain::rfc3339;
-use crate::store::export::{BlockingReader, Format, Row, amount_cell, csv_writer, neutralise};
-use crate::store::row::{COMMENT_COLUMNS, Col, Columns, read_comment};
-use crate::store::selection::{fold, where_clause};
+use crate::store::export::{
+    BlockingReader, Format, Row, amount_cell, csv_writer, neutralise, who_cells,
+};
+use crate::store::row::{
+    COMMENT_COLUMNS, Col, Columns, read_comment, roles_from_stored, who_from_stored,
+};
+use crate::store::selection::{fold, stored_kinds, where_clause};
 use crate::store::stats::{STATS_COLUMNS, StatsBuilder};
 use crate::store::{Flag, LogError, Page, Selection, SourceFilter, Stats};
 
@@ -159,7 +164,47 @@ impl Sql {
             let words = serde_json::to_string(&sel.highlight_words).expect("strings serialize");
             sql.values.push(Value::Text(words));
         }
+        if !sel.roles.is_empty() {
+            // Roles are stored comma-separated (`owner,member`); any of
+            // the wanted ones, whole names only. `IS NOT NULL` lets the
+            // partial index `comments_roles` skip ordinary viewers.
+            sql.clauses.push(
+                "c.roles IS NOT NULL AND EXISTS (SELECT 1 FROM json_each(?) AS r \
+                 WHERE instr(',' || c.roles || ',', ',' || r.value || ',') > 0)",
+            );
+            let names: Vec<&str> = sel.roles.iter().map(|r| r.as_str()).collect();
+            sql.values.push(Value::Text(
+                serde_json::to_string(&names).expect("strings serialize"),
+            ));
+        }
+        if !sel.kinds.is_empty() {
+            sql.kinds(&sel.kinds);
+        }
         sql
+    }
+
+    /// Keeps the given kinds; ordinary text is stored as NULL. One kind is
+    /// an equality, which `comments_kind` answers newest first.
+    fn kinds(&mut self, kinds: &[crate::domain::Kind]) {
+        let (names, with_text) = stored_kinds(kinds);
+        let list = serde_json::to_string(&names).expect("strings serialize");
+        match (names.as_slice(), with_text) {
+            ([], _) => self.clauses.push("c.kind IS NULL"),
+            ([one], false) => {
+                self.clauses.push("c.kind = ?");
+                self.values.push(Value::Text((*one).to_owned()));
+            }
+            (_, false) => {
+                self.clauses
+                    .push("c.kind IN (SELECT value FROM json_each(?))");
+                self.values.push(Value::Text(list));
+            }
+            (_, true) => {
+                self.clauses
+                    .push("(c.kind IS NULL OR c.kind IN (SELECT value FROM json_each(?)))");
+                self.values.push(Value::Text(list));
+            }
+        }
     }
 
     /// Lets the trigram index drive, with an FTS5 query built by this module.
@@ -260,7 +305,8 @@ pub(super) fn csv_batch(
 ) -> Result<(u64, Option<i64>), LogError> {
     let (text, values) = Sql::new(sel, before).newest_first(
         "c.seq, c.source, c.id, c.published_at, c.author_name, c.author_id, c.text, c.likes, \
-         c.reply_to, c.edited, c.deleted, c.amount_display, c.amount_micros, c.amount_currency",
+         c.reply_to, c.edited, c.deleted, c.amount_display, c.amount_micros, c.amount_currency, \
+         c.roles, c.kind, c.who",
         limit,
     );
     let mut stmt = conn.prepare_cached(&text)?;
@@ -301,7 +347,21 @@ pub(super) fn csv_batch(
         } else {
             (String::new(), "".into())
         };
-        let record: [&[u8]; 13] = [
+        // Read back as a comment's would be (unknown names dropped, the
+        // `who` cleaned again), so both backends write the same cells.
+        let who = who_from_stored(r.get(16)?);
+        let who = who_cells(
+            &roles_from_stored(r.get::<_, Option<String>>(14)?.as_deref()),
+            r.get::<_, Option<String>>(15)?
+                .as_deref()
+                .and_then(Kind::parse)
+                .unwrap_or_default(),
+            &who.badges,
+            who.pinned,
+            who.liked_by_owner,
+            who.location.as_deref(),
+        );
+        let record: [&[u8]; 19] = [
             fmt_int(&mut seq_buf, seq),
             source.as_bytes(),
             id.as_bytes(),
@@ -315,6 +375,12 @@ pub(super) fn csv_batch(
             flag(r.get(10)?).as_bytes(),
             amount.as_bytes(),
             currency.as_bytes(),
+            who[0].as_bytes(),
+            who[1].as_bytes(),
+            who[2].as_bytes(),
+            who[3].as_bytes(),
+            who[4].as_bytes(),
+            who[5].as_bytes(),
         ];
         w.write_record(record)
             .map_err(|e| LogError::Task(e.to_string()))?;

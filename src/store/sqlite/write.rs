@@ -20,6 +20,10 @@ pub(super) fn latest_seq(conn: &Connection) -> Result<i64, LogError> {
         .unwrap_or(0))
 }
 
+/// What the log holds of a comment a batch repeats: `seq`, text, HTML,
+/// deleted, event and who, as stored.
+type Known = (i64, String, String, bool, Option<String>, Option<String>);
+
 pub(super) fn record(conn: &mut Connection, batch: Batch) -> Result<Vec<Change>, LogError> {
     let Batch {
         source,
@@ -36,15 +40,15 @@ pub(super) fn record(conn: &mut Connection, batch: Batch) -> Result<Vec<Change>,
         let mut insert = tx.prepare_cached(
             "INSERT INTO comments (seq, source, id, author_name, author_id, author_avatar, text, html, \
              published_at, fetched_at, likes, reply_to, amount_display, amount_micros, amount_currency, \
-             edited, deleted, emotes, roles, member_level, kind, event) \
+             edited, deleted, emotes, roles, member_level, kind, event, who) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, \
-             ?19, ?20, ?21, ?22) \
+             ?19, ?20, ?21, ?22, ?23) \
              ON CONFLICT (source, id) DO NOTHING",
         )?;
         let mut add_change =
             tx.prepare_cached("INSERT INTO changes (seq, kind, comment) VALUES (?1, ?2, ?3)")?;
         let mut find = tx.prepare_cached(
-            "SELECT seq, text, html, deleted, event FROM comments WHERE source = ?1 AND id = ?2",
+            "SELECT seq, text, html, deleted, event, who FROM comments WHERE source = ?1 AND id = ?2",
         )?;
         let mut edit = tx.prepare_cached(
             "UPDATE comments SET text = ?2, html = ?3, edited = 1, likes = ?4 WHERE seq = ?1",
@@ -52,6 +56,7 @@ pub(super) fn record(conn: &mut Connection, batch: Batch) -> Result<Vec<Change>,
         let mut renew = tx.prepare_cached(
             "UPDATE comments SET text = ?2, html = ?3, event = ?4 WHERE seq = ?1",
         )?;
+        let mut set_who = tx.prepare_cached("UPDATE comments SET who = ?2 WHERE seq = ?1")?;
         for c in comments {
             let candidate = next + 1;
             let extras = StoredExtras::of(&c);
@@ -79,6 +84,7 @@ pub(super) fn record(conn: &mut Connection, batch: Batch) -> Result<Vec<Change>,
                 c.author.member_level,
                 extras.kind,
                 extras.event,
+                extras.who,
             ])?;
             if inserted == 1 {
                 next = candidate;
@@ -92,12 +98,24 @@ pub(super) fn record(conn: &mut Connection, batch: Batch) -> Result<Vec<Change>,
             }
             // Known already: an edit on the platform is a change, and so is
             // an event that changed under the same id (a gift's combo count,
-            // a poll's votes); anything else (a repeat on an overlapping
-            // page) is not.
-            let (seq, text, html, deleted, event): (i64, String, String, bool, Option<String>) =
+            // a poll's votes) and a change in who wrote it (pinned or liked
+            // by the owner since, a new level); anything else (a repeat on
+            // an overlapping page) is not.
+            let (seq, text, html, deleted, event, who): Known =
                 find.query_row(params![c.source, c.id], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                    ))
                 })?;
+            let marked = !deleted && extras.who != who;
+            if marked {
+                set_who.execute(params![seq, extras.who])?;
+            }
             let changed = if !deleted && extras.event.is_some() && extras.event != event {
                 renew.execute(params![seq, c.text, c.html.as_str(), extras.event])?;
                 true
@@ -107,7 +125,7 @@ pub(super) fn record(conn: &mut Connection, batch: Batch) -> Result<Vec<Change>,
             } else {
                 false
             };
-            if changed {
+            if changed || marked {
                 next += 1;
                 add_change.execute(params![next, ChangeKind::Update.as_str(), seq])?;
                 changes.push(Change {

@@ -46,7 +46,7 @@ async fn a_csv_export_of_a_super_chat_from_the_log_page_carries_its_amount() {
     let csv = csv.unwrap();
     let mut reader = csv::Reader::from_reader(csv.as_bytes());
     let headers: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
-    assert_eq!(headers[11..], ["amount", "currency"], "{headers:?}");
+    assert_eq!(headers[11..13], ["amount", "currency"], "{headers:?}");
     let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
     assert_eq!(rows.len(), 1, "only the Super Chat: {csv}");
     assert_eq!(

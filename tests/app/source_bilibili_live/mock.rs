@@ -1,6 +1,7 @@
 //! A Bilibili live mock on loopback: the HTTP side (`room_init`,
-//! `get_info`, WBI-signed `getDanmuInfo`, `nav` for the WBI keys, a front
-//! page that sets `buvid3`) in wiremock, and a danmaku WebSocket speaking
+//! `get_info`, WBI-signed `getDanmuInfo` that answers only with a `buvid3`
+//! cookie, `nav` for the WBI keys, a front page that sets `buvid3`) in
+//! wiremock, and a danmaku WebSocket speaking
 //! the binary protocol with its own encoder: it checks the auth packet's
 //! header and fields, answers the auth and each heartbeat (the reply's
 //! length excluding the echo, as the real server), and sends each
@@ -14,7 +15,7 @@ use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
-use wiremock::matchers::{method, path, query_param};
+use wiremock::matchers::{header_regex, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 /// The short id the tests configure and the real id it resolves to.
@@ -152,6 +153,8 @@ pub async fn start(scripts: Vec<Script>) -> LiveMock {
     Mock::given(method("GET"))
         .and(path("/xlive/web-room/v1/index/getDanmuInfo"))
         .and(query_param("id", REAL_ID.to_string()))
+        // Bilibili refuses getDanmuInfo without a buvid3 cookie.
+        .and(header_regex("cookie", "(^|; ?)buvid3=[^;]+"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
             "code": 0, "message": "0", "ttl": 1,
             "data": {"group": "live", "business_id": 0, "refresh_row_factor": 0.125,

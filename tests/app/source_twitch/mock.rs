@@ -1,8 +1,10 @@
 //! A Twitch chat mock on loopback: IRC over WebSocket as
 //! docs/SOURCES.md describes it. It checks the anonymous login (`CAP REQ`
 //! for tags and commands, `NICK justinfan<digits>`, no `PASS`, `JOIN
-//! #channel`), answers our `PING`s, and lets a test send any raw line to
-//! the connection that is open, ask it to `RECONNECT`, or drop its socket.
+//! #channel` of a channel it serves), confirms later `JOIN`s, records
+//! `PART`s, answers the client's `PING`s, and lets a test send any raw line
+//! to the connection that is open, ask it to `RECONNECT`, or drop its
+//! socket.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -42,6 +44,14 @@ struct Shared {
     pongs: usize,
     /// Lines to send right after a join (a `NOTICE`, say).
     on_join: Vec<String>,
+    /// `PING`s the client sent.
+    pings: usize,
+    /// Every channel joined, on any connection, in order.
+    joins: Vec<String>,
+    /// Every channel parted.
+    parts: Vec<String>,
+    /// Leave the client's `PING`s unanswered (a server gone silent).
+    silent: bool,
 }
 
 pub struct MockIrc {
@@ -52,21 +62,26 @@ pub struct MockIrc {
 impl MockIrc {
     /// Listens on loopback for clients of `#channel`.
     pub async fn start(channel: &str) -> MockIrc {
+        MockIrc::start_for(&[channel]).await
+    }
+
+    /// Listens on loopback for clients of these channels.
+    pub async fn start_for(channels: &[&str]) -> MockIrc {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("ws://{}", listener.local_addr().unwrap());
         let shared = Arc::new(Mutex::new(Shared::default()));
         let state = shared.clone();
-        let channel = channel.to_owned();
+        let channels: Vec<String> = channels.iter().map(|c| (*c).to_owned()).collect();
         tokio::spawn(async move {
             loop {
                 let Ok((tcp, _)) = listener.accept().await else {
                     return;
                 };
                 let state = state.clone();
-                let channel = channel.clone();
+                let channels = channels.clone();
                 tokio::spawn(async move {
                     if let Ok(ws) = tokio_tungstenite::accept_async(tcp).await {
-                        serve(ws, &channel, state).await;
+                        serve(ws, &channels, state).await;
                     }
                 });
             }
@@ -96,6 +111,26 @@ impl MockIrc {
     /// How many `PONG`s answered our `PING`s.
     pub fn pongs(&self) -> usize {
         self.shared.lock().unwrap().pongs
+    }
+
+    /// Every channel joined so far, on any connection.
+    pub fn joins(&self) -> Vec<String> {
+        self.shared.lock().unwrap().joins.clone()
+    }
+
+    /// Every channel parted so far.
+    pub fn parts(&self) -> Vec<String> {
+        self.shared.lock().unwrap().parts.clone()
+    }
+
+    /// How many `PING`s the client sent.
+    pub fn pings(&self) -> usize {
+        self.shared.lock().unwrap().pings
+    }
+
+    /// Stops (or resumes) answering the client's `PING`s.
+    pub fn go_silent(&self, silent: bool) {
+        self.shared.lock().unwrap().silent = silent;
     }
 
     fn command(&self, cmd: Cmd) {
@@ -141,7 +176,16 @@ impl MockIrc {
 
 type Ws = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;
 
-async fn serve(mut ws: Ws, channel: &str, state: Arc<Mutex<Shared>>) {
+/// What the server answers a `JOIN #channel`.
+fn joined(nick: &str, channel: &str) -> String {
+    format!(
+        ":{nick}!{nick}@{nick}.tmi.twitch.tv JOIN #{channel}\r\n\
+         :{nick}.tmi.twitch.tv 353 {nick} = #{channel} :{nick}\r\n\
+         @emote-only=0;followers-only=-1;r9k=0;room-id=1;slow=0;subs-only=0 :tmi.twitch.tv ROOMSTATE #{channel}\r\n"
+    )
+}
+
+async fn serve(mut ws: Ws, channels: &[String], state: Arc<Mutex<Shared>>) {
     // The login: three lines, in this order, then the welcome.
     let mut login = Login::default();
     while login.lines.len() < 3 {
@@ -162,8 +206,10 @@ async fn serve(mut ws: Ws, channel: &str, state: Arc<Mutex<Shared>>) {
         (login.lines[0] != want_cap).then(|| format!("first line {:?}", login.lines[0])),
         (digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()))
             .then(|| format!("nick {nick:?}")),
-        (login.lines[2] != format!("JOIN #{channel}"))
-            .then(|| format!("join {:?}", login.lines[2])),
+        (!channels
+            .iter()
+            .any(|c| login.lines[2] == format!("JOIN #{c}")))
+        .then(|| format!("join {:?}", login.lines[2])),
         login
             .lines
             .iter()
@@ -177,29 +223,34 @@ async fn serve(mut ws: Ws, channel: &str, state: Arc<Mutex<Shared>>) {
         state.lock().unwrap().refused.push(problems.join(", "));
         return;
     }
+    let channel = login.lines[2].trim_start_matches("JOIN #").to_owned();
+    // Lines the client sent right after its first JOIN (more JOINs).
+    let early = login.lines.split_off(3);
     login.nick = nick.clone();
-    login.joined = channel.to_owned();
+    login.joined = channel.clone();
     let welcome = format!(
         ":tmi.twitch.tv CAP * ACK :twitch.tv/tags twitch.tv/commands\r\n\
          :tmi.twitch.tv 001 {nick} :Welcome, GLHF!\r\n\
-         :tmi.twitch.tv 376 {nick} :>\r\n\
-         :{nick}!{nick}@{nick}.tmi.twitch.tv JOIN #{channel}\r\n\
-         :{nick}.tmi.twitch.tv 353 {nick} = #{channel} :{nick}\r\n\
-         @emote-only=0;followers-only=-1;r9k=0;room-id=1;slow=0;subs-only=0 :tmi.twitch.tv ROOMSTATE #{channel}\r\n"
+         :tmi.twitch.tv 376 {nick} :>\r\n{}",
+        joined(&nick, &channel)
     );
     if ws.send(Message::text(welcome)).await.is_err() {
         return;
     }
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let on_join = {
+    {
         let mut s = state.lock().unwrap();
         s.logins.push(login);
+        s.joins.push(channel.clone());
         s.open = Some(tx);
-        s.on_join.clone()
-    };
-    if !on_join.is_empty() {
-        let frame: String = on_join.iter().map(|l| format!("{l}\r\n")).collect();
-        let _ = ws.send(Message::text(frame)).await;
+    }
+    let _ = ws
+        .send(Message::text(on_join_lines(&channel, &state)))
+        .await;
+    for line in early {
+        if let Some(c) = line.strip_prefix("JOIN #") {
+            answer_join(&mut ws, &nick, c, channels, &state).await;
+        }
     }
     loop {
         tokio::select! {
@@ -216,10 +267,21 @@ async fn serve(mut ws: Ws, channel: &str, state: Arc<Mutex<Shared>>) {
                 Some(Ok(Message::Text(t))) => {
                     for line in t.split("\r\n").filter(|l| !l.is_empty()) {
                         if let Some(payload) = line.strip_prefix("PING") {
-                            let pong = format!(":tmi.twitch.tv PONG tmi.twitch.tv{payload}\r\n");
-                            let _ = ws.send(Message::text(pong)).await;
+                            let silent = {
+                                let mut s = state.lock().unwrap();
+                                s.pings += 1;
+                                s.silent
+                            };
+                            if !silent {
+                                let pong = format!(":tmi.twitch.tv PONG tmi.twitch.tv{payload}\r\n");
+                                let _ = ws.send(Message::text(pong)).await;
+                            }
                         } else if line.starts_with("PONG") {
                             state.lock().unwrap().pongs += 1;
+                        } else if let Some(c) = line.strip_prefix("JOIN #") {
+                            answer_join(&mut ws, &nick, c, channels, &state).await;
+                        } else if let Some(c) = line.strip_prefix("PART #") {
+                            state.lock().unwrap().parts.push(c.to_owned());
                         }
                     }
                 }
@@ -228,4 +290,31 @@ async fn serve(mut ws: Ws, channel: &str, state: Arc<Mutex<Shared>>) {
             },
         }
     }
+}
+
+/// The lines set with `on_join` that are about `channel`, as one frame.
+fn on_join_lines(channel: &str, state: &Arc<Mutex<Shared>>) -> String {
+    let s = state.lock().unwrap();
+    let about = format!("#{channel} ");
+    s.on_join
+        .iter()
+        .filter(|l| l.contains(&about))
+        .map(|l| format!("{l}\r\n"))
+        .collect()
+}
+
+/// Confirms a later `JOIN` of a channel the mock serves.
+async fn answer_join(
+    ws: &mut Ws,
+    nick: &str,
+    channel: &str,
+    channels: &[String],
+    state: &Arc<Mutex<Shared>>,
+) {
+    if !channels.iter().any(|x| x == channel) {
+        return;
+    }
+    state.lock().unwrap().joins.push(channel.to_owned());
+    let frame = joined(nick, channel) + &on_join_lines(channel, state);
+    let _ = ws.send(Message::text(frame)).await;
 }

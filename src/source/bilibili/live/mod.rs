@@ -174,6 +174,8 @@ impl BilibiliLive {
 
     /// Resolves the room, asks for a server and a token, connects.
     async fn connect(&self) -> Result<(conn::Connection, commands::Room), SourceError> {
+        // getDanmuInfo wants a buvid3 cookie: have one before asking.
+        let buvid = self.buvid().await.unwrap_or_default();
         let room = self.resolve_room().await?;
         let info = self.danmu_info(room.room_id).await?;
         let attempt = {
@@ -188,7 +190,7 @@ impl BilibiliLive {
             "protover": 3,
             "platform": "web",
             "type": 2,
-            "buvid": self.buvid().await.unwrap_or_default(),
+            "buvid": buvid,
         });
         if let Some(token) = &info.token {
             auth["key"] = token.clone().into();
