@@ -5,7 +5,7 @@
 // out its author (10 s, 5 min, 1 h, 24 h), ban, unban; on a video hold for
 // review, reject (optionally banning the author), reply (a text box; the
 // reply arrives with the next poll) — each showing its quota cost and done
-// only at a second press. The server does it (POST
+// only at a second press. Y opens the selected comment's menu. The server does it (POST
 // /api/actions/youtube/…); what it retracts comes back as frames. A refusal
 // shows its reason in the menu and changes nothing.
 //
@@ -14,7 +14,7 @@
 // with textContent.
 import { lang } from "./i18n.js";
 import { api } from "./connection.js";
-import { entryOf } from "./model.js";
+import { entryOf, state } from "./model.js";
 import { feed } from "./feed.js";
 
 const WORDS = {
@@ -151,5 +151,16 @@ if (menu) {
   });
   document.addEventListener("keydown", (ev) => {
     if (ev.key === "Escape" && !menu.hidden) close();
+    // Y: the selected comment's menu (when it offers one).
+    if ((ev.key !== "y" && ev.key !== "Y") || ev.ctrlKey || ev.metaKey || ev.altKey) return;
+    if (ev.target.closest && ev.target.closest("input, textarea, select, [contenteditable], dialog")) return;
+    const e = state.selected;
+    const li = e && feed.querySelector(`li.comment[data-id="${CSS.escape(e.c.id)}"][data-source="${CSS.escape(e.c.source)}"]`);
+    const b = li && li.querySelector("button.act.mod");
+    if (!b || getComputedStyle(b).display === "none") return;
+    ev.preventDefault();
+    open(b, e);
+    const first = $("mod-menu-items").querySelector("button");
+    if (first) first.focus();
   });
 }

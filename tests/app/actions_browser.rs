@@ -191,6 +191,20 @@ async fn a_streamer_deletes_times_out_and_reads_a_refusal_from_the_feed() {
         reply,
         serde_json::json!({"snippet": {"parentId": "c2", "textOriginal": "Thanks, <i>good</i> question"}})
     );
+
+    // From the keyboard: select a message, Y opens its menu, Esc closes it.
+    let script = format!(
+        "document.dispatchEvent(new KeyboardEvent('keydown', {{key: 'Escape', bubbles: true}})); \
+         document.querySelector(\"{} .body\").click(); \
+         document.dispatchEvent(new KeyboardEvent('keydown', {{key: 'y', bubbles: true}})); \
+         const m = document.getElementById('mod-menu'); \
+         return m.hidden ? '' : document.getElementById('mod-menu-who').textContent \
+           + ' ' + document.querySelectorAll('#mod-menu-items button').length;",
+        li("m4")
+    );
+    let opened: String = browser.eval(&script).await;
+    assert_eq!(opened, "On YouTube, for Kind 7");
+
     let errors = browser.console_errors().await;
     assert!(
         errors.iter().all(|e| e.contains("/api/actions/")),
