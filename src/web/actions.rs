@@ -35,6 +35,7 @@ use crate::store::{ActionRecord, Batch, CommentLog};
 pub fn api() -> Router<AppState> {
     Router::new()
         .route("/api/actions", get(list))
+        .route("/api/actions.jsonl", get(export))
         .route("/api/actions/youtube/{action}", post(act))
 }
 
@@ -79,23 +80,7 @@ async fn list(
         Ok(a) => a,
         Err(e) => return Error::Unavailable(e).into_response(),
     };
-    let listed: Vec<Listed> = actions
-        .into_iter()
-        .map(|a| Listed {
-            at: chrono::DateTime::from_timestamp(a.at, 0)
-                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-                .unwrap_or_default(),
-            session: a.session.chars().take(12).collect(),
-            action: a.action,
-            source: a.source,
-            id: a.comment_id,
-            author_id: a.author_id,
-            duration: a.duration,
-            ok: a.ok,
-            answer: a.answer,
-            ban_id: a.ban_id,
-        })
-        .collect();
+    let listed: Vec<Listed> = actions.into_iter().map(listed).collect();
     #[derive(Serialize)]
     struct Page {
         actions: Vec<Listed>,
@@ -105,6 +90,59 @@ async fn list(
         Json(Page { actions: listed }),
     )
         .into_response()
+}
+
+/// Most actions an export holds (the newest).
+const EXPORT_MAX: i64 = 100_000;
+
+/// `GET /api/actions.jsonl`: every recorded action as JSON Lines, oldest
+/// first, each line as `GET /api/actions` lists it.
+async fn export(State(log): State<CommentLog>) -> Response {
+    let mut actions = match log.recent_actions(EXPORT_MAX).await {
+        Ok(a) => a,
+        Err(e) => return Error::Unavailable(e).into_response(),
+    };
+    actions.reverse();
+    let mut body = String::new();
+    for a in actions {
+        if let Ok(line) = serde_json::to_string(&listed(a)) {
+            body.push_str(&line);
+            body.push('\n');
+        }
+    }
+    let filename = format!(
+        "attachment; filename=\"commentwatch-actions-{}.jsonl\"",
+        chrono::Utc::now().format("%Y%m%d-%H%M%S")
+    );
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                "application/jsonl; charset=utf-8".to_owned(),
+            ),
+            (header::CONTENT_DISPOSITION, filename),
+            (header::CACHE_CONTROL, "no-store".to_owned()),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+fn listed(a: ActionRecord) -> Listed {
+    Listed {
+        at: chrono::DateTime::from_timestamp(a.at, 0)
+            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+            .unwrap_or_default(),
+        session: a.session.chars().take(12).collect(),
+        action: a.action,
+        source: a.source,
+        id: a.comment_id,
+        author_id: a.author_id,
+        duration: a.duration,
+        ok: a.ok,
+        answer: a.answer,
+        ban_id: a.ban_id,
+    }
 }
 
 const EXPECTED_BODY: &str = "expected a JSON body {\"source\":\"youtube-live:VIDEO\",\"id\":\"MESSAGE\"} \

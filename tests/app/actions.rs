@@ -349,6 +349,30 @@ async fn each_live_chat_action_sends_the_documented_request_and_mirrors_locally(
         listed[0]["answer"].as_str().unwrap().starts_with("quota"),
         "{listed:?}"
     );
+    let export = reqwest::Client::new()
+        .get(app.url("/api/actions.jsonl"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        export.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .contains(".jsonl")
+    );
+    let export = export.text().await.unwrap();
+    let lines: Vec<Value> = export
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), recorded.len(), "{export}");
+    assert_eq!(lines[1]["action"], "delete");
+    assert_eq!(lines[1]["ok"], true);
+    assert_eq!(lines[2]["duration"], 300);
+    for secret in google.secrets() {
+        assert!(!export.contains(&secret));
+    }
     let overlay = reqwest::Client::new()
         .get(app.url(&format!("/api/actions?key={OVERLAY_KEY}")))
         .send()
