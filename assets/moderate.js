@@ -121,6 +121,7 @@ async function choose(c) {
   } catch (err) {
     status.textContent = w("failed") + err.message;
   }
+  document.dispatchEvent(new CustomEvent("cw-action"));
 }
 
 function open(button, e) {

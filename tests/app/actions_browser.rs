@@ -192,6 +192,22 @@ async fn a_streamer_deletes_times_out_and_reads_a_refusal_from_the_feed() {
         serde_json::json!({"snippet": {"parentId": "c2", "textOriginal": "Thanks, <i>good</i> question"}})
     );
 
+    // The account panel lists what was done, newest first.
+    let done: Vec<String> = browser
+        .poll(
+            "the actions listed in the account panel",
+            PATIENCE,
+            "return [...document.querySelectorAll('#yt-actions li')].map((l) => l.textContent);",
+            |l: &Vec<String>| l.len() == 4,
+        )
+        .await;
+    assert!(
+        done[0].contains("reply · youtube:") && done[0].ends_with("✓"),
+        "{done:?}"
+    );
+    assert!(done[1].contains("timeout 300 s"), "{done:?}");
+    assert!(done[2].contains("✗ not_moderator"), "{done:?}");
+
     // From the keyboard: select a message, Y opens its menu, Esc closes it.
     let script = format!(
         "document.dispatchEvent(new KeyboardEvent('keydown', {{key: 'Escape', bubbles: true}})); \
