@@ -4,6 +4,9 @@
 // server revokes the access at Google and forgets it). Shown only when the
 // server has an OAuth client (YOUTUBE_OAUTH_CLIENT_ID).
 //
+// It also lists the newest actions taken (GET /api/actions), refreshed after
+// each (a `cw-action` event from moderate.js).
+//
 // Must not touch any element outside #yt-account; the network only through
 // `api` on /api/oauth/youtube…. Never sees a token (the server keeps them).
 // Channel names are shown with textContent.
@@ -55,6 +58,30 @@ function fail(err) {
   $("yt-account-error").textContent = w("failed") + err.message;
 }
 
+/** The newest actions taken, as the server recorded them. */
+async function refreshActions() {
+  const box = $("yt-actions-box");
+  if (!box) return;
+  box.hidden = !(current && current.connected);
+  if (box.hidden) return;
+  let page;
+  try {
+    page = await api("GET", "/api/actions?limit=20");
+  } catch (_) {
+    return;
+  }
+  const list = $("yt-actions");
+  list.replaceChildren();
+  for (const a of page.actions) {
+    const li = document.createElement("li");
+    li.classList.toggle("failed", !a.ok);
+    const when = new Date(a.at).toLocaleTimeString(lang);
+    const what = a.action + (a.duration ? " " + a.duration + " s" : "");
+    li.textContent = `${when} · ${what} · ${a.source} ${a.id} · ${a.ok ? "✓" : "✗ " + a.answer}`;
+    list.append(li);
+  }
+}
+
 export async function refreshAccount() {
   try {
     current = await api("GET", "/api/oauth/youtube");
@@ -63,6 +90,7 @@ export async function refreshAccount() {
     if (current) fail(err);
   }
   render();
+  refreshActions();
   return current;
 }
 
@@ -92,4 +120,6 @@ if (panel) {
     await refreshAccount();
   });
   refreshAccount();
+  // moderate.js tells when an action was asked for.
+  document.addEventListener("cw-action", refreshActions);
 }

@@ -1,8 +1,9 @@
 //! Acting on a YouTube live chat with the connected account: delete a
 //! message (`liveChatMessages.delete`), time out or ban its author
 //! (`liveChatBans.insert`, temporary or permanent) and unban
-//! (`liveChatBans.delete`, with the id the ban returned). Each call's quota
-//! is reserved first; the chat's id comes from `videos.list` once per
+//! (`liveChatBans.delete`, with the id the ban returned); on a video's
+//! comments, hold for review or reject (`comments.setModerationStatus`) and
+//! reply (`comments.insert`). Each call's quota is reserved first; the chat's id comes from `videos.list` once per
 //! video. What the log records of it, and what the dashboard sees, is the
 //! caller's business.
 
@@ -18,6 +19,10 @@ pub const DELETE_COST: i64 = 50;
 pub const BAN_COST: i64 = 50;
 /// Quota units of `liveChatBans.delete`.
 pub const UNBAN_COST: i64 = 50;
+/// Quota units of `comments.setModerationStatus` (hold, reject).
+pub const MODERATE_COST: i64 = 50;
+/// Quota units of `comments.insert` (a reply).
+pub const REPLY_COST: i64 = 50;
 /// Quota units of the `videos.list` that finds a video's chat (once).
 pub const CHAT_LOOKUP_COST: i64 = 1;
 
@@ -88,6 +93,45 @@ impl YouTubeAccount {
         })
         .await?;
         Ok(())
+    }
+
+    /// Holds a video comment for review (`hold`) or rejects it, optionally
+    /// banning its author from the channel's comments.
+    pub async fn moderate(&self, id: &str, hold: bool, ban_author: bool) -> Result<(), OAuthError> {
+        let status = if hold { "heldForReview" } else { "rejected" };
+        let mut query = vec![("id", id), ("moderationStatus", status)];
+        if ban_author && !hold {
+            query.push(("banAuthor", "true"));
+        }
+        self.call(ApiCall {
+            what: if hold { "hold" } else { "rejection" },
+            method: Method::POST,
+            path: "comments/setModerationStatus",
+            query: &query,
+            body: None,
+            cost: MODERATE_COST,
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// Replies to the top-level video comment `parent`; the reply's id.
+    pub async fn reply(&self, parent: &str, text: &str) -> Result<String, OAuthError> {
+        let answer = self
+            .call(ApiCall {
+                what: "reply",
+                method: Method::POST,
+                path: "comments",
+                query: &[("part", "snippet")],
+                body: Some(json!({"snippet": {"parentId": parent, "textOriginal": text}})),
+                cost: REPLY_COST,
+            })
+            .await?;
+        Ok(answer
+            .get("id")
+            .and_then(Value::as_str)
+            .map(|id| crate::sanitize::clean_line(id, 200))
+            .unwrap_or_default())
     }
 
     /// The live chat of `video` (`videos.list`, once per video).

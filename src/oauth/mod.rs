@@ -28,7 +28,7 @@ mod live;
 mod pkce;
 
 pub use google::GoogleError;
-pub use live::{BAN_COST, CHAT_LOOKUP_COST, DELETE_COST, UNBAN_COST};
+pub use live::{BAN_COST, CHAT_LOOKUP_COST, DELETE_COST, MODERATE_COST, REPLY_COST, UNBAN_COST};
 
 /// The one scope the actions need (manage the channel's YouTube account:
 /// delete chat messages, ban, moderate and reply to comments).

@@ -1,6 +1,9 @@
-//! Acting on a live chat message where it was posted, with the connected
-//! YouTube account: `POST /api/actions/youtube/{delete,timeout,ban,unban}`
-//! with `{"source":"youtube-live:VIDEO","id":"MESSAGE","duration":300}`.
+//! Acting on a comment where it was posted, with the connected YouTube
+//! account: `POST /api/actions/youtube/{delete,timeout,ban,unban}` with
+//! `{"source":"youtube-live:VIDEO","id":"MESSAGE","duration":300}` on a live
+//! chat, `…/{hold,reject,reply}` with `{"source":"youtube:VIDEO","id":…,
+//! "ban_author":true|"text":"…"}` on a video's comments; `GET /api/actions`
+//! lists what was done.
 //! Behind the dashboard session (never the overlay key) and from this site
 //! only, as JSON. Every attempt is recorded in the log (which session,
 //! what, which comment, when, the API's answer); a success is mirrored
@@ -13,10 +16,10 @@
 use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 
@@ -30,11 +33,121 @@ use crate::store::{ActionRecord, Batch, CommentLog};
 
 /// The routes, to merge inside the token-protected router.
 pub fn api() -> Router<AppState> {
-    Router::new().route("/api/actions/youtube/{action}", post(act))
+    Router::new()
+        .route("/api/actions", get(list))
+        .route("/api/actions.jsonl", get(export))
+        .route("/api/actions/youtube/{action}", post(act))
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    #[serde(default)]
+    limit: Option<String>,
+}
+
+/// One recorded action, as `GET /api/actions` lists it.
+#[derive(Serialize)]
+struct Listed {
+    at: String,
+    /// The first 12 hex digits of the session's SHA-256 (`bearer`, `open`).
+    session: String,
+    action: String,
+    source: String,
+    id: String,
+    author_id: String,
+    duration: Option<i64>,
+    ok: bool,
+    answer: String,
+    ban_id: Option<String>,
+}
+
+/// `GET /api/actions?limit=N`: the newest actions (100, at most 1000),
+/// newest first, whatever their outcome.
+async fn list(
+    State(log): State<CommentLog>,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let raw = query.ok().and_then(|Query(q)| q.limit);
+    let limit = match raw.as_deref().map(str::parse::<i64>) {
+        None => 100,
+        Some(Ok(n)) if (1..=1000).contains(&n) => n,
+        Some(_) => {
+            let why = "expected a whole number from 1 to 1000";
+            return Error::BadParam(crate::params::ParamError::new("limit", why)).into_response();
+        }
+    };
+    let actions = match log.recent_actions(limit).await {
+        Ok(a) => a,
+        Err(e) => return Error::Unavailable(e).into_response(),
+    };
+    let listed: Vec<Listed> = actions.into_iter().map(listed).collect();
+    #[derive(Serialize)]
+    struct Page {
+        actions: Vec<Listed>,
+    }
+    (
+        [(header::CACHE_CONTROL, "no-store")],
+        Json(Page { actions: listed }),
+    )
+        .into_response()
+}
+
+/// Most actions an export holds (the newest).
+const EXPORT_MAX: i64 = 100_000;
+
+/// `GET /api/actions.jsonl`: every recorded action as JSON Lines, oldest
+/// first, each line as `GET /api/actions` lists it.
+async fn export(State(log): State<CommentLog>) -> Response {
+    let mut actions = match log.recent_actions(EXPORT_MAX).await {
+        Ok(a) => a,
+        Err(e) => return Error::Unavailable(e).into_response(),
+    };
+    actions.reverse();
+    let mut body = String::new();
+    for a in actions {
+        if let Ok(line) = serde_json::to_string(&listed(a)) {
+            body.push_str(&line);
+            body.push('\n');
+        }
+    }
+    let filename = format!(
+        "attachment; filename=\"commentwatch-actions-{}.jsonl\"",
+        chrono::Utc::now().format("%Y%m%d-%H%M%S")
+    );
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                "application/jsonl; charset=utf-8".to_owned(),
+            ),
+            (header::CONTENT_DISPOSITION, filename),
+            (header::CACHE_CONTROL, "no-store".to_owned()),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+fn listed(a: ActionRecord) -> Listed {
+    Listed {
+        at: chrono::DateTime::from_timestamp(a.at, 0)
+            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+            .unwrap_or_default(),
+        session: a.session.chars().take(12).collect(),
+        action: a.action,
+        source: a.source,
+        id: a.comment_id,
+        author_id: a.author_id,
+        duration: a.duration,
+        ok: a.ok,
+        answer: a.answer,
+        ban_id: a.ban_id,
+    }
 }
 
 const EXPECTED_BODY: &str = "expected a JSON body {\"source\":\"youtube-live:VIDEO\",\"id\":\"MESSAGE\"} \
-     (and \"duration\": 10, 300, 3600 or 86400 for a timeout)";
+     (and \"duration\": 10, 300, 3600 or 86400 for a timeout; \"ban_author\": true for a rejection; \
+     \"text\" for a reply)";
 /// The timeouts offered, in seconds (10 s, 5 min, 1 h, 24 h).
 pub const TIMEOUTS: [u64; 4] = [10, 300, 3600, 86400];
 
@@ -45,6 +158,12 @@ struct Target {
     id: String,
     #[serde(default)]
     duration: Option<u64>,
+    /// A rejection's `banAuthor`.
+    #[serde(default)]
+    ban_author: Option<bool>,
+    /// A reply's text.
+    #[serde(default)]
+    text: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -83,6 +202,13 @@ fn explain(e: &OAuthError) -> (StatusCode, &'static str, String) {
             "not_connected",
             "no YouTube account is connected: connect one in the YouTube account panel".into(),
         ),
+        OAuthError::Google(GoogleError::Refused { code, .. }) if code == "invalid_grant" => (
+            StatusCode::CONFLICT,
+            "reconnect",
+            "Google no longer accepts the connection (removed in the Google account, or \
+             expired): disconnect and connect again"
+                .into(),
+        ),
         OAuthError::Google(GoogleError::Quota) => (
             StatusCode::TOO_MANY_REQUESTS,
             "quota",
@@ -98,7 +224,9 @@ fn explain(e: &OAuthError) -> (StatusCode, &'static str, String) {
             (403, "forbidden" | "insufficientPermissions") => (
                 StatusCode::FORBIDDEN,
                 "not_moderator",
-                format!("the connected channel is not a moderator of this chat ({code})"),
+                format!(
+                    "the connected channel is not a moderator of this chat nor the owner of this video ({code})"
+                ),
             ),
             (403, _) => (
                 StatusCode::FORBIDDEN,
@@ -132,9 +260,14 @@ async fn act(
         "timeout" => "timeout",
         "ban" => "ban",
         "unban" => "unban",
+        "hold" => "hold",
+        "reject" => "reject",
+        "reply" => "reply",
         _ => {
-            return Error::NotFound("no such action: delete, timeout, ban or unban")
-                .into_response();
+            return Error::NotFound(
+                "no such action: delete, timeout, ban, unban, hold, reject or reply",
+            )
+            .into_response();
         }
     };
     let target = match json_body::<Target>(&hosts, &headers, &body, EXPECTED_BODY) {
@@ -151,8 +284,28 @@ async fn act(
         (_, None) => None,
         (_, Some(_)) => return Error::BadBody("only a timeout takes a duration").into_response(),
     };
-    let Some(video) = target.source.strip_prefix("youtube-live:") else {
-        return Error::BadBody("only youtube-live: messages can be acted on here").into_response();
+    let on_video = matches!(action, "hold" | "reject" | "reply");
+    let video = match (on_video, target.source.split_once(':')) {
+        (false, Some(("youtube-live", v))) | (true, Some(("youtube", v))) => v.to_owned(),
+        (false, _) => {
+            return Error::BadBody("delete, timeout, ban and unban take youtube-live: messages")
+                .into_response();
+        }
+        (true, _) => {
+            return Error::BadBody("hold, reject and reply take youtube: video comments")
+                .into_response();
+        }
+    };
+    if target.ban_author.is_some() && action != "reject" {
+        return Error::BadBody("only a rejection takes \"ban_author\"").into_response();
+    }
+    let reply_text = match (action, target.text.as_deref().map(str::trim)) {
+        ("reply", Some(t)) if !t.is_empty() && t.chars().count() <= 10_000 => Some(t.to_owned()),
+        ("reply", _) => {
+            return Error::BadBody("a reply takes \"text\": 1 to 10000 characters").into_response();
+        }
+        (_, None) => None,
+        (_, Some(_)) => return Error::BadBody("only a reply takes a text").into_response(),
     };
     let comment = match log.comment(target.source.clone(), target.id.clone()).await {
         Ok(Some(c)) => c,
@@ -166,9 +319,33 @@ async fn act(
             oauth::DELETE_COST,
         ),
         "timeout" | "ban" => (
-            account.ban(video, &author, duration).await.map(Some),
+            account.ban(&video, &author, duration).await.map(Some),
             oauth::BAN_COST,
         ),
+        "hold" | "reject" => (
+            account
+                .moderate(
+                    &target.id,
+                    action == "hold",
+                    target.ban_author == Some(true),
+                )
+                .await
+                .map(|()| None),
+            oauth::MODERATE_COST,
+        ),
+        "reply" => {
+            // YouTube takes replies to top-level comments only: a reply to
+            // a reply goes under the same thread.
+            let parent = comment
+                .reply_to
+                .clone()
+                .unwrap_or_else(|| target.id.clone());
+            let text = reply_text.unwrap_or_default();
+            (
+                account.reply(&parent, &text).await.map(|_| None),
+                oauth::REPLY_COST,
+            )
+        }
         _ => match log.last_ban(target.source.clone(), author.clone()).await {
             Ok(Some(ban)) => (account.unban(&ban).await.map(|()| None), oauth::UNBAN_COST),
             Ok(None) => {
@@ -216,6 +393,12 @@ async fn act(
                 "timeout" | "ban" => Some(Batch {
                     source: target.source.clone(),
                     banned_authors: vec![author],
+                    ..Batch::default()
+                }),
+                // Held or rejected, it is no longer public on YouTube.
+                "hold" | "reject" => Some(Batch {
+                    source: target.source.clone(),
+                    deleted: vec![target.id.clone()],
                     ..Batch::default()
                 }),
                 _ => None,

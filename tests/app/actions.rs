@@ -13,6 +13,7 @@ use crate::oauth::{connect_account, mock};
 const TOKEN: &str = "actions-test-token-0123";
 const OVERLAY_KEY: &str = "actions-overlay-key-0123456789";
 pub const CHAT: &str = "youtube-live:Vid1Vid1Vid";
+pub const VIDEO: &str = "youtube:Vid1Vid1Vid";
 
 fn raw(id: &str, author: &str, text: &str) -> commentwatch::domain::RawComment {
     commentwatch::domain::RawComment {
@@ -43,16 +44,20 @@ pub async fn seed(app: &TestApp) {
         })
         .await
         .unwrap();
-    let video = commentwatch::sanitize::sanitize(
-        "youtube:Vid1Vid1Vid",
+    let mut answer = raw("r1", "Other", "a reply under c2");
+    answer.reply_to = Some("c2".into());
+    let video = [
         raw("c1", "Viewer", "a video comment"),
-        chrono::Utc::now(),
-    )
-    .unwrap();
+        raw("c2", "Asker", "a question?"),
+        answer,
+    ]
+    .into_iter()
+    .map(|r| commentwatch::sanitize::sanitize(VIDEO, r, chrono::Utc::now()).unwrap())
+    .collect();
     app.feed
         .ingest(commentwatch::store::Batch {
-            source: "youtube:Vid1Vid1Vid".into(),
-            comments: vec![video],
+            source: VIDEO.into(),
+            comments: video,
             ..Default::default()
         })
         .await
@@ -75,9 +80,17 @@ async fn post(app: &TestApp, action: &str, body: Value) -> (u16, Value) {
 
 /// Which of the chat's messages the log shows as retracted.
 async fn deleted(app: &TestApp) -> Vec<String> {
+    deleted_in(app, CHAT).await
+}
+
+/// Which of `source`'s comments the log shows as retracted.
+async fn deleted_in(app: &TestApp, source: &str) -> Vec<String> {
     let page: Value = serde_json::from_str(
         &reqwest::Client::new()
-            .get(app.url("/api/comments?source=youtube-live%3AVid1Vid1Vid&limit=50"))
+            .get(app.url(&format!(
+                "/api/comments?source={}&limit=50",
+                source.replace(':', "%3A")
+            )))
             .bearer_auth(TOKEN)
             .send()
             .await
@@ -155,6 +168,12 @@ async fn each_live_chat_action_sends_the_documented_request_and_mirrors_locally(
     );
     assert_eq!(deleted(&app).await, ["m1"]);
 
+    // An overlay is open while the author is timed out.
+    let (mut overlay_ws, _) =
+        tokio_tungstenite::connect_async(format!("ws://{}/overlay/ws?key={OVERLAY_KEY}", app.addr))
+            .await
+            .unwrap();
+
     // Timeout 5 min: the chat's id once, then a temporary ban of the author.
     let (status, body) = post(
         &app,
@@ -183,6 +202,19 @@ async fn each_live_chat_action_sends_the_documented_request_and_mirrors_locally(
         ["m1", "m2"],
         "every message of the author"
     );
+    let retracted = async {
+        use futures_util::StreamExt;
+        while let Some(Ok(msg)) = overlay_ws.next().await {
+            let frame: Value = serde_json::from_str(&msg.to_string()).unwrap_or(Value::Null);
+            if frame["type"] == "delete" && frame["id"] == "m2" && frame["source"] == CHAT {
+                return;
+            }
+        }
+        panic!("the overlay's feed ended");
+    };
+    tokio::time::timeout(crate::helpers::PATIENCE, retracted)
+        .await
+        .expect("the overlay hears the timed-out author's message retracted");
 
     // Unban: the ban's id, no body.
     let (status, body) = post(&app, "unban", m("m2")).await;
@@ -294,4 +326,158 @@ async fn each_live_chat_action_sends_the_documented_request_and_mirrors_locally(
     for secret in google.secrets() {
         assert!(!format!("{recorded:?}").contains(&secret));
     }
+
+    // And as the API lists them: newest first.
+    let listed: Value = serde_json::from_str(
+        &reqwest::Client::new()
+            .get(app.url("/api/actions?limit=3"))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    let listed = listed["actions"].as_array().unwrap();
+    assert_eq!(listed.len(), 3);
+    assert_eq!(listed[0]["action"], "delete");
+    assert_eq!(listed[0]["ok"], false);
+    assert_eq!(listed[0]["session"], "bearer");
+    assert!(
+        listed[0]["answer"].as_str().unwrap().starts_with("quota"),
+        "{listed:?}"
+    );
+    let export = reqwest::Client::new()
+        .get(app.url("/api/actions.jsonl"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        export.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .contains(".jsonl")
+    );
+    let export = export.text().await.unwrap();
+    let lines: Vec<Value> = export
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), recorded.len(), "{export}");
+    assert_eq!(lines[1]["action"], "delete");
+    assert_eq!(lines[1]["ok"], true);
+    assert_eq!(lines[2]["duration"], 300);
+    for secret in google.secrets() {
+        assert!(!export.contains(&secret));
+    }
+    let overlay = reqwest::Client::new()
+        .get(app.url(&format!("/api/actions?key={OVERLAY_KEY}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(overlay.status(), 401);
+}
+
+#[tokio::test]
+async fn video_comments_are_held_rejected_and_answered_with_the_documented_requests() {
+    let google = mock::start().await;
+    let mut env: Vec<(&str, String)> = google.env();
+    env.extend([("CW_DEMO_RATE", "0".into()), ("CW_TOKEN", TOKEN.into())]);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let app = spawn_app(&env).await;
+    seed(&app).await;
+    connect_account(&format!("http://{}", app.addr), TOKEN).await;
+    let calls = || google.seen.lock().unwrap().calls.clone();
+
+    let (status, body) = post(&app, "hold", json!({"source": VIDEO, "id": "c1"})).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["quota"], 50);
+    assert_eq!(
+        calls()[0],
+        (
+            "POST".into(),
+            "/youtube/v3/comments/setModerationStatus".into(),
+            "id=c1&moderationStatus=heldForReview".into(),
+            String::new()
+        )
+    );
+    assert_eq!(deleted_in(&app, VIDEO).await, ["c1"], "no longer public");
+
+    let (status, _) = post(
+        &app,
+        "reject",
+        json!({"source": VIDEO, "id": "c2", "ban_author": true}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        calls()[1].2,
+        "id=c2&moderationStatus=rejected&banAuthor=true"
+    );
+
+    // A reply to a reply goes under its thread's top-level comment.
+    let (status, body) = post(
+        &app,
+        "reply",
+        json!({"source": VIDEO, "id": "r1", "text": "  Thanks <b>both</b>!  "}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let c = calls();
+    assert_eq!(
+        (c[2].0.as_str(), c[2].1.as_str(), c[2].2.as_str()),
+        ("POST", "/youtube/v3/comments", "part=snippet")
+    );
+    let sent: Value = serde_json::from_str(&c[2].3).unwrap();
+    assert_eq!(
+        sent,
+        json!({"snippet": {"parentId": "c2", "textOriginal": "Thanks <b>both</b>!"}})
+    );
+    assert_eq!(
+        deleted_in(&app, VIDEO).await,
+        ["c1", "c2"],
+        "a reply retracts nothing"
+    );
+
+    // What does not fit is refused before anything is sent.
+    let n = calls().len();
+    for (action, body) in [
+        ("reply", json!({"source": VIDEO, "id": "c1", "text": "   "})),
+        ("reply", json!({"source": CHAT, "id": "m1", "text": "hi"})),
+        (
+            "hold",
+            json!({"source": VIDEO, "id": "c1", "ban_author": true}),
+        ),
+        ("delete", json!({"source": VIDEO, "id": "c1"})),
+        ("hold", json!({"source": VIDEO, "id": "c1", "text": "x"})),
+    ] {
+        let (status, body) = post(&app, action, body).await;
+        assert_eq!(status, 400, "{action}: {body}");
+    }
+    assert_eq!(calls().len(), n);
+}
+
+#[tokio::test]
+async fn a_connection_google_no_longer_accepts_asks_to_reconnect_and_changes_nothing() {
+    let google = mock::start().await;
+    // Access tokens that need refreshing after a second.
+    *google.expires_in.lock().unwrap() = 121;
+    let mut env: Vec<(&str, String)> = google.env();
+    env.extend([("CW_DEMO_RATE", "0".into()), ("CW_TOKEN", TOKEN.into())]);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let app = spawn_app(&env).await;
+    seed(&app).await;
+    connect_account(&format!("http://{}", app.addr), TOKEN).await;
+    // The streamer removed the access in their Google account.
+    let refresh = google.seen.lock().unwrap().refresh[0].clone();
+    google.seen.lock().unwrap().revoked.push(refresh);
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    let (status, body) = post(&app, "delete", json!({"source": CHAT, "id": "m1"})).await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["reason"], "reconnect");
+    assert!(google.seen.lock().unwrap().calls.is_empty());
+    assert!(deleted(&app).await.is_empty());
 }

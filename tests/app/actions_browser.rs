@@ -84,14 +84,18 @@ async fn a_streamer_deletes_times_out_and_reads_a_refusal_from_the_feed() {
     browser.check(button.click().await, "sign in").await;
 
     open_menu(&browser, "m1").await;
-    // A video comment offers none of it.
-    let video_offers: bool = browser
+    // Another platform's comments (the demo's here) offer none of it.
+    let others: u64 = browser
         .eval(
-            "const b = document.querySelector(\"li.comment[data-source^='youtube:'] button.act.mod\"); \
-             return !!b && getComputedStyle(b).display !== 'none';",
+            "return [...document.querySelectorAll(\"li.comment[data-source='demo'] button.act.mod\")] \
+               .filter((b) => getComputedStyle(b).display !== 'none').length;",
         )
         .await;
-    assert!(!video_offers);
+    let demo: u64 = browser
+        .eval("return document.querySelectorAll(\"li.comment[data-source='demo']\").length;")
+        .await;
+    assert!(demo > 0);
+    assert_eq!(others, 0);
     let items: Vec<String> = browser
         .eval("return [...document.querySelectorAll('#mod-menu-items button')].map((b) => b.textContent);")
         .await;
@@ -152,6 +156,71 @@ async fn a_streamer_deletes_times_out_and_reads_a_refusal_from_the_feed() {
     let ban: serde_json::Value = serde_json::from_str(&calls.last().unwrap().3).unwrap();
     assert_eq!(ban["snippet"]["banDurationSeconds"], "300");
     browser.screenshot("actions-menu").await;
+
+    // A video comment: hold, reject, reply — a reply from the text box.
+    let video = |id: &str| {
+        format!(
+            "li.comment[data-source='{}'][data-id='{id}']",
+            crate::actions::VIDEO
+        )
+    };
+    let script = format!(
+        "const b = document.querySelector(\"{} button.act.mod\"); b.click(); \
+         return [...document.querySelectorAll('#mod-menu-items button')].map((b) => b.textContent);",
+        video("c2")
+    );
+    let items: Vec<String> = browser.eval(&script).await;
+    assert_eq!(items.len(), 4, "{items:?}");
+    assert!(
+        items[0].starts_with("Hold for review · 50 quota units"),
+        "{items:?}"
+    );
+    assert!(
+        items[2].starts_with("Reject and ban the author"),
+        "{items:?}"
+    );
+    let _: bool = browser
+        .eval("document.getElementById('mod-reply').value = 'Thanks, <i>good</i> question'; return true;")
+        .await;
+    press(&browser, "Reply").await;
+    press(&browser, "Reply").await;
+    status(&browser, "the reply posted", "Done: Reply").await;
+    let calls = google.seen.lock().unwrap().calls.clone();
+    let reply: serde_json::Value = serde_json::from_str(&calls.last().unwrap().3).unwrap();
+    assert_eq!(
+        reply,
+        serde_json::json!({"snippet": {"parentId": "c2", "textOriginal": "Thanks, <i>good</i> question"}})
+    );
+
+    // The account panel lists what was done, newest first.
+    let done: Vec<String> = browser
+        .poll(
+            "the actions listed in the account panel",
+            PATIENCE,
+            "return [...document.querySelectorAll('#yt-actions li')].map((l) => l.textContent);",
+            |l: &Vec<String>| l.len() == 4,
+        )
+        .await;
+    assert!(
+        done[0].contains("reply · youtube:") && done[0].ends_with("✓"),
+        "{done:?}"
+    );
+    assert!(done[1].contains("timeout 300 s"), "{done:?}");
+    assert!(done[2].contains("✗ not_moderator"), "{done:?}");
+
+    // From the keyboard: select a message, Y opens its menu, Esc closes it.
+    let script = format!(
+        "document.dispatchEvent(new KeyboardEvent('keydown', {{key: 'Escape', bubbles: true}})); \
+         document.querySelector(\"{} .body\").click(); \
+         document.dispatchEvent(new KeyboardEvent('keydown', {{key: 'y', bubbles: true}})); \
+         const m = document.getElementById('mod-menu'); \
+         return m.hidden ? '' : document.getElementById('mod-menu-who').textContent \
+           + ' ' + document.querySelectorAll('#mod-menu-items button').length;",
+        li("m4")
+    );
+    let opened: String = browser.eval(&script).await;
+    assert_eq!(opened, "On YouTube, for Kind 7");
+
     let errors = browser.console_errors().await;
     assert!(
         errors.iter().all(|e| e.contains("/api/actions/")),

@@ -111,3 +111,25 @@ pub(super) fn recent_actions(conn: &Connection, limit: i64) -> Result<Vec<Action
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
+
+/// Makes the log file and its `-wal` and `-shm` companions readable and
+/// writable by their owner only (Unix); a failure is logged, not fatal.
+pub(super) fn owner_only(path: &std::path::Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        for suffix in ["", "-wal", "-shm"] {
+            let mut p = path.as_os_str().to_owned();
+            p.push(suffix);
+            let p = std::path::PathBuf::from(p);
+            if !p.exists() {
+                continue;
+            }
+            if let Err(e) = std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)) {
+                tracing::warn!(error = %e, "could not make the comment log readable by its owner only");
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+}

@@ -534,8 +534,14 @@ impl LogBackend for SqliteLog {
         self.with(move |conn| accounts::get(conn, &platform)).await
     }
 
+    /// Also makes the file (and its WAL) readable by its owner only: it now
+    /// holds a credential.
     async fn link_account(&self, account: LinkedAccount) -> Result<(), LogError> {
-        self.with(move |conn| accounts::set(conn, &account)).await
+        self.with(move |conn| accounts::set(conn, &account)).await?;
+        if let Some(path) = &self.file {
+            accounts::owner_only(path);
+        }
+        Ok(())
     }
 
     async fn unlink_account(&self, platform: String) -> Result<bool, LogError> {

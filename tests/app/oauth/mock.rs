@@ -94,6 +94,8 @@ pub async fn start() -> Mock {
             axum::routing::delete(live_api),
         )
         .route("/youtube/v3/liveChat/bans", post(live_api).delete(live_api))
+        .route("/youtube/v3/comments/setModerationStatus", post(live_api))
+        .route("/youtube/v3/comments", post(live_api))
         .with_state(mock.clone());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     mock
@@ -276,6 +278,13 @@ async fn live_api(
             ban["id"] = format!("ban-{}", seen.n).into();
             ban["kind"] = "youtube#liveChatBan".into();
             json(ban)
+        }
+        ("POST", "/youtube/v3/comments") => {
+            let mut reply: serde_json::Value = serde_json::from_str(&body).unwrap();
+            seen.n += 1;
+            reply["id"] = format!("reply-{}", seen.n).into();
+            reply["kind"] = "youtube#comment".into();
+            json(reply)
         }
         _ => StatusCode::NO_CONTENT.into_response(),
     }
