@@ -13,6 +13,8 @@ mod access;
 mod actions;
 /// Acting on live chat messages from the dashboard, in Chromium.
 mod actions_browser;
+/// What was done on YouTube, reviewed in `/log`, in Chromium.
+mod actions_log;
 /// `CW_TOKEN`: sign-in, sessions, rate limits, nothing leaks to logs.
 mod auth;
 /// The dashboard in a real headless Chromium.
