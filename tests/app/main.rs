@@ -49,6 +49,8 @@ mod log_page;
 mod log_roles;
 /// Connecting the streamer's YouTube account (OAuth) against a mock Google.
 mod oauth;
+/// Whether the connected channel owns each monitored live chat.
+mod oauth_chats;
 /// Offline looks offline: the banner, grey sources, the gap mark, the
 /// catch-up count after a restart.
 mod offline;
