@@ -15,6 +15,8 @@ mod actions;
 mod actions_browser;
 /// What was done on YouTube, reviewed in `/log`, in Chromium.
 mod actions_log;
+/// The action routes take a comment's `seq`.
+mod actions_seq;
 /// `CW_TOKEN`: sign-in, sessions, rate limits, nothing leaks to logs.
 mod auth;
 /// The dashboard in a real headless Chromium.
