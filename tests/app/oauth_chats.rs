@@ -135,7 +135,10 @@ async fn the_account_panel_says_which_live_chats_the_connected_channel_owns() {
             "the live chats in the account panel",
             PATIENCE,
             "const l = document.getElementById('yt-chats'); \
-             if (!l || l.hidden) return []; \
+             const b = document.getElementById('side-btn'); \
+             if (b && b.offsetParent && b.getAttribute('aria-expanded') !== 'true') b.click(); \
+             if (!l || l.hidden || l.offsetParent === null) return []; \
+             l.scrollIntoView({block: 'center'}); \
              return [...l.querySelectorAll('li')].map((li) => li.dataset.role + ' | ' + li.textContent);",
             |l: &Vec<String>| l.len() == 3,
         )
