@@ -4,6 +4,10 @@
 // server revokes the access at Google and forgets it). Shown only when the
 // server has an OAuth client (YOUTUBE_OAUTH_CLIENT_ID).
 //
+// Once connected, it says for each monitored youtube-live: chat whether the
+// connected channel owns it (GET /api/oauth/youtube/chats; the server looks
+// each video up once) or may not moderate it.
+//
 // It also lists the newest actions taken (GET /api/actions), refreshed after
 // each (a `cw-action` event from moderate.js).
 //
@@ -18,11 +22,19 @@ const WORDS = {
     title: "YouTube account", connect: "Connect YouTube account", disconnect: "Disconnect",
     sure: "Press again to disconnect", connected: "Connected: ", none: "No account connected: read-only.",
     going: "Opening Google…", failed: "Could not: ",
+    owner: "your channel's chat: you can moderate it",
+    may_not_moderate: "another channel's chat: you may not moderate it (only its moderators can)",
+    unknown: "whose chat YouTube did not say",
+    chatsLabel: "The monitored live chats",
   },
   "zh-CN": {
     title: "YouTube 账号", connect: "连接 YouTube 账号", disconnect: "断开",
     sure: "再按一次以断开", connected: "已连接：", none: "未连接账号：只读。",
     going: "正在打开 Google…", failed: "未能完成：",
+    owner: "你的频道的聊天：可以管理",
+    may_not_moderate: "其他频道的聊天：你可能无权管理（只有它的管理员可以）",
+    unknown: "YouTube 未说明是谁的聊天",
+    chatsLabel: "监控中的直播聊天",
   },
 };
 const w = (key) => (WORDS[lang] || WORDS.en)[key];
@@ -82,6 +94,34 @@ async function refreshActions() {
   }
 }
 
+/** Whose each monitored live chat is: the connected channel's or not. */
+async function refreshChats() {
+  const list = $("yt-chats");
+  if (!list) return;
+  list.setAttribute("aria-label", w("chatsLabel"));
+  if (!(current && current.connected)) {
+    list.hidden = true;
+    return;
+  }
+  let page;
+  try {
+    page = await api("GET", "/api/oauth/youtube/chats");
+  } catch (_) {
+    return;
+  }
+  list.replaceChildren();
+  for (const c of page.chats) {
+    const li = document.createElement("li");
+    li.dataset.source = c.source;
+    li.dataset.role = c.role;
+    const name = document.createElement("code");
+    name.textContent = c.source;
+    li.append(name, " — " + (w(c.role) || c.role));
+    list.append(li);
+  }
+  list.hidden = page.chats.length === 0;
+}
+
 export async function refreshAccount() {
   try {
     current = await api("GET", "/api/oauth/youtube");
@@ -91,6 +131,7 @@ export async function refreshAccount() {
   }
   render();
   refreshActions();
+  refreshChats();
   return current;
 }
 

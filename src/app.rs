@@ -247,6 +247,16 @@ impl App {
             youtube_account: crate::oauth::YouTubeAccount::new(
                 self.config.youtube_oauth.clone(),
                 log_handle,
+            )
+            .with_live_chats(
+                self.config
+                    .sources
+                    .iter()
+                    .filter_map(|s| match s {
+                        crate::domain::platform::SourceSpec::YouTubeLive(v) => Some(v.clone()),
+                        _ => None,
+                    })
+                    .collect(),
             ),
             pipeline: pipeline.clone(),
         };

@@ -21,12 +21,15 @@ use crate::domain::Secret;
 use crate::store::{CommentLog, LinkedAccount, LogError};
 
 /// The token, channel and revoke calls to Google.
+/// Whether the connected channel owns each monitored live chat.
+mod chats;
 mod google;
 /// Acting on a live chat: delete a message, time out, ban, unban.
 mod live;
 /// PKCE verifiers and challenges, and `state` values.
 mod pkce;
 
+pub use chats::{ChatRole, OWNER_LOOKUP_COST};
 pub use google::GoogleError;
 pub use live::{BAN_COST, CHAT_LOOKUP_COST, DELETE_COST, MODERATE_COST, REPLY_COST, UNBAN_COST};
 
@@ -102,6 +105,10 @@ struct Inner {
     pending: Mutex<HashMap<String, Pending>>,
     /// Each video's live chat id, once looked up.
     chats: Mutex<HashMap<String, String>>,
+    /// The monitored `youtube-live:` videos.
+    live_videos: Vec<String>,
+    /// Each of them's channel, once looked up (empty: YouTube did not know it).
+    owners: Mutex<HashMap<String, String>>,
     /// The access token and when to stop using it; in memory only.
     access: tokio::sync::Mutex<Option<(Secret, Instant)>>,
 }
@@ -124,6 +131,8 @@ impl YouTubeAccount {
                 log,
                 pending: Mutex::new(HashMap::new()),
                 chats: Mutex::new(HashMap::new()),
+                live_videos: Vec::new(),
+                owners: Mutex::new(HashMap::new()),
                 access: tokio::sync::Mutex::new(None),
             })
         }))

@@ -2,8 +2,9 @@
 //! account: `POST /api/actions/youtube/{delete,timeout,ban,unban}` with
 //! `{"source":"youtube-live:VIDEO","id":"MESSAGE","duration":300}` on a live
 //! chat, `…/{hold,reject,reply}` with `{"source":"youtube:VIDEO","id":…,
-//! "ban_author":true|"text":"…"}` on a video's comments; `GET /api/actions`
-//! lists what was done.
+//! "ban_author":true|"text":"…"}` on a video's comments (or the comment's
+//! log `"seq"` instead of `source` and `id`); `GET /api/actions` lists what
+//! was done.
 //! Behind the dashboard session (never the overlay key) and from this site
 //! only, as JSON. Every attempt is recorded in the log (which session,
 //! what, which comment, when, the API's answer); a success is mirrored
@@ -146,7 +147,7 @@ fn listed(a: ActionRecord) -> Listed {
 }
 
 const EXPECTED_BODY: &str = "expected a JSON body {\"source\":\"youtube-live:VIDEO\",\"id\":\"MESSAGE\"} \
-     (and \"duration\": 10, 300, 3600 or 86400 for a timeout; \"ban_author\": true for a rejection; \
+     or {\"seq\":N} (and \"duration\": 10, 300, 3600 or 86400 for a timeout; \"ban_author\": true for a rejection; \
      \"text\" for a reply)";
 /// The timeouts offered, in seconds (10 s, 5 min, 1 h, 24 h).
 pub const TIMEOUTS: [u64; 4] = [10, 300, 3600, 86400];
@@ -154,8 +155,14 @@ pub const TIMEOUTS: [u64; 4] = [10, 300, 3600, 86400];
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Target {
-    source: String,
-    id: String,
+    /// The comment: `source` and `id`, or its `seq` in the log (as the
+    /// dashboard has it), or all three when they agree.
+    #[serde(default)]
+    source: Option<String>,
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    seq: Option<i64>,
     #[serde(default)]
     duration: Option<u64>,
     /// A rejection's `banAuthor`.
@@ -245,6 +252,46 @@ fn explain(e: &OAuthError) -> (StatusCode, &'static str, String) {
     }
 }
 
+/// The comment a body names: by `source` and `id`, or by `seq`; both must
+/// agree when both are given.
+async fn resolve(
+    log: &CommentLog,
+    target: &Target,
+) -> Result<(String, String, crate::domain::Comment), Error> {
+    let by_seq = match target.seq {
+        Some(seq) => {
+            let page = log
+                .page(
+                    crate::store::Selection::default(),
+                    Some(seq.saturating_add(1)),
+                    1,
+                )
+                .await
+                .map_err(Error::Unavailable)?;
+            match page.comments.into_iter().next() {
+                Some((s, c)) if s == seq => Some(c),
+                _ => return Err(Error::NotFound("no such comment in the log")),
+            }
+        }
+        None => None,
+    };
+    match (&target.source, &target.id, by_seq) {
+        (Some(source), Some(id), None) => match log.comment(source.clone(), id.clone()).await {
+            Ok(Some(c)) => Ok((source.clone(), id.clone(), c)),
+            Ok(None) => Err(Error::NotFound("no such comment in the log")),
+            Err(e) => Err(Error::Unavailable(e)),
+        },
+        (None, None, Some(c)) => Ok((c.source.clone(), c.id.clone(), c)),
+        (Some(source), Some(id), Some(c)) if *source == c.source && *id == c.id => {
+            Ok((source.clone(), id.clone(), c))
+        }
+        (Some(_), Some(_), Some(_)) => Err(Error::BadBody(
+            "\"seq\" names another comment than \"source\" and \"id\"",
+        )),
+        _ => Err(Error::BadBody(EXPECTED_BODY)),
+    }
+}
+
 /// `POST /api/actions/youtube/{action}`.
 async fn act(
     State(account): State<YouTubeAccount>,
@@ -275,6 +322,10 @@ async fn act(
         Ok(None) => return Error::BadBody(EXPECTED_BODY).into_response(),
         Err(e) => return e.into_response(),
     };
+    let (source, id, comment) = match resolve(&log, &target).await {
+        Ok(found) => found,
+        Err(e) => return e.into_response(),
+    };
     let duration = match (action, target.duration) {
         ("timeout", Some(d)) if TIMEOUTS.contains(&d) => Some(d),
         ("timeout", _) => {
@@ -285,7 +336,7 @@ async fn act(
         (_, Some(_)) => return Error::BadBody("only a timeout takes a duration").into_response(),
     };
     let on_video = matches!(action, "hold" | "reject" | "reply");
-    let video = match (on_video, target.source.split_once(':')) {
+    let video = match (on_video, source.split_once(':')) {
         (false, Some(("youtube-live", v))) | (true, Some(("youtube", v))) => v.to_owned(),
         (false, _) => {
             return Error::BadBody("delete, timeout, ban and unban take youtube-live: messages")
@@ -307,15 +358,10 @@ async fn act(
         (_, None) => None,
         (_, Some(_)) => return Error::BadBody("only a reply takes a text").into_response(),
     };
-    let comment = match log.comment(target.source.clone(), target.id.clone()).await {
-        Ok(Some(c)) => c,
-        Ok(None) => return Error::NotFound("no such comment in the log").into_response(),
-        Err(e) => return Error::Unavailable(e).into_response(),
-    };
     let author = comment.author.id.clone();
     let (result, cost) = match action {
         "delete" => (
-            account.delete_message(&target.id).await.map(|()| None),
+            account.delete_message(&id).await.map(|()| None),
             oauth::DELETE_COST,
         ),
         "timeout" | "ban" => (
@@ -324,11 +370,7 @@ async fn act(
         ),
         "hold" | "reject" => (
             account
-                .moderate(
-                    &target.id,
-                    action == "hold",
-                    target.ban_author == Some(true),
-                )
+                .moderate(&id, action == "hold", target.ban_author == Some(true))
                 .await
                 .map(|()| None),
             oauth::MODERATE_COST,
@@ -336,17 +378,14 @@ async fn act(
         "reply" => {
             // YouTube takes replies to top-level comments only: a reply to
             // a reply goes under the same thread.
-            let parent = comment
-                .reply_to
-                .clone()
-                .unwrap_or_else(|| target.id.clone());
+            let parent = comment.reply_to.clone().unwrap_or_else(|| id.clone());
             let text = reply_text.unwrap_or_default();
             (
                 account.reply(&parent, &text).await.map(|_| None),
                 oauth::REPLY_COST,
             )
         }
-        _ => match log.last_ban(target.source.clone(), author.clone()).await {
+        _ => match log.last_ban(source.clone(), author.clone()).await {
             Ok(Some(ban)) => (account.unban(&ban).await.map(|()| None), oauth::UNBAN_COST),
             Ok(None) => {
                 return Error::Conflict("no ban of this author was made from here to lift")
@@ -367,8 +406,8 @@ async fn act(
         at: chrono::Utc::now().timestamp(),
         session,
         action: action.into(),
-        source: target.source.clone(),
-        comment_id: target.id.clone(),
+        source: source.clone(),
+        comment_id: id.clone(),
         author_id: author.clone(),
         duration: duration.map(|d| d as i64),
         ok: result.is_ok(),
@@ -383,22 +422,22 @@ async fn act(
     }
     match result {
         Ok(ban_id) => {
-            info!(action, source = %target.source, "a live chat action was taken");
+            info!(action, source = %source, "a live chat action was taken");
             let mirror = match action {
                 "delete" => Some(Batch {
-                    source: target.source.clone(),
-                    deleted: vec![target.id.clone()],
+                    source: source.clone(),
+                    deleted: vec![id.clone()],
                     ..Batch::default()
                 }),
                 "timeout" | "ban" => Some(Batch {
-                    source: target.source.clone(),
+                    source: source.clone(),
                     banned_authors: vec![author],
                     ..Batch::default()
                 }),
                 // Held or rejected, it is no longer public on YouTube.
                 "hold" | "reject" => Some(Batch {
-                    source: target.source.clone(),
-                    deleted: vec![target.id.clone()],
+                    source: source.clone(),
+                    deleted: vec![id.clone()],
                     ..Batch::default()
                 }),
                 _ => None,
@@ -410,8 +449,8 @@ async fn act(
             }
             Json(Done {
                 action,
-                source: target.source,
-                id: target.id,
+                source,
+                id,
                 quota: cost,
                 ban_id,
             })

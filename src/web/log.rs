@@ -12,8 +12,8 @@
 
 use askama::Template;
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
-use axum::response::Response;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::{Router, routing::get};
 use chrono::{DateTime, Duration, Utc};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
@@ -24,6 +24,8 @@ use crate::domain::{Comment, rfc3339};
 use crate::params::{AsParam, Params, ToParams};
 use crate::store::{CommentLog, SourceFilter, Stats};
 
+/// The *Actions* view and the marks on the comments acted on.
+mod actions;
 /// The *Who* and *Kind* menus of the filter form.
 mod choice;
 /// A comment's text split around the search's matches.
@@ -128,6 +130,8 @@ struct RowView {
     edited: bool,
     deleted: bool,
     who: who::Who,
+    /// What was done on its platform from the dashboard.
+    acted: Vec<actions::Mark>,
 }
 
 impl RowView {
@@ -160,6 +164,7 @@ impl RowView {
             edited: c.edited,
             deleted: c.deleted,
             who: who::Who::of(c),
+            acted: Vec::new(),
         }
     }
 }
@@ -415,9 +420,17 @@ async fn page(
     State(log): State<CommentLog>,
     State(cockpit): State<super::Cockpit>,
     State(auth): State<super::Auth>,
-    Query(pairs): Query<Vec<(String, String)>>,
+    headers: HeaderMap,
+    Query(mut pairs): Query<Vec<(String, String)>>,
 ) -> Response {
     let signed_in = auth.enabled();
+    let me = super::auth::session_hash(&headers);
+    // `actions=1` is the Actions view; the comment filters do not apply.
+    let wants_actions = pairs.iter().any(|(k, v)| k == "actions" && v == "1");
+    pairs.retain(|(k, _)| k != "actions");
+    if wants_actions {
+        return actions_view(&log, me.as_deref(), signed_in).await;
+    }
     let render = |status, page: &mut LogPage| {
         page.signed_in = signed_in;
         super::render::page(status, page)
@@ -429,7 +442,7 @@ async fn page(
             return render(StatusCode::BAD_REQUEST, &mut page);
         }
     };
-    match build(&log, params).await {
+    match build(&log, params, me.as_deref()).await {
         Ok(mut page) => render(StatusCode::OK, &mut page),
         Err(e) => {
             error!(error = %e, "the log page could not read the comment log");
@@ -444,9 +457,33 @@ async fn page(
     }
 }
 
+/// `GET /log?actions=1`.
+async fn actions_view(log: &CommentLog, me: Option<&str>, signed_in: bool) -> Response {
+    match actions::rows(log, me).await {
+        Ok(rows) => super::render::page(
+            StatusCode::OK,
+            &actions::ActionsPage {
+                version: env!("CARGO_PKG_VERSION"),
+                rows,
+                max: actions::VIEW_MAX,
+                signed_in,
+            },
+        ),
+        Err(e) => {
+            error!(error = %e, "the actions view could not read the comment log");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "The comment log could not be read; see the server's log.\n",
+            )
+                .into_response()
+        }
+    }
+}
+
 async fn build(
     log: &CommentLog,
     (params, limit): (Params, u64),
+    me: Option<&str>,
 ) -> Result<LogPage, crate::store::LogError> {
     let sel = params.selection.clone();
     let page = log.page(sel.clone(), params.before_seq, limit).await?;
@@ -467,6 +504,7 @@ async fn build(
     };
     let q = sel.q.as_deref();
     let parents = reply::parents(log, &page.comments).await?;
+    let mut marks = actions::marks(log, me).await?;
     let rows = page
         .comments
         .iter()
@@ -475,7 +513,11 @@ async fn build(
                 .reply_to
                 .as_ref()
                 .and_then(|p| parents.get(&(c.source.clone(), p.clone())).cloned());
-            RowView::new(*seq, c, q, parent)
+            let mut row = RowView::new(*seq, c, q, parent);
+            row.acted = marks
+                .remove(&(c.source.clone(), c.id.clone()))
+                .unwrap_or_default();
+            row
         })
         .collect();
     let selection_only = sel.to_pairs();

@@ -28,6 +28,7 @@ use crate::oauth::{OAuthError, YouTubeAccount};
 pub fn api() -> Router<AppState> {
     Router::new()
         .route("/api/oauth/youtube", get(status))
+        .route("/api/oauth/youtube/chats", get(chats))
         .route("/api/oauth/youtube/start", post(start))
         .route("/api/oauth/youtube/disconnect", post(disconnect))
 }
@@ -61,6 +62,19 @@ fn refusal(e: OAuthError) -> Response {
 async fn status(State(account): State<YouTubeAccount>) -> Response {
     match account.status().await {
         Ok(s) => ([(header::CACHE_CONTROL, "no-store")], Json(s)).into_response(),
+        Err(e) => refusal(e),
+    }
+}
+
+/// `GET /api/oauth/youtube/chats`: `{"chats":[{source, channel_id, role}]}`,
+/// whether the connected channel owns each monitored live chat.
+async fn chats(State(account): State<YouTubeAccount>) -> Response {
+    #[derive(Serialize)]
+    struct Body {
+        chats: Vec<crate::oauth::ChatRole>,
+    }
+    match account.chat_roles().await {
+        Ok(chats) => ([(header::CACHE_CONTROL, "no-store")], Json(Body { chats })).into_response(),
         Err(e) => refusal(e),
     }
 }

@@ -13,6 +13,10 @@ mod access;
 mod actions;
 /// Acting on live chat messages from the dashboard, in Chromium.
 mod actions_browser;
+/// What was done on YouTube, reviewed in `/log`, in Chromium.
+mod actions_log;
+/// The action routes take a comment's `seq`.
+mod actions_seq;
 /// `CW_TOKEN`: sign-in, sessions, rate limits, nothing leaks to logs.
 mod auth;
 /// The dashboard in a real headless Chromium.
@@ -47,6 +51,8 @@ mod log_page;
 mod log_roles;
 /// Connecting the streamer's YouTube account (OAuth) against a mock Google.
 mod oauth;
+/// Whether the connected channel owns each monitored live chat.
+mod oauth_chats;
 /// Offline looks offline: the banner, grey sources, the gap mark, the
 /// catch-up count after a restart.
 mod offline;

@@ -78,7 +78,7 @@ pub(super) async fn parents(
 
 /// The `seq` of a stored comment: the log is keyed by `seq`, so it is
 /// found among the comments of its source posted in the same second.
-async fn seq_of(log: &CommentLog, c: &Comment) -> Result<Option<i64>, LogError> {
+pub(super) async fn seq_of(log: &CommentLog, c: &Comment) -> Result<Option<i64>, LogError> {
     let sel = Selection {
         source: Some(SourceFilter::Exact(c.source.clone())),
         since: Some(c.published_at),

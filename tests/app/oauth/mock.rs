@@ -38,6 +38,9 @@ pub struct Seen {
     pub calls: Vec<(String, String, String, String)>,
     /// The next live chat call is refused with this status and reason.
     pub refuse_next: Option<(u16, String)>,
+    /// Each video's channel (`videos.list` `snippet.channelId`): the
+    /// connected channel's when absent.
+    pub owners: HashMap<String, String>,
     /// code -> (challenge, redirect_uri)
     codes: HashMap<String, (String, String)>,
     pub refresh: Vec<String>,
@@ -269,8 +272,16 @@ async fn live_api(
     match (method.as_str(), path.as_str()) {
         ("GET", "/youtube/v3/videos") => {
             let q = form(&query);
-            json(serde_json::json!({"items": [{"id": q["id"],
-                "liveStreamingDetails": {"activeLiveChatId": format!("chat-{}", q["id"])}}]}))
+            let items: Vec<serde_json::Value> = q["id"]
+                .split(',')
+                .filter(|id| seen.owners.get(*id).is_none_or(|c| !c.is_empty()))
+                .map(|id| {
+                    let channel = seen.owners.get(id).map_or(CHANNEL_ID, String::as_str);
+                    serde_json::json!({"id": id, "snippet": {"channelId": channel},
+                        "liveStreamingDetails": {"activeLiveChatId": format!("chat-{id}")}})
+                })
+                .collect();
+            json(serde_json::json!({ "items": items }))
         }
         ("POST", "/youtube/v3/liveChat/bans") => {
             let mut ban: serde_json::Value = serde_json::from_str(&body).unwrap();
