@@ -13,7 +13,7 @@
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::{Router, routing::get};
 use chrono::{DateTime, Duration, Utc};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
@@ -22,11 +22,11 @@ use tracing::error;
 use super::{AppState, api};
 use crate::domain::{Comment, rfc3339};
 use crate::params::{AsParam, Params, ToParams};
-use crate::store::{CommentLog, SourceFilter, Stats};
+use crate::store::{CommentLog, Stats};
 
 /// The *Actions* view and the marks on the comments acted on.
 mod actions;
-/// The *Who* and *Kind* menus of the filter form.
+/// The *Source*, *Who* and *Kind* menus of the filter form.
 mod choice;
 /// A comment's text split around the search's matches.
 mod highlight;
@@ -429,7 +429,7 @@ async fn page(
     let wants_actions = pairs.iter().any(|(k, v)| k == "actions" && v == "1");
     pairs.retain(|(k, _)| k != "actions");
     if wants_actions {
-        return actions_view(&log, me.as_deref(), signed_in).await;
+        return actions::view(&log, me.as_deref(), signed_in).await;
     }
     let render = |status, page: &mut LogPage| {
         page.signed_in = signed_in;
@@ -457,29 +457,6 @@ async fn page(
     }
 }
 
-/// `GET /log?actions=1`.
-async fn actions_view(log: &CommentLog, me: Option<&str>, signed_in: bool) -> Response {
-    match actions::rows(log, me).await {
-        Ok(rows) => super::render::page(
-            StatusCode::OK,
-            &actions::ActionsPage {
-                version: env!("CARGO_PKG_VERSION"),
-                rows,
-                max: actions::VIEW_MAX,
-                signed_in,
-            },
-        ),
-        Err(e) => {
-            error!(error = %e, "the actions view could not read the comment log");
-            (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "The comment log could not be read; see the server's log.\n",
-            )
-                .into_response()
-        }
-    }
-}
-
 async fn build(
     log: &CommentLog,
     (params, limit): (Params, u64),
@@ -492,7 +469,7 @@ async fn build(
     } else {
         None
     };
-    let sources = source_menu(log.sources().await?, sel.source.as_ref());
+    let sources = choice::source_menu(log.sources().await?, sel.source.as_ref());
     let mut base = sel.to_pairs();
     if let Some(l) = params.limit {
         base.push(("limit", l.to_string()));
@@ -557,7 +534,7 @@ async fn build(
 /// The page with the form and a message but no comments: a bad parameter
 /// is shown where it can be fixed.
 async fn empty_page(form: Form, error: String, log: &CommentLog) -> LogPage {
-    let sources = source_menu(log.sources().await.unwrap_or_default(), None);
+    let sources = choice::source_menu(log.sources().await.unwrap_or_default(), None);
     LogPage {
         version: env!("CARGO_PKG_VERSION"),
         form,
@@ -579,25 +556,6 @@ async fn empty_page(form: Form, error: String, log: &CommentLog) -> LogPage {
         until_iso: String::new(),
         signed_in: false,
     }
-}
-
-/// Platforms with more than one source, then every source; the current
-/// filter is kept even when the log holds nothing from it.
-fn source_menu(sources: Vec<String>, current: Option<&SourceFilter>) -> Vec<String> {
-    let mut menu: Vec<String> = Vec::new();
-    for p in crate::domain::platform::PLATFORM_NAMES {
-        let prefix = format!("{p}:");
-        if sources.iter().filter(|s| s.starts_with(&prefix)).count() > 1 {
-            menu.push((*p).to_owned());
-        }
-    }
-    menu.extend(sources);
-    if let Some(c) = current
-        && !menu.iter().any(|m| m == c.as_param())
-    {
-        menu.push(c.as_param().to_owned());
-    }
-    menu
 }
 
 #[cfg(test)]

@@ -8,6 +8,9 @@
 use std::collections::HashMap;
 
 use askama::Template;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use tracing::error;
 
 use super::reply::seq_of;
 use super::{around_url, href};
@@ -16,7 +19,7 @@ use crate::store::{ActionRecord, CommentLog, LogError};
 
 /// How many of the newest actions the view lists (the JSON Lines export
 /// has them all).
-pub(super) const VIEW_MAX: i64 = 200;
+const VIEW_MAX: i64 = 200;
 /// How many of the newest actions mark the comments of a page.
 const MARKS_MAX: i64 = 1_000;
 /// How much of a comment's text the view shows.
@@ -176,7 +179,7 @@ pub(super) struct ActionRow {
 /// `GET /log?actions=1`.
 #[derive(Template)]
 #[template(path = "log_actions.html")]
-pub(super) struct ActionsPage {
+struct ActionsPage {
     pub version: &'static str,
     pub rows: Vec<ActionRow>,
     pub max: i64,
@@ -229,6 +232,29 @@ pub(super) async fn rows(log: &CommentLog, me: Option<&str>) -> Result<Vec<Actio
         });
     }
     Ok(out)
+}
+
+/// `GET /log?actions=1`.
+pub(super) async fn view(log: &CommentLog, me: Option<&str>, signed_in: bool) -> Response {
+    match rows(log, me).await {
+        Ok(rows) => crate::web::render::page(
+            StatusCode::OK,
+            &ActionsPage {
+                version: env!("CARGO_PKG_VERSION"),
+                rows,
+                max: VIEW_MAX,
+                signed_in,
+            },
+        ),
+        Err(e) => {
+            error!(error = %e, "the actions view could not read the comment log");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "The comment log could not be read; see the server's log.\n",
+            )
+                .into_response()
+        }
+    }
 }
 
 /// The log of one source.

@@ -1,10 +1,12 @@
-//! The *Who* and *Kind* menus of the `/log` filter form: one option per
-//! role and per kind, the current one selected, and a selection the menu
+//! The *Source*, *Who* and *Kind* menus of the `/log` filter form: the
+//! sources the log holds, one option per role and per kind, the current one selected, and a selection the menu
 //! cannot name (several roles from a link, `role=owner,moderator`) kept as
 //! an option of its own so searching again does not drop it. Values only;
 //! the page (askama) escapes them, and `params` decides what they mean.
 
 use crate::domain::{Kind, Role};
+use crate::params::AsParam;
+use crate::store::SourceFilter;
 
 /// One option of a menu.
 pub(super) struct Choice {
@@ -77,6 +79,25 @@ pub(super) fn roles(current: &str) -> Vec<Choice> {
 /// The *Kind* menu.
 pub(super) fn kinds(current: &str) -> Vec<Choice> {
     menu(&Kind::ALL, Kind::as_str, kind_label, current)
+}
+
+/// Platforms with more than one source, then every source; the current
+/// filter is kept even when the log holds nothing from it.
+pub(super) fn source_menu(sources: Vec<String>, current: Option<&SourceFilter>) -> Vec<String> {
+    let mut menu: Vec<String> = Vec::new();
+    for p in crate::domain::platform::PLATFORM_NAMES {
+        let prefix = format!("{p}:");
+        if sources.iter().filter(|s| s.starts_with(&prefix)).count() > 1 {
+            menu.push((*p).to_owned());
+        }
+    }
+    menu.extend(sources);
+    if let Some(c) = current
+        && !menu.iter().any(|m| m == c.as_param())
+    {
+        menu.push(c.as_param().to_owned());
+    }
+    menu
 }
 
 #[cfg(test)]
