@@ -29,7 +29,7 @@ pub struct ActionRecord {
     /// The SHA-256 of the dashboard session that asked (`bearer` for a tool
     /// with the token, `open` without `CW_TOKEN`).
     pub session: String,
-    /// `delete`, `timeout`, `ban`, `unban`.
+    /// `delete`, `timeout`, `ban`, `unban` (live chat); `hold`, `reject`, `reply` (video comments).
     pub action: String,
     pub source: String,
     pub comment_id: String,
