@@ -1,10 +1,12 @@
 //! The hub: fans out what the log accepted (and source status) to every
 //! connected dashboard. It holds no comments of its own beyond a bounded
-//! broadcast buffer; a client that falls behind that buffer is caught up from
-//! the log by its socket task, never silently skipped. The hub never talks to
-//! sources or to the log.
+//! broadcast buffer and the last change frames it published, already
+//! encoded, which a connecting client's backlog shares instead of reading
+//! and encoding the log again; a client that falls behind either is caught
+//! up from the log by its socket task, never silently skipped. The hub never
+//! talks to sources or to the log.
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -14,6 +16,9 @@ use crate::protocol::{Frame, SourceStatus};
 
 /// Frames buffered for slow clients before they must catch up from the log.
 const BUFFER: usize = 4096;
+/// Change frames kept, encoded, for connecting clients' backlogs: more than
+/// the 300-comment backlog, so the edits among those comments fit too.
+const RECENT: usize = 1024;
 
 #[derive(Clone)]
 pub struct Hub {
@@ -22,6 +27,7 @@ pub struct Hub {
 
 struct Inner {
     tx: broadcast::Sender<Frame>,
+    recent: Mutex<Recent>,
     statuses: Mutex<Vec<SourceStatus>>,
     /// Sources another instance sharing the log polls: their status comes
     /// from that instance.
@@ -41,6 +47,7 @@ impl Hub {
         Hub {
             inner: Arc::new(Inner {
                 tx,
+                recent: Mutex::new(Recent::new(RECENT)),
                 statuses: Mutex::new(Vec::new()),
                 elsewhere: Mutex::new(HashSet::new()),
                 clients: AtomicUsize::new(0),
@@ -54,8 +61,32 @@ impl Hub {
     }
 
     /// Sends a frame to every subscriber. Having none is not an error.
+    /// Change frames (those with a `seq`) are kept for [`Hub::recent_after`]
+    /// first, so a client that subscribed, then read the recent frames, has
+    /// each one from either or both (its `seq` dedupes).
     pub fn publish(&self, frame: Frame) {
+        if let Some(seq) = frame.seq {
+            self.lock_recent().push(seq, frame.clone());
+        }
         let _ = self.inner.tx.send(frame);
+    }
+
+    /// Every change after `after`, as published, oldest first, when the
+    /// recent frames hold them all (changes published later reach a
+    /// subscriber); `None` when some may be missing, and the log must say.
+    pub fn recent_after(&self, after: i64) -> Option<Vec<Frame>> {
+        self.lock_recent().after(after)
+    }
+
+    /// Tells the recent frames what a read of the log found: `seqs` are
+    /// every change after `after`, in order. Where they reach the oldest
+    /// recent frame, nothing before it is missing from the recent frames.
+    pub fn saw_log(&self, after: i64, seqs: impl IntoIterator<Item = i64>) {
+        self.lock_recent().saw_log(after, seqs);
+    }
+
+    fn lock_recent(&self) -> std::sync::MutexGuard<'_, Recent> {
+        self.inner.recent.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Records a source's state and, if it changed, tells every client.
@@ -145,10 +176,180 @@ impl Hub {
     }
 }
 
+/// The last change frames published, in `seq` order. Every change in
+/// `(floor, last]` is among them; `floor` is unknown until the first frame
+/// is let go or a log read reaches the oldest one (after a start, the log
+/// holds changes the hub never published).
+struct Recent {
+    frames: VecDeque<Frame>,
+    cap: usize,
+    floor: Option<i64>,
+}
+
+impl Recent {
+    fn new(cap: usize) -> Recent {
+        Recent {
+            frames: VecDeque::with_capacity(cap),
+            cap,
+            floor: None,
+        }
+    }
+
+    fn last(&self) -> Option<i64> {
+        self.frames.back().and_then(|f| f.seq)
+    }
+
+    fn push(&mut self, seq: i64, frame: Frame) {
+        if self.last().is_some_and(|last| seq <= last) {
+            // Out of order (never, from the pipeline or the feed): trust
+            // nothing kept so far.
+            self.frames.clear();
+            self.floor = None;
+        }
+        if self.frames.len() == self.cap
+            && let Some(gone) = self.frames.pop_front()
+        {
+            self.floor = gone.seq;
+        }
+        self.frames.push_back(frame);
+    }
+
+    fn after(&self, after: i64) -> Option<Vec<Frame>> {
+        if self.floor.is_none_or(|floor| floor > after) {
+            return None;
+        }
+        let from = self
+            .frames
+            .partition_point(|f| f.seq.is_some_and(|s| s <= after));
+        Some(self.frames.range(from..).cloned().collect())
+    }
+
+    fn saw_log(&mut self, after: i64, seqs: impl IntoIterator<Item = i64>) {
+        let Some(oldest) = self.frames.front().and_then(|f| f.seq) else {
+            return;
+        };
+        if self.floor.is_some_and(|floor| floor <= after) || after >= oldest {
+            return;
+        }
+        let mut before = after;
+        for seq in seqs {
+            if seq >= oldest {
+                if seq == oldest {
+                    self.floor = Some(self.floor.map_or(before, |f| f.min(before)));
+                }
+                return;
+            }
+            before = seq;
+        }
+    }
+}
+
 pub struct ClientGuard(Hub);
 
 impl Drop for ClientGuard {
     fn drop(&mut self) {
         self.0.inner.clients.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn change(seq: i64, kind: &str) -> Frame {
+        Frame {
+            seq: Some(seq),
+            json: format!(r#"{{"type":"{kind}","seq":{seq}}}"#).into(),
+        }
+    }
+
+    fn seqs(frames: &[Frame]) -> Vec<(i64, String)> {
+        frames
+            .iter()
+            .map(|f| (f.seq.unwrap(), f.json.as_str().to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn recent_frames_cover_only_what_they_are_known_to_hold() {
+        let hub = Hub::new();
+        assert!(hub.recent_after(0).is_none(), "nothing published yet");
+        for seq in 11..=15 {
+            hub.publish(change(seq, "comment"));
+        }
+        // After a start the log may hold changes before 11 never published.
+        assert!(hub.recent_after(10).is_none());
+        assert!(hub.recent_after(12).is_none());
+        // A log read that does not reach the oldest frame teaches nothing.
+        hub.saw_log(3, [5, 7]);
+        assert!(hub.recent_after(10).is_none());
+        // One that reaches it: after 7, 11 is the next change.
+        hub.saw_log(3, [5, 7, 11, 12]);
+        assert!(hub.recent_after(6).is_none(), "7 is not among them");
+        let from_7 = hub.recent_after(7).expect("covered from 7");
+        assert_eq!(
+            seqs(&from_7).iter().map(|s| s.0).collect::<Vec<_>>(),
+            [11, 12, 13, 14, 15]
+        );
+        let from_13 = hub.recent_after(13).expect("covered from 13");
+        assert_eq!(
+            seqs(&from_13).iter().map(|s| s.0).collect::<Vec<_>>(),
+            [14, 15]
+        );
+        assert!(hub.recent_after(15).expect("up to date").is_empty());
+        // Frames without a seq are not changes and are not kept.
+        hub.publish(Frame::status(&[]));
+        assert!(hub.recent_after(15).expect("still covered").is_empty());
+    }
+
+    #[test]
+    fn letting_frames_go_moves_what_is_covered() {
+        let mut recent = Recent::new(3);
+        for seq in [2, 4, 6, 8] {
+            recent.push(seq, change(seq, "comment"));
+        }
+        // 2 was let go: everything after it is held, nothing before.
+        assert!(recent.after(1).is_none());
+        let after_2 = recent.after(2).expect("covered after 2");
+        assert_eq!(
+            after_2.iter().map(|f| f.seq.unwrap()).collect::<Vec<_>>(),
+            [4, 6, 8]
+        );
+        // A seq going back means the order cannot be trusted: start over.
+        recent.push(5, change(5, "comment"));
+        assert!(recent.after(2).is_none());
+        assert!(recent.after(5).is_none());
+    }
+
+    #[test]
+    fn updates_and_deletes_keep_their_order() {
+        let hub = Hub::new();
+        hub.publish(change(1, "comment"));
+        hub.publish(change(2, "comment"));
+        hub.publish(change(3, "update"));
+        hub.publish(Frame::status(&[]));
+        hub.publish(change(4, "delete"));
+        hub.publish(change(5, "comment"));
+        hub.publish(change(6, "update"));
+        hub.saw_log(0, [1, 2]);
+        let all = hub.recent_after(0).expect("covered from the start");
+        let kinds: Vec<(i64, String)> = seqs(&all);
+        assert_eq!(
+            kinds,
+            [
+                (1, r#"{"type":"comment","seq":1}"#.to_owned()),
+                (2, r#"{"type":"comment","seq":2}"#.to_owned()),
+                (3, r#"{"type":"update","seq":3}"#.to_owned()),
+                (4, r#"{"type":"delete","seq":4}"#.to_owned()),
+                (5, r#"{"type":"comment","seq":5}"#.to_owned()),
+                (6, r#"{"type":"update","seq":6}"#.to_owned()),
+            ]
+        );
+        // The frames are the published ones, shared, not copies.
+        let again = hub.recent_after(0).unwrap();
+        assert_eq!(
+            all[2].json.as_str().as_ptr(),
+            again[2].json.as_str().as_ptr()
+        );
     }
 }

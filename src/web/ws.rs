@@ -6,6 +6,10 @@
 //! once, whichever path delivers it. A client that falls behind the hub's
 //! buffer is caught up from the log instead of silently missing frames: a
 //! slow refresh is better than a missed comment.
+//!
+//! A backlog the hub's recent frames cover is sent from them, already
+//! encoded and shared by every client, so a connecting dashboard neither
+//! reads the log nor encodes a frame; otherwise it comes from the log.
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
 use axum::extract::{Query, State};
@@ -21,7 +25,7 @@ use tracing::{Instrument, debug, warn};
 use super::AppState;
 use crate::featured::Featured;
 use crate::hidden::Hidden;
-use crate::hub::ClientGuard;
+use crate::hub::{ClientGuard, Hub};
 use crate::metrics::Metrics;
 use crate::protocol::Frame;
 use crate::store::CommentLog;
@@ -244,7 +248,7 @@ async fn stream(mut socket: WebSocket, state: AppState, since: Option<i64>, coun
         },
     };
     let mut sent = start;
-    if catch_up(&mut socket, &metrics, &log, &mut sent)
+    if catch_up(&mut socket, &metrics, &hub, &log, &mut sent)
         .await
         .is_err()
     {
@@ -279,7 +283,7 @@ async fn stream(mut socket: WebSocket, state: AppState, since: Option<i64>, coun
                     }
                     if lagged {
                         metrics.ws_resync();
-                        if resync(&mut socket, &state.featured, &state.hidden, &metrics, &log, &mut sent).await.is_err() {
+                        if resync(&mut socket, &state.featured, &state.hidden, &metrics, &hub, &log, &mut sent).await.is_err() {
                             return;
                         }
                     }
@@ -287,7 +291,7 @@ async fn stream(mut socket: WebSocket, state: AppState, since: Option<i64>, coun
                 Err(RecvError::Lagged(missed)) => {
                     metrics.ws_resync();
                     debug!(missed, "a dashboard fell behind; catching it up from the log");
-                    if resync(&mut socket, &state.featured, &state.hidden, &metrics, &log, &mut sent).await.is_err() {
+                    if resync(&mut socket, &state.featured, &state.hidden, &metrics, &hub, &log, &mut sent).await.is_err() {
                         return;
                     }
                 }
@@ -322,21 +326,27 @@ async fn resync(
     featured: &Featured,
     hidden: &Hidden,
     metrics: &Metrics,
+    hub: &Hub,
     log: &CommentLog,
     sent: &mut i64,
 ) -> Result<(), ()> {
-    catch_up(socket, metrics, log, sent).await?;
+    catch_up(socket, metrics, hub, log, sent).await?;
     send(socket, metrics, featured.frame()).await?;
     send(socket, metrics, hidden.frame()).await
 }
 
-/// Sends every change after `*sent` from the log, advancing `*sent`.
+/// Sends every change after `*sent`, advancing `*sent`: from the hub's
+/// recent frames when they hold them all, else from the log.
 async fn catch_up(
     socket: &mut WebSocket,
     metrics: &Metrics,
+    hub: &Hub,
     log: &CommentLog,
     sent: &mut i64,
 ) -> Result<(), ()> {
+    if let Some(frames) = hub.recent_after(*sent) {
+        return send_batch(socket, metrics, frames, sent).await;
+    }
     loop {
         let batch = match log.changes_since(*sent, REPLAY_BATCH).await {
             Ok(b) => b,
@@ -350,6 +360,7 @@ async fn catch_up(
             return Ok(());
         }
         let full = batch.len() == REPLAY_BATCH;
+        hub.saw_log(*sent, batch.iter().map(|c| c.seq));
         let frames = batch.iter().map(Frame::change).collect();
         send_batch(socket, metrics, frames, sent).await?;
         if !full {
