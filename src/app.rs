@@ -213,9 +213,14 @@ impl App {
                 .spawn(cancel.clone())
             })
             .collect();
-        let upkeep = Upkeep::start(self.log.clone(), self.config.retention, cancel.clone())
-            .await
-            .map_err(StartError::Retention)?;
+        let upkeep = Upkeep::start(
+            self.log.clone(),
+            hub.clone(),
+            self.config.retention,
+            cancel.clone(),
+        )
+        .await
+        .map_err(StartError::Retention)?;
         // Featured comments follow their edits and deletions in the log.
         tokio::spawn(featured.clone().follow(self.log.clone(), cancel.clone()));
         let log = self.log.clone();
@@ -301,6 +306,7 @@ struct Upkeep {
 impl Upkeep {
     async fn start(
         log: CommentLog,
+        hub: Hub,
         retention: Option<Duration>,
         cancel: CancellationToken,
     ) -> Result<Upkeep, tokio_cron_scheduler::JobSchedulerError> {
@@ -325,17 +331,18 @@ impl Upkeep {
             Some(window) => {
                 let scheduler = tokio_cron_scheduler::JobScheduler::new().await?;
                 let job_log = log.clone();
+                let job_hub = hub.clone();
                 scheduler
                     .add(tokio_cron_scheduler::Job::new_async(
                         RETENTION_CRON,
                         move |_, _| {
-                            let log = job_log.clone();
-                            Box::pin(async move { prune_once(&log, window).await })
+                            let (log, hub) = (job_log.clone(), job_hub.clone());
+                            Box::pin(async move { prune_once(&log, &hub, window).await })
                         },
                     )?)
                     .await?;
                 scheduler.start().await?;
-                tokio::spawn(async move { prune_once(&log, window).await });
+                tokio::spawn(async move { prune_once(&log, &hub, window).await });
                 Some(scheduler)
             }
         };
@@ -357,7 +364,9 @@ impl Upkeep {
 
 /// Prunes comments fetched more than `window` ago. Overlapping runs are
 /// harmless: each deletes what is still there.
-pub async fn prune_once(log: &CommentLog, window: Duration) {
+/// Prunes comments fetched before the window, and tells the hub, whose
+/// recent frames may hold some of them, to serve backlogs from the log.
+pub async fn prune_once(log: &CommentLog, hub: &Hub, window: Duration) {
     let Ok(window) = chrono::Duration::from_std(window) else {
         return;
     };
@@ -365,11 +374,16 @@ pub async fn prune_once(log: &CommentLog, window: Duration) {
         return;
     };
     match log.prune(cutoff).await {
-        Ok(n) => info!(
-            comments.pruned = n,
-            "retention: pruned {n} comments fetched before {}",
-            crate::domain::rfc3339::format(&cutoff)
-        ),
+        Ok(n) => {
+            if n > 0 {
+                hub.forget_recent();
+            }
+            info!(
+                comments.pruned = n,
+                "retention: pruned {n} comments fetched before {}",
+                crate::domain::rfc3339::format(&cutoff)
+            )
+        }
         Err(e) => warn!(error = %e, "retention: pruning old comments failed"),
     }
 }

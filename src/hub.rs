@@ -85,6 +85,15 @@ impl Hub {
         self.lock_recent().saw_log(after, seqs);
     }
 
+    /// Forgets the recent frames (comments were pruned from the log, and
+    /// some of them may be among the frames): backlogs come from the log
+    /// until the frames are known to cover them again.
+    pub fn forget_recent(&self) {
+        let mut recent = self.lock_recent();
+        recent.frames.clear();
+        recent.floor = None;
+    }
+
     fn lock_recent(&self) -> std::sync::MutexGuard<'_, Recent> {
         self.inner.recent.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -300,6 +309,22 @@ mod tests {
         // Frames without a seq are not changes and are not kept.
         hub.publish(Frame::status(&[]));
         assert!(hub.recent_after(15).expect("still covered").is_empty());
+    }
+
+    #[test]
+    fn pruning_the_log_sends_backlogs_back_to_the_log() {
+        let hub = Hub::new();
+        for seq in 1..=3 {
+            hub.publish(change(seq, "comment"));
+        }
+        hub.saw_log(0, [1, 2, 3]);
+        assert!(hub.recent_after(0).is_some());
+        hub.forget_recent();
+        assert!(hub.recent_after(0).is_none(), "some may be pruned");
+        hub.publish(change(4, "comment"));
+        assert!(hub.recent_after(3).is_none(), "not known to cover yet");
+        hub.saw_log(3, [4]);
+        assert_eq!(hub.recent_after(3).map(|f| f.len()), Some(1));
     }
 
     #[test]
