@@ -85,28 +85,23 @@ fn object(
     Some(out)
 }
 
-/// Standard base64 (with or without padding).
+/// Base64, standard or URL-safe alphabet, with or without padding.
 fn base64(s: &str) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(s.len() * 3 / 4);
-    let mut acc = 0u32;
-    let mut bits = 0;
-    for c in s.bytes().filter(|c| !c.is_ascii_whitespace() && *c != b'=') {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' | b'-' => 62,
-            b'/' | b'_' => 63,
-            _ => return None,
-        };
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-        }
-    }
-    Some(out)
+    use base64::Engine;
+    use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+    const LENIENT: GeneralPurposeConfig =
+        GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent);
+    const STANDARD: GeneralPurpose = GeneralPurpose::new(&base64::alphabet::STANDARD, LENIENT);
+    let s: String = s
+        .chars()
+        .filter(|c| !c.is_ascii_whitespace())
+        .map(|c| match c {
+            '-' => '+',
+            '_' => '/',
+            c => c,
+        })
+        .collect();
+    STANDARD.decode(s).ok()
 }
 
 /// Each gift of a `SEND_GIFT_V2`'s `data` as a `SEND_GIFT` `data` object.
@@ -200,21 +195,8 @@ mod tests {
     }
 
     fn encode64(b: &[u8]) -> String {
-        const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-        let mut s = String::new();
-        for chunk in b.chunks(3) {
-            let n = chunk
-                .iter()
-                .enumerate()
-                .fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
-            for i in 0..=chunk.len() {
-                s.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
-            }
-        }
-        while !s.len().is_multiple_of(4) {
-            s.push('=');
-        }
-        s
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(b)
     }
 
     #[test]
@@ -260,6 +242,8 @@ mod tests {
             "https://s1.hdslb.com/bfs/live/flower.png"
         );
         assert_eq!(base64("aGk=").unwrap(), b"hi");
+        assert_eq!(base64("aGk").unwrap(), b"hi", "padding is optional");
+        assert_eq!(base64("-_8=").unwrap(), [0xfb, 0xff], "URL-safe too");
         assert!(gifts_of_junk());
     }
 
