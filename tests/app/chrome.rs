@@ -142,6 +142,24 @@ impl Browser {
         }
     }
 
+    /// Waits (at most `within`) until `script` returns true.
+    pub async fn until(&self, what: &str, within: Duration, script: &str) {
+        let _: bool = self.poll(what, within, script, |b| *b).await;
+    }
+
+    /// Does `act` (a platform pushing a retraction, say) and waits at most
+    /// a second for `script` to return true: what a viewer sees "at once".
+    pub async fn within_a_second(&self, what: &str, act: impl FnOnce(), script: &str) {
+        let started = Instant::now();
+        act();
+        self.until(what, Duration::from_secs(1), script).await;
+        assert!(
+            started.elapsed() <= Duration::from_millis(1500),
+            "{what}: {:?}",
+            started.elapsed()
+        );
+    }
+
     /// A PNG of the viewport, also saved as `target/screenshots/{name}.png`
     /// (a test artifact).
     pub async fn screenshot(&self, name: &str) -> Vec<u8> {
