@@ -65,9 +65,15 @@ pub async fn seed(app: &TestApp) {
 }
 
 async fn post(app: &TestApp, action: &str, body: Value) -> (u16, Value) {
+    act(app, TOKEN, action, body).await
+}
+
+/// `POST /api/actions/youtube/{action}` with `body`, signed in with `token`:
+/// the answer's status and JSON (null when it is not JSON).
+pub(crate) async fn act(app: &TestApp, token: &str, action: &str, body: Value) -> (u16, Value) {
     let resp = reqwest::Client::new()
         .post(app.url(&format!("/api/actions/youtube/{action}")))
-        .bearer_auth(TOKEN)
+        .bearer_auth(token)
         .header("content-type", "application/json")
         .body(body.to_string())
         .send()

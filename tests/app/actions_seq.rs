@@ -12,17 +12,7 @@ use crate::oauth::{connect_account, mock};
 const TOKEN: &str = "actions-seq-token-9090";
 
 async fn post(app: &TestApp, action: &str, body: Value) -> (u16, Value) {
-    let resp = reqwest::Client::new()
-        .post(app.url(&format!("/api/actions/youtube/{action}")))
-        .bearer_auth(TOKEN)
-        .header("content-type", "application/json")
-        .body(body.to_string())
-        .send()
-        .await
-        .unwrap();
-    let status = resp.status().as_u16();
-    let text = resp.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    crate::actions::act(app, TOKEN, action, body).await
 }
 
 /// The `seq` of each of `source`'s comments, by id.
