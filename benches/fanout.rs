@@ -21,10 +21,10 @@
 //! Not part of `cargo test`: it takes minutes and wants a quiet machine.
 
 mod common;
+mod server;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -34,6 +34,7 @@ use axum::extract::{Query, State};
 use axum::routing::get;
 use futures_util::StreamExt;
 use serde_json::{Value, json};
+use server::Server;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 /// Clients handled by one task: the load generator must not be the
@@ -102,96 +103,20 @@ async fn start_mock(mock: Mock) -> SocketAddr {
     addr
 }
 
-struct Server {
-    child: Child,
-    addr: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Server {
-    /// Starts the binary on a log file of its own, or on the PostgreSQL log
-    /// `db` names.
-    fn start(api: SocketAddr, db: Option<&str>) -> Server {
-        let dir = tempfile::tempdir().unwrap();
-        let db = db.map_or_else(
-            || dir.path().join("bench.db").into_os_string(),
-            std::ffi::OsString::from,
-        );
-        let bin = env!("CARGO_BIN_EXE_commentwatch");
-        let mut child = Command::new(bin)
-            .env_clear()
-            .env("CW_SOURCES", "youtube:benchbench1")
-            .env("YOUTUBE_API_KEY", "bench")
-            .env("YOUTUBE_API_BASE", format!("http://{api}"))
-            .env("YOUTUBE_DAILY_QUOTA", "100000000")
-            .env("CW_POLL", "1s")
-            .env("CW_LISTEN", "127.0.0.1:0")
-            .env("CW_MAX_CLIENTS", "20000")
-            .env("CW_DB", db)
-            .env("RUST_LOG", "warn")
-            // Allocator tunables pass through, to measure their effect.
-            .envs(
-                std::env::vars().filter(|(k, _)| k.starts_with("MALLOC_") || k == "GLIBC_TUNABLES"),
-            )
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("the release binary starts");
-        use std::io::BufRead;
-        let mut line = String::new();
-        // Read on until the line with the address (a wrapper may print first).
-        let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
-        while !line.contains("http://") {
-            line.clear();
-            out.read_line(&mut line).unwrap();
-        }
-        let addr = line
-            .trim()
-            .rsplit("http://")
-            .next()
-            .unwrap()
-            .trim_end_matches('/')
-            .to_owned();
-        Server {
-            child,
-            addr,
-            _dir: dir,
-        }
-    }
-
-    /// CPU seconds (user + system) the server has used.
-    fn cpu_seconds(&self) -> f64 {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap();
-        let fields: Vec<&str> = stat
-            .rsplit(')')
-            .next()
-            .unwrap()
-            .split_whitespace()
-            .collect();
-        let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
-        ticks / 100.0
-    }
-
-    /// `(VmRSS, VmHWM)` in KiB.
-    fn memory_kib(&self) -> (u64, u64) {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
-        let field = |name: &str| {
-            status
-                .lines()
-                .find(|l| l.starts_with(name))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0)
-        };
-        (field("VmRSS:"), field("VmHWM:"))
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// The binary polling the mock at `api` every second, with room for
+/// 20,000 clients, on its own log or the PostgreSQL log `db` names.
+fn start_server(api: SocketAddr, db: Option<&str>) -> Server {
+    Server::start(
+        &[
+            ("CW_SOURCES", "youtube:benchbench1".into()),
+            ("YOUTUBE_API_KEY", "bench".into()),
+            ("YOUTUBE_API_BASE", format!("http://{api}").into()),
+            ("YOUTUBE_DAILY_QUOTA", "100000000".into()),
+            ("CW_POLL", "1s".into()),
+            ("CW_MAX_CLIENTS", "20000".into()),
+        ],
+        db,
+    )
 }
 
 /// What every client saw: per comment index, arrival offsets; plus counts.
@@ -293,10 +218,10 @@ async fn scenario(n: usize, load: Load, shared: Option<&str>) -> Value {
     };
     let api = start_mock(mock.clone()).await;
     let (server, _poller) = match shared {
-        None => (Server::start(api, None), None),
+        None => (start_server(api, None), None),
         Some(db) => {
-            let a = Server::start(api, Some(db));
-            let b = Server::start(api, Some(db));
+            let a = start_server(api, Some(db));
+            let b = start_server(api, Some(db));
             let deadline = Instant::now() + Duration::from_secs(20);
             loop {
                 match (polls(&a.addr).await, polls(&b.addr).await) {
@@ -430,7 +355,7 @@ async fn idle(n: usize) {
             served: Arc::default(),
         };
         let api = start_mock(mock.clone()).await;
-        let server = Server::start(api, None);
+        let server = start_server(api, None);
         // The first poll reads the 300 (100 a page) and the log settles.
         tokio::time::sleep(Duration::from_secs(4)).await;
         let (before, _) = server.memory_kib();

@@ -14,8 +14,8 @@
 //! machine.
 
 mod common;
+mod server;
 
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -24,6 +24,8 @@ use futures_util::StreamExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::sync::{Mutex, mpsc};
+
+use server::Server;
 
 const MESSAGES: u64 = 400;
 const EVERY: Duration = Duration::from_millis(50);
@@ -116,54 +118,6 @@ async fn start_mock(epoch: Instant) -> Mock {
         push,
         pushed_at,
         connections,
-    }
-}
-
-struct Server {
-    child: Child,
-    addr: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Server {
-    fn start(api: &str) -> Server {
-        let dir = tempfile::tempdir().unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_commentwatch"))
-            .env_clear()
-            .env("CW_SOURCES", "youtube-live:BENCHVID001")
-            .env("YOUTUBE_API_KEY", "bench")
-            .env("YOUTUBE_API_BASE", api)
-            .env("CW_LISTEN", "127.0.0.1:0")
-            .env("CW_DB", dir.path().join("bench.db"))
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("the release binary starts");
-        use std::io::BufRead;
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let addr = line
-            .trim()
-            .rsplit("http://")
-            .next()
-            .unwrap()
-            .trim_end_matches('/')
-            .to_owned();
-        Server {
-            child,
-            addr,
-            _dir: dir,
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -286,7 +240,14 @@ fn quota_arithmetic(connections: u64) {
 async fn main() {
     let epoch = Instant::now();
     let mock = start_mock(epoch).await;
-    let server = Server::start(&mock.base);
+    let server = Server::start(
+        &[
+            ("CW_SOURCES", "youtube-live:BENCHVID001".into()),
+            ("YOUTUBE_API_KEY", "bench".into()),
+            ("YOUTUBE_API_BASE", mock.base.clone().into()),
+        ],
+        None,
+    );
     let opened = Instant::now();
     while mock.connections.load(Ordering::SeqCst) == 0 {
         assert!(
