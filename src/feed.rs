@@ -130,10 +130,10 @@ async fn publish_new(log: &CommentLog, hub: &Hub, last: &mut i64) {
                 return;
             }
         };
-        for change in &changes {
-            hub.publish(Frame::change(change));
-            *last = change.seq;
+        if let Some(newest) = changes.last() {
+            *last = newest.seq;
         }
+        hub.publish_all(changes.iter().map(Frame::change).collect());
         if changes.len() < BATCH {
             return;
         }

@@ -65,10 +65,25 @@ impl Hub {
     /// first, so a client that subscribed, then read the recent frames, has
     /// each one from either or both (its `seq` dedupes).
     pub fn publish(&self, frame: Frame) {
-        if let Some(seq) = frame.seq {
-            self.lock_recent().push(seq, frame.clone());
+        self.publish_all(vec![frame]);
+    }
+
+    /// Publishes `frames` in order, back to back: encode them all first,
+    /// then call this, so a client woken by the first finds the rest
+    /// waiting and writes the whole batch at once (one wake-up and one
+    /// write per client per batch, not one per frame).
+    pub fn publish_all(&self, frames: Vec<Frame>) {
+        {
+            let mut recent = self.lock_recent();
+            for frame in &frames {
+                if let Some(seq) = frame.seq {
+                    recent.push(seq, frame.clone());
+                }
+            }
         }
-        let _ = self.inner.tx.send(frame);
+        for frame in frames {
+            let _ = self.inner.tx.send(frame);
+        }
     }
 
     /// Every change after `after`, as published, oldest first, when the
@@ -309,6 +324,19 @@ mod tests {
         // Frames without a seq are not changes and are not kept.
         hub.publish(Frame::status(&[]));
         assert!(hub.recent_after(15).expect("still covered").is_empty());
+    }
+
+    #[test]
+    fn a_batch_reaches_subscribers_and_the_recent_frames_in_order() {
+        let hub = Hub::new();
+        let mut rx = hub.subscribe();
+        hub.publish_all((1..=50).map(|seq| change(seq, "comment")).collect());
+        let got: Vec<i64> = std::iter::from_fn(|| rx.try_recv().ok())
+            .map(|f| f.seq.unwrap())
+            .collect();
+        assert_eq!(got, (1..=50).collect::<Vec<_>>());
+        hub.saw_log(0, [1]);
+        assert_eq!(hub.recent_after(40).map(|f| f.len()), Some(10));
     }
 
     #[test]

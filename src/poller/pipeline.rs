@@ -62,9 +62,8 @@ impl Pipeline {
                     // A shared log reaches the hub through `crate::feed`,
                     // in the order every instance committed.
                     if !self.log.is_shared() {
-                        for change in &changes {
-                            self.hub.publish(Frame::change(change));
-                        }
+                        self.hub
+                            .publish_all(changes.iter().map(Frame::change).collect());
                     }
                     all.extend(changes);
                 }
