@@ -31,8 +31,9 @@
 //! connect the clients to `/ws?batch=1`: a message is then one frame object
 //! or a JSON array of frames, each element counted as a delivered frame
 //! with the message's arrival time; it also prints how many frames a
-//! message carried. `-- selftest` only checks that arrays are split right
-//! (which every run also does first).
+//! message carried. `-- selftest` only checks the client side: splitting
+//! arrays (which every run also does first), and clients of a stand-in
+//! `/ws` on loopback counting single frames and arrays alike.
 //!
 //! Clients connect in waves of 1,000, each wave waiting for its `hello`s
 //! (and, in `idle`, its backlog) before the next; 10,000 clients are 20,000
@@ -45,6 +46,7 @@
 mod common;
 mod memory;
 mod mock;
+mod selftest;
 #[path = "../server/mod.rs"]
 mod server;
 
@@ -375,28 +377,12 @@ async fn scenario(n: usize, load: Load, shared: Option<&str>, batch: bool) -> Va
     result
 }
 
-/// Checks [`common::split_frames`], which the batched mode relies on before
-/// the server sends any array: run with `-- selftest`, and at the start of
-/// every run.
-fn selftest() {
-    let one = r#"{"type":"comment","seq":7,"comment":{"id":"Ugbench0000000007"}}"#;
-    assert_eq!(common::split_frames(one), vec![one]);
-    let tricky =
-        r#"{"type":"comment","seq":8,"comment":{"text":"a, [b] {c} \"d\", e\\","tags":[1,2]}}"#;
-    let three = format!("[{one}, {tricky},{one}]");
-    assert_eq!(common::split_frames(&three), vec![one, tricky, one]);
-    assert_eq!(common::split_frames(&format!("[{one}]")), vec![one]);
-    assert!(common::split_frames("[]").is_empty());
-    let frames = common::split_frames(&three);
-    assert_eq!(common::seq_of(frames[1]), Some(8));
-    assert_eq!(common::comment_index(frames[2], ID_PREFIX), Some(7));
-}
-
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
-    selftest();
+    selftest::split();
     if std::env::args().any(|a| a == "selftest") {
-        println!("selftest: single frames and arrays of frames are split correctly");
+        selftest::clients().await;
+        println!("selftest: single frames and arrays of frames are split and counted correctly");
         return;
     }
     // 10,000 clients are 20,000 sockets on this machine: 10,000 in this

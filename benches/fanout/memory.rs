@@ -110,6 +110,21 @@ pub async fn idle(n: usize, batch: bool) -> Value {
                 if total_mb < 100.0 { "met" } else { "NOT met" }
             );
         }
+        drop(server);
+        stop.store(true, Ordering::Relaxed);
+        let (mut messages, mut frames) = (0u64, 0u64);
+        for t in tasks {
+            if let Ok(seen) = t.await {
+                messages += seen.messages;
+                frames += seen.frames;
+            }
+        }
+        if batch {
+            println!(
+                "        {messages} WebSocket messages carried {frames} frames ({:.2} a message)",
+                frames as f64 / messages.max(1) as f64
+            );
+        }
         runs.push(json!({
             "clients": n,
             "batch": batch,
@@ -120,12 +135,9 @@ pub async fn idle(n: usize, batch: bool) -> Value {
             "server_rss_peak_kib": peak,
             "server_rss_with_clients_mb": total_mb,
             "kib_per_idle_client": per_client,
+            "websocket_messages": messages,
+            "frames_per_message": frames as f64 / messages.max(1) as f64,
         }));
-        drop(server);
-        stop.store(true, Ordering::Relaxed);
-        for t in tasks {
-            let _ = t.await;
-        }
     }
     Value::Array(runs)
 }
