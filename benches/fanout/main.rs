@@ -406,7 +406,16 @@ async fn main() {
         return;
     }
     let only: Option<usize> = std::env::args().skip(1).find_map(|a| a.parse().ok());
-    let most = only.unwrap_or(10_000);
+    let mode = |name: &str| std::env::args().any(|a| a == name);
+    // The most clients this run connects at once, each a socket here and
+    // one in the server.
+    let most = only.unwrap_or(if mode("idle") {
+        1000
+    } else if mode("cluster") {
+        100
+    } else {
+        10_000
+    });
     if limit < most as u64 + 100 {
         println!(
             "warning: only {limit} open files allowed (raise the hard limit, `ulimit -Hn`): {most} clients may not connect"
