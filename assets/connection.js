@@ -28,6 +28,9 @@ export function openFeed(opts) {
   function connect() {
     const proto = location.protocol === "https:" ? "wss:" : "ws:";
     const q = opts.params ? opts.params() : new URLSearchParams();
+    // Several frames written at once arrive as one message (a JSON array):
+    // one message event for a poll's batch instead of one per comment.
+    q.set("batch", "1");
     if (lastSeq > 0 && (!opts.resume || opts.resume())) q.set("since", String(lastSeq));
     const query = q.toString();
     if (opts.onConnecting) opts.onConnecting(retries > 0);
@@ -36,13 +39,21 @@ export function openFeed(opts) {
     // Frames from a socket we have given up on are ignored.
     ws.addEventListener("message", (ev) => {
       if (ws !== socket) return;
-      let frame;
+      let data;
       try {
-        frame = JSON.parse(ev.data);
+        data = JSON.parse(ev.data);
       } catch (_) {
         return;
       }
-      handle(frame);
+      if (!Array.isArray(data)) {
+        handle(data);
+        return;
+      }
+      for (const frame of data) {
+        // A `hello` may have replaced the socket mid-array: stop there.
+        if (ws !== socket) return;
+        if (frame && typeof frame === "object") handle(frame);
+      }
     });
     ws.addEventListener("open", () => {
       if (opts.resetBackoffOnOpen) retries = 0;

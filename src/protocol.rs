@@ -2,8 +2,8 @@
 //! their JSON. Each frame is serialized exactly once, into a `Frame` that all
 //! clients share (cloning one is a reference-count increment).
 
-use axum::extract::ws::Utf8Bytes;
 use serde::Serialize;
+use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use crate::domain::Comment;
 use crate::store::{Change, ChangeKind};

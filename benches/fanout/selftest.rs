@@ -4,16 +4,13 @@
 //! server on loopback that stands in for `/ws`. Touches nothing but
 //! loopback.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use axum::Router;
-use axum::extract::Query;
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
-use axum::response::Response;
-use axum::routing::get;
+use futures_util::{SinkExt, StreamExt};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
 
 use crate::{ID_PREFIX, common, connect_clients, wait_for};
 
@@ -53,23 +50,35 @@ fn messages() -> Vec<Vec<String>> {
     ]
 }
 
-async fn stand_in(upgrade: WebSocketUpgrade, Query(q): Query<HashMap<String, String>>) -> Response {
-    let batch = q.get("batch").is_some_and(|b| b == "1");
-    upgrade.on_upgrade(move |mut socket: WebSocket| async move {
-        for frames in messages() {
-            let texts = if batch {
-                vec![format!("[{}]", frames.join(","))]
-            } else {
-                frames
-            };
-            for text in texts {
-                if socket.send(Message::Text(text.into())).await.is_err() {
-                    return;
-                }
+/// One client of the stand-in: the frames of [`messages`], then reads until
+/// the client goes.
+async fn stand_in(tcp: tokio::net::TcpStream) {
+    let mut batch = false;
+    // tungstenite's callback type, whose error is an HTTP response.
+    #[allow(clippy::result_large_err)]
+    let see_query = |req: &Request, resp: Response| {
+        batch = req
+            .uri()
+            .query()
+            .is_some_and(|q| q.split('&').any(|p| p == "batch=1"));
+        Ok(resp)
+    };
+    let Ok(mut socket) = tokio_tungstenite::accept_hdr_async(tcp, see_query).await else {
+        return;
+    };
+    for frames in messages() {
+        let texts = if batch {
+            vec![format!("[{}]", frames.join(","))]
+        } else {
+            frames
+        };
+        for text in texts {
+            if socket.send(Message::Text(text.into())).await.is_err() {
+                return;
             }
         }
-        while let Some(Ok(_)) = socket.recv().await {}
-    })
+    }
+    while let Some(Ok(_)) = socket.next().await {}
 }
 
 /// Two clients of the stand-in, with and without `batch`: each must count
@@ -78,8 +87,11 @@ async fn stand_in(upgrade: WebSocketUpgrade, Query(q): Query<HashMap<String, Str
 pub async fn clients() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap().to_string();
-    let app = Router::new().route("/ws", get(stand_in));
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            tokio::spawn(stand_in(tcp));
+        }
+    });
     for batch in [false, true] {
         let (stop, delivered) = (
             Arc::new(AtomicBool::new(false)),

@@ -21,6 +21,7 @@ mod overlay;
 mod pages;
 mod render;
 pub mod serve;
+mod socket;
 mod ws;
 
 use axum::Router;

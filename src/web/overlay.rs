@@ -21,7 +21,6 @@
 
 use askama::Template;
 use axum::body::Bytes;
-use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{FromRequestParts, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -106,7 +105,7 @@ async fn live(
         return refused;
     }
     let (mut parts, _) = req.into_parts();
-    let upgrade = match WebSocketUpgrade::from_request_parts(&mut parts, &state).await {
+    let upgrade = match super::socket::Upgrade::from_request_parts(&mut parts, &state).await {
         Ok(u) => u,
         Err(rejection) => return rejection.into_response(),
     };

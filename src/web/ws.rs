@@ -10,19 +10,24 @@
 //! A backlog the hub's recent frames cover is sent from them, already
 //! encoded and shared by every client, so a connecting dashboard neither
 //! reads the log nor encodes a frame; otherwise it comes from the log.
+//!
+//! `batch=1` (opt-in) lets one WebSocket message carry several frames, as a
+//! JSON array, whenever several are written at once (a poll's batch, a
+//! backlog): fewer messages for a page to handle under a flood.
+//!
+//! The wire itself (handshake, framing, reads) is `socket`'s.
 
-use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use std::time::{Duration, Instant};
 
-use futures_util::SinkExt;
 use serde::Deserialize;
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tracing::{Instrument, debug, warn};
 
 use super::AppState;
+use super::socket::{Broken, Incoming, Socket, Upgrade};
 use crate::featured::Featured;
 use crate::hidden::Hidden;
 use crate::hub::{ClientGuard, Hub};
@@ -41,20 +46,42 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// (no pong, no anything) before it counts as dead.
 const PING_EVERY: Duration = Duration::from_secs(30);
 const SILENT_LIMIT: Duration = Duration::from_secs(75);
-/// Bytes queued for one client beyond which its writes fail: each client's
-/// send queue is bounded, whatever it does.
-const MAX_QUEUED_BYTES: usize = 1 << 20;
 /// Frames written with one flush at most.
 const MAX_BATCH: usize = 256;
+
+/// Close codes (RFC 6455, 7.4.1).
+mod close_code {
+    pub const AWAY: u16 = 1001;
+    pub const PROTOCOL: u16 = 1002;
+    pub const POLICY: u16 = 1008;
+    pub const SIZE: u16 = 1009;
+    pub const ERROR: u16 = 1011;
+}
 
 #[derive(Debug, Deserialize)]
 pub struct LiveParams {
     #[serde(default)]
     since: Option<i64>,
+    /// `1` (or `true`): several frames written at once go as one message
+    /// holding a JSON array of them.
+    #[serde(default)]
+    batch: Option<String>,
+}
+
+impl LiveParams {
+    fn batched(&self) -> bool {
+        matches!(self.batch.as_deref(), Some("1" | "true"))
+    }
+}
+
+/// One client's connection and how it asked to be written to.
+struct Client {
+    socket: Socket,
+    batched: bool,
 }
 
 pub async fn live(
-    ws: WebSocketUpgrade,
+    ws: Upgrade,
     Query(params): Query<LiveParams>,
     headers: HeaderMap,
     State(state): State<AppState>,
@@ -72,7 +99,7 @@ pub enum Reader {
 
 /// Admits a `/ws`-style feed (the dashboard's, or an overlay's `latest`).
 pub fn open(
-    ws: WebSocketUpgrade,
+    ws: Upgrade,
     params: LiveParams,
     headers: &HeaderMap,
     state: AppState,
@@ -83,20 +110,27 @@ pub fn open(
         Err(refused) => return refused,
     };
     let span = tracing::Span::current();
-    small_buffers(ws)
-        .on_upgrade(move |socket| stream(socket, state, params.since, counted).instrument(span))
+    let batched = params.batched();
+    ws.on_upgrade(move |socket| {
+        stream(Client { socket, batched }, state, params.since, counted).instrument(span)
+    })
 }
 
 /// The overlay's `mode=featured` feed: only `featured` and `hidden` frames,
 /// with the same admission, limits and liveness checks as `/ws`.
-pub fn featured(ws: WebSocketUpgrade, headers: &HeaderMap, state: AppState) -> Response {
+pub fn featured(ws: Upgrade, headers: &HeaderMap, state: AppState) -> Response {
     let counted = match admit(headers, &state, Reader::Overlay) {
         Ok(counted) => counted,
         Err(refused) => return refused,
     };
     let span = tracing::Span::current();
-    small_buffers(ws)
-        .on_upgrade(move |socket| featured_stream(socket, state, counted).instrument(span))
+    ws.on_upgrade(move |socket| {
+        let client = Client {
+            socket,
+            batched: false,
+        };
+        featured_stream(client, state, counted).instrument(span)
+    })
 }
 
 /// Counts the client in, or says why it may not open: another site's page,
@@ -142,77 +176,117 @@ pub fn dashboard_reserve(cap: usize) -> usize {
     }
 }
 
-/// Clients only send close, ping and pong frames: tiny read limits. The
-/// buffers are small because an idle dashboard should cost a few KiB.
-fn small_buffers(ws: WebSocketUpgrade) -> WebSocketUpgrade {
-    ws.max_message_size(4096)
-        .max_frame_size(4096)
-        .read_buffer_size(2048)
-        .write_buffer_size(8 * 1024)
-        .max_write_buffer_size(MAX_QUEUED_BYTES)
-}
-
 /// The "on stream" queue and the hidden list now, then every change of
 /// either, until either side closes.
-async fn featured_stream(mut socket: WebSocket, state: AppState, counted: ClientGuard) {
+async fn featured_stream(mut client: Client, state: AppState, counted: ClientGuard) {
     let metrics = state.metrics;
     let _counted = counted;
     // Subscribe before reading the queue, so no change falls in between.
     let mut rx = state.hub.subscribe();
-    if send(&mut socket, &metrics, state.featured.frame())
+    if send(&mut client, &metrics, state.featured.frame())
         .await
         .is_err()
-        || send(&mut socket, &metrics, state.hidden.frame())
+        || send(&mut client, &metrics, state.hidden.frame())
             .await
             .is_err()
     {
         return;
     }
-    let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
-    let mut last_heard = Instant::now();
+    let mut alive = Liveness::new();
     loop {
         tokio::select! {
             biased;
             _ = state.shutdown.cancelled() => {
-                return close(&mut socket, close_code::AWAY, "server shutting down").await;
+                return close(&mut client, close_code::AWAY, "server shutting down").await;
             }
             received = rx.recv() => match received {
                 Ok(frame) if frame.is_featured() || frame.is_hidden() => {
-                    if send(&mut socket, &metrics, frame).await.is_err() {
+                    if send(&mut client, &metrics, frame).await.is_err() {
                         return;
                     }
                 }
                 Ok(_) => {}
                 // Whatever was missed, the latest queue and list say it all.
                 Err(RecvError::Lagged(_)) => {
-                    if send(&mut socket, &metrics, state.featured.frame()).await.is_err()
-                        || send(&mut socket, &metrics, state.hidden.frame()).await.is_err()
+                    if send(&mut client, &metrics, state.featured.frame()).await.is_err()
+                        || send(&mut client, &metrics, state.hidden.frame()).await.is_err()
                     {
                         return;
                     }
                 }
                 Err(RecvError::Closed) => {
-                    return close(&mut socket, close_code::AWAY, "server shutting down").await;
+                    return close(&mut client, close_code::AWAY, "server shutting down").await;
                 }
             },
-            _ = ping.tick() => {
-                if last_heard.elapsed() > SILENT_LIMIT {
-                    metrics.ws_dropped("silent");
-                    return close(&mut socket, close_code::POLICY, "no answer to pings").await;
-                }
-                if socket.send(Message::Ping(Default::default())).await.is_err() {
+            _ = alive.ping.tick() => {
+                if alive.ping_or_drop(&mut client, &metrics).await.is_err() {
                     return;
                 }
             }
-            incoming = socket.recv() => match incoming {
-                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
-                Some(Ok(_)) => last_heard = Instant::now(),
-            },
+            incoming = client.socket.recv() => {
+                if alive.heard(&mut client, &metrics, incoming).await.is_err() {
+                    return;
+                }
+            }
         }
     }
 }
 
-async fn stream(mut socket: WebSocket, state: AppState, since: Option<i64>, counted: ClientGuard) {
+/// Pings an idle connection and drops one that stays silent.
+struct Liveness {
+    ping: tokio::time::Interval,
+    last_heard: Instant,
+}
+
+impl Liveness {
+    fn new() -> Liveness {
+        Liveness {
+            ping: tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY),
+            last_heard: Instant::now(),
+        }
+    }
+
+    /// On each ping tick: `Err` when the client is to be let go.
+    async fn ping_or_drop(&mut self, client: &mut Client, metrics: &Metrics) -> Result<(), ()> {
+        if self.last_heard.elapsed() > SILENT_LIMIT {
+            metrics.ws_dropped("silent");
+            close(client, close_code::POLICY, "no answer to pings").await;
+            return Err(());
+        }
+        timed(metrics, client.socket.ping()).await
+    }
+
+    /// What the client sent: anything shows it is alive; a ping is
+    /// answered; a close, a broken rule or the end of the connection ends
+    /// it (`Err`).
+    async fn heard(
+        &mut self,
+        client: &mut Client,
+        metrics: &Metrics,
+        incoming: Result<Incoming, Broken>,
+    ) -> Result<(), ()> {
+        self.last_heard = Instant::now();
+        match incoming {
+            Ok(Incoming::Other) => Ok(()),
+            Ok(Incoming::Ping(payload)) => timed(metrics, client.socket.pong(&payload)).await,
+            Ok(Incoming::Close) => {
+                let _ = client.socket.close(1000, "").await;
+                Err(())
+            }
+            Err(Broken::Gone) => Err(()),
+            Err(Broken::Protocol(why)) => {
+                close(client, close_code::PROTOCOL, why).await;
+                Err(())
+            }
+            Err(Broken::TooBig) => {
+                close(client, close_code::SIZE, "frame too large").await;
+                Err(())
+            }
+        }
+    }
+}
+
+async fn stream(mut client: Client, state: AppState, since: Option<i64>, counted: ClientGuard) {
     let hub = state.hub;
     let log = state.log;
     let metrics = state.metrics;
@@ -220,20 +294,19 @@ async fn stream(mut socket: WebSocket, state: AppState, since: Option<i64>, coun
     // Subscribe first: anything published from here on reaches us.
     let mut rx = hub.subscribe();
     let Ok(latest) = log.latest_seq().await else {
-        return close(&mut socket, close_code::ERROR, "comment log unavailable").await;
+        return close(&mut client, close_code::ERROR, "comment log unavailable").await;
     };
-    if send(&mut socket, &metrics, Frame::hello(latest, log.log_id()))
+    // The opening frames go in one write.
+    let opening = vec![
+        Frame::hello(latest, log.log_id()),
+        hub.status_frame(),
+        state.featured.frame(),
+        state.hidden.frame(),
+    ];
+    let mut none = 0;
+    if send_batch(&mut client, &metrics, opening, &mut none)
         .await
         .is_err()
-        || send(&mut socket, &metrics, hub.status_frame())
-            .await
-            .is_err()
-        || send(&mut socket, &metrics, state.featured.frame())
-            .await
-            .is_err()
-        || send(&mut socket, &metrics, state.hidden.frame())
-            .await
-            .is_err()
     {
         return;
     }
@@ -243,24 +316,23 @@ async fn stream(mut socket: WebSocket, state: AppState, since: Option<i64>, coun
         _ => match log.recent_start(BACKLOG).await {
             Ok(s) => s,
             Err(_) => {
-                return close(&mut socket, close_code::ERROR, "comment log unavailable").await;
+                return close(&mut client, close_code::ERROR, "comment log unavailable").await;
             }
         },
     };
     let mut sent = start;
-    if catch_up(&mut socket, &metrics, &hub, &log, &mut sent)
+    if catch_up(&mut client, &metrics, &hub, &log, &mut sent)
         .await
         .is_err()
     {
         return;
     }
-    let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
-    let mut last_heard = Instant::now();
+    let mut alive = Liveness::new();
     loop {
         tokio::select! {
             biased;
             _ = state.shutdown.cancelled() => {
-                return close(&mut socket, close_code::AWAY, "server shutting down").await;
+                return close(&mut client, close_code::AWAY, "server shutting down").await;
             }
             received = rx.recv() => match received {
                 Ok(frame) => {
@@ -278,12 +350,12 @@ async fn stream(mut socket: WebSocket, state: AppState, since: Option<i64>, coun
                             Err(_) => break,
                         }
                     }
-                    if send_batch(&mut socket, &metrics, batch, &mut sent).await.is_err() {
+                    if send_batch(&mut client, &metrics, batch, &mut sent).await.is_err() {
                         return;
                     }
                     if lagged {
                         metrics.ws_resync();
-                        if resync(&mut socket, &state.featured, &state.hidden, &metrics, &hub, &log, &mut sent).await.is_err() {
+                        if resync(&mut client, &state.featured, &state.hidden, &metrics, &hub, &log, &mut sent).await.is_err() {
                             return;
                         }
                     }
@@ -291,29 +363,24 @@ async fn stream(mut socket: WebSocket, state: AppState, since: Option<i64>, coun
                 Err(RecvError::Lagged(missed)) => {
                     metrics.ws_resync();
                     debug!(missed, "a dashboard fell behind; catching it up from the log");
-                    if resync(&mut socket, &state.featured, &state.hidden, &metrics, &hub, &log, &mut sent).await.is_err() {
+                    if resync(&mut client, &state.featured, &state.hidden, &metrics, &hub, &log, &mut sent).await.is_err() {
                         return;
                     }
                 }
                 Err(RecvError::Closed) => {
-                    return close(&mut socket, close_code::AWAY, "server shutting down").await;
+                    return close(&mut client, close_code::AWAY, "server shutting down").await;
                 }
             },
-            _ = ping.tick() => {
-                if last_heard.elapsed() > SILENT_LIMIT {
-                    metrics.ws_dropped("silent");
-                    return close(&mut socket, close_code::POLICY, "no answer to pings").await;
-                }
-                if socket.send(Message::Ping(Default::default())).await.is_err() {
+            _ = alive.ping.tick() => {
+                if alive.ping_or_drop(&mut client, &metrics).await.is_err() {
                     return;
                 }
             }
-            incoming = socket.recv() => match incoming {
-                // Clients only send pings, pongs and close; pings are
-                // answered by axum itself.
-                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
-                Some(Ok(_)) => last_heard = Instant::now(),
-            },
+            incoming = client.socket.recv() => {
+                if alive.heard(&mut client, &metrics, incoming).await.is_err() {
+                    return;
+                }
+            }
         }
     }
 }
@@ -322,7 +389,7 @@ async fn stream(mut socket: WebSocket, state: AppState, since: Option<i64>, coun
 /// then the "on stream" queue and the hidden list as they are now (frames
 /// of either may have been among those it missed).
 async fn resync(
-    socket: &mut WebSocket,
+    client: &mut Client,
     featured: &Featured,
     hidden: &Hidden,
     metrics: &Metrics,
@@ -330,29 +397,29 @@ async fn resync(
     log: &CommentLog,
     sent: &mut i64,
 ) -> Result<(), ()> {
-    catch_up(socket, metrics, hub, log, sent).await?;
-    send(socket, metrics, featured.frame()).await?;
-    send(socket, metrics, hidden.frame()).await
+    catch_up(client, metrics, hub, log, sent).await?;
+    send(client, metrics, featured.frame()).await?;
+    send(client, metrics, hidden.frame()).await
 }
 
 /// Sends every change after `*sent`, advancing `*sent`: from the hub's
 /// recent frames when they hold them all, else from the log.
 async fn catch_up(
-    socket: &mut WebSocket,
+    client: &mut Client,
     metrics: &Metrics,
     hub: &Hub,
     log: &CommentLog,
     sent: &mut i64,
 ) -> Result<(), ()> {
     if let Some(frames) = hub.recent_after(*sent) {
-        return send_batch(socket, metrics, frames, sent).await;
+        return send_batch(client, metrics, frames, sent).await;
     }
     loop {
         let batch = match log.changes_since(*sent, REPLAY_BATCH).await {
             Ok(b) => b,
             Err(e) => {
                 warn!(error = %e, "replaying the comment log to a dashboard failed");
-                close(socket, close_code::ERROR, "comment log unavailable").await;
+                close(client, close_code::ERROR, "comment log unavailable").await;
                 return Err(());
             }
         };
@@ -362,52 +429,55 @@ async fn catch_up(
         let full = batch.len() == REPLAY_BATCH;
         hub.saw_log(*sent, batch.iter().map(|c| c.seq));
         let frames = batch.iter().map(Frame::change).collect();
-        send_batch(socket, metrics, frames, sent).await?;
+        send_batch(client, metrics, frames, sent).await?;
         if !full {
             return Ok(());
         }
     }
 }
 
-/// Writes `frames` (skipping any `seq` at or below `*sent`) and flushes once.
+/// Writes `frames` (skipping any `seq` at or below `*sent`) in one write.
 async fn send_batch(
-    socket: &mut WebSocket,
+    client: &mut Client,
     metrics: &Metrics,
     frames: Vec<Frame>,
     sent: &mut i64,
 ) -> Result<(), ()> {
     let mut last = *sent;
-    let write = async {
-        for frame in frames {
-            if frame.seq.is_some_and(|s| s <= last) {
-                continue;
-            }
-            if let Some(s) = frame.seq {
+    let fresh: Vec<&[u8]> = frames
+        .iter()
+        .filter(|frame| match frame.seq {
+            Some(s) if s <= last => false,
+            Some(s) => {
                 last = s;
+                true
             }
-            socket.feed(Message::Text(frame.json)).await?;
-        }
-        socket.flush().await
-    };
-    match tokio::time::timeout(SEND_TIMEOUT, write).await {
-        Ok(Ok(())) => {
-            *sent = last;
-            Ok(())
-        }
-        Ok(Err(_)) => Err(()),
-        Err(_) => {
-            metrics.ws_dropped("too_slow");
-            debug!("a dashboard stopped reading; disconnecting it");
-            Err(())
-        }
-    }
+            None => true,
+        })
+        .map(|frame| frame.json.as_bytes())
+        .collect();
+    let batched = client.batched;
+    timed(metrics, client.socket.send_texts(&fresh, batched)).await?;
+    *sent = last;
+    Ok(())
 }
 
-async fn send(socket: &mut WebSocket, metrics: &Metrics, frame: Frame) -> Result<(), ()> {
-    // A client that stops reading fills its TCP window, then its bounded
-    // write buffer; past that, a send waits. It may not wait forever: the
-    // client is dropped, and resumes from its last `seq` when it reconnects.
-    match tokio::time::timeout(SEND_TIMEOUT, socket.send(Message::Text(frame.json))).await {
+async fn send(client: &mut Client, metrics: &Metrics, frame: Frame) -> Result<(), ()> {
+    timed(
+        metrics,
+        client.socket.send_texts(&[frame.json.as_bytes()], false),
+    )
+    .await
+}
+
+/// A write, bounded in time. A client that stops reading fills its TCP
+/// window; past that, a write waits. It may not wait forever: the client is
+/// dropped, and resumes from its last `seq` when it reconnects.
+async fn timed(
+    metrics: &Metrics,
+    write: impl Future<Output = std::io::Result<()>>,
+) -> Result<(), ()> {
+    match tokio::time::timeout(SEND_TIMEOUT, write).await {
         Ok(Ok(())) => Ok(()),
         Ok(Err(_)) => Err(()),
         Err(_) => {
@@ -418,11 +488,6 @@ async fn send(socket: &mut WebSocket, metrics: &Metrics, frame: Frame) -> Result
     }
 }
 
-async fn close(socket: &mut WebSocket, code: u16, reason: &'static str) {
-    let _ = socket
-        .send(Message::Close(Some(CloseFrame {
-            code,
-            reason: reason.into(),
-        })))
-        .await;
+async fn close(client: &mut Client, code: u16, reason: &'static str) {
+    let _ = tokio::time::timeout(SEND_TIMEOUT, client.socket.close(code, reason)).await;
 }

@@ -90,6 +90,8 @@ mod source_youtube;
 mod store_suite;
 /// Pages, assets, headers, the token.
 mod web;
+/// The WebSocket wire: batched frames, pings, what a client may not send.
+mod ws_wire;
 /// The attack corpus in role, member level and event fields.
 mod xss_events;
 /// The attack corpus through real sources into every page, in Chromium.
