@@ -1,6 +1,6 @@
 //! What the fan-out benchmarks share: reading a client's frames without
 //! building a JSON tree, and tallying arrivals, duplicates and frames out
-//! of order. `benches/fanout.rs` and `benches/cluster.rs` each decide where
+//! of order. `benches/fanout/` and `benches/cluster.rs` each decide where
 //! the tallies go; the reading loop is written once, here. A WebSocket
 //! message is one frame object or (with `/ws?batch=1`) a JSON array of
 //! frames, in order; both are read.
