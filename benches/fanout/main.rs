@@ -7,10 +7,11 @@
 //! `cargo bench --bench fanout -- soak` (1,000 clients, 100 comments/s for
 //! ten minutes, RSS at start and end), or `cargo bench --bench fanout --
 //! idle [N]` (memory per idle client: N clients, 1,000 by default, each
-//! given the 300-comment backlog at connect, three runs; RSS before and with
-//! the clients, KiB per client against ≤ 8 KiB and, from 10,000 clients,
-//! the total against < 100 MB; written to `target/fanout-idle.json`), or `cargo bench --bench fanout --
-//! cluster [N]` (two instances sharing a PostgreSQL log, N clients, 100 by
+//! given the 300-comment backlog at connect, three runs; RSS before and
+//! with the clients, KiB per client against ≤ 8 KiB and, from 10,000
+//! clients, the total against < 100 MB; written to
+//! `target/fanout-idle.json`), or `cargo bench --bench fanout -- cluster
+//! [N]` (two instances sharing a PostgreSQL log, N clients, 100 by
 //! default, all on the instance that does not poll: every frame crosses
 //! from the instance that committed it; needs `CW_TEST_POSTGRES`, an admin
 //! URL, e.g. `export CW_TEST_POSTGRES=$(.ci/postgres)`). Prints, per
@@ -20,12 +21,12 @@
 //! per delivered message, server RSS idle with N clients and at peak. The
 //! figures are also written to `target/fanout.json` (`fanout-cluster.json`).
 //!
-//! After the burst of 500 to 1,000 clients or more (so in the default run
-//! and in `-- 1000`, one minute longer each), the clients stay connected
-//! and idle for 60 s while the server's RSS is sampled every 5 s; it prints
-//! RSS idle before the burst, the peak, RSS at +60 s and (+60 s − idle) ÷
-//! idle against issue 20's "within 10 % of idle" (`after_burst` in the
-//! JSON).
+//! After the burst of 500 to 1,000 clients or more (in the default run for
+//! 1,000 and 10,000, and in `-- 1000`: a minute longer each), the clients
+//! stay connected and idle for 60 s while the server's RSS is sampled every
+//! 5 s; it prints RSS idle before the burst, the peak, RSS at +60 s and
+//! (+60 s − idle) ÷ idle against issue 20's "within 10 % of idle"
+//! (`after_burst` in the JSON).
 //!
 //! Add `batch` to any mode (`-- 1000 batch`, `-- idle 1000 batch`) to
 //! connect the clients to `/ws?batch=1`: a message is then one frame object
