@@ -1,7 +1,9 @@
 //! What the fan-out benchmarks share: reading a client's frames without
 //! building a JSON tree, and tallying arrivals, duplicates and frames out
-//! of order. `benches/fanout.rs` and `benches/cluster.rs` each decide where
-//! the tallies go; the reading loop is written once, here.
+//! of order. `benches/fanout/` and `benches/cluster.rs` each decide where
+//! the tallies go; the reading loop is written once, here. A WebSocket
+//! message is one frame object or (with `/ws?batch=1`) a JSON array of
+//! frames, in order; both are read.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -16,6 +18,50 @@ pub trait Sink {
     fn arrival(&mut self, k: u64, at: Duration);
     fn duplicate(&mut self);
     fn out_of_order(&mut self);
+    /// A WebSocket text message carrying `frames` frames arrived (1 for a
+    /// single frame object, the length of an array otherwise).
+    fn message(&mut self, _frames: usize) {}
+}
+
+/// The frames in one WebSocket text message: the message itself when it is
+/// one frame object, else the elements of its top-level JSON array, in
+/// order, as slices of `text` (no JSON tree is built). Strings are skipped
+/// with their escapes, so a `,` `[` `]` `{` `}` inside a comment's text
+/// does not split it.
+pub fn split_frames(text: &str) -> Vec<&str> {
+    let trimmed = text.trim();
+    let Some(inner) = trimmed.strip_prefix('[').and_then(|t| t.strip_suffix(']')) else {
+        return vec![trimmed];
+    };
+    let bytes = inner.as_bytes();
+    let mut frames = Vec::new();
+    let (mut depth, mut in_string, mut escaped, mut start) = (0usize, false, false, 0usize);
+    for (i, &b) in bytes.iter().enumerate() {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            b',' if depth == 0 => {
+                frames.push(inner[start..i].trim());
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    let last = inner[start..].trim();
+    if !last.is_empty() || !frames.is_empty() {
+        frames.push(last);
+    }
+    frames
 }
 
 /// The index of a benchmark comment in a frame: the ten digits after
@@ -71,32 +117,36 @@ pub async fn read_frames<St, S>(
         let Ok(Message::Text(text)) = msg else {
             continue;
         };
-        let text = text.as_str();
-        if text.starts_with(r#"{"type":"hello""#) {
-            hellos += 1;
-            if hellos == count {
-                ready.fetch_add(count as u64, Ordering::SeqCst);
-            }
-            continue;
-        }
-        if !text.starts_with(r#"{"type":"comment""#) {
-            continue;
-        }
         let arrival = epoch.elapsed();
-        let Some(seq) = seq_of(text) else { continue };
-        if seq <= last_seq[i] {
-            sink.out_of_order();
+        let frames = split_frames(text.as_str());
+        sink.message(frames.len());
+        for text in frames {
+            if text.starts_with(r#"{"type":"hello""#) {
+                hellos += 1;
+                if hellos == count {
+                    ready.fetch_add(count as u64, Ordering::SeqCst);
+                }
+                continue;
+            }
+            if !text.starts_with(r#"{"type":"comment""#) {
+                continue;
+            }
+            let Some(seq) = seq_of(text) else { continue };
+            if seq <= last_seq[i] {
+                sink.out_of_order();
+            }
+            last_seq[i] = seq;
+            // The demo's backlog, replayed to every new client, is not ours.
+            let Some(k) = comment_index(text, prefix) else {
+                continue;
+            };
+            if !got[i].insert(k) {
+                sink.duplicate();
+                continue;
+            }
+            // Every frame of a message shares its arrival time.
+            sink.arrival(k, arrival);
+            delivered.fetch_add(1, Ordering::Relaxed);
         }
-        last_seq[i] = seq;
-        // The demo's backlog, replayed to every new client, is not ours.
-        let Some(k) = comment_index(text, prefix) else {
-            continue;
-        };
-        if !got[i].insert(k) {
-            sink.duplicate();
-            continue;
-        }
-        sink.arrival(k, arrival);
-        delivered.fetch_add(1, Ordering::Relaxed);
     }
 }
