@@ -33,7 +33,10 @@
 //! `-- dashboard` or `-- overlay` for one, `--minutes N` to shorten a run,
 //! `--runs N` for the spread over N runs of each page. Prints a table and
 //! writes every figure to `target/page_flood.json`. Needs `/usr/bin/chromium`
-//! and `/usr/bin/chromedriver`.
+//! and `/usr/bin/chromedriver`. `CW_PAGE_FLOOD_CHROMIUM_FLAGS` adds Chromium
+//! flags, e.g. a startup trace to see where a long frame's time goes:
+//! `--trace-startup=devtools.timeline,blink --trace-startup-format=json
+//! --trace-startup-file=/tmp/trace.json --trace-startup-duration=30`.
 
 #[allow(dead_code)] // the benchmark uses a part of the tests' driver
 #[path = "../tests/app/chrome.rs"]
@@ -226,7 +229,10 @@ async fn run_page(page: Page, minutes: f64) -> Run {
         ],
         None,
     );
-    let browser = Browser::launch_with(&["--window-size=1280,800"])
+    let extra = std::env::var("CW_PAGE_FLOOD_CHROMIUM_FLAGS").unwrap_or_default();
+    let mut flags = vec!["--window-size=1280,800"];
+    flags.extend(extra.split_whitespace());
+    let browser = Browser::launch_with(&flags)
         .await
         .expect("the benchmark needs Chromium");
     browser
