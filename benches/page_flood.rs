@@ -56,6 +56,7 @@ mod helpers {
 }
 
 use std::ffi::OsString;
+use std::path::Path;
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -490,18 +491,31 @@ async fn main() {
                 o.minutes
             );
             runs.push(run_page(page, o.minutes).await);
+            // Written after every run, so that a long series that is cut
+            // short keeps what it measured.
+            write_json(&runs);
         }
     }
     print_table(&runs);
     for r in &runs {
         print_profile(r);
     }
-    let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/page_flood.json");
+    println!(
+        "\nwritten to {}",
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join(JSON_OUT)
+            .display()
+    );
+}
+
+const JSON_OUT: &str = "target/page_flood.json";
+
+fn write_json(runs: &[Run]) {
+    let out = Path::new(env!("CARGO_MANIFEST_DIR")).join(JSON_OUT);
     let doc = json!({
         "rate_per_min": RATE_PER_MIN.parse::<u32>().unwrap(),
         "runs": runs.iter().map(Run::json).collect::<Vec<_>>(),
     });
     std::fs::write(&out, serde_json::to_string_pretty(&doc).unwrap())
         .unwrap_or_else(|e| panic!("{}: {e}", out.display()));
-    println!("\nwritten to {}", out.display());
 }
