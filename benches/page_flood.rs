@@ -23,7 +23,8 @@
 //!   comments the page never shows (of a burst, the overlay shows only the
 //!   newest `limit`) are counted as "not shown";
 //! - the JS heap in use (CDP `HeapProfiler.collectGarbage`, then
-//!   `Runtime.getHeapUsage`) at minute 1 and at the end, and their ratio.
+//!   `Runtime.getHeapUsage`) at minute 1 and at the end, and their ratio;
+//!   also every minute in between, for the shape of the curve.
 //!
 //! Targets (issue 20): no long task over 50 ms after the first second,
 //! arrival-to-paint p99 under 100 ms, the heap at the end within 10 % of
@@ -151,6 +152,8 @@ struct Run {
     latencies: Vec<f64>,
     heap_minute1: f64,
     heap_end: f64,
+    /// `(page minute, bytes)`: the heap after a collection every minute.
+    heap_curve: Vec<(f64, f64)>,
     /// Long animation frames (> 50 ms, after the first second, outside the
     /// forced collections) as the probe reports them: where the time went.
     long_frames: Vec<Value>,
@@ -194,6 +197,7 @@ impl Run {
                 "minute_1": self.heap_minute1,
                 "end": self.heap_end,
                 "ratio": self.heap_ratio(),
+                "every_minute": self.heap_curve.iter().map(|(m, b)| json!({"minute": m, "bytes": b})).collect::<Vec<_>>(),
             },
             "long_animation_frames": self.long_frames,
             "targets_met": { "no_long_task": tasks, "p99_under_100ms": p99, "heap_within_10pct": heap },
@@ -247,7 +251,7 @@ async fn run_page(page: Page, minutes: f64) -> Run {
         .await;
 
     let total_ms = minutes * 60_000.0;
-    let first_heap_at = f64::min(60_000.0, total_ms / 2.0);
+    let mut next_heap_at = f64::min(60_000.0, total_ms / 2.0);
     let mut run = Run {
         page,
         minutes,
@@ -258,6 +262,7 @@ async fn run_page(page: Page, minutes: f64) -> Run {
         long_tasks_in_gc: 0,
         latencies: Vec::new(),
         heap_minute1: f64::NAN,
+        heap_curve: Vec::new(),
         heap_end: f64::NAN,
         long_frames: Vec::new(),
     };
@@ -289,10 +294,15 @@ async fn run_page(page: Page, minutes: f64) -> Run {
         if let Some(frames) = t["frames"].as_array() {
             all_frames.extend(frames.iter().cloned());
         }
-        if run.heap_minute1.is_nan() && now >= first_heap_at {
+        // Minute 1, and then every minute, for the shape of the curve.
+        if now >= next_heap_at && now < total_ms {
             let (used, window) = heap(&browser).await;
-            run.heap_minute1 = used;
+            if run.heap_minute1.is_nan() {
+                run.heap_minute1 = used;
+            }
+            run.heap_curve.push((now / 60_000.0, used));
             gc_windows.push(window);
+            next_heap_at += 60_000.0;
         }
         if now - last_report >= 60_000.0 {
             last_report = now;
@@ -326,6 +336,7 @@ async fn run_page(page: Page, minutes: f64) -> Run {
             }
             let (used, window) = heap(&browser).await;
             run.heap_end = used;
+            run.heap_curve.push((now / 60_000.0, used));
             gc_windows.push(window);
             break;
         }
@@ -369,6 +380,16 @@ async fn run_page(page: Page, minutes: f64) -> Run {
 /// duration, the part spent in rendering (style, layout, paint) and the
 /// scripts that took longest in total.
 fn print_profile(r: &Run) {
+    let curve: Vec<String> = r
+        .heap_curve
+        .iter()
+        .map(|(m, b)| format!("{m:.0}: {:.2}", b / 1024.0 / 1024.0))
+        .collect();
+    println!(
+        "{}: JS heap after a collection, MiB by minute: {}",
+        r.page.name(),
+        curve.join(", ")
+    );
     if r.long_frames.is_empty() {
         return;
     }
