@@ -33,7 +33,9 @@
 //! Run: `cargo bench --bench page_flood` (both pages, one after the other),
 //! `-- dashboard` or `-- overlay` for one, `--minutes N` to shorten a run,
 //! `--runs N` for the spread over N runs of each page. Prints a table and
-//! writes every figure to `target/page_flood.json`. Needs `/usr/bin/chromium`
+//! writes every figure to `target/page_flood.json`. `CW_PAGE_FLOOD_RATE=0`
+//! makes a control run (the page with its backlog only, figures in
+//! `target/page_flood_rate0.json`): what the measuring itself costs. Needs `/usr/bin/chromium`
 //! and `/usr/bin/chromedriver`. `CW_PAGE_FLOOD_CHROMIUM_FLAGS` adds Chromium
 //! flags, e.g. a startup trace to see where a long frame's time goes:
 //! `--trace-startup=devtools.timeline,blink --trace-startup-format=json
@@ -66,7 +68,14 @@ use chrome::Browser;
 use server::Server;
 
 const PROBE: &str = include_str!("flood/probe.js");
-const RATE_PER_MIN: &str = "2000";
+/// Comments a minute: 2,000, or `CW_PAGE_FLOOD_RATE` (0 for a control run,
+/// the page with its backlog only: what the harness itself costs).
+fn rate_per_min() -> u32 {
+    std::env::var("CW_PAGE_FLOOD_RATE")
+        .ok()
+        .map(|v| v.parse().expect("CW_PAGE_FLOOD_RATE is a whole number"))
+        .unwrap_or(2000)
+}
 /// How often the figures are drained from the page.
 const DRAIN: Duration = Duration::from_secs(5);
 const LONG_TASK_MS: f64 = 50.0;
@@ -181,7 +190,7 @@ impl Run {
         json!({
             "page": self.page.name(),
             "minutes": self.minutes,
-            "rate_per_min": RATE_PER_MIN.parse::<u32>().unwrap(),
+            "rate_per_min": rate_per_min(),
             "comments_arrived": self.arrived,
             "comments_painted": self.painted,
             "comments_not_shown": self.not_shown,
@@ -229,7 +238,7 @@ async fn heap(browser: &Browser) -> (f64, (f64, f64)) {
 async fn run_page(page: Page, minutes: f64) -> Run {
     let server = Server::start(
         &[
-            ("CW_DEMO_RATE", OsString::from(RATE_PER_MIN)),
+            ("CW_DEMO_RATE", OsString::from(rate_per_min().to_string())),
             ("RUST_LOG", OsString::from("error")),
         ],
         None,
@@ -505,10 +514,11 @@ async fn main() {
     for i in 0..o.runs {
         for &page in &o.pages {
             eprintln!(
-                "run {}/{}: {} at {RATE_PER_MIN} comments a minute for {} min",
+                "run {}/{}: {} at {} comments a minute for {} min",
                 i + 1,
                 o.runs,
                 page.name(),
+                rate_per_min(),
                 o.minutes
             );
             runs.push(run_page(page, o.minutes).await);
@@ -521,20 +531,25 @@ async fn main() {
     for r in &runs {
         print_profile(r);
     }
-    println!(
-        "\nwritten to {}",
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join(JSON_OUT)
-            .display()
-    );
+    println!("\nwritten to {}", json_out().display());
 }
 
-const JSON_OUT: &str = "target/page_flood.json";
+/// `target/page_flood.json`, or `target/page_flood_rate{N}.json` at
+/// another rate, so that a control run keeps the figures of the flood.
+fn json_out() -> std::path::PathBuf {
+    let name = match rate_per_min() {
+        2000 => "page_flood.json".to_owned(),
+        n => format!("page_flood_rate{n}.json"),
+    };
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("target")
+        .join(name)
+}
 
 fn write_json(runs: &[Run]) {
-    let out = Path::new(env!("CARGO_MANIFEST_DIR")).join(JSON_OUT);
+    let out = json_out();
     let doc = json!({
-        "rate_per_min": RATE_PER_MIN.parse::<u32>().unwrap(),
+        "rate_per_min": rate_per_min(),
         "runs": runs.iter().map(Run::json).collect::<Vec<_>>(),
     });
     std::fs::write(&out, serde_json::to_string_pretty(&doc).unwrap())
