@@ -68,7 +68,7 @@ function renderBatch() {
   // Of a flood, only the newest MAX_RENDERED can be on the page anyway.
   if (batch.length > MAX_RENDERED) batch = batch.slice(batch.length - MAX_RENDERED);
   const frag = document.createDocumentFragment();
-  const fresh = batch.length < 50; // no glow during a flood: less paint
+  const fresh = calm(batch.length);
   if (bottom()) {
     for (const e of batch) frag.append(nodeFor(e, fresh));
     feed.append(frag);
@@ -81,6 +81,22 @@ function renderBatch() {
   updateCounts();
   // The chart follows arrivals within a second, not once per comment.
   drawRateSoon();
+}
+
+// A new row glows a moment, unless rows come faster than one can read
+// (more than GLOW_MAX a second): during a flood the glow would restyle and
+// repaint rows every frame for as long as it lasts.
+const GLOW_MAX = 8;
+let glowSecond = 0;
+let glowCount = 0;
+function calm(n) {
+  const now = performance.now();
+  if (now - glowSecond >= 1000) {
+    glowSecond = now;
+    glowCount = 0;
+  }
+  glowCount += n;
+  return glowCount <= GLOW_MAX;
 }
 
 function nodeFor(e, fresh) {

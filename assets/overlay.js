@@ -3,8 +3,10 @@
 //
 // Built to run for hours inside OBS's embedded Chromium without leaking or
 // stuttering: frames only change a small desired state; the DOM is patched
-// at most ten times a second (one card per comment, never a full
-// re-render), there are never more than `limit` cards plus a few leaving,
+// at most once per animation frame, however many frames came in (one card
+// per comment, never a full re-render), with every height read before
+// anything is written; there are never more than `limit` cards plus a few
+// leaving,
 // and every animation is a CSS transform/opacity the compositor runs.
 //
 // Safety rule, as on the dashboard: comment strings reach the page only via
@@ -44,7 +46,6 @@ const pos = POSITIONS.includes(params.get("pos")) ? params.get("pos") : "bottom-
 // and - is dropped, and the name is quoted, so it stays one family name.
 const font = (params.get("font") || "").replace(/[^\p{L}\p{N} \-]/gu, "").trim().slice(0, 60);
 const key = params.get("key") || "";
-const MIN_FRAME_MS = 100; // DOM updates at most 10 times a second
 const LEAVE_MS = 450;
 const MAX_LEAVING = 8;
 
@@ -89,25 +90,30 @@ const cards = new Map(); // key -> { li, c, shownAt }
 const expired = new Set(); // featured keys whose time ran out
 
 // ------------------------------------------------------------ render
-let scheduled = 0;
-let lastRender = 0;
+// One DOM update per animation frame: a burst of frames between two
+// frames costs one update, and a comment is on screen by the next frame
+// (a wait of ten updates a second would add up to 100 ms to it).
+let scheduled = false;
 function schedule() {
   if (scheduled) return;
-  const wait = Math.max(0, MIN_FRAME_MS - (performance.now() - lastRender));
-  scheduled = setTimeout(() => {
-    scheduled = 0;
-    lastRender = performance.now();
-    requestAnimationFrame(render);
-  }, wait);
+  scheduled = true;
+  requestAnimationFrame(() => {
+    scheduled = false;
+    render();
+  });
 }
 
 function render() {
   const now = Date.now();
   const want = wanted.filter((c) => !expired.has(key2(c))).slice(-limit);
   const keep = new Set(want.map(key2));
+  const going = [];
   for (const [k, card] of cards) {
-    if (!keep.has(k)) leave(k, card);
+    if (!keep.has(k)) going.push([k, card]);
   }
+  // Every height first, then the writes: one layout for all that leave.
+  const heights = going.map(([, card]) => card.li.offsetHeight);
+  going.forEach(([k, card], i) => leave(k, card, heights[i]));
   let prev = null;
   for (const c of want) {
     const k = key2(c);
@@ -164,11 +170,11 @@ function hue(s) {
   return h % 360;
 }
 
-function leave(k, card) {
+function leave(k, card, height) {
   cards.delete(k);
   const li = card.li;
   // The height is fixed first so that the collapse can animate from it.
-  li.style.setProperty("--h", li.offsetHeight + "px");
+  li.style.setProperty("--h", height + "px");
   li.classList.remove("entering");
   li.classList.add("leaving");
   const gone = () => li.remove();

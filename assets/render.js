@@ -119,19 +119,31 @@ export function rateBars(counts, width = 120, height = 24) {
     return { x: i * slot + (slot - w) / 2, y: height - h, w, h, n };
   });
 }
-/** Draws `counts` into `svg` (its viewBox gives the size) as bars. */
+/** Draws `counts` into `svg` (its viewBox gives the size) as bars. A
+ * redraw with as many bars changes only the attributes that differ: the
+ * chart is redrawn every second or two, and new elements each time would
+ * mean style and layout for all of them. */
 export function drawRateChart(svg, counts) {
   const box = svg.viewBox.baseVal;
   const ns = "http://www.w3.org/2000/svg";
-  const rects = rateBars(counts, box.width || 120, box.height || 24).map((b) => {
-    const r = document.createElementNS(ns, "rect");
-    r.setAttribute("class", b.n > 0 ? "bar" : "bar none");
-    r.setAttribute("x", b.x.toFixed(2));
-    r.setAttribute("y", b.y.toFixed(2));
-    r.setAttribute("width", b.w.toFixed(2));
-    r.setAttribute("height", b.h.toFixed(2));
+  const bars = rateBars(counts, box.width || 120, box.height || 24);
+  const set = (el, name, value) => {
+    if (el.getAttribute(name) !== value) el.setAttribute(name, value);
+  };
+  const draw = (r, b) => {
+    set(r, "class", b.n > 0 ? "bar" : "bar none");
+    set(r, "x", b.x.toFixed(2));
+    set(r, "y", b.y.toFixed(2));
+    set(r, "width", b.w.toFixed(2));
+    set(r, "height", b.h.toFixed(2));
     return r;
-  });
+  };
+  const old = svg.querySelectorAll(":scope > rect");
+  if (old.length === bars.length && svg.querySelector(":scope > line.base")) {
+    bars.forEach((b, i) => draw(old[i], b));
+    return;
+  }
+  const rects = bars.map((b) => draw(document.createElementNS(ns, "rect"), b));
   const base = document.createElementNS(ns, "line");
   base.setAttribute("class", "base");
   base.setAttribute("x1", "0");

@@ -245,10 +245,21 @@ export async function refreshToday() {
 export function resetToday() {
   todayBase = null;
 }
+let todayDrawn = false;
 export function countToday(seq) {
   if (todayBase && seq > todayBase.seq) {
     todayExtra += 1;
-    renderToday();
+    // A burst of comments redraws the count once, not once each.
+    // (The timeout covers a hidden tab, where frames do not run.)
+    if (todayDrawn) return;
+    todayDrawn = true;
+    const draw = () => {
+      if (!todayDrawn) return;
+      todayDrawn = false;
+      renderToday();
+    };
+    requestAnimationFrame(draw);
+    setTimeout(draw, 250);
   }
 }
 function renderToday() {

@@ -132,13 +132,16 @@ function recheck() {
   const cut = items.map((li) => {
     const body = li.querySelector(".body");
     if (!body || !li.isConnected || li.classList.contains("expanded")) return null;
+    // A row out of view is not laid out (content-visibility: auto), and
+    // measuring it would force that: it is measured when it comes into view.
+    if (!body.checkVisibility({ contentVisibilityAuto: true })) return null;
     return body.scrollHeight > body.clientHeight + 1;
   });
   items.forEach((li, i) => {
     if (cut[i] === null) return;
     li.classList.toggle("clamped", cut[i]);
     const more = li.querySelector(".more");
-    if (more) more.hidden = !cut[i];
+    if (more && more.hidden !== !cut[i]) more.hidden = !cut[i];
   });
 }
 function recheckAll() {
@@ -156,6 +159,14 @@ new MutationObserver((records) => {
     if (li) recheckSoon(li);
   }
 }).observe(feed, { childList: true, subtree: true, characterData: true });
+// A row that comes into view is measured then (the event does not bubble).
+feed.addEventListener(
+  "contentvisibilityautostatechange",
+  (ev) => {
+    if (!ev.skipped && ev.target.matches("li.comment")) recheckSoon(ev.target);
+  },
+  true,
+);
 // A narrower or wider feed wraps the lines again.
 let lastWidth = 0;
 new ResizeObserver((entries) => {
