@@ -12,7 +12,7 @@ use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
 
-use crate::{ID_PREFIX, common, connect_clients, wait_for};
+use crate::{ID_PREFIX, Phases, common, connect_clients, wait_for};
 
 /// [`common::split_frames`] on single frames, arrays, and strings holding
 /// the characters that delimit them; run at the start of every run.
@@ -101,7 +101,7 @@ pub async fn clients() {
             &addr,
             2,
             batch,
-            0,
+            Phases::LIVE,
             Instant::now(),
             stop.clone(),
             delivered.clone(),
