@@ -47,7 +47,10 @@
 //! with the message's arrival time; it also prints how many frames a
 //! message carried. `-- selftest` only checks the client side: splitting
 //! arrays (which every run also does first), and clients of a stand-in
-//! `/ws` on loopback counting single frames and arrays alike.
+//! `/ws` on loopback counting single frames and arrays alike, and backlog
+//! and second-burst frames, faults and messages apart. With `batch`, the
+//! frames per message are those after the backlog; the backlog's messages
+//! are counted apart.
 //!
 //! Clients connect in waves of 1,000, each wave waiting for its `hello`s
 //! (and, in `idle`, its backlog) before the next; 10,000 clients are 20,000
@@ -316,6 +319,7 @@ async fn scenario(n: usize, load: Load, shared: Option<&str>, batch: bool) -> Va
     let (mut duplicates, mut out_of_order, mut got) = (0, 0, 0u64);
     let (mut backlog, mut second) = (Tally::default(), Tally::default());
     let (mut messages, mut frames) = (0u64, 0u64);
+    let (mut backlog_messages, mut backlog_message_frames) = (0u64, 0u64);
     let served = mock.served.lock().unwrap().clone();
     for t in tasks {
         let seen = t.await.unwrap();
@@ -323,6 +327,8 @@ async fn scenario(n: usize, load: Load, shared: Option<&str>, batch: bool) -> Va
         out_of_order += seen.out_of_order;
         messages += seen.messages;
         frames += seen.frames;
+        backlog_messages += seen.backlog_messages;
+        backlog_message_frames += seen.backlog_message_frames;
         backlog.add(seen.backlog);
         second.add(seen.second);
         for (k, at) in seen.arrivals {
@@ -374,6 +380,8 @@ async fn scenario(n: usize, load: Load, shared: Option<&str>, batch: bool) -> Va
         "server_rss_kib_over_time": rss_over_time,
         "websocket_messages": messages,
         "frames_per_message": frames as f64 / messages.max(1) as f64,
+        "backlog_websocket_messages": backlog_messages,
+        "backlog_frames_per_message": backlog_message_frames as f64 / backlog_messages.max(1) as f64,
     });
     if shared.is_some() {
         print!("across instances, clients on the one not polling: ");
@@ -408,7 +416,8 @@ async fn scenario(n: usize, load: Load, shared: Option<&str>, batch: bool) -> Va
     }
     if batch {
         println!(
-            "        {messages} WebSocket messages carried {frames} frames ({:.2} a message)",
+            "        {messages} WebSocket messages carried {frames} frames ({:.2} a message); \
+             the backlog came in {backlog_messages} messages of {backlog_message_frames} frames",
             frames as f64 / messages.max(1) as f64
         );
     }

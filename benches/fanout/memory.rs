@@ -143,8 +143,8 @@ pub async fn idle(n: usize, batch: bool) -> Value {
         let (mut messages, mut frames) = (0u64, 0u64);
         for t in tasks {
             if let Ok(seen) = t.await {
-                messages += seen.messages;
-                frames += seen.frames;
+                messages += seen.messages + seen.backlog_messages;
+                frames += seen.frames + seen.backlog_message_frames;
             }
         }
         if batch {

@@ -58,9 +58,15 @@ pub struct Seen {
     /// The second burst's faults (its frames are in `arrivals`; the
     /// summary counts them).
     pub second: Tally,
-    /// WebSocket text messages received, and the frames they carried.
+    /// WebSocket text messages received, and the frames they carried,
+    /// but for those that carried backlog comments, counted apart.
     pub messages: u64,
     pub frames: u64,
+    pub backlog_messages: u64,
+    pub backlog_message_frames: u64,
+    /// The frames of the message being read, until it is counted as one
+    /// carrying backlog (once).
+    current: Option<u64>,
 }
 
 impl Seen {
@@ -74,6 +80,20 @@ impl Seen {
             second: Tally::default(),
             messages: 0,
             frames: 0,
+            backlog_messages: 0,
+            backlog_message_frames: 0,
+            current: None,
+        }
+    }
+
+    /// The message being read carries backlog: moves it to the backlog's
+    /// count, once.
+    fn backlog_message(&mut self) {
+        if let Some(frames) = self.current.take() {
+            self.messages -= 1;
+            self.frames -= frames;
+            self.backlog_messages += 1;
+            self.backlog_message_frames += frames;
         }
     }
 }
@@ -81,6 +101,7 @@ impl Seen {
 impl common::Sink for Seen {
     fn arrival(&mut self, k: u64, at: Duration) {
         if k < self.phases.base {
+            self.backlog_message();
             self.backlog.frames += 1;
         } else {
             self.arrivals.push((k, at));
@@ -94,14 +115,20 @@ impl common::Sink for Seen {
     }
     fn duplicate_of(&mut self, k: u64) {
         match k {
-            k if k < self.phases.base => self.backlog.duplicates += 1,
+            k if k < self.phases.base => {
+                self.backlog_message();
+                self.backlog.duplicates += 1;
+            }
             k if k >= self.phases.second => self.second.duplicates += 1,
             _ => self.duplicates += 1,
         }
     }
     fn out_of_order_at(&mut self, k: Option<u64>) {
         match k {
-            Some(k) if k < self.phases.base => self.backlog.out_of_order += 1,
+            Some(k) if k < self.phases.base => {
+                self.backlog_message();
+                self.backlog.out_of_order += 1;
+            }
             Some(k) if k >= self.phases.second => self.second.out_of_order += 1,
             _ => self.out_of_order += 1,
         }
@@ -109,5 +136,6 @@ impl common::Sink for Seen {
     fn message(&mut self, frames: usize) {
         self.messages += 1;
         self.frames += frames as u64;
+        self.current = Some(frames as u64);
     }
 }
