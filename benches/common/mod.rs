@@ -18,6 +18,16 @@ pub trait Sink {
     fn arrival(&mut self, k: u64, at: Duration);
     fn duplicate(&mut self);
     fn out_of_order(&mut self);
+    /// A second copy of benchmark comment `k`; by default [`Sink::duplicate`].
+    fn duplicate_of(&mut self, _k: u64) {
+        self.duplicate();
+    }
+    /// A frame whose `seq` is not above the client's last one, with the
+    /// index `k` of its benchmark comment if it has one; by default
+    /// [`Sink::out_of_order`].
+    fn out_of_order_at(&mut self, _k: Option<u64>) {
+        self.out_of_order();
+    }
     /// A WebSocket text message carrying `frames` frames arrived (1 for a
     /// single frame object, the length of an array otherwise).
     fn message(&mut self, _frames: usize) {}
@@ -132,16 +142,17 @@ pub async fn read_frames<St, S>(
                 continue;
             }
             let Some(seq) = seq_of(text) else { continue };
+            let k = comment_index(text, prefix);
             if seq <= last_seq[i] {
-                sink.out_of_order();
+                sink.out_of_order_at(k);
             }
             last_seq[i] = seq;
             // The demo's backlog, replayed to every new client, is not ours.
-            let Some(k) = comment_index(text, prefix) else {
+            let Some(k) = k else {
                 continue;
             };
             if !got[i].insert(k) {
-                sink.duplicate();
+                sink.duplicate_of(k);
                 continue;
             }
             // Every frame of a message shares its arrival time.

@@ -8,21 +8,24 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::connect_clients;
 use crate::mock::{Mock, start_mock, start_server};
 use crate::server::Server;
+use crate::{BACKLOG, Phases, connect_clients};
 
 /// How long the clients stay idle after a burst while the server's RSS is
 /// sampled, and how often.
 pub const AFTER_BURST: Duration = Duration::from_secs(60);
 pub const AFTER_BURST_EVERY: Duration = Duration::from_secs(5);
 
-/// Keeps the clients idle for [`AFTER_BURST`] after a burst, sampling the
-/// server's RSS every [`AFTER_BURST_EVERY`]. Returns the figures and the
-/// lines to print after the scenario's own: RSS idle before the burst, the
-/// peak, RSS at the end, and how far that is above idle against issue 20's
-/// target (within 10 %).
-pub async fn after_burst(server: &Server, idle_rss: u64) -> (Value, String) {
+/// The burst posted after the minute that follows the first one.
+pub const SECOND_BURST: u64 = 500;
+
+/// Keeps the clients idle for [`AFTER_BURST`] after `what` (a burst),
+/// sampling the server's RSS every [`AFTER_BURST_EVERY`]. Returns the
+/// figures and the lines to print after the scenario's own: RSS idle before
+/// the burst, the peak, RSS at the end, and how far that is above idle
+/// against issue 20's target (within 10 %).
+pub async fn after_burst(server: &Server, idle_rss: u64, what: &str) -> (Value, String) {
     let start = Instant::now();
     let mut samples: Vec<(u64, u64)> = vec![(0, server.memory_kib().0)];
     while start.elapsed() < AFTER_BURST {
@@ -37,9 +40,9 @@ pub async fn after_burst(server: &Server, idle_rss: u64) -> (Value, String) {
         .map(|(t, kib)| format!("+{t}s:{:.1}MB", *kib as f64 / 1024.0))
         .collect();
     let lines = format!(
-        "        after the burst, clients idle: RSS idle before the burst {idle_rss} KiB, peak {peak} KiB, \
-         at +{}s {end} KiB: {over:+.1} % of idle (target within 10 %: {})\n        \
-         RSS after the burst: {}",
+        "        after {what}, clients idle: RSS idle before {what} {idle_rss} KiB, peak {peak} KiB, \
+         at +{}s {end} KiB: {what}: {over:+.1} % of idle (target within 10 %: {})\n        \
+         RSS after {what}: {}",
         AFTER_BURST.as_secs(),
         if met { "met" } else { "NOT met" },
         series.join(" ")
@@ -56,6 +59,27 @@ pub async fn after_burst(server: &Server, idle_rss: u64) -> (Value, String) {
     (figures, lines)
 }
 
+/// After the first burst's minute: posts [`SECOND_BURST`] more comments
+/// (`posted` is the mock's count), waits up to a minute for `n` clients to
+/// have them (`delivered` counts every client's frames), then samples the
+/// RSS for a minute against the RSS just before it. The scenario counts
+/// the burst's frames; this returns the RSS figures and lines.
+pub async fn second_burst(
+    server: &Server,
+    posted: &AtomicU64,
+    delivered: &AtomicU64,
+    n: usize,
+) -> (Value, String) {
+    let before = server.memory_kib().0;
+    let want = delivered.load(Ordering::SeqCst) + SECOND_BURST * n as u64;
+    posted.fetch_add(SECOND_BURST, Ordering::SeqCst);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while delivered.load(Ordering::Relaxed) < want && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    after_burst(server, before, "the second burst").await
+}
+
 /// Memory per idle dashboard: `n` clients (to `/ws?batch=1` with `batch`)
 /// connect without `since` to a server whose log holds 300 comments, so each
 /// gets the backlog a freshly opened dashboard gets; then they sit idle.
@@ -68,7 +92,7 @@ pub async fn idle(n: usize, batch: bool) -> Value {
         let epoch = Instant::now();
         let mock = Mock {
             epoch,
-            posted: Arc::new(AtomicU64::new(300)),
+            posted: Arc::new(AtomicU64::new(BACKLOG)),
             served: Arc::default(),
         };
         let api = start_mock(mock.clone()).await;
@@ -83,7 +107,11 @@ pub async fn idle(n: usize, batch: bool) -> Value {
             &server.addr,
             n,
             batch,
-            300,
+            Phases {
+                backlog: BACKLOG,
+                base: BACKLOG,
+                second: u64::MAX,
+            },
             epoch,
             stop.clone(),
             delivered.clone(),
@@ -101,7 +129,7 @@ pub async fn idle(n: usize, batch: bool) -> Value {
              {per_client:.1} KiB per idle client (target ≤ 8 KiB: {})",
             if batch { " batch" } else { "" },
             delivered.load(Ordering::Relaxed),
-            300 * n as u64,
+            BACKLOG * n as u64,
             if per_client <= 8.0 { "met" } else { "NOT met" },
         );
         if n >= 10_000 {
@@ -115,8 +143,8 @@ pub async fn idle(n: usize, batch: bool) -> Value {
         let (mut messages, mut frames) = (0u64, 0u64);
         for t in tasks {
             if let Ok(seen) = t.await {
-                messages += seen.messages;
-                frames += seen.frames;
+                messages += seen.messages + seen.backlog_messages;
+                frames += seen.frames + seen.backlog_message_frames;
             }
         }
         if batch {

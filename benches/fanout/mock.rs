@@ -14,6 +14,7 @@ use axum::extract::{Query, State};
 use axum::routing::get;
 use serde_json::{Value, json};
 
+use crate::WARM;
 use crate::server::Server;
 
 #[derive(Clone)]
@@ -79,7 +80,8 @@ pub async fn start_mock(mock: Mock) -> SocketAddr {
 }
 
 /// The binary polling the mock at `api` every second, with room for
-/// 20,000 clients, on its own log or the PostgreSQL log `db` names.
+/// 20,000 clients, on its own log or the PostgreSQL log `db` names; its
+/// first poll reads up to [`WARM`] comments.
 pub fn start_server(api: SocketAddr, db: Option<&str>) -> Server {
     Server::start(
         &[
@@ -89,7 +91,36 @@ pub fn start_server(api: SocketAddr, db: Option<&str>) -> Server {
             ("YOUTUBE_DAILY_QUOTA", "100000000".into()),
             ("CW_POLL", "1s".into()),
             ("CW_MAX_CLIENTS", "20000".into()),
+            // The first poll reads every comment the mock already holds.
+            (
+                "CW_BACKFILL_PAGES",
+                (WARM.div_ceil(100) + 1).to_string().into(),
+            ),
         ],
         db,
     )
+}
+
+/// Waits until the server at `addr` has stored `want` comments
+/// (`/api/today` counted from 2000); panics after a minute.
+pub async fn wait_stored(addr: &str, want: u64) {
+    let url = format!("http://{addr}/api/today?since=2000-01-01T00:00:00Z");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let stored = match reqwest::get(&url).await {
+            Ok(resp) => resp.text().await.ok(),
+            Err(_) => None,
+        };
+        let stored = stored
+            .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+            .and_then(|v| v["comments"].as_u64());
+        if stored.is_some_and(|s| s >= want) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the server stored {stored:?} of {want} comments in a minute"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

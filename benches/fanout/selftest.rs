@@ -1,8 +1,8 @@
 //! Checks of the bench's own client side, which the batched mode relies on
 //! before the server sends any array: the splitting of a message into
 //! frames, and clients reading single frames and arrays from a WebSocket
-//! server on loopback that stands in for `/ws`. Touches nothing but
-//! loopback.
+//! server on loopback that stands in for `/ws`, with and without a backlog
+//! and a second burst counted apart. Touches nothing but loopback.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -12,7 +12,7 @@ use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
 
-use crate::{ID_PREFIX, common, connect_clients, wait_for};
+use crate::{ID_PREFIX, Phases, Tally, common, connect_clients, wait_for};
 
 /// [`common::split_frames`] on single frames, arrays, and strings holding
 /// the characters that delimit them; run at the start of every run.
@@ -83,7 +83,9 @@ async fn stand_in(tcp: tokio::net::TcpStream) {
 
 /// Two clients of the stand-in, with and without `batch`: each must count
 /// comments 1–5 once, one duplicate and one frame out of order, and the
-/// messages and frames the stand-in sent.
+/// messages and frames the stand-in sent. Then again with comments 1–2 as
+/// the backlog and 4–5 as a second burst: each phase gets its own frames,
+/// faults and messages.
 pub async fn clients() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap().to_string();
@@ -92,7 +94,17 @@ pub async fn clients() {
             tokio::spawn(stand_in(tcp));
         }
     });
-    for batch in [false, true] {
+    let phased = Phases {
+        backlog: 2,
+        base: 3,
+        second: 4,
+    };
+    for (batch, phases) in [
+        (false, Phases::LIVE),
+        (true, Phases::LIVE),
+        (false, phased),
+        (true, phased),
+    ] {
         let (stop, delivered) = (
             Arc::new(AtomicBool::new(false)),
             Arc::new(AtomicU64::new(0)),
@@ -101,7 +113,7 @@ pub async fn clients() {
             &addr,
             2,
             batch,
-            0,
+            phases,
             Instant::now(),
             stop.clone(),
             delivered.clone(),
@@ -112,6 +124,8 @@ pub async fn clients() {
         stop.store(true, Ordering::Relaxed);
         let (mut arrivals, mut duplicates, mut disorder, mut messages, mut frames) =
             (Vec::new(), 0, 0, 0, 0);
+        let (mut backlog, mut second) = (Tally::default(), Tally::default());
+        let (mut backlog_messages, mut backlog_frames) = (0, 0);
         for t in tasks {
             let seen = t.await.unwrap();
             arrivals.extend(seen.arrivals.iter().map(|(k, _)| *k));
@@ -119,11 +133,33 @@ pub async fn clients() {
             disorder += seen.out_of_order;
             messages += seen.messages;
             frames += seen.frames;
+            backlog.add(seen.backlog);
+            second.add(seen.second);
+            backlog_messages += seen.backlog_messages;
+            backlog_frames += seen.backlog_message_frames;
         }
         arrivals.sort();
-        assert_eq!(arrivals, [1, 1, 2, 2, 3, 3, 4, 4, 5, 5], "batch {batch}");
-        assert_eq!((duplicates, disorder), (2, 2), "batch {batch}");
-        assert_eq!(frames, 16, "batch {batch}");
-        assert_eq!(messages, if batch { 6 } else { 16 }, "batch {batch}");
+        let case = format!("batch {batch}, backlog {}", phases.backlog);
+        if phases.backlog == 0 {
+            assert_eq!(arrivals, [1, 1, 2, 2, 3, 3, 4, 4, 5, 5], "{case}");
+            assert_eq!((duplicates, disorder), (2, 2), "{case}");
+            assert_eq!(frames, 16, "{case}");
+            assert_eq!(messages, if batch { 6 } else { 16 }, "{case}");
+            assert_eq!((backlog.frames, backlog_messages), (0, 0), "{case}");
+        } else {
+            // 1–2 backlog, 3 live, 4–5 the second burst with 4's faults.
+            assert_eq!(arrivals, [3, 3, 4, 4, 5, 5], "{case}");
+            assert_eq!((duplicates, disorder), (0, 0), "{case}");
+            assert_eq!((backlog.frames, backlog.duplicates), (4, 0), "{case}");
+            assert_eq!((second.duplicates, second.out_of_order), (2, 2), "{case}");
+            // Batched, the first message (hello, 1, 2) is the backlog's;
+            // else the two messages of comments 1 and 2.
+            let want = if batch { (2, 6, 4, 10) } else { (4, 4, 12, 12) };
+            assert_eq!(
+                (backlog_messages, backlog_frames, messages, frames),
+                want,
+                "{case}"
+            );
+        }
     }
 }
