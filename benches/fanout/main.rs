@@ -52,6 +52,10 @@
 //! frames per message are those after the backlog; the backlog's messages
 //! are counted apart.
 //!
+//! `-- floor [N]` measures the machine instead of the server (`floor.rs`):
+//! the same bytes written to N loopback sockets and read back, with no
+//! server and no WebSocket, the least time a batch can take to reach them.
+//!
 //! Clients connect in waves of 1,000, each wave waiting for its `hello`s
 //! (and, in `idle`, its backlog) before the next; 10,000 clients are 20,000
 //! sockets, so the bench raises its open-file limit to the hard limit (the
@@ -61,6 +65,7 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+mod floor;
 mod memory;
 mod mock;
 mod seen;
@@ -492,6 +497,10 @@ async fn main() {
         println!(
             "warning: only {limit} open files allowed (raise the hard limit, `ulimit -Hn`): {most} clients may not connect"
         );
+    }
+    if mode("floor") {
+        floor::floor(only.unwrap_or(1000)).await;
+        return;
     }
     if std::env::args().any(|a| a == "idle") {
         let result = idle(only.unwrap_or(1000), batch).await;
