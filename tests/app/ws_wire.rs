@@ -44,6 +44,23 @@ where
     (frames, arrays)
 }
 
+/// The code of the server's close frame (`None` if it ended without one).
+async fn close_code<S>(ws: &mut S) -> Option<CloseCode>
+where
+    S: futures_util::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
+{
+    tokio::time::timeout(PATIENCE, async {
+        while let Some(Ok(msg)) = ws.next().await {
+            if let Message::Close(frame) = msg {
+                return frame.map(|f| f.code);
+            }
+        }
+        None
+    })
+    .await
+    .expect("the server closes in time")
+}
+
 #[tokio::test]
 async fn batch_1_carries_the_same_frames_in_arrays() {
     let app = spawn_app(&[("CW_DEMO_RATE", "1200"), ("CW_POLL", "1s")]).await;
@@ -93,17 +110,7 @@ async fn a_client_ping_is_answered_and_a_close_is_returned() {
     assert_eq!(&pong[..], b"still there?");
     ws.close(None).await.unwrap();
     // The server answers the close, and the stream ends.
-    let end = tokio::time::timeout(PATIENCE, async {
-        while let Some(Ok(msg)) = ws.next().await {
-            if let Message::Close(frame) = msg {
-                return frame.map(|f| f.code);
-            }
-        }
-        None
-    })
-    .await
-    .unwrap();
-    assert_eq!(end, Some(CloseCode::Normal));
+    assert_eq!(close_code(&mut ws).await, Some(CloseCode::Normal));
     app.stop().await;
 }
 
@@ -116,17 +123,7 @@ async fn an_oversized_frame_closes_with_1009() {
     ws.send(Message::Text("x".repeat(5000).into()))
         .await
         .unwrap();
-    let code = tokio::time::timeout(PATIENCE, async {
-        while let Some(Ok(msg)) = ws.next().await {
-            if let Message::Close(frame) = msg {
-                return frame.map(|f| f.code);
-            }
-        }
-        None
-    })
-    .await
-    .unwrap();
-    assert_eq!(code, Some(CloseCode::Size));
+    assert_eq!(close_code(&mut ws).await, Some(CloseCode::Size));
     app.stop().await;
 }
 
