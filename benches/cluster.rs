@@ -38,7 +38,6 @@ use chrono::Utc;
 use commentwatch::domain::RawComment;
 use commentwatch::poller::Pipeline;
 use commentwatch::store::Batch;
-use futures_util::StreamExt;
 use helpers::TestApp;
 use serde_json::{Value, json};
 use tokio::task::JoinHandle;
@@ -117,16 +116,15 @@ async fn connect_clients(
         let url = format!("ws://{addr}/ws");
         let (side, stop, ready) = (side.clone(), stop.clone(), ready.clone());
         tasks.push(tokio::spawn(async move {
-            let mut streams = futures_util::stream::SelectAll::new();
-            for i in 0..count {
-                let (ws, _) = tokio_tungstenite::connect_async(&url)
+            let mut clients = Vec::with_capacity(count);
+            for _ in 0..count {
+                let client = common::ws::connect(&url)
                     .await
                     .expect("a WebSocket client connects");
-                streams.push(ws.map(move |m| (i, m)));
+                clients.push(client);
             }
             common::read_frames(
-                streams,
-                count,
+                clients,
                 epoch,
                 ID_PREFIX,
                 &stop,

@@ -20,7 +20,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use futures_util::StreamExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::sync::{Mutex, mpsc};
@@ -156,19 +155,17 @@ async fn run(
     // Each run's ids have their own prefix: a client that connects gets the
     // recent backlog, and the previous runs' messages in it are not ours.
     let prefix = format!("\"id\":\"LCC.run{}_", first / MESSAGES);
-    let mut streams = futures_util::stream::SelectAll::new();
-    for i in 0..n {
-        let (ws, _) = tokio_tungstenite::connect_async(&url)
-            .await
-            .expect("a client connects");
-        streams.push(ws.map(move |m| (i, m)));
+    let mut clients = Vec::with_capacity(n);
+    for _ in 0..n {
+        let client = common::ws::connect(&url).await.expect("a client connects");
+        clients.push(client);
     }
     let reader = {
         let (stop, ready, delivered) = (stop.clone(), ready.clone(), delivered.clone());
         tokio::spawn(async move {
             let mut seen = Seen::default();
             common::read_frames(
-                streams, n, epoch, &prefix, &stop, &ready, &delivered, &mut seen,
+                clients, epoch, &prefix, &stop, &ready, &delivered, &mut seen,
             )
             .await;
             seen

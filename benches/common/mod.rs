@@ -3,13 +3,15 @@
 //! of order. `benches/fanout/` and `benches/cluster.rs` each decide where
 //! the tallies go; the reading loop is written once, here. A WebSocket
 //! message is one frame object or (with `/ws?batch=1`) a JSON array of
-//! frames, in order; both are read.
+//! frames, in order; both are read. `ws` is the client that reads them.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+pub mod ws;
+
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
-use futures_util::{Stream, StreamExt};
-use tokio_tungstenite::tungstenite::{Error, Message};
+use memchr::memmem::Finder;
 
 /// Where one task's clients report what they saw.
 pub trait Sink {
@@ -35,56 +37,67 @@ pub trait Sink {
 
 /// The frames in one WebSocket text message: the message itself when it is
 /// one frame object, else the elements of its top-level JSON array, in
-/// order, as slices of `text` (no JSON tree is built). Strings are skipped
-/// with their escapes, so a `,` `[` `]` `{` `}` inside a comment's text
-/// does not split it.
+/// order, as slices of `text` (no JSON tree is built).
+///
+/// An element starts where `{"type":"` follows a `,`: every frame is an
+/// object whose first key is `type` (docs/PROTOCOL.md), no object inside a
+/// frame has a `type` key, and `{"` cannot occur inside a JSON string
+/// (a quote in a string is always escaped), so a comment's text cannot
+/// split a frame, whatever it holds. One search for that marker is much
+/// cheaper than scanning every byte, which matters on the two cores the
+/// clients share with the server.
 pub fn split_frames(text: &str) -> Vec<&str> {
+    static FRAME: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"{\"type\":\""));
     let trimmed = text.trim();
     let Some(inner) = trimmed.strip_prefix('[').and_then(|t| t.strip_suffix(']')) else {
         return vec![trimmed];
     };
-    let bytes = inner.as_bytes();
+    if inner.trim().is_empty() {
+        return Vec::new();
+    }
     let mut frames = Vec::new();
-    let (mut depth, mut in_string, mut escaped, mut start) = (0usize, false, false, 0usize);
-    for (i, &b) in bytes.iter().enumerate() {
-        if in_string {
-            match b {
-                _ if escaped => escaped = false,
-                b'\\' => escaped = true,
-                b'"' => in_string = false,
-                _ => {}
-            }
-            continue;
-        }
-        match b {
-            b'"' => in_string = true,
-            b'{' | b'[' => depth += 1,
-            b'}' | b']' => depth = depth.saturating_sub(1),
-            b',' if depth == 0 => {
-                frames.push(inner[start..i].trim());
-                start = i + 1;
-            }
-            _ => {}
+    let mut start = 0;
+    for at in FRAME.find_iter(inner.as_bytes()) {
+        let before = inner[..at].trim_end();
+        if let Some(element) = before.strip_suffix(',') {
+            frames.push(element[start..].trim());
+            start = at;
         }
     }
-    let last = inner[start..].trim();
-    if !last.is_empty() || !frames.is_empty() {
-        frames.push(last);
-    }
+    frames.push(inner[start..].trim());
     frames
 }
 
-/// The index of a benchmark comment in a frame: the ten digits after
-/// `prefix` (e.g. `"id":"bench`).
-pub fn comment_index(frame: &str, prefix: &str) -> Option<u64> {
-    let at = frame.find(prefix)? + prefix.len();
-    frame.get(at..at + 10)?.parse().ok()
+/// The fields the benchmarks read in a frame, found with searchers built
+/// once per reader rather than once per frame.
+pub struct Fields<'p> {
+    seq: Finder<'static>,
+    id: Finder<'p>,
+    id_len: usize,
 }
 
-pub fn seq_of(frame: &str) -> Option<i64> {
-    let at = frame.find("\"seq\":")? + 6;
-    let end = frame[at..].find([',', '}'])? + at;
-    frame[at..end].parse().ok()
+impl<'p> Fields<'p> {
+    /// Benchmark comments' ids follow `prefix` (e.g. `"id":"bench`).
+    pub fn new(prefix: &'p str) -> Fields<'p> {
+        Fields {
+            seq: Finder::new(b"\"seq\":"),
+            id: Finder::new(prefix.as_bytes()),
+            id_len: prefix.len(),
+        }
+    }
+
+    /// The index of a benchmark comment in a frame: the ten digits after
+    /// the prefix.
+    pub fn comment_index(&self, frame: &str) -> Option<u64> {
+        let at = self.id.find(frame.as_bytes())? + self.id_len;
+        frame.get(at..at + 10)?.parse().ok()
+    }
+
+    pub fn seq(&self, frame: &str) -> Option<i64> {
+        let at = self.seq.find(frame.as_bytes())? + 6;
+        let end = frame[at..].find([',', '}'])? + at;
+        frame[at..end].parse().ok()
+    }
 }
 
 pub fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -95,69 +108,91 @@ pub fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[i]
 }
 
-/// Reads the frames of `count` clients, merged into `streams` as
-/// `(client, message)`, until `stop` is set. When every client has its
-/// `hello`, adds `count` to `ready`. Comment frames of benchmark comments
-/// (ids after `prefix`) go to `sink`, and count in `delivered`.
-#[allow(clippy::too_many_arguments)]
-pub async fn read_frames<St, S>(
-    mut streams: St,
-    count: usize,
+/// Reads the frames of `clients` until `stop` is set (checked every 100 ms,
+/// not per message) or every client has gone. When every client has its
+/// `hello`, adds their number to `ready`. Comment frames of benchmark
+/// comments (ids after `prefix`) go to `sink`, and count in `delivered`.
+/// The clients are read concurrently on the calling task.
+pub async fn read_frames<S: Sink + Send>(
+    clients: Vec<ws::Client>,
     epoch: Instant,
     prefix: &str,
     stop: &AtomicBool,
     ready: &AtomicU64,
     delivered: &AtomicU64,
     sink: &mut S,
-) where
-    St: Stream<Item = (usize, Result<Message, Error>)> + Unpin,
-    S: Sink,
-{
-    let mut last_seq = vec![0i64; count];
-    let mut got: Vec<std::collections::HashSet<u64>> = vec![Default::default(); count];
-    let mut hellos = 0;
-    loop {
-        let next = tokio::time::timeout(Duration::from_millis(200), streams.next()).await;
-        let Ok(Some((i, msg))) = next else {
-            if stop.load(Ordering::Relaxed) {
-                return;
-            }
-            continue;
-        };
-        let Ok(Message::Text(text)) = msg else {
-            continue;
-        };
-        let arrival = epoch.elapsed();
-        let frames = split_frames(text.as_str());
-        sink.message(frames.len());
-        for text in frames {
-            if text.starts_with(r#"{"type":"hello""#) {
-                hellos += 1;
-                if hellos == count {
-                    ready.fetch_add(count as u64, Ordering::SeqCst);
+) {
+    let count = clients.len();
+    // Uncontended: the clients take turns on this one task.
+    let sink = Mutex::new(sink);
+    let hellos = AtomicUsize::new(0);
+    let fields = Fields::new(prefix);
+    let (sink, hellos, fields) = (&sink, &hellos, &fields);
+    let readers = clients.into_iter().map(|mut client| async move {
+        let mut last_seq = 0i64;
+        let mut got = Seen::default();
+        while let Ok(Some(text)) = client.next_text().await {
+            let arrival = epoch.elapsed();
+            let frames = split_frames(text);
+            let mut sink = sink.lock().unwrap();
+            sink.message(frames.len());
+            for text in frames {
+                if text.starts_with(r#"{"type":"hello""#) {
+                    if hellos.fetch_add(1, Ordering::Relaxed) + 1 == count {
+                        ready.fetch_add(count as u64, Ordering::SeqCst);
+                    }
+                    continue;
                 }
-                continue;
+                if !text.starts_with(r#"{"type":"comment""#) {
+                    continue;
+                }
+                let Some(seq) = fields.seq(text) else {
+                    continue;
+                };
+                let k = fields.comment_index(text);
+                if seq <= last_seq {
+                    sink.out_of_order_at(k);
+                }
+                last_seq = seq;
+                // The demo's backlog, replayed to every new client, is not ours.
+                let Some(k) = k else {
+                    continue;
+                };
+                if !got.insert(k) {
+                    sink.duplicate_of(k);
+                    continue;
+                }
+                // Every frame of a message shares its arrival time.
+                sink.arrival(k, arrival);
+                delivered.fetch_add(1, Ordering::Relaxed);
             }
-            if !text.starts_with(r#"{"type":"comment""#) {
-                continue;
-            }
-            let Some(seq) = seq_of(text) else { continue };
-            let k = comment_index(text, prefix);
-            if seq <= last_seq[i] {
-                sink.out_of_order_at(k);
-            }
-            last_seq[i] = seq;
-            // The demo's backlog, replayed to every new client, is not ours.
-            let Some(k) = k else {
-                continue;
-            };
-            if !got[i].insert(k) {
-                sink.duplicate_of(k);
-                continue;
-            }
-            // Every frame of a message shares its arrival time.
-            sink.arrival(k, arrival);
-            delivered.fetch_add(1, Ordering::Relaxed);
         }
+    });
+    let stopped = async {
+        while !stop.load(Ordering::Relaxed) {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    tokio::select! {
+        _ = futures_util::future::join_all(readers) => {}
+        _ = stopped => {}
+    }
+}
+
+/// The benchmark comments one client has seen, by index (a counter from 0:
+/// one bit each).
+#[derive(Default)]
+struct Seen(Vec<u64>);
+
+impl Seen {
+    /// Marks `k`; `false` if it was already marked.
+    fn insert(&mut self, k: u64) -> bool {
+        let (word, bit) = ((k / 64) as usize, 1u64 << (k % 64));
+        if word >= self.0.len() {
+            self.0.resize(word + 1, 0);
+        }
+        let new = self.0[word] & bit == 0;
+        self.0[word] |= bit;
+        new
     }
 }

@@ -77,12 +77,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use futures_util::StreamExt;
 use memory::{SECOND_BURST, after_burst, idle, second_burst};
 use mock::{Mock, start_mock, start_server, wait_stored};
 use seen::{Phases, Seen, Tally};
 use serde_json::{Value, json};
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 /// Clients handled by one task: the load generator must not be the
 /// bottleneck, and 10,000 tasks each with its own stack would be.
@@ -134,26 +132,20 @@ async fn connect_clients(
         let url = url.clone();
         let (stop, task_ready, task_delivered) = (stop.clone(), ready.clone(), delivered.clone());
         tasks.push(tokio::spawn(async move {
-            // Small buffers: 10,000 clients must fit in the load generator too.
-            let config = WebSocketConfig::default()
-                .read_buffer_size(8 * 1024)
-                .write_buffer_size(0);
-            let mut streams = futures_util::stream::SelectAll::new();
-            for i in 0..count {
-                let (ws, _) = loop {
-                    let connect =
-                        tokio_tungstenite::connect_async_with_config(&url, Some(config), false);
+            let mut clients = Vec::with_capacity(count);
+            for _ in 0..count {
+                let client = loop {
+                    let connect = common::ws::connect(&url);
                     match tokio::time::timeout(HANDSHAKE_TIMEOUT, connect).await {
-                        Ok(Ok(ok)) => break ok,
+                        Ok(Ok(client)) => break client,
                         _ => tokio::time::sleep(Duration::from_millis(50)).await,
                     }
                 };
-                streams.push(ws.map(move |m| (i, m)));
+                clients.push(client);
             }
             let mut seen = Seen::new(phases);
             common::read_frames(
-                streams,
-                count,
+                clients,
                 epoch,
                 ID_PREFIX,
                 &stop,
@@ -193,6 +185,7 @@ async fn wait_for(counter: &AtomicU64, want: u64, what: &str) {
     }
 }
 
+#[derive(Clone, Copy)]
 enum Load {
     Steady { per_second: u64, seconds: u64 },
     Burst { comments: u64 },
@@ -276,6 +269,7 @@ async fn scenario(n: usize, load: Load, shared: Option<&str>, batch: bool) -> Va
     let backlog_frames = delivered.load(Ordering::SeqCst);
     let (idle_rss, _) = server.memory_kib();
     let cpu_before = server.cpu_seconds();
+    let generator_before = own_cpu_seconds();
     let started = Instant::now();
     // RSS sampled through the run: a leak shows as a slope, not a step.
     let mut rss_over_time: Vec<(u64, u64)> = Vec::new();
@@ -310,6 +304,7 @@ async fn scenario(n: usize, load: Load, shared: Option<&str>, batch: bool) -> Va
     }
     let elapsed = started.elapsed().as_secs_f64();
     let cpu = server.cpu_seconds() - cpu_before;
+    let generator_cpu = own_cpu_seconds() - generator_before;
     let (end_rss, peak_rss) = server.memory_kib();
     let after = if burst && n >= 1000 {
         let first = after_burst(&server, idle_rss, "the burst").await;
@@ -378,6 +373,7 @@ async fn scenario(n: usize, load: Load, shared: Option<&str>, batch: bool) -> Va
         },
         "messages_per_second": got as f64 / elapsed,
         "server_cpu_us_per_message": cpu * 1e6 / got.max(1) as f64,
+        "load_generator_cpu_us_per_message": generator_cpu * 1e6 / got.max(1) as f64,
         "server_rss_idle_kib": idle_rss,
         "server_rss_idle_kib_per_client": idle_rss as f64 / n as f64,
         "server_rss_peak_kib": peak_rss,
@@ -393,7 +389,7 @@ async fn scenario(n: usize, load: Load, shared: Option<&str>, batch: bool) -> Va
     }
     println!(
         "N={n:>5}  {label:<22} latency p50 {:>7.2} ms  p99 {:>7.2} ms  max {:>7.2} ms  | {:>9.0} msg/s | \
-         missing {} dup {} disorder {} | CPU {:.3} µs/msg | RSS idle {} KiB ({:.1} KiB/client), end {} KiB, peak {} KiB",
+         missing {} dup {} disorder {} | CPU {:.3} µs/msg (load generator {:.3}) | RSS idle {} KiB ({:.1} KiB/client), end {} KiB, peak {} KiB",
         common::percentile(&latencies, 0.5),
         common::percentile(&latencies, 0.99),
         latencies.last().copied().unwrap_or(f64::NAN),
@@ -402,6 +398,7 @@ async fn scenario(n: usize, load: Load, shared: Option<&str>, batch: bool) -> Va
         duplicates,
         out_of_order,
         cpu * 1e6 / got.max(1) as f64,
+        generator_cpu * 1e6 / got.max(1) as f64,
         idle_rss,
         idle_rss as f64 / n as f64,
         end_rss,
@@ -534,25 +531,42 @@ async fn main() {
         Some(n) => vec![n],
         None => vec![1, 100, 1000, 10_000],
     };
+    // `steady` or `burst` runs that load alone.
+    let loads: Vec<Load> = [
+        Load::Steady {
+            per_second: 50,
+            seconds: 20,
+        },
+        Load::Burst { comments: 500 },
+    ]
+    .into_iter()
+    .filter(|load| match load {
+        Load::Steady { .. } => !mode("burst"),
+        Load::Burst { .. } => !mode("steady"),
+    })
+    .collect();
     let mut results = Vec::new();
     for n in sizes {
-        results.push(
-            scenario(
-                n,
-                Load::Steady {
-                    per_second: 50,
-                    seconds: 20,
-                },
-                None,
-                batch,
-            )
-            .await,
-        );
-        results.push(scenario(n, Load::Burst { comments: 500 }, None, batch).await);
+        for &load in &loads {
+            results.push(scenario(n, load, None, batch).await);
+        }
     }
     let out = concat!(env!("CARGO_MANIFEST_DIR"), "/target/fanout.json");
     std::fs::write(out, serde_json::to_string_pretty(&results).unwrap()).unwrap();
     println!("results written to {out}");
+}
+
+/// CPU seconds this process (the clients and the mock) has used.
+fn own_cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
+    ticks / 100.0
 }
 
 /// A new database on the server `CW_TEST_POSTGRES` names, for one run.

@@ -25,14 +25,28 @@ pub fn split() {
     assert_eq!(common::split_frames(&three), vec![one, tricky, one]);
     assert_eq!(common::split_frames(&format!("[{one}]")), vec![one]);
     assert!(common::split_frames("[]").is_empty());
+    // A text holding what starts a frame, escaped as JSON escapes it.
+    let sneaky = r#"{"type":"comment","seq":9,"comment":{"text":"x\",{\"type\":\"comment\"}"}}"#;
+    assert_eq!(
+        common::split_frames(&format!("[{sneaky},{one}]")),
+        vec![sneaky, one]
+    );
     let frames = common::split_frames(&three);
-    assert_eq!(common::seq_of(frames[1]), Some(8));
-    assert_eq!(common::comment_index(frames[2], ID_PREFIX), Some(7));
+    let fields = common::Fields::new(ID_PREFIX);
+    assert_eq!(fields.seq(frames[1]), Some(8));
+    assert_eq!(fields.comment_index(frames[2]), Some(7));
 }
 
 fn comment(k: u64) -> String {
+    // Comment 5 is longer than 65,535 bytes: a frame with a 64-bit length,
+    // larger than the client's starting buffer.
+    let long = if k == 5 {
+        "x".repeat(70_000)
+    } else {
+        String::new()
+    };
     format!(
-        r#"{{"type":"comment","seq":{k},"comment":{{"id":"Ugbench{k:010}","text":"[{k}], {{not a frame}} \"quoted\""}}}}"#
+        r#"{{"type":"comment","seq":{k},"comment":{{"id":"Ugbench{k:010}","text":"[{k}], {{not a frame}} \"quoted\"{long}"}}}}"#
     )
 }
 
@@ -50,8 +64,9 @@ fn messages() -> Vec<Vec<String>> {
     ]
 }
 
-/// One client of the stand-in: the frames of [`messages`], then reads until
-/// the client goes.
+/// One client of the stand-in: a ping, the frames of [`messages`], then,
+/// once the client has answered the ping, comment 6; then reads until the
+/// client goes.
 async fn stand_in(tcp: tokio::net::TcpStream) {
     let mut batch = false;
     // tungstenite's callback type, whose error is an HTTP response.
@@ -66,6 +81,9 @@ async fn stand_in(tcp: tokio::net::TcpStream) {
     let Ok(mut socket) = tokio_tungstenite::accept_hdr_async(tcp, see_query).await else {
         return;
     };
+    if socket.send(Message::Ping(b"hi"[..].into())).await.is_err() {
+        return;
+    }
     for frames in messages() {
         let texts = if batch {
             vec![format!("[{}]", frames.join(","))]
@@ -78,14 +96,22 @@ async fn stand_in(tcp: tokio::net::TcpStream) {
             }
         }
     }
-    while let Some(Ok(_)) = socket.next().await {}
+    while let Some(Ok(message)) = socket.next().await {
+        if matches!(&message, Message::Pong(payload) if payload.as_ref() == b"hi") {
+            let six = comment(6);
+            let text = if batch { format!("[{six}]") } else { six };
+            if socket.send(Message::Text(text.into())).await.is_err() {
+                return;
+            }
+        }
+    }
 }
 
 /// Two clients of the stand-in, with and without `batch`: each must count
-/// comments 1–5 once, one duplicate and one frame out of order, and the
-/// messages and frames the stand-in sent. Then again with comments 1–2 as
-/// the backlog and 4–5 as a second burst: each phase gets its own frames,
-/// faults and messages.
+/// comments 1–6 once (6 only comes once the client has answered a ping),
+/// one duplicate and one frame out of order, and the messages and frames
+/// the stand-in sent. Then again with comments 1–2 as the backlog and 4–6
+/// as a second burst: each phase gets its own frames, faults and messages.
 pub async fn clients() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap().to_string();
@@ -119,7 +145,7 @@ pub async fn clients() {
             delivered.clone(),
         )
         .await;
-        wait_for(&delivered, 10, "comments from the stand-in").await;
+        wait_for(&delivered, 12, "comments from the stand-in").await;
         tokio::time::sleep(Duration::from_millis(100)).await;
         stop.store(true, Ordering::Relaxed);
         let (mut arrivals, mut duplicates, mut disorder, mut messages, mut frames) =
@@ -141,20 +167,20 @@ pub async fn clients() {
         arrivals.sort();
         let case = format!("batch {batch}, backlog {}", phases.backlog);
         if phases.backlog == 0 {
-            assert_eq!(arrivals, [1, 1, 2, 2, 3, 3, 4, 4, 5, 5], "{case}");
+            assert_eq!(arrivals, [1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6], "{case}");
             assert_eq!((duplicates, disorder), (2, 2), "{case}");
-            assert_eq!(frames, 16, "{case}");
-            assert_eq!(messages, if batch { 6 } else { 16 }, "{case}");
+            assert_eq!(frames, 18, "{case}");
+            assert_eq!(messages, if batch { 8 } else { 18 }, "{case}");
             assert_eq!((backlog.frames, backlog_messages), (0, 0), "{case}");
         } else {
-            // 1–2 backlog, 3 live, 4–5 the second burst with 4's faults.
-            assert_eq!(arrivals, [3, 3, 4, 4, 5, 5], "{case}");
+            // 1–2 backlog, 3 live, 4–6 the second burst with 4's faults.
+            assert_eq!(arrivals, [3, 3, 4, 4, 5, 5, 6, 6], "{case}");
             assert_eq!((duplicates, disorder), (0, 0), "{case}");
             assert_eq!((backlog.frames, backlog.duplicates), (4, 0), "{case}");
             assert_eq!((second.duplicates, second.out_of_order), (2, 2), "{case}");
             // Batched, the first message (hello, 1, 2) is the backlog's;
             // else the two messages of comments 1 and 2.
-            let want = if batch { (2, 6, 4, 10) } else { (4, 4, 12, 12) };
+            let want = if batch { (2, 6, 6, 12) } else { (4, 4, 14, 14) };
             assert_eq!(
                 (backlog_messages, backlog_frames, messages, frames),
                 want,
