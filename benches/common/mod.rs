@@ -131,7 +131,16 @@ pub async fn read_frames<S: Sink + Send>(
     let readers = clients.into_iter().map(|mut client| async move {
         let mut last_seq = 0i64;
         let mut got = Seen::default();
-        while let Ok(Some(text)) = client.next_text().await {
+        loop {
+            let text = match client.next_text().await {
+                Ok(Some(text)) => text,
+                Ok(None) => break,
+                Err(e) => {
+                    // Its missing frames show in the figures; this says why.
+                    eprintln!("a benchmark client stopped reading: {e}");
+                    break;
+                }
+            };
             let arrival = epoch.elapsed();
             let frames = split_frames(text);
             let mut sink = sink.lock().unwrap();

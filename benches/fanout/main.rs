@@ -27,7 +27,9 @@
 //! scenario: pipeline latency (frame arrival − the moment the mock first
 //! served the comment, so the poll wait is excluded) p50/p99/max, messages
 //! delivered per second, missing/duplicate/out-of-order counts, server CPU
-//! per delivered message, server RSS idle with N clients and at peak. The
+//! per delivered message and the load generator's (this process: the
+//! clients and the mock), server RSS idle with N clients and at peak. Add
+//! `steady` or `burst` to run one load only (`-- 1000 steady`). The
 //! figures are also written to `target/fanout.json` (`fanout-cluster.json`).
 //!
 //! After the burst of 500 to 1,000 clients or more (in the default run for
@@ -55,6 +57,10 @@
 //! `-- floor [N]` measures the machine instead of the server (`floor.rs`):
 //! the same bytes written to N loopback sockets and read back, with no
 //! server and no WebSocket, the least time a batch can take to reach them.
+//!
+//! The clients are `common::ws`'s: as light as a client can be, since they
+//! share the machine's two cores with the server; each still checks every
+//! frame (once, in `seq` order, none missing).
 //!
 //! Clients connect in waves of 1,000, each wave waiting for its `hello`s
 //! (and, in `idle`, its backlog) before the next; 10,000 clients are 20,000
