@@ -102,6 +102,15 @@ impl SourceTask {
         if instances < 2 || held <= fair {
             return;
         }
+        // Every source task of this instance asks at about the same moment
+        // (they poll on one schedule) and sees the same count: if each let
+        // go, all of them would, and the instance that takes them would
+        // hand them all back. Each lets go with the chance that makes the
+        // expected number let go `held - fair`.
+        let excess = (held - fair) as f64 / held as f64;
+        if rand::random_range(0.0..1.0) >= excess {
+            return;
+        }
         // Not "polled here" from before the lock goes: two instances never
         // both say so.
         self.pipeline.metrics.set_polling(&self.name, false);
