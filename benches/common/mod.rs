@@ -40,10 +40,11 @@ pub trait Sink {
 /// order, as slices of `text` (no JSON tree is built).
 ///
 /// An element starts where `{"type":"` follows a `,`: every frame is an
-/// object whose first key is `type` (docs/PROTOCOL.md), no object inside a
-/// frame has a `type` key, and `{"` cannot occur inside a JSON string
-/// (a quote in a string is always escaped), so a comment's text cannot
-/// split a frame, whatever it holds. One search for that marker is much
+/// object whose first key is `type` (docs/PROTOCOL.md); the objects inside a
+/// frame that start with a `type` key (a comment's `event`) follow a `:`,
+/// never a `,` (the protocol has no array of them); and `{"` cannot occur
+/// inside a JSON string (a quote in a string is always escaped), so a
+/// comment's text cannot split a frame, whatever it holds. One search for that marker is much
 /// cheaper than scanning every byte, which matters on the two cores the
 /// clients share with the server.
 pub fn split_frames(text: &str) -> Vec<&str> {
@@ -130,7 +131,7 @@ pub async fn read_frames<S: Sink + Send>(
     let (sink, hellos, fields) = (&sink, &hellos, &fields);
     let readers = clients.into_iter().map(|mut client| async move {
         let mut last_seq = 0i64;
-        let mut got = Seen::default();
+        let mut got = SeenIds::default();
         loop {
             let text = match client.next_text().await {
                 Ok(Some(text)) => text,
@@ -191,9 +192,9 @@ pub async fn read_frames<S: Sink + Send>(
 /// The benchmark comments one client has seen, by index (a counter from 0:
 /// one bit each).
 #[derive(Default)]
-struct Seen(Vec<u64>);
+struct SeenIds(Vec<u64>);
 
-impl Seen {
+impl SeenIds {
     /// Marks `k`; `false` if it was already marked.
     fn insert(&mut self, k: u64) -> bool {
         let (word, bit) = ((k / 64) as usize, 1u64 << (k % 64));

@@ -275,7 +275,7 @@ async fn scenario(n: usize, load: Load, shared: Option<&str>, batch: bool) -> Va
     let backlog_frames = delivered.load(Ordering::SeqCst);
     let (idle_rss, _) = server.memory_kib();
     let cpu_before = server.cpu_seconds();
-    let generator_before = own_cpu_seconds();
+    let generator_before = server::cpu_seconds("self");
     let started = Instant::now();
     // RSS sampled through the run: a leak shows as a slope, not a step.
     let mut rss_over_time: Vec<(u64, u64)> = Vec::new();
@@ -310,7 +310,7 @@ async fn scenario(n: usize, load: Load, shared: Option<&str>, batch: bool) -> Va
     }
     let elapsed = started.elapsed().as_secs_f64();
     let cpu = server.cpu_seconds() - cpu_before;
-    let generator_cpu = own_cpu_seconds() - generator_before;
+    let generator_cpu = server::cpu_seconds("self") - generator_before;
     let (end_rss, peak_rss) = server.memory_kib();
     let after = if burst && n >= 1000 {
         let first = after_burst(&server, idle_rss, "the burst").await;
@@ -560,19 +560,6 @@ async fn main() {
     let out = concat!(env!("CARGO_MANIFEST_DIR"), "/target/fanout.json");
     std::fs::write(out, serde_json::to_string_pretty(&results).unwrap()).unwrap();
     println!("results written to {out}");
-}
-
-/// CPU seconds this process (the clients and the mock) has used.
-fn own_cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
-    let fields: Vec<&str> = stat
-        .rsplit(')')
-        .next()
-        .unwrap()
-        .split_whitespace()
-        .collect();
-    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
-    ticks / 100.0
 }
 
 /// A new database on the server `CW_TEST_POSTGRES` names, for one run.

@@ -26,7 +26,8 @@ pub fn split() {
     assert_eq!(common::split_frames(&format!("[{one}]")), vec![one]);
     assert!(common::split_frames("[]").is_empty());
     // A text holding what starts a frame, escaped as JSON escapes it.
-    let sneaky = r#"{"type":"comment","seq":9,"comment":{"text":"x\",{\"type\":\"comment\"}"}}"#;
+    // and a nested object that starts with `type`, as a comment's event does.
+    let sneaky = r#"{"type":"comment","seq":9,"comment":{"text":"x\",{\"type\":\"comment\"}","event":{"type":"gift"}}}"#;
     assert_eq!(
         common::split_frames(&format!("[{sneaky},{one}]")),
         vec![sneaky, one]
